@@ -1,0 +1,249 @@
+//! Who is acting, and what each role may do. Every use case asks here before touching data.
+
+use jiff::Timestamp;
+
+use crate::compliance::{AuditActor, BreakGlassGrant};
+use crate::error::DomainError;
+use crate::identity::{Patient, Role};
+use crate::ids::{ClientId, OrgId, PatientId, SiteId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User(UserId),
+    Client(ClientId),
+    /// The command line run by the operator on the server itself.
+    Operator,
+}
+
+/// A SMART-style scope such as `system/Patient.read` or `system/*.write`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub resource: String,
+    pub access: ScopeAccess,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeAccess {
+    Read,
+    Write,
+}
+
+impl Scope {
+    /// The resources a scope may name; `*` means all of them.
+    pub const RESOURCES: [&'static str; 4] = ["*", "Patient", "Practitioner", "AuditEvent"];
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        let invalid = || {
+            DomainError::invalid(
+                "scope",
+                format!("'{raw}' is not a scope of the form system/<Resource>.<read|write>"),
+            )
+        };
+        let rest = raw.strip_prefix("system/").ok_or_else(invalid)?;
+        let (resource, access) = rest.rsplit_once('.').ok_or_else(invalid)?;
+        let access = match access {
+            "read" => ScopeAccess::Read,
+            "write" => ScopeAccess::Write,
+            _ => return Err(invalid()),
+        };
+        if !Self::RESOURCES.contains(&resource) {
+            return Err(invalid());
+        }
+        Ok(Self { resource: resource.to_string(), access })
+    }
+
+    /// Parses a space-separated list; an empty list is refused.
+    pub fn parse_list(raw: &str) -> Result<Vec<Self>, DomainError> {
+        let scopes = raw.split_whitespace().map(Self::parse).collect::<Result<Vec<_>, _>>()?;
+        if scopes.is_empty() {
+            return Err(DomainError::invalid("scope", "at least one scope is required"));
+        }
+        Ok(scopes)
+    }
+
+    pub fn allows(&self, resource: &str, access: ScopeAccess) -> bool {
+        (self.resource == "*" || self.resource == resource) && self.access == access
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let access = match self.access {
+            ScopeAccess::Read => "read",
+            ScopeAccess::Write => "write",
+        };
+        write!(f, "system/{}.{}", self.resource, access)
+    }
+}
+
+/// The authenticated caller of a use case, built by the front door from a session, token or CLI.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub principal: Principal,
+    /// The tenant the actor belongs to; `None` only for the operator, who may act on any organization.
+    pub org_id: Option<OrgId>,
+    /// `None` for integration clients and the operator: their rights come from scopes.
+    pub role: Option<Role>,
+    pub site_ids: Vec<SiteId>,
+    /// For a patient, the only record they may read.
+    pub own_patient: Option<PatientId>,
+    pub scopes: Vec<Scope>,
+    pub source_ip: Option<String>,
+}
+
+impl Actor {
+    pub fn operator() -> Self {
+        Self {
+            principal: Principal::Operator,
+            org_id: None,
+            role: None,
+            site_ids: Vec::new(),
+            own_patient: None,
+            scopes: Vec::new(),
+            source_ip: None,
+        }
+    }
+
+    pub fn audit_actor(&self) -> AuditActor {
+        match &self.principal {
+            Principal::User(id) => AuditActor::User { id: *id, role: self.role.unwrap_or(Role::Patient) },
+            Principal::Client(id) => AuditActor::Client { id: *id },
+            Principal::Operator => AuditActor::Operator,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<UserId> {
+        match self.principal {
+            Principal::User(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// True when the actor may act inside `org`.
+    pub fn in_org(&self, org: OrgId) -> bool {
+        matches!(self.principal, Principal::Operator) || self.org_id == Some(org)
+    }
+
+    /// The organization the actor works in; the operator must name one explicitly.
+    pub fn org(&self) -> Result<OrgId, DomainError> {
+        self.org_id.ok_or(DomainError::Forbidden { action: "act without an organization" })
+    }
+}
+
+/// Things an actor may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    ReadPatient,
+    WritePatient,
+    ListPatients,
+    ManageUsers,
+    ManageSites,
+    ManageClients,
+    ReadAudit,
+    ReviewBreakGlass,
+    RequestBreakGlass,
+}
+
+impl Permission {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadPatient => "read this patient",
+            Permission::WritePatient => "change patient records",
+            Permission::ListPatients => "list patients",
+            Permission::ManageUsers => "manage users",
+            Permission::ManageSites => "manage sites",
+            Permission::ManageClients => "manage integration clients",
+            Permission::ReadAudit => "read the audit trail",
+            Permission::ReviewBreakGlass => "review emergency access",
+            Permission::RequestBreakGlass => "request emergency access",
+        }
+    }
+}
+
+/// The role table: which role holds which permission, before any per-record rule.
+pub fn role_allows(role: Role, permission: Permission) -> bool {
+    use Permission as P;
+    use Role as R;
+    match permission {
+        P::ReadPatient => matches!(role, R::Patient | R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin),
+        P::WritePatient => matches!(role, R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin),
+        P::ListPatients => matches!(role, R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin),
+        P::ManageUsers => matches!(role, R::SiteAdmin | R::OrgAdmin),
+        P::ManageSites | P::ManageClients => matches!(role, R::OrgAdmin),
+        P::ReadAudit | P::ReviewBreakGlass => matches!(role, R::Auditor | R::OrgAdmin),
+        P::RequestBreakGlass => matches!(role, R::Clinician),
+    }
+}
+
+fn scope_for(permission: Permission) -> Option<(&'static str, ScopeAccess)> {
+    match permission {
+        Permission::ReadPatient | Permission::ListPatients => Some(("Patient", ScopeAccess::Read)),
+        Permission::WritePatient => Some(("Patient", ScopeAccess::Write)),
+        Permission::ReadAudit => Some(("AuditEvent", ScopeAccess::Read)),
+        _ => None,
+    }
+}
+
+/// May the actor do this at all (ignoring which record)?
+pub fn require(actor: &Actor, permission: Permission) -> Result<(), DomainError> {
+    let allowed = match (&actor.principal, actor.role) {
+        (Principal::Operator, _) => true,
+        (Principal::Client(_), _) => scope_for(permission)
+            .is_some_and(|(resource, access)| actor.scopes.iter().any(|s| s.allows(resource, access))),
+        (Principal::User(_), Some(role)) => role_allows(role, permission),
+        (Principal::User(_), None) => false,
+    };
+    if allowed { Ok(()) } else { Err(DomainError::Forbidden { action: permission.describe() }) }
+}
+
+/// How an actor came to be allowed to open a patient's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatientAccess {
+    /// Normal access: own record, same site, organization-wide role, or integration scope.
+    Normal,
+    /// Only through an active emergency access grant; the audit entry is flagged.
+    BreakGlass,
+}
+
+/// The per-record rule for reading or changing one patient.
+///
+/// Another organization's patient is reported as not found, so ids cannot be probed across tenants.
+pub fn check_patient_access(
+    actor: &Actor,
+    patient: &Patient,
+    permission: Permission,
+    active_grants: &[BreakGlassGrant],
+    now: Timestamp,
+) -> Result<PatientAccess, DomainError> {
+    if !actor.in_org(patient.org_id) {
+        return Err(DomainError::NotFound { resource: "patient" });
+    }
+    match (&actor.principal, actor.role) {
+        (Principal::User(_), Some(Role::Patient)) => {
+            // A patient sees only their own record, and may not change it through staff paths.
+            if actor.own_patient == Some(patient.id) && permission == Permission::ReadPatient {
+                Ok(PatientAccess::Normal)
+            } else {
+                Err(DomainError::NotFound { resource: "patient" })
+            }
+        }
+        (Principal::User(user), Some(role)) => {
+            require(actor, permission)?;
+            let organization_wide = role == Role::OrgAdmin;
+            if organization_wide || actor.site_ids.contains(&patient.primary_site_id) {
+                return Ok(PatientAccess::Normal);
+            }
+            let granted = active_grants
+                .iter()
+                .any(|g| g.user_id == *user && g.patient_id == patient.id && g.is_active(now));
+            if granted {
+                Ok(PatientAccess::BreakGlass)
+            } else if role == Role::Clinician {
+                Err(DomainError::BreakGlassRequired)
+            } else {
+                Err(DomainError::Forbidden { action: permission.describe() })
+            }
+        }
+        _ => require(actor, permission).map(|()| PatientAccess::Normal),
+    }
+}

@@ -1,0 +1,7 @@
+//! Organizations, sites, users, roles, clinician and patient profiles.
+
+pub mod model;
+pub mod values;
+
+pub use model::*;
+pub use values::*;

@@ -1,0 +1,15 @@
+//! Telemed's domain: types, rules, use cases and the storage port. No IO lives here.
+
+pub mod access;
+pub mod clock;
+pub mod compliance;
+pub mod error;
+pub mod ids;
+pub mod identity;
+pub mod service;
+pub mod store;
+
+pub use access::{Actor, Permission, Principal};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{DomainError, FieldError};
+pub use store::Store;

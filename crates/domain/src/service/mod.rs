@@ -1,0 +1,18 @@
+//! Use cases: each takes the context and the acting `Actor` first, checks permission, and audits.
+
+pub mod audit;
+pub mod org;
+pub mod patients;
+pub mod users;
+
+use crate::clock::Clock;
+use crate::store::Store;
+
+/// What every use case needs from the outside world.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub store: &'a dyn Store,
+    pub clock: &'a dyn Clock,
+    /// How long an emergency access grant lasts.
+    pub break_glass_minutes: i64,
+}

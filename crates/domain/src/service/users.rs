@@ -1,0 +1,197 @@
+//! Users: staff and patient accounts, with clinician profiles.
+
+use serde::Deserialize;
+
+use super::Ctx;
+use crate::access::{self, Actor, Permission, Principal};
+use crate::compliance::{AuditAction, AuditEntry};
+use crate::error::{DomainError, DomainResult};
+use crate::identity::{
+    ClinicianProfile, Email, Role, StateLicense, UsState, User, check_password_strength, parse_date, parse_npi,
+    required_text,
+};
+use crate::ids::{OrgId, PatientId, SiteId, UserId};
+use crate::store::NewUser;
+
+/// Hashing and secret generation are the front door's job; the domain only asks for them.
+pub trait Secrets: Send + Sync {
+    fn hash_password(&self, password: &str) -> DomainResult<String>;
+    fn new_totp_secret(&self) -> String;
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LicenseInput {
+    pub state: String,
+    pub number: String,
+    pub expires_on: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserInput {
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password: String,
+    #[serde(default)]
+    pub site_ids: Vec<String>,
+    pub patient_id: Option<String>,
+    pub npi: Option<String>,
+    #[serde(default)]
+    pub specialties: Vec<String>,
+    #[serde(default)]
+    pub licenses: Vec<LicenseInput>,
+}
+
+/// A created user, and for staff the TOTP secret to enrol an authenticator with.
+#[derive(Debug, Clone)]
+pub struct CreatedUser {
+    pub user: User,
+    pub totp_secret: Option<String>,
+}
+
+fn parse_clinician(input: &UserInput) -> DomainResult<ClinicianProfile> {
+    let npi = parse_npi("npi", input.npi.as_deref().unwrap_or(""))?;
+    let specialties = input
+        .specialties
+        .iter()
+        .enumerate()
+        .map(|(i, s)| required_text(&format!("specialties[{i}]"), s, 100))
+        .collect::<DomainResult<Vec<_>>>()?;
+    let mut licenses: Vec<StateLicense> = Vec::new();
+    for (i, l) in input.licenses.iter().enumerate() {
+        let state = UsState::parse(&format!("licenses[{i}].state"), &l.state)?;
+        if licenses.iter().any(|x| x.state == state) {
+            return Err(DomainError::invalid(format!("licenses[{i}].state"), format!("{state} is listed twice")));
+        }
+        licenses.push(StateLicense {
+            state,
+            number: required_text(&format!("licenses[{i}].number"), &l.number, 40)?,
+            expires_on: parse_date(&format!("licenses[{i}].expires_on"), &l.expires_on)?,
+        });
+    }
+    Ok(ClinicianProfile { npi, specialties, licenses })
+}
+
+pub async fn create(
+    ctx: Ctx<'_>,
+    secrets: &dyn Secrets,
+    actor: &Actor,
+    org: OrgId,
+    input: &UserInput,
+) -> DomainResult<CreatedUser> {
+    if !actor.in_org(org) {
+        return Err(DomainError::NotFound { resource: "organization" });
+    }
+    access::require(actor, Permission::ManageUsers)?;
+    if ctx.store.get_org(org).await?.is_none() {
+        return Err(DomainError::NotFound { resource: "organization" });
+    }
+    let role = Role::parse("role", &input.role)?;
+    // A site administrator may not mint organization-wide powers.
+    if actor.role == Some(Role::SiteAdmin) && matches!(role, Role::OrgAdmin | Role::Auditor | Role::ProgramManager) {
+        return Err(DomainError::Forbidden { action: "create organization-wide roles" });
+    }
+    let email = Email::parse("email", &input.email)?;
+    let display_name = required_text("display_name", &input.display_name, 200)?;
+    check_password_strength("password", &input.password)?;
+    let mut site_ids = Vec::new();
+    for (i, raw) in input.site_ids.iter().enumerate() {
+        let field = format!("site_ids[{i}]");
+        let id: SiteId = raw.trim().parse().map_err(|_| DomainError::invalid(&field, "must be the id of a site"))?;
+        if ctx.store.get_site(org, id).await?.is_none() {
+            return Err(DomainError::invalid(&field, "is not a site of this organization"));
+        }
+        if actor.role == Some(Role::SiteAdmin) && !actor.site_ids.contains(&id) {
+            return Err(DomainError::invalid(&field, "you may only add users to your own sites"));
+        }
+        if !site_ids.contains(&id) {
+            site_ids.push(id);
+        }
+    }
+    let patient_id = match (role, input.patient_id.as_deref().map(str::trim)) {
+        (Role::Patient, Some(raw)) if !raw.is_empty() => {
+            let id: PatientId =
+                raw.parse().map_err(|_| DomainError::invalid("patient_id", "must be the id of a patient"))?;
+            if ctx.store.get_patient(org, id).await?.is_none() {
+                return Err(DomainError::invalid("patient_id", "is not a patient of this organization"));
+            }
+            Some(id)
+        }
+        (Role::Patient, _) => return Err(DomainError::invalid("patient_id", "a patient account needs a patient record")),
+        (_, Some(raw)) if !raw.is_empty() => {
+            return Err(DomainError::invalid("patient_id", "only patient accounts link to a patient record"));
+        }
+        _ => None,
+    };
+    let clinician = if role == Role::Clinician { Some(parse_clinician(input)?) } else { None };
+    if ctx.store.find_user_by_email(email.as_str()).await?.is_some() {
+        return Err(DomainError::Conflict(format!("email: {email} is already registered")));
+    }
+    let user = User {
+        id: UserId::new(),
+        org_id: org,
+        email,
+        display_name,
+        role,
+        site_ids,
+        patient_id,
+        clinician,
+        active: true,
+        created_at: ctx.clock.now(),
+    };
+    let totp_secret = role.is_staff().then(|| secrets.new_totp_secret());
+    let new = NewUser {
+        user: user.clone(),
+        password_hash: secrets.hash_password(&input.password)?,
+        totp_secret: totp_secret.clone(),
+    };
+    let audit = AuditEntry::new(user.created_at, actor.audit_actor(), AuditAction::UserCreate, "User")
+        .org(org)
+        .resource(user.id)
+        .from_ip(actor.source_ip.clone())
+        .detail(role.as_str());
+    ctx.store.create_user(&new, audit).await?;
+    Ok(CreatedUser { user, totp_secret })
+}
+
+pub async fn list(ctx: Ctx<'_>, actor: &Actor, role: Option<Role>) -> DomainResult<Vec<User>> {
+    let org = actor.org()?;
+    access::require(actor, Permission::ManageUsers)?;
+    let users = ctx.store.list_users(org, role).await?;
+    Ok(match actor.role {
+        Some(Role::SiteAdmin) => {
+            users.into_iter().filter(|u| u.site_ids.iter().any(|s| actor.site_ids.contains(s))).collect()
+        }
+        _ => users,
+    })
+}
+
+/// A user's own account, or any account for a user manager of the same organization.
+pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: UserId) -> DomainResult<User> {
+    let org = actor.org()?;
+    if actor.user_id() != Some(id) && actor.principal != Principal::Operator {
+        access::require(actor, Permission::ManageUsers)?;
+    }
+    ctx.store.get_user(org, id).await?.ok_or(DomainError::NotFound { resource: "user" })
+}
+
+/// Turns an account off (or on again); sessions of a disabled user stop working at their next request.
+pub async fn set_active(ctx: Ctx<'_>, actor: &Actor, id: UserId, active: bool) -> DomainResult<User> {
+    let org = actor.org()?;
+    access::require(actor, Permission::ManageUsers)?;
+    if actor.user_id() == Some(id) {
+        return Err(DomainError::invalid("active", "you cannot disable your own account"));
+    }
+    let mut user = ctx.store.get_user(org, id).await?.ok_or(DomainError::NotFound { resource: "user" })?;
+    if actor.role == Some(Role::SiteAdmin) && !user.site_ids.iter().any(|s| actor.site_ids.contains(s)) {
+        return Err(DomainError::NotFound { resource: "user" });
+    }
+    user.active = active;
+    let audit = AuditEntry::new(ctx.clock.now(), actor.audit_actor(), AuditAction::UserUpdate, "User")
+        .org(org)
+        .resource(id)
+        .from_ip(actor.source_ip.clone())
+        .detail(if active { "enabled" } else { "disabled" });
+    ctx.store.update_user(&user, audit).await?;
+    Ok(user)
+}
