@@ -1,1 +1,19 @@
-//! placeholder
+//! Telemed's storage: one SQL implementation of `domain::Store` over SQLite and PostgreSQL.
+//!
+//! `connect(url)` picks the engine from the URL scheme, applies the embedded migrations and
+//! returns the store behind `Arc<dyn domain::Store>`. Both engines share the same SQL through
+//! sqlx's `Any` driver; the few dialect differences are chosen by [`Backend`].
+
+mod audit;
+mod break_glass;
+mod connect;
+mod db;
+mod identity;
+mod migrations;
+mod patients;
+mod port;
+mod sessions;
+pub mod testing;
+
+pub use connect::{Backend, ConnectError, ConnectOptions, connect, connect_with};
+pub use migrations::migration_file_names;

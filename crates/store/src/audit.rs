@@ -1,0 +1,245 @@
+//! The hash-chained audit trail: appends inside a write's transaction, the group-commit writer
+//! behind `record_audit`, and the auditor's queries.
+
+use domain::DomainError;
+use domain::compliance::{AuditAction, AuditActor, AuditEntry, AuditQuery, AuditRecord, Outcome, seal};
+use domain::identity::Role;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::connect::Backend;
+use crate::db::{self, DbResult, R, SqlStore};
+
+/// Entries written in one group-commit transaction at most.
+const MAX_BATCH: usize = 1000;
+/// Rows per multi-row INSERT: 16 columns x 50 rows stays far below both engines' parameter limits.
+const ROWS_PER_INSERT: usize = 50;
+/// How many `record_audit` calls may wait for the writer before callers wait to enqueue.
+const QUEUE: usize = 10_000;
+
+const COLUMNS: &str = "seq, at, org_id, actor_kind, actor_id, actor_role, action, resource_type, resource_id, \
+                       patient_id, source_ip, outcome, flagged, detail, prev_hash, hash";
+const COLUMN_COUNT: usize = 16;
+
+/// One `record_audit` call waiting for its group commit.
+pub(crate) struct AuditJob {
+    entry: AuditEntry,
+    reply: oneshot::Sender<Result<(), String>>,
+}
+
+/// Starts the group-commit writer on the current tokio runtime. It stops when the store is dropped.
+pub(crate) fn spawn_writer(pool: AnyPool, backend: Backend) -> mpsc::Sender<AuditJob> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    tokio::spawn(run_writer(pool, backend, rx));
+    tx
+}
+
+async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<AuditJob>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Waits for at least one entry, then takes whatever else queued up meanwhile: under load one
+    // commit (one fsync) serves hundreds of requests; when idle, an entry is written at once.
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (entries, replies): (Vec<_>, Vec<_>) = batch.drain(..).map(|job| (job.entry, job.reply)).unzip();
+        let count = entries.len();
+        let result = write_batch(&pool, backend, entries).await.map_err(|e| {
+            tracing::error!(error = %e, count, "audit group commit failed");
+            e.to_string()
+        });
+        for reply in replies {
+            // The caller may have gone away (request cancelled); the entry is written regardless.
+            let _ = reply.send(result.clone());
+        }
+    }
+}
+
+async fn write_batch(pool: &AnyPool, backend: Backend, entries: Vec<AuditEntry>) -> R<()> {
+    let mut tx = pool.begin().await.db()?;
+    append(&mut tx, backend, entries).await?;
+    tx.commit().await.db()
+}
+
+/// Appends entries to the chain inside the caller's transaction. On PostgreSQL the head row is
+/// locked, so concurrent appenders queue; on SQLite the single writer connection serialises them.
+pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, entries: Vec<AuditEntry>) -> R<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let head_sql = AssertSqlSafe(format!("SELECT last_seq, last_hash FROM audit_head WHERE id = 1{}", backend.for_update()));
+    let head = sqlx::query(head_sql).fetch_one(&mut *conn).await.db()?;
+    let (mut seq, mut hash) = (db::int(&head, "last_seq")?, db::text(&head, "last_hash")?);
+    let mut records = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let record = seal(seq, &hash, entry);
+        seq = record.seq;
+        hash.clone_from(&record.hash);
+        records.push(record);
+    }
+    for chunk in records.chunks(ROWS_PER_INSERT) {
+        let rows = (0..chunk.len())
+            .map(|r| format!("({})", db::placeholders(r * COLUMN_COUNT + 1, COLUMN_COUNT)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = AssertSqlSafe(format!("INSERT INTO audit_log ({COLUMNS}) VALUES {rows}"));
+        let mut query = sqlx::query(sql);
+        for record in chunk {
+            query = bind_record(query, record);
+        }
+        query.execute(&mut *conn).await.db()?;
+    }
+    sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(hash)
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    Ok(())
+}
+
+fn bind_record<'q>(query: Query<'q, Any, AnyArguments>, r: &AuditRecord) -> Query<'q, Any, AnyArguments> {
+    let e = &r.entry;
+    query
+        .bind(r.seq)
+        .bind(e.at.as_microsecond())
+        .bind(e.org_id.map(|o| o.to_string()))
+        .bind(e.actor.kind())
+        .bind(e.actor.id())
+        .bind(e.actor.role().map(Role::as_str))
+        .bind(e.action.as_str())
+        .bind(e.resource_type.clone())
+        .bind(e.resource_id.clone())
+        .bind(e.patient_id.map(|p| p.to_string()))
+        .bind(e.source_ip.clone())
+        .bind(e.outcome.as_str())
+        .bind(e.flagged)
+        .bind(e.detail.clone())
+        .bind(r.prev_hash.clone())
+        .bind(r.hash.clone())
+}
+
+fn record_from_row(row: &AnyRow) -> R<AuditRecord> {
+    let actor = match db::text(row, "actor_kind")?.as_str() {
+        "user" => AuditActor::User {
+            id: db::parsed(row, "actor_id")?,
+            role: db::domain_value(row, "actor_role", Role::parse)?,
+        },
+        "client" => AuditActor::Client { id: db::parsed(row, "actor_id")? },
+        "operator" => AuditActor::Operator,
+        "anonymous" => AuditActor::Anonymous,
+        _ => return Err(unreadable("actor_kind")),
+    };
+    let action = AuditAction::parse(&db::text(row, "action")?).ok_or_else(|| unreadable("action"))?;
+    let outcome = Outcome::parse(&db::text(row, "outcome")?).ok_or_else(|| unreadable("outcome"))?;
+    let entry = AuditEntry {
+        at: db::ts(row, "at")?,
+        org_id: db::opt_parsed(row, "org_id")?,
+        actor,
+        action,
+        resource_type: db::text(row, "resource_type")?,
+        resource_id: db::opt_text(row, "resource_id")?,
+        patient_id: db::opt_parsed(row, "patient_id")?,
+        source_ip: db::opt_text(row, "source_ip")?,
+        outcome,
+        flagged: db::flag(row, "flagged")?,
+        detail: db::opt_text(row, "detail")?,
+    };
+    Ok(AuditRecord {
+        seq: db::int(row, "seq")?,
+        entry,
+        prev_hash: db::text(row, "prev_hash")?,
+        hash: db::text(row, "hash")?,
+    })
+}
+
+/// Adds a condition whose `?` becomes the next placeholder number.
+fn next(conditions: &mut Vec<String>, sql: &str) {
+    let n = conditions.len() + 1;
+    conditions.push(sql.replace('?', &format!("${n}")));
+}
+
+fn unreadable(column: &str) -> DomainError {
+    tracing::error!(column, "audit record holds an unknown value");
+    DomainError::Storage(format!("an audit record holds an unknown {column}"))
+}
+
+/// A non-positive limit means "a screenful", not "nothing".
+fn page_size(limit: i64) -> i64 {
+    if limit <= 0 { 100 } else { limit }
+}
+
+impl SqlStore {
+    pub(crate) async fn record_audit(&self, entry: AuditEntry) -> R<()> {
+        let (reply, done) = oneshot::channel();
+        let stopped = || DomainError::Storage("the audit writer has stopped".into());
+        self.audit_jobs.send(AuditJob { entry, reply }).await.map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?.map_err(DomainError::Storage)
+    }
+
+    pub(crate) async fn search_audit(&self, q: &AuditQuery) -> R<Vec<AuditRecord>> {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        // Text parameters first, then integers: each condition takes the next placeholder number.
+        if let Some(org) = q.org_id {
+            next(&mut conditions, "org_id = ?");
+            texts.push(org.to_string());
+        }
+        if let Some(user) = &q.user_id {
+            next(&mut conditions, "actor_id = ?");
+            texts.push(user.clone());
+        }
+        if let Some(patient) = q.patient_id {
+            next(&mut conditions, "patient_id = ?");
+            texts.push(patient.to_string());
+        }
+        if let Some(action) = q.action {
+            next(&mut conditions, "action = ?");
+            texts.push(action.as_str().to_string());
+        }
+        let mut ints: Vec<i64> = Vec::new();
+        if let Some(from) = q.from {
+            next(&mut conditions, "at >= ?");
+            ints.push(from.as_microsecond());
+        }
+        if let Some(to) = q.to {
+            next(&mut conditions, "at < ?");
+            ints.push(to.as_microsecond());
+        }
+        if q.flagged_only {
+            next(&mut conditions, "flagged = ?");
+        }
+        let n = conditions.len();
+        let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_log {filter} ORDER BY seq DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for t in texts {
+            query = query.bind(t);
+        }
+        for i in ints {
+            query = query.bind(i);
+        }
+        if q.flagged_only {
+            query = query.bind(true);
+        }
+        let rows = query.bind(page_size(q.limit)).bind(q.offset.max(0)).fetch_all(&self.reader).await.db()?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    pub(crate) async fn audit_page(&self, after_seq: i64, limit: i64) -> R<Vec<AuditRecord>> {
+        let sql = AssertSqlSafe(format!("SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"));
+        let rows = sqlx::query(sql).bind(after_seq).bind(page_size(limit)).fetch_all(&self.reader).await.db()?;
+        rows.iter().map(record_from_row).collect()
+    }
+
+    pub(crate) async fn audit_head(&self) -> R<(i64, String)> {
+        let row = sqlx::query("SELECT last_seq, last_hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.reader)
+            .await
+            .db()?;
+        Ok((db::int(&row, "last_seq")?, db::text(&row, "last_hash")?))
+    }
+}

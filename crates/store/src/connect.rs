@@ -1,0 +1,169 @@
+//! Opening a store from a URL: engine choice, connection pools, pragmas and migrations.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
+use thiserror::Error;
+
+use crate::db::SqlStore;
+
+/// The SQL engine behind a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the engine from a URL scheme; anything but `sqlite:`, `postgres:` or `postgresql:` is refused.
+    pub fn from_url(url: &str) -> Result<Self, ConnectError> {
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(ConnectError::UnsupportedScheme { scheme: scheme.to_string() }),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    pub(crate) fn for_update(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+}
+
+/// Why a store could not be opened.
+#[derive(Debug, Error)]
+pub enum ConnectError {
+    #[error(
+        "unsupported database URL scheme '{scheme}': use sqlite:PATH, sqlite://PATH, postgres://... or postgresql://..."
+    )]
+    UnsupportedScheme { scheme: String },
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("could not create the directory {path} for the SQLite database: {source}")]
+    CreateDirectory { path: PathBuf, source: std::io::Error },
+    #[error("could not connect to the {backend} database: {source}")]
+    Connect { backend: &'static str, source: sqlx::Error },
+    #[error("could not apply the database migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// How to open a store. `ConnectOptions::default()` is what `connect` uses.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Apply pending migrations before returning (default true).
+    pub migrate: bool,
+    /// PostgreSQL pool size (default 16).
+    pub postgres_connections: u32,
+    /// SQLite reader pool size (default 8); SQLite always has exactly one writer connection.
+    pub sqlite_readers: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { migrate: true, postgres_connections: 16, sqlite_readers: 8 }
+    }
+}
+
+/// Opens the store at `url` and applies pending migrations.
+///
+/// URLs: `sqlite:PATH` or `sqlite://PATH` (the file and its directory are created when missing),
+/// `postgres://...` or `postgresql://...`. Must be called inside a tokio runtime: it starts the
+/// background audit writer there.
+pub async fn connect(url: &str) -> Result<Arc<dyn domain::Store>, ConnectError> {
+    connect_with(url, ConnectOptions::default()).await
+}
+
+/// [`connect`] with explicit options.
+pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn domain::Store>, ConnectError> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::from_url(url)?;
+    let (writer, reader) = match backend {
+        Backend::Sqlite => open_sqlite(url, &options).await?,
+        Backend::Postgres => {
+            let pool = AnyPoolOptions::new()
+                .max_connections(options.postgres_connections.max(1))
+                .connect(url)
+                .await
+                .map_err(|source| ConnectError::Connect { backend: "postgres", source })?;
+            if options.migrate {
+                crate::migrations::migrator(backend).run(&pool).await?;
+            }
+            (pool.clone(), pool)
+        }
+    };
+    let audit_jobs = crate::audit::spawn_writer(writer.clone(), backend);
+    Ok(Arc::new(SqlStore { backend, writer, reader, audit_jobs }))
+}
+
+/// The file path of a `sqlite:` URL, without its query string.
+fn sqlite_path(url: &str) -> Result<PathBuf, ConnectError> {
+    let rest = url.split_once(':').map(|(_, r)| r).unwrap_or_default();
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path.is_empty() || path == ":memory:" || query.contains("mode=memory") {
+        // Readers and the writer are separate connections: they would each see their own empty database.
+        return Err(ConnectError::InvalidUrl(
+            "an in-memory SQLite database cannot be shared by the reader and writer connections; give a file path"
+                .into(),
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+async fn open_sqlite(url: &str, options: &ConnectOptions) -> Result<(AnyPool, AnyPool), ConnectError> {
+    let path = sqlite_path(url)?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|source| ConnectError::CreateDirectory { path: parent.to_path_buf(), source })?;
+    }
+    let connect_error = |source| ConnectError::Connect { backend: "sqlite", source };
+    let writer = AnyPoolOptions::new()
+        .max_connections(1)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; FULL syncs the WAL on every commit, so a
+                // confirmed write survives a power loss, not only a process crash.
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                Ok(())
+            })
+        })
+        .connect(&sqlite_url(&path, "rwc"))
+        .await
+        .map_err(connect_error)?;
+    if options.migrate {
+        crate::migrations::migrator(Backend::Sqlite).run(&writer).await?;
+    }
+    let reader = AnyPoolOptions::new()
+        .max_connections(options.sqlite_readers.max(1))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                Ok(())
+            })
+        })
+        // Read-only, so a read path can never take the write lock by mistake.
+        .connect(&sqlite_url(&path, "ro"))
+        .await
+        .map_err(connect_error)?;
+    Ok((writer, reader))
+}
+
+fn sqlite_url(path: &Path, mode: &str) -> String {
+    format!("sqlite://{}?mode={mode}", path.display())
+}

@@ -1,0 +1,145 @@
+//! The store handle, row decoding helpers and the mapping from database errors to domain errors.
+
+use std::str::FromStr;
+
+use domain::DomainError;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use sqlx::any::AnyRow;
+use sqlx::error::ErrorKind;
+use sqlx::{AnyPool, Row};
+use tokio::sync::mpsc;
+
+use crate::audit::AuditJob;
+use crate::connect::Backend;
+
+pub(crate) type R<T> = Result<T, DomainError>;
+
+/// The one implementation of `domain::Store`.
+pub(crate) struct SqlStore {
+    pub(crate) backend: Backend,
+    /// All writes go through this pool. On SQLite it holds a single connection, so writers
+    /// queue in the pool instead of failing with `SQLITE_BUSY`, and audit appends are serialised.
+    pub(crate) writer: AnyPool,
+    /// Reads. On SQLite a separate pool of read-only connections (WAL lets them run beside the
+    /// writer); on PostgreSQL the same pool as `writer`.
+    pub(crate) reader: AnyPool,
+    /// The group-commit audit writer (see `audit.rs`).
+    pub(crate) audit_jobs: mpsc::Sender<AuditJob>,
+}
+
+impl SqlStore {
+    /// Case-insensitive `LIKE`: SQLite's `LIKE` already ignores ASCII case.
+    pub(crate) fn ilike(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "LIKE",
+            Backend::Postgres => "ILIKE",
+        }
+    }
+}
+
+/// Logs a database failure (never with patient data: sqlx errors carry no bound values) and
+/// hides its detail behind a stable message.
+pub(crate) fn storage(err: sqlx::Error) -> DomainError {
+    tracing::error!(error = %err, "database operation failed");
+    DomainError::Storage("the database operation failed".into())
+}
+
+/// Maps a failed write: a unique violation becomes `Conflict` with the message `conflict`
+/// returns for the violated constraint (its name on PostgreSQL, its columns on SQLite).
+pub(crate) fn write_error(err: sqlx::Error, conflict: impl FnOnce(&str) -> String) -> DomainError {
+    if let sqlx::Error::Database(db) = &err {
+        match db.kind() {
+            ErrorKind::UniqueViolation => {
+                let described = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
+                return DomainError::Conflict(conflict(&described));
+            }
+            ErrorKind::ForeignKeyViolation => {
+                tracing::info!(error = %db.message(), "write refused: foreign key");
+                return DomainError::invalid("reference", "refers to a record that does not exist");
+            }
+            _ => {}
+        }
+    }
+    storage(err)
+}
+
+/// Extension to shorten `.map_err(storage)`.
+pub(crate) trait DbResult<T> {
+    fn db(self) -> R<T>;
+}
+
+impl<T> DbResult<T> for Result<T, sqlx::Error> {
+    fn db(self) -> R<T> {
+        self.map_err(storage)
+    }
+}
+
+fn decode_error(column: &str, err: impl std::fmt::Display) -> DomainError {
+    tracing::error!(column, error = %err, "stored value could not be decoded");
+    DomainError::Storage(format!("stored value in column {column} could not be read"))
+}
+
+pub(crate) fn text(row: &AnyRow, col: &str) -> R<String> {
+    row.try_get::<String, _>(col).map_err(|e| decode_error(col, e))
+}
+
+pub(crate) fn opt_text(row: &AnyRow, col: &str) -> R<Option<String>> {
+    row.try_get::<Option<String>, _>(col).map_err(|e| decode_error(col, e))
+}
+
+pub(crate) fn int(row: &AnyRow, col: &str) -> R<i64> {
+    row.try_get::<i64, _>(col).map_err(|e| decode_error(col, e))
+}
+
+pub(crate) fn opt_int(row: &AnyRow, col: &str) -> R<Option<i64>> {
+    row.try_get::<Option<i64>, _>(col).map_err(|e| decode_error(col, e))
+}
+
+/// Booleans are BOOLEAN on PostgreSQL but integers on SQLite (see the SQLite migration).
+pub(crate) fn flag(row: &AnyRow, col: &str) -> R<bool> {
+    match row.try_get::<i64, _>(col) {
+        Ok(v) => Ok(v != 0),
+        Err(_) => row.try_get::<bool, _>(col).map_err(|e| decode_error(col, e)),
+    }
+}
+
+pub(crate) fn ts(row: &AnyRow, col: &str) -> R<Timestamp> {
+    Timestamp::from_microsecond(int(row, col)?).map_err(|e| decode_error(col, e))
+}
+
+pub(crate) fn opt_ts(row: &AnyRow, col: &str) -> R<Option<Timestamp>> {
+    opt_int(row, col)?.map(|v| Timestamp::from_microsecond(v).map_err(|e| decode_error(col, e))).transpose()
+}
+
+/// Any value stored as text and parsed back: ids, dates.
+pub(crate) fn parsed<T>(row: &AnyRow, col: &str) -> R<T>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    text(row, col)?.parse::<T>().map_err(|e| decode_error(col, e))
+}
+
+pub(crate) fn opt_parsed<T>(row: &AnyRow, col: &str) -> R<Option<T>>
+where
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    opt_text(row, col)?.map(|v| v.parse::<T>().map_err(|e| decode_error(col, e))).transpose()
+}
+
+pub(crate) fn date(row: &AnyRow, col: &str) -> R<Date> {
+    parsed::<Date>(row, col)
+}
+
+/// Domain values with their own `parse(field, raw)` (roles, states, emails...).
+pub(crate) fn domain_value<T>(row: &AnyRow, col: &str, parse: fn(&str, &str) -> R<T>) -> R<T> {
+    let raw = text(row, col)?;
+    parse(col, &raw).map_err(|e| decode_error(col, e))
+}
+
+/// `$from, $from+1, ...` for an `IN (...)` list of `count` bound values.
+pub(crate) fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,536 @@
+//! Organizations, sites, users with their sites and clinician profiles, and sign-in credentials.
+
+use std::collections::HashMap;
+
+use domain::DomainError;
+use domain::compliance::AuditEntry;
+use domain::identity::{
+    ClinicianProfile, Credentials, Email, Organization, Role, Site, StateLicense, TimeZoneName, UsState, User,
+};
+use domain::ids::{OrgId, SiteId, UserId};
+use domain::store::{NewUser, RecoveryCodeUse};
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use crate::audit;
+use crate::db::{self, DbResult, R, SqlStore, write_error};
+
+const USER_COLUMNS: &str = "id, org_id, email, display_name, role, active, patient_id, created_at";
+const CREDENTIAL_COLUMNS: &str = "c.user_id, u.org_id, u.role, u.active, c.password_hash, c.totp_secret, \
+                                  c.totp_confirmed, c.failed_attempts, c.locked_until, c.last_totp_step";
+
+fn org_from_row(row: &AnyRow) -> R<Organization> {
+    Ok(Organization { id: db::parsed(row, "id")?, name: db::text(row, "name")?, created_at: db::ts(row, "created_at")? })
+}
+
+fn site_from_row(row: &AnyRow) -> R<Site> {
+    Ok(Site {
+        id: db::parsed(row, "id")?,
+        org_id: db::parsed(row, "org_id")?,
+        name: db::text(row, "name")?,
+        state: db::domain_value(row, "state", UsState::parse)?,
+        time_zone: db::domain_value(row, "time_zone", TimeZoneName::parse)?,
+        created_at: db::ts(row, "created_at")?,
+    })
+}
+
+/// A user row without sites and clinician profile, which live in their own tables.
+fn user_from_row(row: &AnyRow) -> R<User> {
+    Ok(User {
+        id: db::parsed(row, "id")?,
+        org_id: db::parsed(row, "org_id")?,
+        email: db::domain_value(row, "email", Email::parse)?,
+        display_name: db::text(row, "display_name")?,
+        role: db::domain_value(row, "role", Role::parse)?,
+        site_ids: Vec::new(),
+        patient_id: db::opt_parsed(row, "patient_id")?,
+        clinician: None,
+        active: db::flag(row, "active")?,
+        created_at: db::ts(row, "created_at")?,
+    })
+}
+
+fn credentials_from_row(row: &AnyRow) -> R<Credentials> {
+    Ok(Credentials {
+        user_id: db::parsed(row, "user_id")?,
+        org_id: db::parsed(row, "org_id")?,
+        role: db::domain_value(row, "role", Role::parse)?,
+        active: db::flag(row, "active")?,
+        password_hash: db::text(row, "password_hash")?,
+        totp_secret: db::opt_text(row, "totp_secret")?,
+        totp_confirmed: db::flag(row, "totp_confirmed")?,
+        failed_attempts: db::int(row, "failed_attempts")?,
+        locked_until: db::opt_ts(row, "locked_until")?,
+        last_totp_step: db::opt_int(row, "last_totp_step")?,
+    })
+}
+
+fn email_conflict(email: &Email) -> impl FnOnce(&str) -> String {
+    let email = email.to_string();
+    move |described| {
+        if described.contains("email") {
+            format!("email: {email} is already registered")
+        } else {
+            "id: this user already exists".to_string()
+        }
+    }
+}
+
+/// Writes the rows that hang off a user: sites, clinician profile, licenses (replacing old ones).
+async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
+    let id = user.id.to_string();
+    for table in ["user_sites", "clinician_licenses", "clinician_profiles"] {
+        let sql = AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"));
+        sqlx::query(sql).bind(id.clone()).execute(&mut *conn).await.db()?;
+    }
+    for site in &user.site_ids {
+        sqlx::query("INSERT INTO user_sites (user_id, site_id) VALUES ($1, $2)")
+            .bind(id.clone())
+            .bind(site.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, |_| "site_ids: a site is listed twice".into()))?;
+    }
+    if let Some(profile) = &user.clinician {
+        let specialties = serde_json::to_string(&profile.specialties)
+            .map_err(|e| DomainError::Storage(format!("specialties could not be encoded: {e}")))?;
+        sqlx::query("INSERT INTO clinician_profiles (user_id, npi, specialties) VALUES ($1, $2, $3)")
+            .bind(id.clone())
+            .bind(profile.npi.clone())
+            .bind(specialties)
+            .execute(&mut *conn)
+            .await
+            .db()?;
+        for license in &profile.licenses {
+            sqlx::query("INSERT INTO clinician_licenses (user_id, state, number, expires_on) VALUES ($1, $2, $3, $4)")
+                .bind(id.clone())
+                .bind(license.state.code())
+                .bind(license.number.clone())
+                .bind(license.expires_on.to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| write_error(e, |_| "licenses: the same license is listed twice".into()))?;
+        }
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    pub(crate) async fn create_org(&self, org: &Organization, audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(org.id.to_string())
+            .bind(org.name.clone())
+            .bind(org.created_at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                write_error(e, |d| {
+                    if d.contains("name") {
+                        format!("name: an organization named {} already exists", org.name)
+                    } else {
+                        "id: this organization already exists".into()
+                    }
+                })
+            })?;
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    pub(crate) async fn get_org(&self, id: OrgId) -> R<Option<Organization>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    pub(crate) async fn find_org_by_name(&self, name: &str) -> R<Option<Organization>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    pub(crate) async fn create_site(&self, site: &Site, audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        sqlx::query(
+            "INSERT INTO sites (id, org_id, name, state, time_zone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(site.id.to_string())
+        .bind(site.org_id.to_string())
+        .bind(site.name.clone())
+        .bind(site.state.code())
+        .bind(site.time_zone.as_str().to_string())
+        .bind(site.created_at.as_microsecond())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, |_| "id: this site already exists".into()))?;
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    pub(crate) async fn list_sites(&self, org: OrgId) -> R<Vec<Site>> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, name, state, time_zone, created_at FROM sites WHERE org_id = $1 ORDER BY name, id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        rows.iter().map(site_from_row).collect()
+    }
+
+    pub(crate) async fn get_site(&self, org: OrgId, id: SiteId) -> R<Option<Site>> {
+        let row = sqlx::query(
+            "SELECT id, org_id, name, state, time_zone, created_at FROM sites WHERE org_id = $1 AND id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        row.as_ref().map(site_from_row).transpose()
+    }
+
+    pub(crate) async fn create_user(&self, new: &NewUser, audit: AuditEntry) -> R<()> {
+        let user = &new.user;
+        let mut tx = self.writer.begin().await.db()?;
+        let sql = AssertSqlSafe(format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"));
+        sqlx::query(sql)
+            .bind(user.id.to_string())
+            .bind(user.org_id.to_string())
+            .bind(user.email.as_str().to_string())
+            .bind(user.display_name.clone())
+            .bind(user.role.as_str())
+            .bind(user.active)
+            .bind(user.patient_id.map(|p| p.to_string()))
+            .bind(user.created_at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, email_conflict(&user.email)))?;
+        write_user_details(&mut tx, user).await?;
+        sqlx::query(
+            "INSERT INTO credentials (user_id, password_hash, totp_secret, totp_confirmed, failed_attempts) \
+             VALUES ($1, $2, $3, $4, 0)",
+        )
+        .bind(user.id.to_string())
+        .bind(new.password_hash.clone())
+        .bind(new.totp_secret.clone())
+        .bind(false)
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    /// Fills in sites and clinician profiles for users of one organization.
+    async fn complete_users(&self, org: OrgId, mut users: Vec<User>) -> R<Vec<User>> {
+        if users.is_empty() {
+            return Ok(users);
+        }
+        let org_id = org.to_string();
+        let index: HashMap<UserId, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+        let sites = sqlx::query(
+            "SELECT us.user_id, us.site_id FROM user_sites us JOIN users u ON u.id = us.user_id \
+             WHERE u.org_id = $1 ORDER BY us.user_id, us.site_id",
+        )
+        .bind(org_id.clone())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        for row in &sites {
+            if let Some(&i) = index.get(&db::parsed::<UserId>(row, "user_id")?) {
+                users[i].site_ids.push(db::parsed(row, "site_id")?);
+            }
+        }
+        let profiles = sqlx::query(
+            "SELECT p.user_id, p.npi, p.specialties FROM clinician_profiles p JOIN users u ON u.id = p.user_id \
+             WHERE u.org_id = $1",
+        )
+        .bind(org_id.clone())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        for row in &profiles {
+            if let Some(&i) = index.get(&db::parsed::<UserId>(row, "user_id")?) {
+                let specialties: Vec<String> = serde_json::from_str(&db::text(row, "specialties")?)
+                    .map_err(|e| DomainError::Storage(format!("stored specialties could not be read: {e}")))?;
+                users[i].clinician =
+                    Some(ClinicianProfile { npi: db::text(row, "npi")?, specialties, licenses: Vec::new() });
+            }
+        }
+        let licenses = sqlx::query(
+            "SELECT l.user_id, l.state, l.number, l.expires_on FROM clinician_licenses l \
+             JOIN users u ON u.id = l.user_id WHERE u.org_id = $1 ORDER BY l.user_id, l.state, l.number",
+        )
+        .bind(org_id)
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        for row in &licenses {
+            if let Some(&i) = index.get(&db::parsed::<UserId>(row, "user_id")?)
+                && let Some(profile) = users[i].clinician.as_mut()
+            {
+                profile.licenses.push(StateLicense {
+                    state: db::domain_value(row, "state", UsState::parse)?,
+                    number: db::text(row, "number")?,
+                    expires_on: db::date(row, "expires_on")?,
+                });
+            }
+        }
+        Ok(users)
+    }
+
+    /// Like `complete_users`, for a single user (three small indexed lookups).
+    async fn complete_user(&self, mut user: User) -> R<User> {
+        let id = user.id.to_string();
+        let sites = sqlx::query("SELECT site_id FROM user_sites WHERE user_id = $1 ORDER BY site_id")
+            .bind(id.clone())
+            .fetch_all(&self.reader)
+            .await
+            .db()?;
+        user.site_ids = sites.iter().map(|r| db::parsed(r, "site_id")).collect::<R<_>>()?;
+        let profile = sqlx::query("SELECT npi, specialties FROM clinician_profiles WHERE user_id = $1")
+            .bind(id.clone())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
+        if let Some(row) = profile {
+            let specialties: Vec<String> = serde_json::from_str(&db::text(&row, "specialties")?)
+                .map_err(|e| DomainError::Storage(format!("stored specialties could not be read: {e}")))?;
+            let licenses = sqlx::query(
+                "SELECT state, number, expires_on FROM clinician_licenses WHERE user_id = $1 ORDER BY state, number",
+            )
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await
+            .db()?;
+            let licenses = licenses
+                .iter()
+                .map(|r| {
+                    Ok(StateLicense {
+                        state: db::domain_value(r, "state", UsState::parse)?,
+                        number: db::text(r, "number")?,
+                        expires_on: db::date(r, "expires_on")?,
+                    })
+                })
+                .collect::<R<_>>()?;
+            user.clinician = Some(ClinicianProfile { npi: db::text(&row, "npi")?, specialties, licenses });
+        }
+        Ok(user)
+    }
+
+    pub(crate) async fn get_user(&self, org: OrgId, id: UserId) -> R<Option<User>> {
+        let sql = AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2"));
+        let row =
+            sqlx::query(sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(&self.reader).await.db()?;
+        match row {
+            Some(row) => Ok(Some(self.complete_user(user_from_row(&row)?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) async fn find_user_by_email(&self, email: &str) -> R<Option<User>> {
+        // Emails are stored normalised (see `Email::parse`), so compare the same way.
+        let email = email.trim().to_ascii_lowercase();
+        let sql = AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"));
+        let row = sqlx::query(sql).bind(email).fetch_optional(&self.reader).await.db()?;
+        match row {
+            Some(row) => Ok(Some(self.complete_user(user_from_row(&row)?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) async fn list_users(&self, org: OrgId, role: Option<Role>) -> R<Vec<User>> {
+        let rows = match role {
+            Some(role) => {
+                let sql = AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND role = $2 ORDER BY display_name, id"
+                ));
+                sqlx::query(sql).bind(org.to_string()).bind(role.as_str()).fetch_all(&self.reader).await
+            }
+            None => {
+                let sql = AssertSqlSafe(format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 ORDER BY display_name, id"
+                ));
+                sqlx::query(sql).bind(org.to_string()).fetch_all(&self.reader).await
+            }
+        }
+        .db()?;
+        let users = rows.iter().map(user_from_row).collect::<R<Vec<_>>>()?;
+        self.complete_users(org, users).await
+    }
+
+    pub(crate) async fn update_user(&self, user: &User, audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        let done = sqlx::query(
+            "UPDATE users SET email = $3, display_name = $4, role = $5, active = $6, patient_id = $7 \
+             WHERE org_id = $1 AND id = $2",
+        )
+        .bind(user.org_id.to_string())
+        .bind(user.id.to_string())
+        .bind(user.email.as_str().to_string())
+        .bind(user.display_name.clone())
+        .bind(user.role.as_str())
+        .bind(user.active)
+        .bind(user.patient_id.map(|p| p.to_string()))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, email_conflict(&user.email)))?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::NotFound { resource: "user" });
+        }
+        write_user_details(&mut tx, user).await?;
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    async fn credentials_on(conn: &mut AnyConnection, user: UserId) -> R<Option<Credentials>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.user_id = $1"
+        ));
+        let row = sqlx::query(sql).bind(user.to_string()).fetch_optional(&mut *conn).await.db()?;
+        row.as_ref().map(credentials_from_row).transpose()
+    }
+
+    pub(crate) async fn get_credentials(&self, user: UserId) -> R<Option<Credentials>> {
+        let mut conn = self.reader.acquire().await.db()?;
+        Self::credentials_on(&mut conn, user).await
+    }
+
+    pub(crate) async fn record_failed_sign_in(
+        &self,
+        user: UserId,
+        max_attempts: i64,
+        lock_until: Timestamp,
+        audit: AuditEntry,
+    ) -> R<Credentials> {
+        let mut tx = self.writer.begin().await.db()?;
+        // One statement, so concurrent failures each count.
+        let done = sqlx::query(
+            "UPDATE credentials SET failed_attempts = failed_attempts + 1, \
+             locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN $3 ELSE locked_until END \
+             WHERE user_id = $1",
+        )
+        .bind(user.to_string())
+        .bind(max_attempts)
+        .bind(lock_until.as_microsecond())
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::NotFound { resource: "user" });
+        }
+        let credentials = Self::credentials_on(&mut tx, user).await?.ok_or(DomainError::NotFound { resource: "user" })?;
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()?;
+        Ok(credentials)
+    }
+
+    pub(crate) async fn record_successful_sign_in(&self, user: UserId, audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        let done = sqlx::query("UPDATE credentials SET failed_attempts = 0, locked_until = NULL WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::NotFound { resource: "user" });
+        }
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    pub(crate) async fn set_totp_secret(&self, user: UserId, secret: &str, confirmed: bool) -> R<()> {
+        let done = sqlx::query("UPDATE credentials SET totp_secret = $2, totp_confirmed = $3 WHERE user_id = $1")
+            .bind(user.to_string())
+            .bind(secret.to_string())
+            .bind(confirmed)
+            .execute(&self.writer)
+            .await
+            .db()?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::NotFound { resource: "user" });
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn confirm_totp(&self, user: UserId, recovery_code_hashes: &[String], audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        let id = user.to_string();
+        let done = sqlx::query("UPDATE credentials SET totp_confirmed = $2 WHERE user_id = $1")
+            .bind(id.clone())
+            .bind(true)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::NotFound { resource: "user" });
+        }
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(id.clone()).execute(&mut *tx).await.db()?;
+        for hash in recovery_code_hashes {
+            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+                .bind(id.clone())
+                .bind(hash.clone())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, |_| "recovery_codes: the same code is listed twice".into()))?;
+        }
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    pub(crate) async fn claim_totp_step(&self, user: UserId, step: i64) -> R<bool> {
+        // The condition and the write are one statement, so two requests racing with the same
+        // code cannot both succeed.
+        let done = sqlx::query(
+            "UPDATE credentials SET last_totp_step = $2 \
+             WHERE user_id = $1 AND (last_totp_step IS NULL OR last_totp_step < $2)",
+        )
+        .bind(user.to_string())
+        .bind(step)
+        .execute(&self.writer)
+        .await
+        .db()?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn use_recovery_code(&self, user: UserId, code_hash: &str, audit: AuditEntry) -> R<RecoveryCodeUse> {
+        let mut tx = self.writer.begin().await.db()?;
+        let done = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(user.to_string())
+        .bind(code_hash.to_string())
+        .bind(audit.at.as_microsecond())
+        .execute(&mut *tx)
+        .await
+        .db()?;
+        if done.rows_affected() == 0 {
+            // Nothing changed; the caller audits the refusal itself.
+            return Ok(RecoveryCodeUse::Unknown);
+        }
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()?;
+        Ok(RecoveryCodeUse::Accepted)
+    }
+
+    pub(crate) async fn set_password_hash(&self, user: UserId, password_hash: &str) -> R<()> {
+        let done = sqlx::query("UPDATE credentials SET password_hash = $2 WHERE user_id = $1")
+            .bind(user.to_string())
+            .bind(password_hash.to_string())
+            .execute(&self.writer)
+            .await
+            .db()?;
+        if done.rows_affected() == 0 {
+            return Err(DomainError::NotFound { resource: "user" });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! The embedded migrations: the same file names under `migrations/sqlite` and `migrations/postgres`.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+use crate::connect::Backend;
+
+/// Embeds one migration of both trees, so a file missing from either fails the build.
+macro_rules! migrations {
+    ($(($version:literal, $name:literal, $file:literal)),* $(,)?) => {
+        const FILES: &[(i64, &str, &str, &str, &str)] = &[$(
+            (
+                $version,
+                $name,
+                $file,
+                include_str!(concat!("../migrations/sqlite/", $file)),
+                include_str!(concat!("../migrations/postgres/", $file)),
+            )
+        ),*];
+    };
+}
+
+migrations![(1, "foundation", "0001_foundation.sql")];
+
+/// The migration file names this build embeds, in order (a test checks both directories hold exactly these).
+pub fn migration_file_names() -> Vec<&'static str> {
+    FILES.iter().map(|(_, _, file, _, _)| *file).collect()
+}
+
+pub(crate) fn migrator(backend: Backend) -> Migrator {
+    let migrations = FILES
+        .iter()
+        .map(|(version, name, _, sqlite, postgres)| {
+            let sql: &'static str = match backend {
+                Backend::Sqlite => sqlite,
+                Backend::Postgres => postgres,
+            };
+            Migration::new(*version, Cow::Borrowed(*name), MigrationType::Simple, sql.into_sql_str(), false)
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}

@@ -1,0 +1,174 @@
+//! Sign-in sessions and integration clients with their bearer tokens (only hashes are stored).
+
+use domain::compliance::AuditEntry;
+use domain::ids::{ClientId, OrgId};
+use domain::store::{ClientRecord, SessionRecord, TokenRecord};
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use crate::audit;
+use crate::db::{self, DbResult, R, SqlStore, write_error};
+
+fn session_from_row(row: &AnyRow) -> R<SessionRecord> {
+    Ok(SessionRecord {
+        token_hash: db::text(row, "token_hash")?,
+        user_id: db::parsed(row, "user_id")?,
+        org_id: db::parsed(row, "org_id")?,
+        mfa_pending: db::flag(row, "mfa_pending")?,
+        csrf_token: db::text(row, "csrf_token")?,
+        created_at: db::ts(row, "created_at")?,
+        last_seen_at: db::ts(row, "last_seen_at")?,
+        source_ip: db::opt_text(row, "source_ip")?,
+    })
+}
+
+fn client_from_row(row: &AnyRow) -> R<ClientRecord> {
+    Ok(ClientRecord {
+        id: db::parsed(row, "id")?,
+        org_id: db::parsed(row, "org_id")?,
+        name: db::text(row, "name")?,
+        secret_hash: db::text(row, "secret_hash")?,
+        scopes: db::text(row, "scopes")?,
+        created_at: db::ts(row, "created_at")?,
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> R<TokenRecord> {
+    Ok(TokenRecord {
+        token_hash: db::text(row, "token_hash")?,
+        client_id: db::parsed(row, "client_id")?,
+        org_id: db::parsed(row, "org_id")?,
+        scopes: db::text(row, "scopes")?,
+        expires_at: db::ts(row, "expires_at")?,
+    })
+}
+
+impl SqlStore {
+    pub(crate) async fn create_session(&self, s: &SessionRecord) -> R<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, org_id, mfa_pending, csrf_token, created_at, last_seen_at, \
+             source_ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(s.token_hash.clone())
+        .bind(s.user_id.to_string())
+        .bind(s.org_id.to_string())
+        .bind(s.mfa_pending)
+        .bind(s.csrf_token.clone())
+        .bind(s.created_at.as_microsecond())
+        .bind(s.last_seen_at.as_microsecond())
+        .bind(s.source_ip.clone())
+        .execute(&self.writer)
+        .await
+        .map_err(|e| write_error(e, |_| "token: this session already exists".into()))?;
+        Ok(())
+    }
+
+    pub(crate) async fn get_session(&self, token_hash: &str) -> R<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT token_hash, user_id, org_id, mfa_pending, csrf_token, created_at, last_seen_at, source_ip \
+             FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    pub(crate) async fn touch_session(&self, token_hash: &str, at: Timestamp) -> R<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+            .bind(token_hash.to_string())
+            .bind(at.as_microsecond())
+            .execute(&self.writer)
+            .await
+            .db()?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_session(&self, token_hash: &str) -> R<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash.to_string())
+            .execute(&self.writer)
+            .await
+            .db()?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_sessions_before(&self, idle_cutoff: Timestamp, absolute_cutoff: Timestamp) -> R<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+            .bind(idle_cutoff.as_microsecond())
+            .bind(absolute_cutoff.as_microsecond())
+            .execute(&self.writer)
+            .await
+            .db()?;
+        Ok(done.rows_affected())
+    }
+
+    pub(crate) async fn create_client(&self, c: &ClientRecord, audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        sqlx::query(
+            "INSERT INTO oauth_clients (id, org_id, name, secret_hash, scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(c.id.to_string())
+        .bind(c.org_id.to_string())
+        .bind(c.name.clone())
+        .bind(c.secret_hash.clone())
+        .bind(c.scopes.clone())
+        .bind(c.created_at.as_microsecond())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, |_| "id: this client already exists".into()))?;
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    pub(crate) async fn get_client(&self, id: ClientId) -> R<Option<ClientRecord>> {
+        let row = sqlx::query("SELECT id, org_id, name, secret_hash, scopes, created_at FROM oauth_clients WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
+        row.as_ref().map(client_from_row).transpose()
+    }
+
+    pub(crate) async fn list_clients(&self, org: OrgId) -> R<Vec<ClientRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, name, secret_hash, scopes, created_at FROM oauth_clients WHERE org_id = $1 \
+             ORDER BY name, id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        rows.iter().map(client_from_row).collect()
+    }
+
+    pub(crate) async fn create_token(&self, t: &TokenRecord, audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        sqlx::query(
+            "INSERT INTO oauth_tokens (token_hash, client_id, org_id, scopes, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(t.token_hash.clone())
+        .bind(t.client_id.to_string())
+        .bind(t.org_id.to_string())
+        .bind(t.scopes.clone())
+        .bind(t.expires_at.as_microsecond())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| write_error(e, |_| "token: this token already exists".into()))?;
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    pub(crate) async fn get_token(&self, token_hash: &str) -> R<Option<TokenRecord>> {
+        let row = sqlx::query(
+            "SELECT token_hash, client_id, org_id, scopes, expires_at FROM oauth_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash.to_string())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+}

@@ -1,0 +1,63 @@
+//! Helpers for tests and benchmarks: throwaway databases and raw SQL (for tamper tests). Not for production paths.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::{AnyConnection, AssertSqlSafe, Connection};
+
+use crate::connect::ConnectError;
+
+/// A temporary directory, removed with everything in it when dropped.
+#[derive(Debug)]
+pub struct TempDirGuard {
+    path: PathBuf,
+}
+
+impl TempDirGuard {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDirGuard {
+    fn drop(&mut self) {
+        // Best effort: a leftover temp directory is harmless.
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A URL for a new SQLite database in a fresh temporary directory; keep the guard alive while it is used.
+pub async fn fresh_sqlite_url() -> (String, TempDirGuard) {
+    let path = std::env::temp_dir().join(format!("telemed-test-{}", uuid::Uuid::new_v4().simple()));
+    let guard = TempDirGuard { path };
+    let url = format!("sqlite://{}", guard.path.join("telemed.db").display());
+    (url, guard)
+}
+
+/// Creates a new, uniquely named database on the PostgreSQL server of `base` (a URL such as
+/// `postgres://postgres@127.0.0.1:5432/test`, as in `TELEMED_TEST_POSTGRES_URL`) and returns its URL.
+/// The database is left behind for inspection; drop test databases with `dropdb` when convenient.
+pub async fn fresh_postgres_url(base: &str) -> Result<String, ConnectError> {
+    let name = format!("telemed_test_{}", uuid::Uuid::new_v4().simple());
+    execute_raw(base, &format!("CREATE DATABASE {name}")).await?;
+    let (without_query, query) = match base.split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let server = match without_query.rsplit_once('/') {
+        // `postgres://host` has no database part: the last '/' is the scheme's.
+        Some((server, _)) if server.contains("//") && !server.ends_with('/') => server,
+        _ => without_query,
+    };
+    Ok(format!("{server}/{name}{query}"))
+}
+
+/// Runs SQL (several statements allowed) on its own connection, bypassing the store: for tests
+/// that tamper with the audit trail behind the application's back.
+pub async fn execute_raw(url: &str, sql: &str) -> Result<(), ConnectError> {
+    sqlx::any::install_default_drivers();
+    let backend = crate::connect::Backend::from_url(url)?.name();
+    let connect_error = |source| ConnectError::Connect { backend, source };
+    let mut conn = AnyConnection::connect(url).await.map_err(connect_error)?;
+    sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn).await.map_err(connect_error)?;
+    conn.close().await.map_err(connect_error)
+}
