@@ -1,0 +1,13 @@
+//! The store's contract tests: every behaviour on SQLite, and on PostgreSQL when `TELEMED_TEST_POSTGRES_URL` is set.
+
+// A test should stop at the first surprise; the workspace's no-unwrap rule is for production code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod audit;
+mod break_glass;
+mod connect;
+mod identity;
+mod patients;
+mod sessions;
