@@ -49,14 +49,23 @@ impl Scope {
         if !Self::RESOURCES.contains(&resource) {
             return Err(invalid());
         }
-        Ok(Self { resource: resource.to_string(), access })
+        Ok(Self {
+            resource: resource.to_string(),
+            access,
+        })
     }
 
     /// Parses a space-separated list; an empty list is refused.
     pub fn parse_list(raw: &str) -> Result<Vec<Self>, DomainError> {
-        let scopes = raw.split_whitespace().map(Self::parse).collect::<Result<Vec<_>, _>>()?;
+        let scopes = raw
+            .split_whitespace()
+            .map(Self::parse)
+            .collect::<Result<Vec<_>, _>>()?;
         if scopes.is_empty() {
-            return Err(DomainError::invalid("scope", "at least one scope is required"));
+            return Err(DomainError::invalid(
+                "scope",
+                "at least one scope is required",
+            ));
         }
         Ok(scopes)
     }
@@ -106,7 +115,10 @@ impl Actor {
 
     pub fn audit_actor(&self) -> AuditActor {
         match &self.principal {
-            Principal::User(id) => AuditActor::User { id: *id, role: self.role.unwrap_or(Role::Patient) },
+            Principal::User(id) => AuditActor::User {
+                id: *id,
+                role: self.role.unwrap_or(Role::Patient),
+            },
             Principal::Client(id) => AuditActor::Client { id: *id },
             Principal::Operator => AuditActor::Operator,
         }
@@ -126,7 +138,9 @@ impl Actor {
 
     /// The organization the actor works in; the operator must name one explicitly.
     pub fn org(&self) -> Result<OrgId, DomainError> {
-        self.org_id.ok_or(DomainError::Forbidden { action: "act without an organization" })
+        self.org_id.ok_or(DomainError::Forbidden {
+            action: "act without an organization",
+        })
     }
 }
 
@@ -165,9 +179,18 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
     use Permission as P;
     use Role as R;
     match permission {
-        P::ReadPatient => matches!(role, R::Patient | R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin),
-        P::WritePatient => matches!(role, R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin),
-        P::ListPatients => matches!(role, R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin),
+        P::ReadPatient => matches!(
+            role,
+            R::Patient | R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin
+        ),
+        P::WritePatient => matches!(
+            role,
+            R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin
+        ),
+        P::ListPatients => matches!(
+            role,
+            R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin
+        ),
         P::ManageUsers => matches!(role, R::SiteAdmin | R::OrgAdmin),
         P::ManageSites | P::ManageClients => matches!(role, R::OrgAdmin),
         P::ReadAudit | P::ReviewBreakGlass => matches!(role, R::Auditor | R::OrgAdmin),
@@ -188,12 +211,19 @@ fn scope_for(permission: Permission) -> Option<(&'static str, ScopeAccess)> {
 pub fn require(actor: &Actor, permission: Permission) -> Result<(), DomainError> {
     let allowed = match (&actor.principal, actor.role) {
         (Principal::Operator, _) => true,
-        (Principal::Client(_), _) => scope_for(permission)
-            .is_some_and(|(resource, access)| actor.scopes.iter().any(|s| s.allows(resource, access))),
+        (Principal::Client(_), _) => scope_for(permission).is_some_and(|(resource, access)| {
+            actor.scopes.iter().any(|s| s.allows(resource, access))
+        }),
         (Principal::User(_), Some(role)) => role_allows(role, permission),
         (Principal::User(_), None) => false,
     };
-    if allowed { Ok(()) } else { Err(DomainError::Forbidden { action: permission.describe() }) }
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden {
+            action: permission.describe(),
+        })
+    }
 }
 
 /// How an actor came to be allowed to open a patient's record.
@@ -216,7 +246,9 @@ pub fn check_patient_access(
     now: Timestamp,
 ) -> Result<PatientAccess, DomainError> {
     if !actor.in_org(patient.org_id) {
-        return Err(DomainError::NotFound { resource: "patient" });
+        return Err(DomainError::NotFound {
+            resource: "patient",
+        });
     }
     match (&actor.principal, actor.role) {
         (Principal::User(_), Some(Role::Patient)) => {
@@ -224,7 +256,9 @@ pub fn check_patient_access(
             if actor.own_patient == Some(patient.id) && permission == Permission::ReadPatient {
                 Ok(PatientAccess::Normal)
             } else {
-                Err(DomainError::NotFound { resource: "patient" })
+                Err(DomainError::NotFound {
+                    resource: "patient",
+                })
             }
         }
         (Principal::User(user), Some(role)) => {
@@ -241,7 +275,9 @@ pub fn check_patient_access(
             } else if role == Role::Clinician {
                 Err(DomainError::BreakGlassRequired)
             } else {
-                Err(DomainError::Forbidden { action: permission.describe() })
+                Err(DomainError::Forbidden {
+                    action: permission.describe(),
+                })
             }
         }
         _ => require(actor, permission).map(|()| PatientAccess::Normal),

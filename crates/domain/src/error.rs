@@ -11,7 +11,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -31,7 +34,9 @@ pub enum DomainError {
     #[error("you do not have permission to {action}")]
     Forbidden { action: &'static str },
     /// Same organization, but outside the actor's care relationship: emergency access can open it.
-    #[error("this patient is outside your care team; request emergency access with a reason to open the record")]
+    #[error(
+        "this patient is outside your care team; request emergency access with a reason to open the record"
+    )]
     BreakGlassRequired,
     #[error("{0}")]
     Conflict(String),

@@ -4,8 +4,8 @@ pub mod access;
 pub mod clock;
 pub mod compliance;
 pub mod error;
-pub mod ids;
 pub mod identity;
+pub mod ids;
 pub mod service;
 pub mod store;
 

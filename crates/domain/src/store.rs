@@ -21,6 +21,8 @@ pub type StoreResult<T> = Result<T, DomainError>;
 pub struct NewUser {
     pub user: User,
     pub password_hash: String,
+    /// A TOTP secret handed over by the operator: stored as already confirmed (`totp_confirmed = true`).
+    /// `None`: the user enrols an authenticator at first sign-in.
     pub totp_secret: Option<String>,
 }
 
@@ -51,7 +53,10 @@ pub struct ClientRecord {
 
 impl std::fmt::Debug for ClientRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientRecord").field("id", &self.id).field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("ClientRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,12 +108,23 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Credentials>;
     async fn record_successful_sign_in(&self, user: UserId, audit: AuditEntry) -> StoreResult<()>;
     /// Stores a new (unconfirmed) TOTP secret, replacing any earlier one.
-    async fn set_totp_secret(&self, user: UserId, secret: &str, confirmed: bool) -> StoreResult<()>;
+    async fn set_totp_secret(&self, user: UserId, secret: &str, confirmed: bool)
+    -> StoreResult<()>;
     /// Confirms enrolment and stores the hashes of fresh recovery codes, replacing old ones.
-    async fn confirm_totp(&self, user: UserId, recovery_code_hashes: &[String], audit: AuditEntry) -> StoreResult<()>;
+    async fn confirm_totp(
+        &self,
+        user: UserId,
+        recovery_code_hashes: &[String],
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
     /// Remembers the time step of an accepted code; false when that step (or a later one) was already used.
     async fn claim_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool>;
-    async fn use_recovery_code(&self, user: UserId, code_hash: &str, audit: AuditEntry) -> StoreResult<RecoveryCodeUse>;
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        code_hash: &str,
+        audit: AuditEntry,
+    ) -> StoreResult<RecoveryCodeUse>;
     async fn set_password_hash(&self, user: UserId, password_hash: &str) -> StoreResult<()>;
 
     // Patients.
@@ -124,7 +140,11 @@ pub trait Store: Send + Sync {
     async fn touch_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()>;
     /// Replaces a pending session by a full one (new token, so a fixed session id cannot be reused).
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
-    async fn delete_sessions_before(&self, idle_cutoff: Timestamp, absolute_cutoff: Timestamp) -> StoreResult<u64>;
+    async fn delete_sessions_before(
+        &self,
+        idle_cutoff: Timestamp,
+        absolute_cutoff: Timestamp,
+    ) -> StoreResult<u64>;
 
     // Integration clients and their tokens.
     async fn create_client(&self, client: &ClientRecord, audit: AuditEntry) -> StoreResult<()>;
@@ -134,10 +154,30 @@ pub trait Store: Send + Sync {
     async fn get_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
 
     // Emergency access.
-    async fn create_break_glass(&self, grant: &BreakGlassGrant, audit: AuditEntry) -> StoreResult<()>;
-    async fn active_break_glass(&self, user: UserId, patient: PatientId, now: Timestamp) -> StoreResult<Vec<BreakGlassGrant>>;
-    async fn list_break_glass(&self, org: OrgId, unreviewed_only: bool) -> StoreResult<Vec<BreakGlassGrant>>;
-    async fn review_break_glass(&self, org: OrgId, id: BreakGlassId, reviewer: UserId, at: Timestamp, audit: AuditEntry) -> StoreResult<()>;
+    async fn create_break_glass(
+        &self,
+        grant: &BreakGlassGrant,
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
+    async fn active_break_glass(
+        &self,
+        user: UserId,
+        patient: PatientId,
+        now: Timestamp,
+    ) -> StoreResult<Vec<BreakGlassGrant>>;
+    async fn list_break_glass(
+        &self,
+        org: OrgId,
+        unreviewed_only: bool,
+    ) -> StoreResult<Vec<BreakGlassGrant>>;
+    async fn review_break_glass(
+        &self,
+        org: OrgId,
+        id: BreakGlassId,
+        reviewer: UserId,
+        at: Timestamp,
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
 
     // Audit trail.
     /// Appends one entry on its own; durable when this returns.

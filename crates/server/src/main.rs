@@ -1,1 +1,7 @@
-fn main() {}
+//! The `telemed` binary: parse the command line and hand over to `cli`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    server::cli::main()
+}

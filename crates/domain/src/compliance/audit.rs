@@ -13,8 +13,13 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditActor {
-    User { id: UserId, role: Role },
-    Client { id: ClientId },
+    User {
+        id: UserId,
+        role: Role,
+    },
+    Client {
+        id: ClientId,
+    },
     Operator,
     /// A sign-in attempt for an unknown account.
     Anonymous,
@@ -175,7 +180,9 @@ impl Outcome {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [Outcome::Success, Outcome::Denied, Outcome::Failure].into_iter().find(|o| o.as_str() == raw)
+        [Outcome::Success, Outcome::Denied, Outcome::Failure]
+            .into_iter()
+            .find(|o| o.as_str() == raw)
     }
 }
 
@@ -290,7 +297,12 @@ pub fn chain_hash(seq: i64, prev_hash: &str, entry: &AuditEntry) -> String {
 pub fn seal(prev_seq: i64, prev_hash: &str, entry: AuditEntry) -> AuditRecord {
     let seq = prev_seq + 1;
     let hash = chain_hash(seq, prev_hash, &entry);
-    AuditRecord { seq, entry, prev_hash: prev_hash.to_string(), hash }
+    AuditRecord {
+        seq,
+        entry,
+        prev_hash: prev_hash.to_string(),
+        hash,
+    }
 }
 
 /// Where verification found the chain broken.
@@ -299,7 +311,10 @@ pub enum ChainBreak {
     /// The record's content no longer matches its hash.
     Altered { seq: i64 },
     /// Records are missing before this one.
-    Deleted { missing_from: i64, next_present: i64 },
+    Deleted {
+        missing_from: i64,
+        next_present: i64,
+    },
     /// This record does not link to the record before it.
     Inserted { seq: i64 },
     /// The chain ends before the head the store remembers.
@@ -309,16 +324,28 @@ pub enum ChainBreak {
 impl std::fmt::Display for ChainBreak {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ChainBreak::Altered { seq } => write!(f, "record {seq} was altered: its content does not match its hash"),
-            ChainBreak::Deleted { missing_from, next_present } => write!(
+            ChainBreak::Altered { seq } => write!(
+                f,
+                "record {seq} was altered: its content does not match its hash"
+            ),
+            ChainBreak::Deleted {
+                missing_from,
+                next_present,
+            } => write!(
                 f,
                 "record {missing_from} was deleted: the chain jumps from {} to {next_present}",
                 missing_from - 1
             ),
             ChainBreak::Inserted { seq } => {
-                write!(f, "record {seq} was inserted or replaced: it does not link to the record before it")
+                write!(
+                    f,
+                    "record {seq} was inserted or replaced: it does not link to the record before it"
+                )
             }
-            ChainBreak::Truncated { expected_last, found_last } => write!(
+            ChainBreak::Truncated {
+                expected_last,
+                found_last,
+            } => write!(
                 f,
                 "records after {found_last} were deleted: the chain head says the last record is {expected_last}"
             ),
@@ -336,7 +363,11 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self { last_seq: 0, last_hash: GENESIS_HASH.to_string(), checked: 0 }
+        Self {
+            last_seq: 0,
+            last_hash: GENESIS_HASH.to_string(),
+            checked: 0,
+        }
     }
 }
 
@@ -350,7 +381,10 @@ impl ChainVerifier {
         }
         if record.prev_hash != self.last_hash {
             return if record.seq > self.last_seq + 1 {
-                Err(ChainBreak::Deleted { missing_from: self.last_seq + 1, next_present: record.seq })
+                Err(ChainBreak::Deleted {
+                    missing_from: self.last_seq + 1,
+                    next_present: record.seq,
+                })
             } else {
                 Err(ChainBreak::Inserted { seq: record.seq })
             };
@@ -368,7 +402,10 @@ impl ChainVerifier {
     /// Compares the end of the walk with the head the store keeps.
     pub fn finish(&self, head_seq: i64, head_hash: &str) -> Result<(), ChainBreak> {
         if head_seq > self.last_seq {
-            return Err(ChainBreak::Truncated { expected_last: head_seq, found_last: self.last_seq });
+            return Err(ChainBreak::Truncated {
+                expected_last: head_seq,
+                found_last: self.last_seq,
+            });
         }
         if head_seq < self.last_seq || head_hash != self.last_hash {
             return Err(ChainBreak::Inserted { seq: self.last_seq });
@@ -407,7 +444,10 @@ mod tests {
     fn chain(n: i64) -> Vec<AuditRecord> {
         let mut out: Vec<AuditRecord> = Vec::new();
         for i in 1..=n {
-            let (seq, hash) = out.last().map(|r| (r.seq, r.hash.clone())).unwrap_or((0, GENESIS_HASH.into()));
+            let (seq, hash) = out
+                .last()
+                .map(|r| (r.seq, r.hash.clone()))
+                .unwrap_or((0, GENESIS_HASH.into()));
             out.push(seal(seq, &hash, entry(i)));
         }
         out
@@ -440,7 +480,13 @@ mod tests {
         let mut c = chain(5);
         c.remove(1);
         let head = c[3].hash.clone();
-        assert_eq!(verify(&c, (5, &head)), Err(ChainBreak::Deleted { missing_from: 2, next_present: 3 }));
+        assert_eq!(
+            verify(&c, (5, &head)),
+            Err(ChainBreak::Deleted {
+                missing_from: 2,
+                next_present: 3
+            })
+        );
     }
 
     #[test]
@@ -448,7 +494,13 @@ mod tests {
         let mut c = chain(5);
         let head = c[4].hash.clone();
         c.pop();
-        assert_eq!(verify(&c, (5, &head)), Err(ChainBreak::Truncated { expected_last: 5, found_last: 4 }));
+        assert_eq!(
+            verify(&c, (5, &head)),
+            Err(ChainBreak::Truncated {
+                expected_last: 5,
+                found_last: 4
+            })
+        );
     }
 
     #[test]
@@ -462,6 +514,9 @@ mod tests {
             r.seq += 1;
         }
         let head = c[4].hash.clone();
-        assert_eq!(verify(&tampered, (5, &head)), Err(ChainBreak::Inserted { seq: 3 }));
+        assert_eq!(
+            verify(&tampered, (5, &head)),
+            Err(ChainBreak::Inserted { seq: 3 })
+        );
     }
 }

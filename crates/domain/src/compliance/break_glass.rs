@@ -43,11 +43,16 @@ pub fn grant(
     if reason.chars().count() < MIN_REASON_CHARS {
         return Err(DomainError::invalid(
             "reason",
-            format!("emergency access needs a written reason of at least {MIN_REASON_CHARS} characters"),
+            format!(
+                "emergency access needs a written reason of at least {MIN_REASON_CHARS} characters"
+            ),
         ));
     }
     if reason.chars().count() > 1000 {
-        return Err(DomainError::invalid("reason", "must be at most 1000 characters"));
+        return Err(DomainError::invalid(
+            "reason",
+            "must be at most 1000 characters",
+        ));
     }
     let expires_at = now
         .checked_add(SignedDuration::from_mins(minutes))

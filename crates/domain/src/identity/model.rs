@@ -60,16 +60,19 @@ impl Role {
     }
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
-        Role::ALL.into_iter().find(|r| r.as_str() == raw.trim()).ok_or_else(|| {
-            DomainError::invalid(
-                field,
-                format!(
-                    "'{}' is not a role; expected one of {}",
-                    raw.trim(),
-                    Role::ALL.map(Role::as_str).join(", ")
-                ),
-            )
-        })
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == raw.trim())
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    field,
+                    format!(
+                        "'{}' is not a role; expected one of {}",
+                        raw.trim(),
+                        Role::ALL.map(Role::as_str).join(", ")
+                    ),
+                )
+            })
     }
 
     /// Every role except patient is staff, and staff must use a second factor.
@@ -150,7 +153,10 @@ impl std::fmt::Debug for Credentials {
             .field("role", &self.role)
             .field("active", &self.active)
             .field("password_hash", &"<redacted>")
-            .field("totp_secret", &self.totp_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "totp_secret",
+                &self.totp_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("failed_attempts", &self.failed_attempts)
             .field("locked_until", &self.locked_until)
             .finish()

@@ -26,7 +26,10 @@ impl Email {
         if valid {
             Ok(Self(value))
         } else {
-            Err(DomainError::invalid(field, "must be an email address such as name@example.org"))
+            Err(DomainError::invalid(
+                field,
+                "must be an email address such as name@example.org",
+            ))
         }
     }
 
@@ -62,7 +65,10 @@ impl UsState {
             .and_then(|i| u8::try_from(i).ok())
             .map(Self)
             .ok_or_else(|| {
-                DomainError::invalid(field, format!("'{}' is not a US state code such as NY or CA", raw.trim()))
+                DomainError::invalid(
+                    field,
+                    format!("'{}' is not a US state code such as NY or CA", raw.trim()),
+                )
             })
     }
 
@@ -104,7 +110,10 @@ impl TimeZoneName {
         let name = raw.trim();
         match jiff::tz::TimeZone::get(name) {
             Ok(_) if !name.is_empty() => Ok(Self(name.to_string())),
-            _ => Err(DomainError::invalid(field, format!("'{name}' is not an IANA time zone such as America/New_York"))),
+            _ => Err(DomainError::invalid(
+                field,
+                format!("'{name}' is not an IANA time zone such as America/New_York"),
+            )),
         }
     }
 
@@ -120,16 +129,26 @@ pub fn required_text(field: &str, raw: &str, max: usize) -> Result<String, Domai
         return Err(DomainError::invalid(field, "must not be empty"));
     }
     if value.chars().count() > max {
-        return Err(DomainError::invalid(field, format!("must be at most {max} characters")));
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if value.chars().any(|c| c.is_control()) {
-        return Err(DomainError::invalid(field, "must not contain control characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_string())
 }
 
 /// Like [`required_text`], but empty input means "not given".
-pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> Result<Option<String>, DomainError> {
+pub fn optional_text(
+    field: &str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, DomainError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(value) => required_text(field, value, max).map(Some),
@@ -138,9 +157,12 @@ pub fn optional_text(field: &str, raw: Option<&str>, max: usize) -> Result<Optio
 
 /// A calendar date `YYYY-MM-DD`.
 pub fn parse_date(field: &str, raw: &str) -> Result<jiff::civil::Date, DomainError> {
-    raw.trim()
-        .parse::<jiff::civil::Date>()
-        .map_err(|_| DomainError::invalid(field, format!("'{}' is not a date in the form YYYY-MM-DD", raw.trim())))
+    raw.trim().parse::<jiff::civil::Date>().map_err(|_| {
+        DomainError::invalid(
+            field,
+            format!("'{}' is not a date in the form YYYY-MM-DD", raw.trim()),
+        )
+    })
 }
 
 /// A US National Provider Identifier: ten digits with a valid Luhn check digit (prefix 80840).
@@ -161,8 +183,11 @@ pub fn parse_npi(field: &str, raw: &str) -> Result<String, DomainError> {
         }
         sum += d;
     }
-    if sum % 10 != 0 {
-        return Err(DomainError::invalid(field, "is not a valid NPI (check digit mismatch)"));
+    if !sum.is_multiple_of(10) {
+        return Err(DomainError::invalid(
+            field,
+            "is not a valid NPI (check digit mismatch)",
+        ));
     }
     Ok(npi.to_string())
 }
@@ -171,10 +196,16 @@ pub fn parse_npi(field: &str, raw: &str) -> Result<String, DomainError> {
 pub fn check_password_strength(field: &str, password: &str) -> Result<(), DomainError> {
     let len = password.chars().count();
     if len < 12 {
-        return Err(DomainError::invalid(field, "must be at least 12 characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must be at least 12 characters",
+        ));
     }
     if len > 256 {
-        return Err(DomainError::invalid(field, "must be at most 256 characters"));
+        return Err(DomainError::invalid(
+            field,
+            "must be at most 256 characters",
+        ));
     }
     Ok(())
 }
@@ -198,7 +229,10 @@ mod tests {
 
     #[test]
     fn email_is_normalised_and_malformed_addresses_are_refused() {
-        assert_eq!(Email::parse("e", " A@B.org ").map(|e| e.to_string()).ok(), Some("a@b.org".into()));
+        assert_eq!(
+            Email::parse("e", " A@B.org ").map(|e| e.to_string()).ok(),
+            Some("a@b.org".into())
+        );
         for bad in ["", "a", "a@b", "@b.org", "a b@c.org", "a@b.org."] {
             assert!(Email::parse("e", bad).is_err(), "{bad}");
         }

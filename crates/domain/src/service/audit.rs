@@ -7,14 +7,23 @@ use crate::error::DomainResult;
 use crate::ids::BreakGlassId;
 
 /// Searches within the actor's organization; the search itself is audited (it reveals who saw whom).
-pub async fn search(ctx: Ctx<'_>, actor: &Actor, mut query: AuditQuery, export: bool) -> DomainResult<Vec<AuditRecord>> {
+pub async fn search(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    mut query: AuditQuery,
+    export: bool,
+) -> DomainResult<Vec<AuditRecord>> {
     let org = actor.org()?;
     access::require(actor, Permission::ReadAudit)?;
     query.org_id = Some(org);
     query.limit = query.limit.clamp(1, if export { 100_000 } else { 500 });
     query.offset = query.offset.max(0);
     let records = ctx.store.search_audit(&query).await?;
-    let action = if export { AuditAction::AuditExport } else { AuditAction::AuditSearch };
+    let action = if export {
+        AuditAction::AuditExport
+    } else {
+        AuditAction::AuditSearch
+    };
     let mut audit = AuditEntry::new(ctx.clock.now(), actor.audit_actor(), action, "AuditEvent")
         .org(org)
         .from_ip(actor.source_ip.clone())
@@ -24,7 +33,11 @@ pub async fn search(ctx: Ctx<'_>, actor: &Actor, mut query: AuditQuery, export: 
     Ok(records)
 }
 
-pub async fn list_break_glass(ctx: Ctx<'_>, actor: &Actor, unreviewed_only: bool) -> DomainResult<Vec<BreakGlassGrant>> {
+pub async fn list_break_glass(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    unreviewed_only: bool,
+) -> DomainResult<Vec<BreakGlassGrant>> {
     let org = actor.org()?;
     access::require(actor, Permission::ReviewBreakGlass)?;
     ctx.store.list_break_glass(org, unreviewed_only).await
@@ -33,13 +46,24 @@ pub async fn list_break_glass(ctx: Ctx<'_>, actor: &Actor, unreviewed_only: bool
 pub async fn review_break_glass(ctx: Ctx<'_>, actor: &Actor, id: BreakGlassId) -> DomainResult<()> {
     let org = actor.org()?;
     access::require(actor, Permission::ReviewBreakGlass)?;
-    let reviewer = actor.user_id().ok_or(crate::error::DomainError::Forbidden { action: "review emergency access" })?;
+    let reviewer = actor
+        .user_id()
+        .ok_or(crate::error::DomainError::Forbidden {
+            action: "review emergency access",
+        })?;
     let now = ctx.clock.now();
-    let audit = AuditEntry::new(now, actor.audit_actor(), AuditAction::BreakGlassReviewed, "BreakGlass")
-        .org(org)
-        .resource(id)
-        .from_ip(actor.source_ip.clone());
-    ctx.store.review_break_glass(org, id, reviewer, now, audit).await
+    let audit = AuditEntry::new(
+        now,
+        actor.audit_actor(),
+        AuditAction::BreakGlassReviewed,
+        "BreakGlass",
+    )
+    .org(org)
+    .resource(id)
+    .from_ip(actor.source_ip.clone());
+    ctx.store
+        .review_break_glass(org, id, reviewer, now, audit)
+        .await
 }
 
 /// What a full walk of the chain found.
@@ -66,5 +90,8 @@ pub async fn verify_chain(
         }
     }
     let (head_seq, head_hash) = store.audit_head().await?;
-    Ok(verifier.finish(head_seq, &head_hash).map(|()| ChainReport { checked: verifier.checked, head_seq }))
+    Ok(verifier.finish(head_seq, &head_hash).map(|()| ChainReport {
+        checked: verifier.checked,
+        head_seq,
+    }))
 }

@@ -12,16 +12,29 @@ use crate::ids::{OrgId, SiteId};
 /// Only the operator (the command line on the server) creates tenants.
 pub async fn create_org(ctx: Ctx<'_>, actor: &Actor, name: &str) -> DomainResult<Organization> {
     if actor.principal != Principal::Operator {
-        return Err(DomainError::Forbidden { action: "create organizations" });
+        return Err(DomainError::Forbidden {
+            action: "create organizations",
+        });
     }
     let name = required_text("name", name, 200)?;
     if ctx.store.find_org_by_name(&name).await?.is_some() {
-        return Err(DomainError::Conflict(format!("name: an organization named '{name}' already exists")));
+        return Err(DomainError::Conflict(format!(
+            "name: an organization named '{name}' already exists"
+        )));
     }
-    let org = Organization { id: OrgId::new(), name, created_at: ctx.clock.now() };
-    let audit = AuditEntry::new(org.created_at, actor.audit_actor(), AuditAction::OrgCreate, "Organization")
-        .org(org.id)
-        .resource(org.id);
+    let org = Organization {
+        id: OrgId::new(),
+        name,
+        created_at: ctx.clock.now(),
+    };
+    let audit = AuditEntry::new(
+        org.created_at,
+        actor.audit_actor(),
+        AuditAction::OrgCreate,
+        "Organization",
+    )
+    .org(org.id)
+    .resource(org.id);
     ctx.store.create_org(&org, audit).await?;
     Ok(org)
 }
@@ -33,9 +46,16 @@ pub struct SiteInput {
     pub time_zone: String,
 }
 
-pub async fn create_site(ctx: Ctx<'_>, actor: &Actor, org: OrgId, input: &SiteInput) -> DomainResult<Site> {
+pub async fn create_site(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    org: OrgId,
+    input: &SiteInput,
+) -> DomainResult<Site> {
     if !actor.in_org(org) {
-        return Err(DomainError::NotFound { resource: "organization" });
+        return Err(DomainError::NotFound {
+            resource: "organization",
+        });
     }
     access::require(actor, Permission::ManageSites)?;
     let site = Site {
@@ -46,10 +66,15 @@ pub async fn create_site(ctx: Ctx<'_>, actor: &Actor, org: OrgId, input: &SiteIn
         time_zone: TimeZoneName::parse("time_zone", &input.time_zone)?,
         created_at: ctx.clock.now(),
     };
-    let audit = AuditEntry::new(site.created_at, actor.audit_actor(), AuditAction::SiteCreate, "Location")
-        .org(org)
-        .resource(site.id)
-        .from_ip(actor.source_ip.clone());
+    let audit = AuditEntry::new(
+        site.created_at,
+        actor.audit_actor(),
+        AuditAction::SiteCreate,
+        "Location",
+    )
+    .org(org)
+    .resource(site.id)
+    .from_ip(actor.source_ip.clone());
     ctx.store.create_site(&site, audit).await?;
     Ok(site)
 }
@@ -57,7 +82,9 @@ pub async fn create_site(ctx: Ctx<'_>, actor: &Actor, org: OrgId, input: &SiteIn
 /// Every member of an organization may see its sites (patients pick a clinic, too).
 pub async fn list_sites(ctx: Ctx<'_>, actor: &Actor, org: OrgId) -> DomainResult<Vec<Site>> {
     if !actor.in_org(org) {
-        return Err(DomainError::NotFound { resource: "organization" });
+        return Err(DomainError::NotFound {
+            resource: "organization",
+        });
     }
     ctx.store.list_sites(org).await
 }

@@ -6,7 +6,9 @@ use super::Ctx;
 use crate::access::{self, Actor, PatientAccess, Permission};
 use crate::compliance::{self, AuditAction, AuditEntry, BreakGlassGrant, Outcome};
 use crate::error::{DomainError, DomainResult};
-use crate::identity::{Address, Email, Patient, PatientQuery, Sex, UsState, optional_text, parse_date, required_text};
+use crate::identity::{
+    Address, Email, Patient, PatientQuery, Sex, UsState, optional_text, parse_date, required_text,
+};
 use crate::ids::{OrgId, PatientId, SiteId};
 
 /// A patient as a client sends it, not yet checked. Every front door converts into this.
@@ -47,32 +49,55 @@ impl PatientInput {
     pub fn validate(&self, today: jiff::civil::Date) -> DomainResult<PatientFields> {
         let mrn = required_text("mrn", &self.mrn, 64)?;
         if !mrn.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(DomainError::invalid("mrn", "may contain only letters, digits and '-'"));
+            return Err(DomainError::invalid(
+                "mrn",
+                "may contain only letters, digits and '-'",
+            ));
         }
         let birth_date = parse_date("birth_date", &self.birth_date)?;
         if birth_date > today {
-            return Err(DomainError::invalid("birth_date", "must not be in the future"));
+            return Err(DomainError::invalid(
+                "birth_date",
+                "must not be in the future",
+            ));
         }
         if birth_date.year() < 1880 {
             return Err(DomainError::invalid("birth_date", "must be after 1880"));
         }
         let phone = optional_text("phone", self.phone.as_deref(), 32)?;
         if let Some(p) = &phone
-            && !p.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c))
+            && !p
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
         {
-            return Err(DomainError::invalid("phone", "may contain only digits, spaces and + - ( ) ."));
+            return Err(DomainError::invalid(
+                "phone",
+                "may contain only digits, spaces and + - ( ) .",
+            ));
         }
         let postal_code = required_text("postal_code", &self.postal_code, 10)?;
         let zip_ok = postal_code.len() == 5 && postal_code.bytes().all(|b| b.is_ascii_digit())
             || postal_code.len() == 10
                 && postal_code.as_bytes()[5] == b'-'
-                && postal_code.bytes().enumerate().all(|(i, b)| i == 5 || b.is_ascii_digit());
+                && postal_code
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| i == 5 || b.is_ascii_digit());
         if !zip_ok {
-            return Err(DomainError::invalid("postal_code", "must be a US ZIP code such as 10001 or 10001-1234"));
+            return Err(DomainError::invalid(
+                "postal_code",
+                "must be a US ZIP code such as 10001 or 10001-1234",
+            ));
         }
         let language = required_text("preferred_language", &self.preferred_language, 35)?;
-        if !language.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(DomainError::invalid("preferred_language", "must be a language tag such as en or es-US"));
+        if !language
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(DomainError::invalid(
+                "preferred_language",
+                "must be a language tag such as en or es-US",
+            ));
         }
         Ok(PatientFields {
             mrn,
@@ -106,7 +131,13 @@ fn today(ctx: Ctx<'_>) -> jiff::civil::Date {
     ctx.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date()
 }
 
-fn entry(ctx: Ctx<'_>, actor: &Actor, action: AuditAction, org: OrgId, patient: PatientId) -> AuditEntry {
+fn entry(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    action: AuditAction,
+    org: OrgId,
+    patient: PatientId,
+) -> AuditEntry {
     AuditEntry::new(ctx.clock.now(), actor.audit_actor(), action, "Patient")
         .org(org)
         .resource(patient)
@@ -117,13 +148,23 @@ fn entry(ctx: Ctx<'_>, actor: &Actor, action: AuditAction, org: OrgId, patient: 
 async fn require_site(ctx: Ctx<'_>, org: OrgId, site: SiteId) -> DomainResult<()> {
     match ctx.store.get_site(org, site).await? {
         Some(_) => Ok(()),
-        None => Err(DomainError::invalid("primary_site_id", "is not a site of this organization")),
+        None => Err(DomainError::invalid(
+            "primary_site_id",
+            "is not a site of this organization",
+        )),
     }
 }
 
-pub async fn create(ctx: Ctx<'_>, actor: &Actor, org: OrgId, input: &PatientInput) -> DomainResult<Patient> {
+pub async fn create(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    org: OrgId,
+    input: &PatientInput,
+) -> DomainResult<Patient> {
     if !actor.in_org(org) {
-        return Err(DomainError::NotFound { resource: "organization" });
+        return Err(DomainError::NotFound {
+            resource: "organization",
+        });
     }
     access::require(actor, Permission::WritePatient)?;
     let fields = input.validate(today(ctx))?;
@@ -131,7 +172,10 @@ pub async fn create(ctx: Ctx<'_>, actor: &Actor, org: OrgId, input: &PatientInpu
     if let (Some(role), false) = (actor.role, actor.site_ids.contains(&fields.primary_site_id))
         && role != crate::identity::Role::OrgAdmin
     {
-        return Err(DomainError::invalid("primary_site_id", "you may only register patients at your own sites"));
+        return Err(DomainError::invalid(
+            "primary_site_id",
+            "you may only register patients at your own sites",
+        ));
     }
     let now = ctx.clock.now();
     let patient = Patient {
@@ -165,17 +209,25 @@ async fn open(
     action: AuditAction,
 ) -> DomainResult<(Patient, PatientAccess)> {
     let Some(patient) = ctx.store.get_patient(org, id).await? else {
-        return Err(DomainError::NotFound { resource: "patient" });
+        return Err(DomainError::NotFound {
+            resource: "patient",
+        });
     };
     let grants = match actor.user_id() {
-        Some(user) => ctx.store.active_break_glass(user, id, ctx.clock.now()).await?,
+        Some(user) => {
+            ctx.store
+                .active_break_glass(user, id, ctx.clock.now())
+                .await?
+        }
         None => Vec::new(),
     };
     match access::check_patient_access(actor, &patient, permission, &grants, ctx.clock.now()) {
         Ok(how) => Ok((patient, how)),
         Err(err @ DomainError::NotFound { .. }) => Err(err),
         Err(err) => {
-            ctx.store.record_audit(entry(ctx, actor, action, org, id).outcome(Outcome::Denied)).await?;
+            ctx.store
+                .record_audit(entry(ctx, actor, action, org, id).outcome(Outcome::Denied))
+                .await?;
             Err(err)
         }
     }
@@ -184,15 +236,37 @@ async fn open(
 /// Opens one patient's record; the read is audited durably before this returns.
 pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: PatientId) -> DomainResult<Patient> {
     let org = actor.org()?;
-    let (patient, how) = open(ctx, actor, org, id, Permission::ReadPatient, AuditAction::PatientRead).await?;
-    let audit = entry(ctx, actor, AuditAction::PatientRead, org, id).flagged(how == PatientAccess::BreakGlass);
+    let (patient, how) = open(
+        ctx,
+        actor,
+        org,
+        id,
+        Permission::ReadPatient,
+        AuditAction::PatientRead,
+    )
+    .await?;
+    let audit = entry(ctx, actor, AuditAction::PatientRead, org, id)
+        .flagged(how == PatientAccess::BreakGlass);
     ctx.store.record_audit(audit).await?;
     Ok(patient)
 }
 
-pub async fn update(ctx: Ctx<'_>, actor: &Actor, id: PatientId, input: &PatientInput) -> DomainResult<Patient> {
+pub async fn update(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    id: PatientId,
+    input: &PatientInput,
+) -> DomainResult<Patient> {
     let org = actor.org()?;
-    let (existing, how) = open(ctx, actor, org, id, Permission::WritePatient, AuditAction::PatientUpdate).await?;
+    let (existing, how) = open(
+        ctx,
+        actor,
+        org,
+        id,
+        Permission::WritePatient,
+        AuditAction::PatientUpdate,
+    )
+    .await?;
     let fields = input.validate(today(ctx))?;
     require_site(ctx, org, fields.primary_site_id).await?;
     let patient = Patient {
@@ -209,13 +283,18 @@ pub async fn update(ctx: Ctx<'_>, actor: &Actor, id: PatientId, input: &PatientI
         updated_at: ctx.clock.now(),
         ..existing
     };
-    let audit = entry(ctx, actor, AuditAction::PatientUpdate, org, id).flagged(how == PatientAccess::BreakGlass);
+    let audit = entry(ctx, actor, AuditAction::PatientUpdate, org, id)
+        .flagged(how == PatientAccess::BreakGlass);
     ctx.store.update_patient(&patient, audit).await?;
     Ok(patient)
 }
 
 /// Lists the patients the actor may see: their sites' patients, or all for organization-wide roles.
-pub async fn list(ctx: Ctx<'_>, actor: &Actor, mut query: PatientQuery) -> DomainResult<Vec<Patient>> {
+pub async fn list(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    mut query: PatientQuery,
+) -> DomainResult<Vec<Patient>> {
     let org = actor.org()?;
     access::require(actor, Permission::ListPatients)?;
     let organization_wide = !matches!(actor.principal, access::Principal::User(_))
@@ -226,31 +305,50 @@ pub async fn list(ctx: Ctx<'_>, actor: &Actor, mut query: PatientQuery) -> Domai
     query.limit = query.limit.clamp(1, 200);
     query.offset = query.offset.max(0);
     let patients = ctx.store.list_patients(org, &query).await?;
-    let audit = AuditEntry::new(ctx.clock.now(), actor.audit_actor(), AuditAction::PatientList, "Patient")
-        .org(org)
-        .from_ip(actor.source_ip.clone())
-        .detail(format!("{} results", patients.len()));
+    let audit = AuditEntry::new(
+        ctx.clock.now(),
+        actor.audit_actor(),
+        AuditAction::PatientList,
+        "Patient",
+    )
+    .org(org)
+    .from_ip(actor.source_ip.clone())
+    .detail(format!("{} results", patients.len()));
     ctx.store.record_audit(audit).await?;
     Ok(patients)
 }
 
 /// Emergency access: a clinician states why they must open a record outside their care team.
-pub async fn break_glass(ctx: Ctx<'_>, actor: &Actor, id: PatientId, reason: &str) -> DomainResult<BreakGlassGrant> {
+pub async fn break_glass(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    id: PatientId,
+    reason: &str,
+) -> DomainResult<BreakGlassGrant> {
     let org = actor.org()?;
     access::require(actor, Permission::RequestBreakGlass)?;
-    let user = actor.user_id().ok_or(DomainError::Forbidden { action: "request emergency access" })?;
+    let user = actor.user_id().ok_or(DomainError::Forbidden {
+        action: "request emergency access",
+    })?;
     let Some(patient) = ctx.store.get_patient(org, id).await? else {
-        return Err(DomainError::NotFound { resource: "patient" });
+        return Err(DomainError::NotFound {
+            resource: "patient",
+        });
     };
     let now = ctx.clock.now();
     let grant = compliance::grant(org, user, patient.id, reason, now, ctx.break_glass_minutes)?;
-    let audit = AuditEntry::new(now, actor.audit_actor(), AuditAction::BreakGlassGranted, "Patient")
-        .org(org)
-        .resource(patient.id)
-        .patient(patient.id)
-        .from_ip(actor.source_ip.clone())
-        .flagged(true)
-        .detail(grant.reason.clone());
+    let audit = AuditEntry::new(
+        now,
+        actor.audit_actor(),
+        AuditAction::BreakGlassGranted,
+        "Patient",
+    )
+    .org(org)
+    .resource(patient.id)
+    .patient(patient.id)
+    .from_ip(actor.source_ip.clone())
+    .flagged(true)
+    .detail(grant.reason.clone());
     ctx.store.create_break_glass(&grant, audit).await?;
     Ok(grant)
 }

@@ -7,8 +7,8 @@ use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{
-    ClinicianProfile, Email, Role, StateLicense, UsState, User, check_password_strength, parse_date, parse_npi,
-    required_text,
+    ClinicianProfile, Email, Role, StateLicense, UsState, User, check_password_strength,
+    parse_date, parse_npi, required_text,
 };
 use crate::ids::{OrgId, PatientId, SiteId, UserId};
 use crate::store::NewUser;
@@ -42,7 +42,7 @@ pub struct UserInput {
     pub licenses: Vec<LicenseInput>,
 }
 
-/// A created user, and for staff the TOTP secret to enrol an authenticator with.
+/// A created user, and for staff created by the operator the TOTP secret to hand over.
 #[derive(Debug, Clone)]
 pub struct CreatedUser {
     pub user: User,
@@ -61,7 +61,10 @@ fn parse_clinician(input: &UserInput) -> DomainResult<ClinicianProfile> {
     for (i, l) in input.licenses.iter().enumerate() {
         let state = UsState::parse(&format!("licenses[{i}].state"), &l.state)?;
         if licenses.iter().any(|x| x.state == state) {
-            return Err(DomainError::invalid(format!("licenses[{i}].state"), format!("{state} is listed twice")));
+            return Err(DomainError::invalid(
+                format!("licenses[{i}].state"),
+                format!("{state} is listed twice"),
+            ));
         }
         licenses.push(StateLicense {
             state,
@@ -69,7 +72,11 @@ fn parse_clinician(input: &UserInput) -> DomainResult<ClinicianProfile> {
             expires_on: parse_date(&format!("licenses[{i}].expires_on"), &l.expires_on)?,
         });
     }
-    Ok(ClinicianProfile { npi, specialties, licenses })
+    Ok(ClinicianProfile {
+        npi,
+        specialties,
+        licenses,
+    })
 }
 
 pub async fn create(
@@ -78,18 +85,27 @@ pub async fn create(
     actor: &Actor,
     org: OrgId,
     input: &UserInput,
+    issue_totp_secret: bool,
 ) -> DomainResult<CreatedUser> {
     if !actor.in_org(org) {
-        return Err(DomainError::NotFound { resource: "organization" });
+        return Err(DomainError::NotFound {
+            resource: "organization",
+        });
     }
     access::require(actor, Permission::ManageUsers)?;
     if ctx.store.get_org(org).await?.is_none() {
-        return Err(DomainError::NotFound { resource: "organization" });
+        return Err(DomainError::NotFound {
+            resource: "organization",
+        });
     }
     let role = Role::parse("role", &input.role)?;
     // A site administrator may not mint organization-wide powers.
-    if actor.role == Some(Role::SiteAdmin) && matches!(role, Role::OrgAdmin | Role::Auditor | Role::ProgramManager) {
-        return Err(DomainError::Forbidden { action: "create organization-wide roles" });
+    if actor.role == Some(Role::SiteAdmin)
+        && matches!(role, Role::OrgAdmin | Role::Auditor | Role::ProgramManager)
+    {
+        return Err(DomainError::Forbidden {
+            action: "create organization-wide roles",
+        });
     }
     let email = Email::parse("email", &input.email)?;
     let display_name = required_text("display_name", &input.display_name, 200)?;
@@ -97,12 +113,21 @@ pub async fn create(
     let mut site_ids = Vec::new();
     for (i, raw) in input.site_ids.iter().enumerate() {
         let field = format!("site_ids[{i}]");
-        let id: SiteId = raw.trim().parse().map_err(|_| DomainError::invalid(&field, "must be the id of a site"))?;
+        let id: SiteId = raw
+            .trim()
+            .parse()
+            .map_err(|_| DomainError::invalid(&field, "must be the id of a site"))?;
         if ctx.store.get_site(org, id).await?.is_none() {
-            return Err(DomainError::invalid(&field, "is not a site of this organization"));
+            return Err(DomainError::invalid(
+                &field,
+                "is not a site of this organization",
+            ));
         }
         if actor.role == Some(Role::SiteAdmin) && !actor.site_ids.contains(&id) {
-            return Err(DomainError::invalid(&field, "you may only add users to your own sites"));
+            return Err(DomainError::invalid(
+                &field,
+                "you may only add users to your own sites",
+            ));
         }
         if !site_ids.contains(&id) {
             site_ids.push(id);
@@ -110,22 +135,45 @@ pub async fn create(
     }
     let patient_id = match (role, input.patient_id.as_deref().map(str::trim)) {
         (Role::Patient, Some(raw)) if !raw.is_empty() => {
-            let id: PatientId =
-                raw.parse().map_err(|_| DomainError::invalid("patient_id", "must be the id of a patient"))?;
+            let id: PatientId = raw
+                .parse()
+                .map_err(|_| DomainError::invalid("patient_id", "must be the id of a patient"))?;
             if ctx.store.get_patient(org, id).await?.is_none() {
-                return Err(DomainError::invalid("patient_id", "is not a patient of this organization"));
+                return Err(DomainError::invalid(
+                    "patient_id",
+                    "is not a patient of this organization",
+                ));
             }
             Some(id)
         }
-        (Role::Patient, _) => return Err(DomainError::invalid("patient_id", "a patient account needs a patient record")),
+        (Role::Patient, _) => {
+            return Err(DomainError::invalid(
+                "patient_id",
+                "a patient account needs a patient record",
+            ));
+        }
         (_, Some(raw)) if !raw.is_empty() => {
-            return Err(DomainError::invalid("patient_id", "only patient accounts link to a patient record"));
+            return Err(DomainError::invalid(
+                "patient_id",
+                "only patient accounts link to a patient record",
+            ));
         }
         _ => None,
     };
-    let clinician = if role == Role::Clinician { Some(parse_clinician(input)?) } else { None };
-    if ctx.store.find_user_by_email(email.as_str()).await?.is_some() {
-        return Err(DomainError::Conflict(format!("email: {email} is already registered")));
+    let clinician = if role == Role::Clinician {
+        Some(parse_clinician(input)?)
+    } else {
+        None
+    };
+    if ctx
+        .store
+        .find_user_by_email(email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(DomainError::Conflict(format!(
+            "email: {email} is already registered"
+        )));
     }
     let user = User {
         id: UserId::new(),
@@ -139,17 +187,23 @@ pub async fn create(
         active: true,
         created_at: ctx.clock.now(),
     };
-    let totp_secret = role.is_staff().then(|| secrets.new_totp_secret());
+    // The operator hands a secret over out of band; everyone else enrols at first sign-in.
+    let totp_secret = (role.is_staff() && issue_totp_secret).then(|| secrets.new_totp_secret());
     let new = NewUser {
         user: user.clone(),
         password_hash: secrets.hash_password(&input.password)?,
         totp_secret: totp_secret.clone(),
     };
-    let audit = AuditEntry::new(user.created_at, actor.audit_actor(), AuditAction::UserCreate, "User")
-        .org(org)
-        .resource(user.id)
-        .from_ip(actor.source_ip.clone())
-        .detail(role.as_str());
+    let audit = AuditEntry::new(
+        user.created_at,
+        actor.audit_actor(),
+        AuditAction::UserCreate,
+        "User",
+    )
+    .org(org)
+    .resource(user.id)
+    .from_ip(actor.source_ip.clone())
+    .detail(role.as_str());
     ctx.store.create_user(&new, audit).await?;
     Ok(CreatedUser { user, totp_secret })
 }
@@ -159,9 +213,10 @@ pub async fn list(ctx: Ctx<'_>, actor: &Actor, role: Option<Role>) -> DomainResu
     access::require(actor, Permission::ManageUsers)?;
     let users = ctx.store.list_users(org, role).await?;
     Ok(match actor.role {
-        Some(Role::SiteAdmin) => {
-            users.into_iter().filter(|u| u.site_ids.iter().any(|s| actor.site_ids.contains(s))).collect()
-        }
+        Some(Role::SiteAdmin) => users
+            .into_iter()
+            .filter(|u| u.site_ids.iter().any(|s| actor.site_ids.contains(s)))
+            .collect(),
         _ => users,
     })
 }
@@ -172,26 +227,48 @@ pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: UserId) -> DomainResult<User> 
     if actor.user_id() != Some(id) && actor.principal != Principal::Operator {
         access::require(actor, Permission::ManageUsers)?;
     }
-    ctx.store.get_user(org, id).await?.ok_or(DomainError::NotFound { resource: "user" })
+    ctx.store
+        .get_user(org, id)
+        .await?
+        .ok_or(DomainError::NotFound { resource: "user" })
 }
 
 /// Turns an account off (or on again); sessions of a disabled user stop working at their next request.
-pub async fn set_active(ctx: Ctx<'_>, actor: &Actor, id: UserId, active: bool) -> DomainResult<User> {
+pub async fn set_active(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    id: UserId,
+    active: bool,
+) -> DomainResult<User> {
     let org = actor.org()?;
     access::require(actor, Permission::ManageUsers)?;
     if actor.user_id() == Some(id) {
-        return Err(DomainError::invalid("active", "you cannot disable your own account"));
+        return Err(DomainError::invalid(
+            "active",
+            "you cannot disable your own account",
+        ));
     }
-    let mut user = ctx.store.get_user(org, id).await?.ok_or(DomainError::NotFound { resource: "user" })?;
-    if actor.role == Some(Role::SiteAdmin) && !user.site_ids.iter().any(|s| actor.site_ids.contains(s)) {
+    let mut user = ctx
+        .store
+        .get_user(org, id)
+        .await?
+        .ok_or(DomainError::NotFound { resource: "user" })?;
+    if actor.role == Some(Role::SiteAdmin)
+        && !user.site_ids.iter().any(|s| actor.site_ids.contains(s))
+    {
         return Err(DomainError::NotFound { resource: "user" });
     }
     user.active = active;
-    let audit = AuditEntry::new(ctx.clock.now(), actor.audit_actor(), AuditAction::UserUpdate, "User")
-        .org(org)
-        .resource(id)
-        .from_ip(actor.source_ip.clone())
-        .detail(if active { "enabled" } else { "disabled" });
+    let audit = AuditEntry::new(
+        ctx.clock.now(),
+        actor.audit_actor(),
+        AuditAction::UserUpdate,
+        "User",
+    )
+    .org(org)
+    .resource(id)
+    .from_ip(actor.source_ip.clone())
+    .detail(if active { "enabled" } else { "disabled" });
     ctx.store.update_user(&user, audit).await?;
     Ok(user)
 }

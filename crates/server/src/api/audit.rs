@@ -1,0 +1,313 @@
+//! `/api/v1/audit`: search and export the trail; review emergency access.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use domain::DomainError;
+use domain::compliance::{AuditAction, AuditQuery, AuditRecord, BreakGlassGrant};
+use domain::ids::{BreakGlassId, PatientId};
+use domain::service::audit;
+
+use crate::auth::actor::ApiActor;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditParams {
+    /// Id of the user or client who acted.
+    pub user: Option<String>,
+    /// Patient id.
+    pub patient: Option<String>,
+    /// Action name such as `patient.read`.
+    pub action: Option<String>,
+    /// From this day (inclusive), `YYYY-MM-DD`, UTC.
+    pub from: Option<String>,
+    /// Up to this day (inclusive), `YYYY-MM-DD`, UTC.
+    pub to: Option<String>,
+    /// Only entries flagged for review (emergency access).
+    pub flagged: Option<bool>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+impl AuditParams {
+    /// Turns text filters into a query; every bad value names its parameter.
+    pub fn to_query(&self) -> Result<AuditQuery, DomainError> {
+        let day = |field: &str,
+                   raw: &Option<String>,
+                   add_days: i64|
+         -> Result<Option<jiff::Timestamp>, DomainError> {
+            match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(text) => {
+                    let date = domain::identity::parse_date(field, text)?;
+                    let date = date
+                        .checked_add(jiff::Span::new().days(add_days))
+                        .map_err(|_| DomainError::invalid(field, "is out of range"))?;
+                    date.to_zoned(jiff::tz::TimeZone::UTC)
+                        .map(|z| Some(z.timestamp()))
+                        .map_err(|_| DomainError::invalid(field, "is out of range"))
+                }
+            }
+        };
+        let patient_id = match self
+            .patient
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(raw) => Some(
+                raw.parse::<PatientId>()
+                    .map_err(|_| DomainError::invalid("patient", "must be a patient id"))?,
+            ),
+        };
+        let action = match self
+            .action
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => None,
+            Some(raw) => Some(AuditAction::parse(raw).ok_or_else(|| {
+                DomainError::invalid(
+                    "action",
+                    format!("'{raw}' is not an audit action such as patient.read"),
+                )
+            })?),
+        };
+        let user_id = self
+            .user
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        if let Some(user) = &user_id
+            && user.parse::<uuid::Uuid>().is_err()
+        {
+            return Err(DomainError::invalid("user", "must be a user or client id"));
+        }
+        Ok(AuditQuery {
+            org_id: None,
+            user_id,
+            patient_id,
+            action,
+            from: day("from", &self.from, 0)?,
+            to: day("to", &self.to, 1)?,
+            flagged_only: self.flagged.unwrap_or(false),
+            limit: self.limit.unwrap_or(100),
+            offset: self.offset.unwrap_or(0),
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRecordResponse {
+    pub seq: i64,
+    pub at: String,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub role: Option<String>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<String>,
+    pub patient_id: Option<String>,
+    pub source_ip: Option<String>,
+    pub outcome: String,
+    pub flagged: bool,
+    pub detail: Option<String>,
+    pub hash: String,
+}
+
+impl From<AuditRecord> for AuditRecordResponse {
+    fn from(r: AuditRecord) -> Self {
+        let e = r.entry;
+        Self {
+            seq: r.seq,
+            at: e.at.to_string(),
+            actor_kind: e.actor.kind().into(),
+            actor_id: e.actor.id(),
+            role: e.actor.role().map(|r| r.as_str().into()),
+            action: e.action.as_str().into(),
+            resource_type: e.resource_type,
+            resource_id: e.resource_id,
+            patient_id: e.patient_id.map(|p| p.to_string()),
+            source_ip: e.source_ip,
+            outcome: e.outcome.as_str().into(),
+            flagged: e.flagged,
+            detail: e.detail,
+            hash: r.hash,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditList {
+    pub records: Vec<AuditRecordResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BreakGlassItem {
+    pub id: String,
+    pub user_id: String,
+    pub patient_id: String,
+    pub reason: String,
+    pub granted_at: String,
+    pub expires_at: String,
+    pub reviewed_by: Option<String>,
+    pub reviewed_at: Option<String>,
+}
+
+impl From<BreakGlassGrant> for BreakGlassItem {
+    fn from(g: BreakGlassGrant) -> Self {
+        Self {
+            id: g.id.to_string(),
+            user_id: g.user_id.to_string(),
+            patient_id: g.patient_id.to_string(),
+            reason: g.reason,
+            granted_at: g.granted_at.to_string(),
+            expires_at: g.expires_at.to_string(),
+            reviewed_by: g.reviewed_by.map(|u| u.to_string()),
+            reviewed_at: g.reviewed_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BreakGlassList {
+    pub grants: Vec<BreakGlassItem>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassParams {
+    /// Only grants nobody has reviewed yet (default true).
+    pub unreviewed: Option<bool>,
+}
+
+/// Search the audit trail of your organization (auditors, organization administrators).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
+    responses((status = 200, body = AuditList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn search(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> ApiResult<Json<AuditList>> {
+    let records = audit::search(state.ctx(), &actor, params.to_query()?, false).await?;
+    Ok(Json(AuditList {
+        records: records.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// The same search as CSV, for spreadsheets and archives.
+#[utoipa::path(get, path = "/api/v1/audit/export", tag = "audit", params(AuditParams),
+    responses((status = 200, description = "CSV", content_type = "text/csv", body = String),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn export(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiQuery(params): ApiQuery<AuditParams>,
+) -> ApiResult<Response> {
+    let mut query = params.to_query()?;
+    query.limit = params.limit.unwrap_or(100_000);
+    let records = audit::search(state.ctx(), &actor, query, true).await?;
+    csv_response(records)
+}
+
+/// Writes records as CSV (RFC 4180), one header row first.
+pub fn csv_response(records: Vec<AuditRecord>) -> ApiResult<Response> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let header_row = [
+        "seq",
+        "at",
+        "actor_kind",
+        "actor_id",
+        "role",
+        "action",
+        "resource_type",
+        "resource_id",
+        "patient_id",
+        "source_ip",
+        "outcome",
+        "flagged",
+        "detail",
+        "hash",
+    ];
+    let fail = |e: csv::Error| DomainError::Storage(format!("csv: {e}"));
+    writer.write_record(header_row).map_err(fail)?;
+    for record in records {
+        let r = AuditRecordResponse::from(record);
+        writer
+            .write_record([
+                r.seq.to_string(),
+                r.at,
+                r.actor_kind,
+                r.actor_id.unwrap_or_default(),
+                r.role.unwrap_or_default(),
+                r.action,
+                r.resource_type,
+                r.resource_id.unwrap_or_default(),
+                r.patient_id.unwrap_or_default(),
+                r.source_ip.unwrap_or_default(),
+                r.outcome,
+                r.flagged.to_string(),
+                r.detail.unwrap_or_default(),
+                r.hash,
+            ])
+            .map_err(fail)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| DomainError::Storage(format!("csv: {e}")))?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"audit.csv\""),
+    );
+    Ok(response)
+}
+
+/// Emergency access grants to review.
+#[utoipa::path(get, path = "/api/v1/break-glass", tag = "audit", params(BreakGlassParams),
+    responses((status = 200, body = BreakGlassList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn list_break_glass(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiQuery(params): ApiQuery<BreakGlassParams>,
+) -> ApiResult<Json<BreakGlassList>> {
+    let grants =
+        audit::list_break_glass(state.ctx(), &actor, params.unreviewed.unwrap_or(true)).await?;
+    Ok(Json(BreakGlassList {
+        grants: grants.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// Mark an emergency access grant as reviewed.
+#[utoipa::path(post, path = "/api/v1/break-glass/{id}/review", tag = "audit",
+    params(("id" = String, Path, description = "Grant id")),
+    responses((status = 204, description = "reviewed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("session" = [])))]
+pub async fn review_break_glass(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<BreakGlassId>,
+) -> ApiResult<StatusCode> {
+    audit::review_break_glass(state.ctx(), &actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,90 @@
+//! The JSON API under `/api/v1`, `/oauth/token`, and the OpenAPI document generated from these routes.
+
+pub mod admin;
+pub mod audit;
+pub mod oauth;
+pub mod ops;
+pub mod patients;
+pub mod session;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Telemed API", description = "Telemedicine platform JSON API. Errors: {\"error\": {\"code\", \"message\"}}."),
+    modifiers(&SecuritySchemes),
+    tags((name = "patients"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("Token from POST /oauth/token"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::sessions::COOKIE,
+            ))),
+        );
+        components.add_security_scheme(
+            "client_basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI document, built from the same list so they cannot drift apart.
+pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(patients::create_patient, patients::list_patients))
+        .routes(routes!(patients::get_patient, patients::update_patient))
+        .routes(routes!(patients::break_glass))
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(session::second_factor))
+        .routes(routes!(session::me))
+        .routes(routes!(admin::list_sites, admin::create_site))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::get_user))
+        .routes(routes!(audit::search))
+        .routes(routes!(audit::export))
+        .routes(routes!(audit::list_break_glass))
+        .routes(routes!(audit::review_break_glass))
+        .routes(routes!(oauth::token))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .split_for_parts()
+}
+
+/// Adds `/api/openapi.json` serving the document.
+pub fn with_openapi_route(
+    router: Router<AppState>,
+    doc: utoipa::openapi::OpenApi,
+) -> Router<AppState> {
+    let doc = std::sync::Arc::new(doc);
+    router.route(
+        "/api/openapi.json",
+        get(move || {
+            let doc = doc.clone();
+            async move { Json(doc.as_ref().clone()) }
+        }),
+    )
+}

@@ -1,0 +1,9 @@
+//! Sign-in, second factor, sessions, integration tokens, and turning any of them into an `Actor`.
+
+pub mod actor;
+pub mod oauth;
+pub mod passwords;
+pub mod secrets;
+pub mod sessions;
+pub mod signin;
+pub mod totp;

@@ -1,0 +1,52 @@
+//! Argon2id password hashing, run off the async threads because it is slow on purpose.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use domain::DomainError;
+
+pub fn hash(password: &str) -> Result<String, DomainError> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| DomainError::Storage(format!("password hashing failed: {e}")))
+}
+
+pub fn verify(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// A fixed hash to verify against when the account does not exist, so timing does not reveal that.
+pub fn dummy_hash() -> &'static str {
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Q1G1bxq2hHh7QWS9x6ZgDwYo9XyvXv9R8e0+1b3FZ0c"
+}
+
+pub async fn verify_async(password: String, phc: String) -> bool {
+    tokio::task::spawn_blocking(move || verify(&password, &phc))
+        .await
+        .unwrap_or(false)
+}
+
+pub async fn hash_async(password: String) -> Result<String, DomainError> {
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|e| DomainError::Storage(format!("password hashing task failed: {e}")))?
+}
+
+/// The domain asks for hashing through this.
+pub struct Argon2Secrets;
+
+impl domain::service::users::Secrets for Argon2Secrets {
+    fn hash_password(&self, password: &str) -> Result<String, DomainError> {
+        hash(password)
+    }
+
+    fn new_totp_secret(&self) -> String {
+        super::totp::new_secret()
+    }
+}

@@ -1,0 +1,107 @@
+//! Server-side sessions: the cookie holds a random token, the database holds its hash.
+
+use jiff::{SignedDuration, Timestamp};
+
+use domain::DomainError;
+use domain::identity::User;
+use domain::store::SessionRecord;
+
+use super::secrets::{random_token, sha256_hex};
+use crate::state::AppState;
+
+pub const COOKIE: &str = "telemed_session";
+/// Password checked, code not yet: this half-session lives only this long.
+pub const PENDING_MINUTES: i64 = 10;
+
+/// Starts a session and returns the cookie value (the only copy of the token).
+pub async fn start(
+    state: &AppState,
+    user: &User,
+    mfa_pending: bool,
+    ip: Option<String>,
+) -> Result<(String, SessionRecord), DomainError> {
+    let token = random_token();
+    let now = state.clock.now();
+    let record = SessionRecord {
+        token_hash: sha256_hex(&token),
+        user_id: user.id,
+        org_id: user.org_id,
+        mfa_pending,
+        csrf_token: random_token(),
+        created_at: now,
+        last_seen_at: now,
+        source_ip: ip,
+    };
+    state.store.create_session(&record).await?;
+    Ok((token, record))
+}
+
+/// Why a presented session was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionProblem {
+    Missing,
+    Expired,
+}
+
+/// Loads a session by its cookie token, ending it if the idle or absolute limit has passed.
+pub async fn load(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<SessionRecord, SessionProblem>, DomainError> {
+    let hash = sha256_hex(token);
+    let Some(session) = state.store.get_session(&hash).await? else {
+        return Ok(Err(SessionProblem::Missing));
+    };
+    let now = state.clock.now();
+    let idle = SignedDuration::from_mins(state.config.session_idle_minutes);
+    let absolute = if session.mfa_pending {
+        SignedDuration::from_mins(PENDING_MINUTES)
+    } else {
+        SignedDuration::from_hours(state.config.session_absolute_hours)
+    };
+    if expired(session.last_seen_at, idle, now) || expired(session.created_at, absolute, now) {
+        state.store.delete_session(&hash).await?;
+        return Ok(Err(SessionProblem::Expired));
+    }
+    // Touch at most once a minute: the idle timeout does not need finer time, and reads stay reads.
+    if now.duration_since(session.last_seen_at) > SignedDuration::from_mins(1) {
+        state.store.touch_session(&hash, now).await?;
+    }
+    Ok(Ok(session))
+}
+
+fn expired(since: Timestamp, limit: SignedDuration, now: Timestamp) -> bool {
+    now.duration_since(since) >= limit
+}
+
+pub async fn end(state: &AppState, token: &str) -> Result<(), DomainError> {
+    state.store.delete_session(&sha256_hex(token)).await
+}
+
+/// The `Set-Cookie` value: HttpOnly always, Secure under TLS, SameSite=Lax so links into the app work.
+pub fn cookie(state: &AppState, token: &str) -> String {
+    let secure = if state.config.tls() { "; Secure" } else { "" };
+    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}")
+}
+
+pub fn clear_cookie(state: &AppState) -> String {
+    let secure = if state.config.tls() { "; Secure" } else { "" };
+    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+}
+
+/// Reads our cookie from a `Cookie` header.
+pub fn token_from_headers(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie_value(headers, COOKIE)
+}
+
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}

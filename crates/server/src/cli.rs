@@ -1,0 +1,415 @@
+//! The command line: every subcommand calls the same domain functions the API does.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use domain::access::Actor;
+use domain::ids::OrgId;
+use domain::service::org::SiteInput;
+use domain::service::users::{LicenseInput, UserInput};
+use domain::{Store, SystemClock};
+
+use crate::auth::passwords::Argon2Secrets;
+use crate::config::{LogFormat, ServeConfig};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "telemed",
+    version,
+    about = "Telemed: telemedicine from a single binary."
+)]
+pub struct Cli {
+    /// Database: `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        global = true,
+        env = "TELEMED_DATABASE_URL",
+        default_value = "sqlite://telemed-data/telemed.db"
+    )]
+    pub database_url: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app and API (migrates the database first).
+    Serve(ServeConfig),
+    /// Create (once) a demo organization with staff and patients, print their sign-ins, then serve.
+    Demo {
+        #[command(flatten)]
+        serve: ServeConfig,
+        /// Create the demo data and print the sign-ins, but do not serve.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage organizations (tenants).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage sites (clinics).
+    #[command(subcommand)]
+    Site(SiteCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage integration clients (OAuth 2.0 client credentials).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Work with the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Copy the SQLite database to a file, consistently, while the server runs.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        #[arg(long)]
+        to: String,
+    },
+    /// Print the configuration settings with their defaults.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Print `{"id": ...}` instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Create a site (clinic) with its US state and IANA time zone.
+    Create {
+        #[arg(long)]
+        org: OrgId,
+        #[arg(long)]
+        name: String,
+        /// Two-letter US state code.
+        #[arg(long)]
+        state: String,
+        /// IANA time zone, e.g. America/New_York.
+        #[arg(long)]
+        time_zone: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. Staff get a TOTP secret to add to an authenticator app; it is printed once.
+    Create {
+        #[arg(long)]
+        org: OrgId,
+        /// patient, clinician, nurse, front_desk, site_admin, org_admin, program_manager or auditor.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        email: String,
+        /// At least 12 characters.
+        #[arg(long, env = "TELEMED_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Display name (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// A site the user works at (repeatable).
+        #[arg(long = "site")]
+        sites: Vec<String>,
+        /// For a patient account: the patient record id.
+        #[arg(long)]
+        patient: Option<String>,
+        /// Clinicians: 10-digit NPI.
+        #[arg(long)]
+        npi: Option<String>,
+        /// Clinicians: a specialty (repeatable).
+        #[arg(long = "specialty")]
+        specialties: Vec<String>,
+        /// Clinicians: a state license as STATE:NUMBER:YYYY-MM-DD (repeatable).
+        #[arg(long = "license")]
+        licenses: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create an integration client; its secret is printed once and stored only as a hash.
+    Create {
+        #[arg(long)]
+        org: OrgId,
+        #[arg(long)]
+        name: String,
+        /// Space-separated SMART scopes, e.g. "system/*.read system/*.write".
+        #[arg(long)]
+        scope: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain; names the first record altered, deleted or inserted. Exit 1 if broken.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every setting with its default value, as environment variables.
+    Default,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TELEMED_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(store::connect(url).await?)
+}
+
+fn print(json: bool, value: serde_json::Value, text: String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let operator = Actor::operator();
+    match cli.command {
+        Command::Config(ConfigCommand::Default) => {
+            print!("{}", ServeConfig::example());
+        }
+        Command::Migrate => {
+            let store = open_store(&cli.database_url).await?;
+            println!("database is up to date ({})", store.backend());
+        }
+        Command::Serve(config) => {
+            init_logging(config.log_format);
+            let store = open_store(&cli.database_url).await?;
+            serve(store, config).await?;
+        }
+        Command::Demo {
+            serve: config,
+            no_serve,
+        } => {
+            init_logging(config.log_format);
+            let store = open_store(&cli.database_url).await?;
+            let state = AppState::new(store.clone(), Arc::new(SystemClock), config.clone());
+            let scheme = if config.tls() { "https" } else { "http" };
+            crate::demo::seed_and_print(&state, &format!("{scheme}://{}", config.addr)).await?;
+            if !no_serve {
+                serve(store, config).await?;
+            }
+        }
+        Command::Org(OrgCommand::Create { name, json }) => {
+            let store = open_store(&cli.database_url).await?;
+            let state = AppState::new(store, Arc::new(SystemClock), ServeConfig::for_testing());
+            let org = domain::service::org::create_org(state.ctx(), &operator, &name).await?;
+            print(
+                json,
+                json!({ "id": org.id.to_string() }),
+                format!("created organization {} ({})", org.name, org.id),
+            );
+        }
+        Command::Site(SiteCommand::Create {
+            org,
+            name,
+            state: us_state,
+            time_zone,
+            json,
+        }) => {
+            let store = open_store(&cli.database_url).await?;
+            let state = AppState::new(store, Arc::new(SystemClock), ServeConfig::for_testing());
+            let input = SiteInput {
+                name,
+                state: us_state,
+                time_zone,
+            };
+            let site =
+                domain::service::org::create_site(state.ctx(), &operator, org, &input).await?;
+            print(
+                json,
+                json!({ "id": site.id.to_string() }),
+                format!("created site {} ({})", site.name, site.id),
+            );
+        }
+        Command::User(UserCommand::Create {
+            org,
+            role,
+            email,
+            password,
+            name,
+            sites,
+            patient,
+            npi,
+            specialties,
+            licenses,
+            json,
+        }) => {
+            let store = open_store(&cli.database_url).await?;
+            let state = AppState::new(store, Arc::new(SystemClock), ServeConfig::for_testing());
+            let licenses = licenses
+                .iter()
+                .map(|l| parse_license(l))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let input = UserInput {
+                display_name: name
+                    .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_string()),
+                email,
+                role,
+                password,
+                site_ids: sites,
+                patient_id: patient,
+                npi,
+                specialties,
+                licenses,
+            };
+            let created = domain::service::users::create(
+                state.ctx(),
+                &Argon2Secrets,
+                &operator,
+                org,
+                &input,
+                true,
+            )
+            .await?;
+            let uri = created
+                .totp_secret
+                .as_deref()
+                .and_then(|s| crate::auth::totp::otpauth_uri(s, created.user.email.as_str()));
+            let text = match &created.totp_secret {
+                Some(secret) => format!(
+                    "created {} {} ({})\nTOTP secret: {secret}\notpauth URI: {}",
+                    created.user.role.as_str(),
+                    created.user.email,
+                    created.user.id,
+                    uri.clone().unwrap_or_default()
+                ),
+                None => format!(
+                    "created {} {} ({})",
+                    created.user.role.as_str(),
+                    created.user.email,
+                    created.user.id
+                ),
+            };
+            print(
+                json,
+                json!({ "id": created.user.id.to_string(), "totp_secret": created.totp_secret, "otpauth_uri": uri }),
+                text,
+            );
+        }
+        Command::Client(ClientCommand::Create {
+            org,
+            name,
+            scope,
+            json,
+        }) => {
+            let store = open_store(&cli.database_url).await?;
+            let state = AppState::new(store, Arc::new(SystemClock), ServeConfig::for_testing());
+            let (client, secret) =
+                crate::auth::oauth::create_client(&state, &operator, org, &name, &scope).await?;
+            print(
+                json,
+                json!({ "client_id": client.id.to_string(), "client_secret": secret }),
+                format!(
+                    "client_id: {}\nclient_secret: {secret}\n(the secret is shown only now)",
+                    client.id
+                ),
+            );
+        }
+        Command::Audit(AuditCommand::Verify { json }) => {
+            let store = open_store(&cli.database_url).await?;
+            return Ok(
+                match domain::service::audit::verify_chain(store.as_ref()).await? {
+                    Ok(report) => {
+                        print(
+                            json,
+                            json!({ "ok": true, "checked": report.checked, "head": report.head_seq }),
+                            format!("audit chain intact: {} records checked", report.checked),
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(broken) => {
+                        print(
+                            json,
+                            json!({ "ok": false, "problem": broken.to_string() }),
+                            format!("audit chain BROKEN: {broken}"),
+                        );
+                        ExitCode::FAILURE
+                    }
+                },
+            );
+        }
+        Command::Backup { to } => {
+            let store = open_store(&cli.database_url).await?;
+            store.backup_to(&to).await?;
+            println!("backup written to {to}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_license(raw: &str) -> anyhow::Result<LicenseInput> {
+    let mut parts = raw.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(state), Some(number), Some(expires_on)) => Ok(LicenseInput {
+            state: state.to_string(),
+            number: number.to_string(),
+            expires_on: expires_on.to_string(),
+        }),
+        _ => anyhow::bail!("--license must look like STATE:NUMBER:YYYY-MM-DD, got '{raw}'"),
+    }
+}
+
+async fn serve(store: Arc<dyn Store>, config: ServeConfig) -> anyhow::Result<()> {
+    let listener = std::net::TcpListener::bind(config.addr)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
+    let scheme = if config.tls() { "https" } else { "http" };
+    tracing::info!(addr = %config.addr, backend = store.backend(), "serving on {scheme}://{}", config.addr);
+    let state = AppState::new(store, Arc::new(SystemClock), config);
+    crate::startup::serve(listener, state).await
+}

@@ -1,0 +1,36 @@
+//! The application state every handler shares: storage, clock, configuration, metrics.
+
+use std::sync::Arc;
+
+use domain::service::Ctx;
+use domain::{Clock, Store};
+
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<ServeConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServeConfig) -> Self {
+        Self {
+            store,
+            clock,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            break_glass_minutes: self.config.break_glass_minutes,
+        }
+    }
+}
