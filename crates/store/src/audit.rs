@@ -2,7 +2,9 @@
 //! behind `record_audit`, and the auditor's queries.
 
 use domain::DomainError;
-use domain::compliance::{AuditAction, AuditActor, AuditEntry, AuditQuery, AuditRecord, Outcome, seal};
+use domain::compliance::{
+    AuditAction, AuditActor, AuditEntry, AuditQuery, AuditRecord, Outcome, seal,
+};
 use domain::identity::Role;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -41,7 +43,8 @@ async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Audi
     // Waits for at least one entry, then takes whatever else queued up meanwhile: under load one
     // commit (one fsync) serves hundreds of requests; when idle, an entry is written at once.
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (entries, replies): (Vec<_>, Vec<_>) = batch.drain(..).map(|job| (job.entry, job.reply)).unzip();
+        let (entries, replies): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|job| (job.entry, job.reply)).unzip();
         let count = entries.len();
         let result = write_batch(&pool, backend, entries).await.map_err(|e| {
             tracing::error!(error = %e, count, "audit group commit failed");
@@ -62,11 +65,18 @@ async fn write_batch(pool: &AnyPool, backend: Backend, entries: Vec<AuditEntry>)
 
 /// Appends entries to the chain inside the caller's transaction. On PostgreSQL the head row is
 /// locked, so concurrent appenders queue; on SQLite the single writer connection serialises them.
-pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, entries: Vec<AuditEntry>) -> R<()> {
+pub(crate) async fn append(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    entries: Vec<AuditEntry>,
+) -> R<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let head_sql = AssertSqlSafe(format!("SELECT last_seq, last_hash FROM audit_head WHERE id = 1{}", backend.for_update()));
+    let head_sql = AssertSqlSafe(format!(
+        "SELECT last_seq, last_hash FROM audit_head WHERE id = 1{}",
+        backend.for_update()
+    ));
     let head = sqlx::query(head_sql).fetch_one(&mut *conn).await.db()?;
     let (mut seq, mut hash) = (db::int(&head, "last_seq")?, db::text(&head, "last_hash")?);
     let mut records = Vec::with_capacity(entries.len());
@@ -97,7 +107,10 @@ pub(crate) async fn append(conn: &mut AnyConnection, backend: Backend, entries: 
     Ok(())
 }
 
-fn bind_record<'q>(query: Query<'q, Any, AnyArguments>, r: &AuditRecord) -> Query<'q, Any, AnyArguments> {
+fn bind_record<'q>(
+    query: Query<'q, Any, AnyArguments>,
+    r: &AuditRecord,
+) -> Query<'q, Any, AnyArguments> {
     let e = &r.entry;
     query
         .bind(r.seq)
@@ -124,13 +137,17 @@ fn record_from_row(row: &AnyRow) -> R<AuditRecord> {
             id: db::parsed(row, "actor_id")?,
             role: db::domain_value(row, "actor_role", Role::parse)?,
         },
-        "client" => AuditActor::Client { id: db::parsed(row, "actor_id")? },
+        "client" => AuditActor::Client {
+            id: db::parsed(row, "actor_id")?,
+        },
         "operator" => AuditActor::Operator,
         "anonymous" => AuditActor::Anonymous,
         _ => return Err(unreadable("actor_kind")),
     };
-    let action = AuditAction::parse(&db::text(row, "action")?).ok_or_else(|| unreadable("action"))?;
-    let outcome = Outcome::parse(&db::text(row, "outcome")?).ok_or_else(|| unreadable("outcome"))?;
+    let action =
+        AuditAction::parse(&db::text(row, "action")?).ok_or_else(|| unreadable("action"))?;
+    let outcome =
+        Outcome::parse(&db::text(row, "outcome")?).ok_or_else(|| unreadable("outcome"))?;
     let entry = AuditEntry {
         at: db::ts(row, "at")?,
         org_id: db::opt_parsed(row, "org_id")?,
@@ -172,8 +189,13 @@ impl SqlStore {
     pub(crate) async fn record_audit(&self, entry: AuditEntry) -> R<()> {
         let (reply, done) = oneshot::channel();
         let stopped = || DomainError::Storage("the audit writer has stopped".into());
-        self.audit_jobs.send(AuditJob { entry, reply }).await.map_err(|_| stopped())?;
-        done.await.map_err(|_| stopped())?.map_err(DomainError::Storage)
+        self.audit_jobs
+            .send(AuditJob { entry, reply })
+            .await
+            .map_err(|_| stopped())?;
+        done.await
+            .map_err(|_| stopped())?
+            .map_err(DomainError::Storage)
     }
 
     pub(crate) async fn search_audit(&self, q: &AuditQuery) -> R<Vec<AuditRecord>> {
@@ -209,7 +231,11 @@ impl SqlStore {
             next(&mut conditions, "flagged = ?");
         }
         let n = conditions.len();
-        let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_log {filter} ORDER BY seq DESC LIMIT ${} OFFSET ${}",
             n + 1,
@@ -225,13 +251,25 @@ impl SqlStore {
         if q.flagged_only {
             query = query.bind(true);
         }
-        let rows = query.bind(page_size(q.limit)).bind(q.offset.max(0)).fetch_all(&self.reader).await.db()?;
+        let rows = query
+            .bind(page_size(q.limit))
+            .bind(q.offset.max(0))
+            .fetch_all(&self.reader)
+            .await
+            .db()?;
         rows.iter().map(record_from_row).collect()
     }
 
     pub(crate) async fn audit_page(&self, after_seq: i64, limit: i64) -> R<Vec<AuditRecord>> {
-        let sql = AssertSqlSafe(format!("SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"));
-        let rows = sqlx::query(sql).bind(after_seq).bind(page_size(limit)).fetch_all(&self.reader).await.db()?;
+        let sql = AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(after_seq)
+            .bind(page_size(limit))
+            .fetch_all(&self.reader)
+            .await
+            .db()?;
         rows.iter().map(record_from_row).collect()
     }
 

@@ -9,8 +9,7 @@ use sqlx::any::AnyRow;
 use crate::audit;
 use crate::db::{self, DbResult, R, SqlStore, write_error};
 
-const COLUMNS: &str =
-    "SELECT id, org_id, user_id, patient_id, reason, granted_at, expires_at, reviewed_by, reviewed_at FROM break_glass_grants";
+const COLUMNS: &str = "SELECT id, org_id, user_id, patient_id, reason, granted_at, expires_at, reviewed_by, reviewed_at FROM break_glass_grants";
 
 fn grant_from_row(row: &AnyRow) -> R<BreakGlassGrant> {
     Ok(BreakGlassGrant {
@@ -68,8 +67,16 @@ impl SqlStore {
         rows.iter().map(grant_from_row).collect()
     }
 
-    pub(crate) async fn list_break_glass(&self, org: OrgId, unreviewed_only: bool) -> R<Vec<BreakGlassGrant>> {
-        let filter = if unreviewed_only { " AND reviewed_at IS NULL" } else { "" };
+    pub(crate) async fn list_break_glass(
+        &self,
+        org: OrgId,
+        unreviewed_only: bool,
+    ) -> R<Vec<BreakGlassGrant>> {
+        let filter = if unreviewed_only {
+            " AND reviewed_at IS NULL"
+        } else {
+            ""
+        };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{COLUMNS} WHERE org_id = $1{filter} ORDER BY granted_at DESC, id"
         )))
@@ -102,15 +109,20 @@ impl SqlStore {
         .await
         .db()?;
         if done.rows_affected() == 0 {
-            let exists = sqlx::query("SELECT id FROM break_glass_grants WHERE org_id = $1 AND id = $2")
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .db()?;
+            let exists =
+                sqlx::query("SELECT id FROM break_glass_grants WHERE org_id = $1 AND id = $2")
+                    .bind(org.to_string())
+                    .bind(id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .db()?;
             return Err(match exists {
-                Some(_) => DomainError::Conflict("id: this emergency access was already reviewed".into()),
-                None => DomainError::NotFound { resource: "emergency access grant" },
+                Some(_) => {
+                    DomainError::Conflict("id: this emergency access was already reviewed".into())
+                }
+                None => DomainError::NotFound {
+                    resource: "emergency access grant",
+                },
             });
         }
         audit::append(&mut tx, self.backend, vec![audit]).await?;

@@ -23,7 +23,9 @@ impl Backend {
         match scheme.to_ascii_lowercase().as_str() {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
-            _ => Err(ConnectError::UnsupportedScheme { scheme: scheme.to_string() }),
+            _ => Err(ConnectError::UnsupportedScheme {
+                scheme: scheme.to_string(),
+            }),
         }
     }
 
@@ -52,9 +54,15 @@ pub enum ConnectError {
     #[error("invalid database URL: {0}")]
     InvalidUrl(String),
     #[error("could not create the directory {path} for the SQLite database: {source}")]
-    CreateDirectory { path: PathBuf, source: std::io::Error },
+    CreateDirectory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("could not connect to the {backend} database: {source}")]
-    Connect { backend: &'static str, source: sqlx::Error },
+    Connect {
+        backend: &'static str,
+        source: sqlx::Error,
+    },
     #[error("could not apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -72,7 +80,11 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { migrate: true, postgres_connections: 16, sqlite_readers: 8 }
+        Self {
+            migrate: true,
+            postgres_connections: 16,
+            sqlite_readers: 8,
+        }
     }
 }
 
@@ -86,7 +98,10 @@ pub async fn connect(url: &str) -> Result<Arc<dyn domain::Store>, ConnectError> 
 }
 
 /// [`connect`] with explicit options.
-pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn domain::Store>, ConnectError> {
+pub async fn connect_with(
+    url: &str,
+    options: ConnectOptions,
+) -> Result<Arc<dyn domain::Store>, ConnectError> {
     sqlx::any::install_default_drivers();
     let backend = Backend::from_url(url)?;
     let (writer, reader) = match backend {
@@ -96,7 +111,10 @@ pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn 
                 .max_connections(options.postgres_connections.max(1))
                 .connect(url)
                 .await
-                .map_err(|source| ConnectError::Connect { backend: "postgres", source })?;
+                .map_err(|source| ConnectError::Connect {
+                    backend: "postgres",
+                    source,
+                })?;
             if options.migrate {
                 crate::migrations::migrator(backend).run(&pool).await?;
             }
@@ -104,7 +122,12 @@ pub async fn connect_with(url: &str, options: ConnectOptions) -> Result<Arc<dyn 
         }
     };
     let audit_jobs = crate::audit::spawn_writer(writer.clone(), backend);
-    Ok(Arc::new(SqlStore { backend, writer, reader, audit_jobs }))
+    Ok(Arc::new(SqlStore {
+        backend,
+        writer,
+        reader,
+        audit_jobs,
+    }))
 }
 
 /// The file path of a `sqlite:` URL, without its query string.
@@ -122,13 +145,21 @@ fn sqlite_path(url: &str) -> Result<PathBuf, ConnectError> {
     Ok(PathBuf::from(path))
 }
 
-async fn open_sqlite(url: &str, options: &ConnectOptions) -> Result<(AnyPool, AnyPool), ConnectError> {
+async fn open_sqlite(
+    url: &str,
+    options: &ConnectOptions,
+) -> Result<(AnyPool, AnyPool), ConnectError> {
     let path = sqlite_path(url)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|source| ConnectError::CreateDirectory { path: parent.to_path_buf(), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| ConnectError::CreateDirectory {
+            path: parent.to_path_buf(),
+            source,
+        })?;
     }
-    let connect_error = |source| ConnectError::Connect { backend: "sqlite", source };
+    let connect_error = |source| ConnectError::Connect {
+        backend: "sqlite",
+        source,
+    };
     let writer = AnyPoolOptions::new()
         .max_connections(1)
         .after_connect(|conn, _| {
@@ -146,7 +177,9 @@ async fn open_sqlite(url: &str, options: &ConnectOptions) -> Result<(AnyPool, An
         .await
         .map_err(connect_error)?;
     if options.migrate {
-        crate::migrations::migrator(Backend::Sqlite).run(&writer).await?;
+        crate::migrations::migrator(Backend::Sqlite)
+            .run(&writer)
+            .await?;
     }
     let reader = AnyPoolOptions::new()
         .max_connections(options.sqlite_readers.max(1))

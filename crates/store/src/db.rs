@@ -81,11 +81,13 @@ fn decode_error(column: &str, err: impl std::fmt::Display) -> DomainError {
 }
 
 pub(crate) fn text(row: &AnyRow, col: &str) -> R<String> {
-    row.try_get::<String, _>(col).map_err(|e| decode_error(col, e))
+    row.try_get::<String, _>(col)
+        .map_err(|e| decode_error(col, e))
 }
 
 pub(crate) fn opt_text(row: &AnyRow, col: &str) -> R<Option<String>> {
-    row.try_get::<Option<String>, _>(col).map_err(|e| decode_error(col, e))
+    row.try_get::<Option<String>, _>(col)
+        .map_err(|e| decode_error(col, e))
 }
 
 pub(crate) fn int(row: &AnyRow, col: &str) -> R<i64> {
@@ -93,14 +95,17 @@ pub(crate) fn int(row: &AnyRow, col: &str) -> R<i64> {
 }
 
 pub(crate) fn opt_int(row: &AnyRow, col: &str) -> R<Option<i64>> {
-    row.try_get::<Option<i64>, _>(col).map_err(|e| decode_error(col, e))
+    row.try_get::<Option<i64>, _>(col)
+        .map_err(|e| decode_error(col, e))
 }
 
 /// Booleans are BOOLEAN on PostgreSQL but integers on SQLite (see the SQLite migration).
 pub(crate) fn flag(row: &AnyRow, col: &str) -> R<bool> {
     match row.try_get::<i64, _>(col) {
         Ok(v) => Ok(v != 0),
-        Err(_) => row.try_get::<bool, _>(col).map_err(|e| decode_error(col, e)),
+        Err(_) => row
+            .try_get::<bool, _>(col)
+            .map_err(|e| decode_error(col, e)),
     }
 }
 
@@ -109,7 +114,9 @@ pub(crate) fn ts(row: &AnyRow, col: &str) -> R<Timestamp> {
 }
 
 pub(crate) fn opt_ts(row: &AnyRow, col: &str) -> R<Option<Timestamp>> {
-    opt_int(row, col)?.map(|v| Timestamp::from_microsecond(v).map_err(|e| decode_error(col, e))).transpose()
+    opt_int(row, col)?
+        .map(|v| Timestamp::from_microsecond(v).map_err(|e| decode_error(col, e)))
+        .transpose()
 }
 
 /// Any value stored as text and parsed back: ids, dates.
@@ -118,7 +125,9 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    text(row, col)?.parse::<T>().map_err(|e| decode_error(col, e))
+    text(row, col)?
+        .parse::<T>()
+        .map_err(|e| decode_error(col, e))
 }
 
 pub(crate) fn opt_parsed<T>(row: &AnyRow, col: &str) -> R<Option<T>>
@@ -126,7 +135,9 @@ where
     T: FromStr,
     T::Err: std::fmt::Display,
 {
-    opt_text(row, col)?.map(|v| v.parse::<T>().map_err(|e| decode_error(col, e))).transpose()
+    opt_text(row, col)?
+        .map(|v| v.parse::<T>().map_err(|e| decode_error(col, e)))
+        .transpose()
 }
 
 pub(crate) fn date(row: &AnyRow, col: &str) -> R<Date> {
@@ -141,5 +152,8 @@ pub(crate) fn domain_value<T>(row: &AnyRow, col: &str, parse: fn(&str, &str) -> 
 
 /// `$from, $from+1, ...` for an `IN (...)` list of `count` bound values.
 pub(crate) fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (from..from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

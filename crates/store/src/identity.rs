@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::identity::{
-    ClinicianProfile, Credentials, Email, Organization, Role, Site, StateLicense, TimeZoneName, UsState, User,
+    ClinicianProfile, Credentials, Email, Organization, Role, Site, StateLicense, TimeZoneName,
+    UsState, User,
 };
 use domain::ids::{OrgId, SiteId, UserId};
 use domain::store::{NewUser, RecoveryCodeUse};
@@ -21,7 +22,11 @@ const CREDENTIAL_COLUMNS: &str = "c.user_id, u.org_id, u.role, u.active, c.passw
                                   c.totp_confirmed, c.failed_attempts, c.locked_until, c.last_totp_step";
 
 fn org_from_row(row: &AnyRow) -> R<Organization> {
-    Ok(Organization { id: db::parsed(row, "id")?, name: db::text(row, "name")?, created_at: db::ts(row, "created_at")? })
+    Ok(Organization {
+        id: db::parsed(row, "id")?,
+        name: db::text(row, "name")?,
+        created_at: db::ts(row, "created_at")?,
+    })
 }
 
 fn site_from_row(row: &AnyRow) -> R<Site> {
@@ -82,7 +87,11 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
     let id = user.id.to_string();
     for table in ["user_sites", "clinician_licenses", "clinician_profiles"] {
         let sql = AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"));
-        sqlx::query(sql).bind(id.clone()).execute(&mut *conn).await.db()?;
+        sqlx::query(sql)
+            .bind(id.clone())
+            .execute(&mut *conn)
+            .await
+            .db()?;
     }
     for site in &user.site_ids {
         sqlx::query("INSERT INTO user_sites (user_id, site_id) VALUES ($1, $2)")
@@ -95,13 +104,15 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
     if let Some(profile) = &user.clinician {
         let specialties = serde_json::to_string(&profile.specialties)
             .map_err(|e| DomainError::Storage(format!("specialties could not be encoded: {e}")))?;
-        sqlx::query("INSERT INTO clinician_profiles (user_id, npi, specialties) VALUES ($1, $2, $3)")
-            .bind(id.clone())
-            .bind(profile.npi.clone())
-            .bind(specialties)
-            .execute(&mut *conn)
-            .await
-            .db()?;
+        sqlx::query(
+            "INSERT INTO clinician_profiles (user_id, npi, specialties) VALUES ($1, $2, $3)",
+        )
+        .bind(id.clone())
+        .bind(profile.npi.clone())
+        .bind(specialties)
+        .execute(&mut *conn)
+        .await
+        .db()?;
         for license in &profile.licenses {
             sqlx::query("INSERT INTO clinician_licenses (user_id, state, number, expires_on) VALUES ($1, $2, $3, $4)")
                 .bind(id.clone())
@@ -200,7 +211,9 @@ impl SqlStore {
     pub(crate) async fn create_user(&self, new: &NewUser, audit: AuditEntry) -> R<()> {
         let user = &new.user;
         let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!("INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"));
+        let sql = AssertSqlSafe(format!(
+            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ));
         sqlx::query(sql)
             .bind(user.id.to_string())
             .bind(user.org_id.to_string())
@@ -235,7 +248,8 @@ impl SqlStore {
             return Ok(users);
         }
         let org_id = org.to_string();
-        let index: HashMap<UserId, usize> = users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
+        let index: HashMap<UserId, usize> =
+            users.iter().enumerate().map(|(i, u)| (u.id, i)).collect();
         let sites = sqlx::query(
             "SELECT us.user_id, us.site_id FROM user_sites us JOIN users u ON u.id = us.user_id \
              WHERE u.org_id = $1 ORDER BY us.user_id, us.site_id",
@@ -260,9 +274,14 @@ impl SqlStore {
         for row in &profiles {
             if let Some(&i) = index.get(&db::parsed::<UserId>(row, "user_id")?) {
                 let specialties: Vec<String> = serde_json::from_str(&db::text(row, "specialties")?)
-                    .map_err(|e| DomainError::Storage(format!("stored specialties could not be read: {e}")))?;
-                users[i].clinician =
-                    Some(ClinicianProfile { npi: db::text(row, "npi")?, specialties, licenses: Vec::new() });
+                    .map_err(|e| {
+                        DomainError::Storage(format!("stored specialties could not be read: {e}"))
+                    })?;
+                users[i].clinician = Some(ClinicianProfile {
+                    npi: db::text(row, "npi")?,
+                    specialties,
+                    licenses: Vec::new(),
+                });
             }
         }
         let licenses = sqlx::query(
@@ -290,20 +309,27 @@ impl SqlStore {
     /// Like `complete_users`, for a single user (three small indexed lookups).
     async fn complete_user(&self, mut user: User) -> R<User> {
         let id = user.id.to_string();
-        let sites = sqlx::query("SELECT site_id FROM user_sites WHERE user_id = $1 ORDER BY site_id")
-            .bind(id.clone())
-            .fetch_all(&self.reader)
-            .await
-            .db()?;
-        user.site_ids = sites.iter().map(|r| db::parsed(r, "site_id")).collect::<R<_>>()?;
-        let profile = sqlx::query("SELECT npi, specialties FROM clinician_profiles WHERE user_id = $1")
-            .bind(id.clone())
-            .fetch_optional(&self.reader)
-            .await
-            .db()?;
+        let sites =
+            sqlx::query("SELECT site_id FROM user_sites WHERE user_id = $1 ORDER BY site_id")
+                .bind(id.clone())
+                .fetch_all(&self.reader)
+                .await
+                .db()?;
+        user.site_ids = sites
+            .iter()
+            .map(|r| db::parsed(r, "site_id"))
+            .collect::<R<_>>()?;
+        let profile =
+            sqlx::query("SELECT npi, specialties FROM clinician_profiles WHERE user_id = $1")
+                .bind(id.clone())
+                .fetch_optional(&self.reader)
+                .await
+                .db()?;
         if let Some(row) = profile {
             let specialties: Vec<String> = serde_json::from_str(&db::text(&row, "specialties")?)
-                .map_err(|e| DomainError::Storage(format!("stored specialties could not be read: {e}")))?;
+                .map_err(|e| {
+                    DomainError::Storage(format!("stored specialties could not be read: {e}"))
+                })?;
             let licenses = sqlx::query(
                 "SELECT state, number, expires_on FROM clinician_licenses WHERE user_id = $1 ORDER BY state, number",
             )
@@ -321,15 +347,25 @@ impl SqlStore {
                     })
                 })
                 .collect::<R<_>>()?;
-            user.clinician = Some(ClinicianProfile { npi: db::text(&row, "npi")?, specialties, licenses });
+            user.clinician = Some(ClinicianProfile {
+                npi: db::text(&row, "npi")?,
+                specialties,
+                licenses,
+            });
         }
         Ok(user)
     }
 
     pub(crate) async fn get_user(&self, org: OrgId, id: UserId) -> R<Option<User>> {
-        let sql = AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2"));
-        let row =
-            sqlx::query(sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(&self.reader).await.db()?;
+        let sql = AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
         match row {
             Some(row) => Ok(Some(self.complete_user(user_from_row(&row)?).await?)),
             None => Ok(None),
@@ -340,7 +376,11 @@ impl SqlStore {
         // Emails are stored normalised (see `Email::parse`), so compare the same way.
         let email = email.trim().to_ascii_lowercase();
         let sql = AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"));
-        let row = sqlx::query(sql).bind(email).fetch_optional(&self.reader).await.db()?;
+        let row = sqlx::query(sql)
+            .bind(email)
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
         match row {
             Some(row) => Ok(Some(self.complete_user(user_from_row(&row)?).await?)),
             None => Ok(None),
@@ -395,7 +435,11 @@ impl SqlStore {
         let sql = AssertSqlSafe(format!(
             "SELECT {CREDENTIAL_COLUMNS} FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.user_id = $1"
         ));
-        let row = sqlx::query(sql).bind(user.to_string()).fetch_optional(&mut *conn).await.db()?;
+        let row = sqlx::query(sql)
+            .bind(user.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
         row.as_ref().map(credentials_from_row).transpose()
     }
 
@@ -427,7 +471,9 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Err(DomainError::NotFound { resource: "user" });
         }
-        let credentials = Self::credentials_on(&mut tx, user).await?.ok_or(DomainError::NotFound { resource: "user" })?;
+        let credentials = Self::credentials_on(&mut tx, user)
+            .await?
+            .ok_or(DomainError::NotFound { resource: "user" })?;
         audit::append(&mut tx, self.backend, vec![audit]).await?;
         tx.commit().await.db()?;
         Ok(credentials)
@@ -435,11 +481,13 @@ impl SqlStore {
 
     pub(crate) async fn record_successful_sign_in(&self, user: UserId, audit: AuditEntry) -> R<()> {
         let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query("UPDATE credentials SET failed_attempts = 0, locked_until = NULL WHERE user_id = $1")
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await
-            .db()?;
+        let done = sqlx::query(
+            "UPDATE credentials SET failed_attempts = 0, locked_until = NULL WHERE user_id = $1",
+        )
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .db()?;
         if done.rows_affected() == 0 {
             return Err(DomainError::NotFound { resource: "user" });
         }
@@ -447,21 +495,33 @@ impl SqlStore {
         tx.commit().await.db()
     }
 
-    pub(crate) async fn set_totp_secret(&self, user: UserId, secret: &str, confirmed: bool) -> R<()> {
-        let done = sqlx::query("UPDATE credentials SET totp_secret = $2, totp_confirmed = $3 WHERE user_id = $1")
-            .bind(user.to_string())
-            .bind(secret.to_string())
-            .bind(confirmed)
-            .execute(&self.writer)
-            .await
-            .db()?;
+    pub(crate) async fn set_totp_secret(
+        &self,
+        user: UserId,
+        secret: &str,
+        confirmed: bool,
+    ) -> R<()> {
+        let done = sqlx::query(
+            "UPDATE credentials SET totp_secret = $2, totp_confirmed = $3 WHERE user_id = $1",
+        )
+        .bind(user.to_string())
+        .bind(secret.to_string())
+        .bind(confirmed)
+        .execute(&self.writer)
+        .await
+        .db()?;
         if done.rows_affected() == 0 {
             return Err(DomainError::NotFound { resource: "user" });
         }
         Ok(())
     }
 
-    pub(crate) async fn confirm_totp(&self, user: UserId, recovery_code_hashes: &[String], audit: AuditEntry) -> R<()> {
+    pub(crate) async fn confirm_totp(
+        &self,
+        user: UserId,
+        recovery_code_hashes: &[String],
+        audit: AuditEntry,
+    ) -> R<()> {
         let mut tx = self.writer.begin().await.db()?;
         let id = user.to_string();
         let done = sqlx::query("UPDATE credentials SET totp_confirmed = $2 WHERE user_id = $1")
@@ -473,14 +533,22 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Err(DomainError::NotFound { resource: "user" });
         }
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(id.clone()).execute(&mut *tx).await.db()?;
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(id.clone())
+            .execute(&mut *tx)
+            .await
+            .db()?;
         for hash in recovery_code_hashes {
             sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
                 .bind(id.clone())
                 .bind(hash.clone())
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| write_error(e, |_| "recovery_codes: the same code is listed twice".into()))?;
+                .map_err(|e| {
+                    write_error(e, |_| {
+                        "recovery_codes: the same code is listed twice".into()
+                    })
+                })?;
         }
         audit::append(&mut tx, self.backend, vec![audit]).await?;
         tx.commit().await.db()
@@ -501,7 +569,12 @@ impl SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(crate) async fn use_recovery_code(&self, user: UserId, code_hash: &str, audit: AuditEntry) -> R<RecoveryCodeUse> {
+    pub(crate) async fn use_recovery_code(
+        &self,
+        user: UserId,
+        code_hash: &str,
+        audit: AuditEntry,
+    ) -> R<RecoveryCodeUse> {
         let mut tx = self.writer.begin().await.db()?;
         let done = sqlx::query(
             "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",

@@ -23,7 +23,9 @@ fn patient_from_row(row: &AnyRow) -> R<Patient> {
         family_name: db::text(row, "family_name")?,
         birth_date: db::date(row, "birth_date")?,
         sex: db::domain_value(row, "sex", Sex::parse)?,
-        email: db::opt_text(row, "email")?.map(|e| Email::parse("email", &e)).transpose()?,
+        email: db::opt_text(row, "email")?
+            .map(|e| Email::parse("email", &e))
+            .transpose()?,
         phone: db::opt_text(row, "phone")?,
         address: Address {
             line1: db::text(row, "address_line1")?,
@@ -125,16 +127,24 @@ impl SqlStore {
         .await
         .map_err(|e| write_error(e, mrn_conflict(p)))?;
         if done.rows_affected() == 0 {
-            return Err(DomainError::NotFound { resource: "patient" });
+            return Err(DomainError::NotFound {
+                resource: "patient",
+            });
         }
         audit::append(&mut tx, self.backend, vec![audit]).await?;
         tx.commit().await.db()
     }
 
     pub(crate) async fn get_patient(&self, org: OrgId, id: PatientId) -> R<Option<Patient>> {
-        let sql = AssertSqlSafe(format!("SELECT {COLUMNS} FROM patients WHERE org_id = $1 AND id = $2"));
-        let row =
-            sqlx::query(sql).bind(org.to_string()).bind(id.to_string()).fetch_optional(&self.reader).await.db()?;
+        let sql = AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM patients WHERE org_id = $1 AND id = $2"
+        ));
+        let row = sqlx::query(sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
         row.as_ref().map(patient_from_row).transpose()
     }
 
@@ -153,7 +163,10 @@ impl SqlStore {
             if sites.is_empty() {
                 return Ok(Vec::new());
             }
-            conditions.push(format!("primary_site_id IN ({})", db::placeholders(binds.len() + 1, sites.len())));
+            conditions.push(format!(
+                "primary_site_id IN ({})",
+                db::placeholders(binds.len() + 1, sites.len())
+            ));
             binds.extend(sites.iter().map(|s| s.to_string()));
         }
         let n = binds.len();
@@ -168,7 +181,12 @@ impl SqlStore {
             query = query.bind(b);
         }
         let limit = if q.limit <= 0 { 100 } else { q.limit };
-        let rows = query.bind(limit).bind(q.offset.max(0)).fetch_all(&self.reader).await.db()?;
+        let rows = query
+            .bind(limit)
+            .bind(q.offset.max(0))
+            .fetch_all(&self.reader)
+            .await
+            .db()?;
         rows.iter().map(patient_from_row).collect()
     }
 

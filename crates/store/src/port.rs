@@ -5,7 +5,9 @@ use domain::DomainError;
 use domain::compliance::{AuditEntry, AuditQuery, AuditRecord, BreakGlassGrant};
 use domain::identity::{Credentials, Organization, Patient, PatientQuery, Role, Site, User};
 use domain::ids::{BreakGlassId, ClientId, OrgId, PatientId, SiteId, UserId};
-use domain::store::{ClientRecord, NewUser, RecoveryCodeUse, SessionRecord, Store, StoreResult, TokenRecord};
+use domain::store::{
+    ClientRecord, NewUser, RecoveryCodeUse, SessionRecord, Store, StoreResult, TokenRecord,
+};
 use jiff::Timestamp;
 
 use crate::connect::Backend;
@@ -71,16 +73,31 @@ impl Store for SqlStore {
     async fn record_successful_sign_in(&self, user: UserId, audit: AuditEntry) -> StoreResult<()> {
         SqlStore::record_successful_sign_in(self, user, audit).await
     }
-    async fn set_totp_secret(&self, user: UserId, secret: &str, confirmed: bool) -> StoreResult<()> {
+    async fn set_totp_secret(
+        &self,
+        user: UserId,
+        secret: &str,
+        confirmed: bool,
+    ) -> StoreResult<()> {
         SqlStore::set_totp_secret(self, user, secret, confirmed).await
     }
-    async fn confirm_totp(&self, user: UserId, recovery_code_hashes: &[String], audit: AuditEntry) -> StoreResult<()> {
+    async fn confirm_totp(
+        &self,
+        user: UserId,
+        recovery_code_hashes: &[String],
+        audit: AuditEntry,
+    ) -> StoreResult<()> {
         SqlStore::confirm_totp(self, user, recovery_code_hashes, audit).await
     }
     async fn claim_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool> {
         SqlStore::claim_totp_step(self, user, step).await
     }
-    async fn use_recovery_code(&self, user: UserId, code_hash: &str, audit: AuditEntry) -> StoreResult<RecoveryCodeUse> {
+    async fn use_recovery_code(
+        &self,
+        user: UserId,
+        code_hash: &str,
+        audit: AuditEntry,
+    ) -> StoreResult<RecoveryCodeUse> {
         SqlStore::use_recovery_code(self, user, code_hash, audit).await
     }
     async fn set_password_hash(&self, user: UserId, password_hash: &str) -> StoreResult<()> {
@@ -115,7 +132,11 @@ impl Store for SqlStore {
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         SqlStore::delete_session(self, token_hash).await
     }
-    async fn delete_sessions_before(&self, idle_cutoff: Timestamp, absolute_cutoff: Timestamp) -> StoreResult<u64> {
+    async fn delete_sessions_before(
+        &self,
+        idle_cutoff: Timestamp,
+        absolute_cutoff: Timestamp,
+    ) -> StoreResult<u64> {
         SqlStore::delete_sessions_before(self, idle_cutoff, absolute_cutoff).await
     }
 
@@ -135,7 +156,11 @@ impl Store for SqlStore {
         SqlStore::get_token(self, token_hash).await
     }
 
-    async fn create_break_glass(&self, grant: &BreakGlassGrant, audit: AuditEntry) -> StoreResult<()> {
+    async fn create_break_glass(
+        &self,
+        grant: &BreakGlassGrant,
+        audit: AuditEntry,
+    ) -> StoreResult<()> {
         SqlStore::create_break_glass(self, grant, audit).await
     }
     async fn active_break_glass(
@@ -146,7 +171,11 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<BreakGlassGrant>> {
         SqlStore::active_break_glass(self, user, patient, now).await
     }
-    async fn list_break_glass(&self, org: OrgId, unreviewed_only: bool) -> StoreResult<Vec<BreakGlassGrant>> {
+    async fn list_break_glass(
+        &self,
+        org: OrgId,
+        unreviewed_only: bool,
+    ) -> StoreResult<Vec<BreakGlassGrant>> {
         SqlStore::list_break_glass(self, org, unreviewed_only).await
     }
     async fn review_break_glass(
@@ -182,10 +211,17 @@ impl Store for SqlStore {
             Backend::Sqlite => {
                 // VACUUM INTO would also refuse, but with a less helpful message.
                 if std::path::Path::new(path).exists() {
-                    return Err(DomainError::invalid("path", format!("{path} already exists; choose a new file")));
+                    return Err(DomainError::invalid(
+                        "path",
+                        format!("{path} already exists; choose a new file"),
+                    ));
                 }
                 // A consistent snapshot from a read-only connection: writers carry on meanwhile.
-                sqlx::query("VACUUM INTO $1").bind(path.to_string()).execute(&self.reader).await.db()?;
+                sqlx::query("VACUUM INTO $1")
+                    .bind(path.to_string())
+                    .execute(&self.reader)
+                    .await
+                    .db()?;
                 Ok(())
             }
         }

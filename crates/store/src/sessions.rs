@@ -94,7 +94,11 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn delete_sessions_before(&self, idle_cutoff: Timestamp, absolute_cutoff: Timestamp) -> R<u64> {
+    pub(crate) async fn delete_sessions_before(
+        &self,
+        idle_cutoff: Timestamp,
+        absolute_cutoff: Timestamp,
+    ) -> R<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
             .bind(idle_cutoff.as_microsecond())
             .bind(absolute_cutoff.as_microsecond())

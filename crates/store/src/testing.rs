@@ -58,6 +58,9 @@ pub async fn execute_raw(url: &str, sql: &str) -> Result<(), ConnectError> {
     let backend = crate::connect::Backend::from_url(url)?.name();
     let connect_error = |source| ConnectError::Connect { backend, source };
     let mut conn = AnyConnection::connect(url).await.map_err(connect_error)?;
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(&mut conn).await.map_err(connect_error)?;
+    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await
+        .map_err(connect_error)?;
     conn.close().await.map_err(connect_error)
 }

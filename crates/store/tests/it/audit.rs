@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use domain::DomainError;
-use domain::compliance::{AuditAction, AuditActor, AuditEntry, AuditQuery, ChainBreak, Outcome, seal};
+use domain::compliance::{
+    AuditAction, AuditActor, AuditEntry, AuditQuery, ChainBreak, Outcome, seal,
+};
 use domain::identity::Role;
 use domain::ids::{OrgId, PatientId, UserId};
 use domain::service::audit::verify_chain;
@@ -23,22 +25,35 @@ on_every_backend!(
 /// Writes `n` reads through `record_audit`, as the read paths do.
 async fn fill(db: &TestDb, n: i64) {
     for i in 0..n {
-        db.store.record_audit(audit(AuditAction::PatientRead).resource(i)).await.unwrap();
+        db.store
+            .record_audit(audit(AuditAction::PatientRead).resource(i))
+            .await
+            .unwrap();
     }
 }
 
 async fn verify(db: &TestDb) -> Result<i64, ChainBreak> {
-    verify_chain(db.store.as_ref()).await.unwrap().map(|report| report.head_seq)
+    verify_chain(db.store.as_ref())
+        .await
+        .unwrap()
+        .map(|report| report.head_seq)
 }
 
-async fn concurrent_audit_records_all_land_with_contiguous_sequence_numbers_and_the_chain_verifies(db: TestDb) {
+async fn concurrent_audit_records_all_land_with_contiguous_sequence_numbers_and_the_chain_verifies(
+    db: TestDb,
+) {
     let store = Arc::clone(&db.store);
     let tasks: Vec<_> = (0..500)
         .map(|i| {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
-                let entry = AuditEntry::new(at(i), AuditActor::Operator, AuditAction::PatientRead, "Patient")
-                    .resource(format!("r{i}"));
+                let entry = AuditEntry::new(
+                    at(i),
+                    AuditActor::Operator,
+                    AuditAction::PatientRead,
+                    "Patient",
+                )
+                .resource(format!("r{i}"));
                 store.record_audit(entry).await
             })
         })
@@ -48,8 +63,17 @@ async fn concurrent_audit_records_all_land_with_contiguous_sequence_numbers_and_
     }
     let records = db.store.audit_page(0, 1000).await.unwrap();
     assert_eq!(records.len(), 500);
-    assert!(records.iter().enumerate().all(|(i, r)| r.seq == i as i64 + 1), "sequence numbers are contiguous");
-    let mut resources: Vec<_> = records.iter().filter_map(|r| r.entry.resource_id.clone()).collect();
+    assert!(
+        records
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.seq == i as i64 + 1),
+        "sequence numbers are contiguous"
+    );
+    let mut resources: Vec<_> = records
+        .iter()
+        .filter_map(|r| r.entry.resource_id.clone())
+        .collect();
     resources.sort();
     resources.dedup();
     assert_eq!(resources.len(), 500, "every entry landed exactly once");
@@ -64,51 +88,135 @@ async fn the_audit_search_filters_and_returns_newest_first(db: TestDb) {
     let other = OrgId::new();
     let nurse = UserId::new();
     let patient = PatientId::new();
-    let as_nurse = AuditActor::User { id: nurse, role: Role::Nurse };
+    let as_nurse = AuditActor::User {
+        id: nurse,
+        role: Role::Nurse,
+    };
     let entries = [
-        AuditEntry::new(at(10), as_nurse.clone(), AuditAction::PatientRead, "Patient").org(org).patient(patient),
-        AuditEntry::new(at(20), AuditActor::Operator, AuditAction::OrgCreate, "Organization").org(org),
-        AuditEntry::new(at(30), as_nurse.clone(), AuditAction::PatientRead, "Patient")
-            .org(org)
-            .patient(patient)
-            .flagged(true)
-            .detail("break-glass: unconscious patient")
-            .outcome(Outcome::Success)
-            .from_ip(Some("192.0.2.7".into())),
-        AuditEntry::new(at(40), as_nurse.clone(), AuditAction::PatientRead, "Patient").org(other),
-        AuditEntry::new(at(50), AuditActor::Anonymous, AuditAction::SignInFailure, "User")
-            .org(org)
-            .outcome(Outcome::Denied),
+        AuditEntry::new(
+            at(10),
+            as_nurse.clone(),
+            AuditAction::PatientRead,
+            "Patient",
+        )
+        .org(org)
+        .patient(patient),
+        AuditEntry::new(
+            at(20),
+            AuditActor::Operator,
+            AuditAction::OrgCreate,
+            "Organization",
+        )
+        .org(org),
+        AuditEntry::new(
+            at(30),
+            as_nurse.clone(),
+            AuditAction::PatientRead,
+            "Patient",
+        )
+        .org(org)
+        .patient(patient)
+        .flagged(true)
+        .detail("break-glass: unconscious patient")
+        .outcome(Outcome::Success)
+        .from_ip(Some("192.0.2.7".into())),
+        AuditEntry::new(
+            at(40),
+            as_nurse.clone(),
+            AuditAction::PatientRead,
+            "Patient",
+        )
+        .org(other),
+        AuditEntry::new(
+            at(50),
+            AuditActor::Anonymous,
+            AuditAction::SignInFailure,
+            "User",
+        )
+        .org(org)
+        .outcome(Outcome::Denied),
     ];
     for e in &entries {
         db.store.record_audit(e.clone()).await.unwrap();
     }
     let search = |q: AuditQuery| {
         let store = Arc::clone(&db.store);
-        async move { store.search_audit(&AuditQuery { limit: 100, ..q }).await.unwrap() }
+        async move {
+            store
+                .search_audit(&AuditQuery { limit: 100, ..q })
+                .await
+                .unwrap()
+        }
     };
-    let seqs = |rs: Vec<domain::compliance::AuditRecord>| rs.iter().map(|r| r.seq).collect::<Vec<_>>();
+    let seqs =
+        |rs: Vec<domain::compliance::AuditRecord>| rs.iter().map(|r| r.seq).collect::<Vec<_>>();
 
     let all = search(AuditQuery::default()).await;
     assert_eq!(seqs(all.clone()), [5, 4, 3, 2, 1], "newest first");
     assert_eq!(all[2].entry, entries[2], "every field round-trips");
     assert_eq!(all[0].entry, entries[4]);
-    assert_eq!(seqs(search(AuditQuery { org_id: Some(org), ..Default::default() }).await), [5, 3, 2, 1]);
     assert_eq!(
-        seqs(search(AuditQuery { user_id: Some(nurse.to_string()), ..Default::default() }).await),
+        seqs(
+            search(AuditQuery {
+                org_id: Some(org),
+                ..Default::default()
+            })
+            .await
+        ),
+        [5, 3, 2, 1]
+    );
+    assert_eq!(
+        seqs(
+            search(AuditQuery {
+                user_id: Some(nurse.to_string()),
+                ..Default::default()
+            })
+            .await
+        ),
         [4, 3, 1]
     );
-    assert_eq!(seqs(search(AuditQuery { patient_id: Some(patient), ..Default::default() }).await), [3, 1]);
     assert_eq!(
-        seqs(search(AuditQuery { action: Some(AuditAction::SignInFailure), ..Default::default() }).await),
+        seqs(
+            search(AuditQuery {
+                patient_id: Some(patient),
+                ..Default::default()
+            })
+            .await
+        ),
+        [3, 1]
+    );
+    assert_eq!(
+        seqs(
+            search(AuditQuery {
+                action: Some(AuditAction::SignInFailure),
+                ..Default::default()
+            })
+            .await
+        ),
         [5]
     );
     assert_eq!(
-        seqs(search(AuditQuery { from: Some(at(20)), to: Some(at(40)), ..Default::default() }).await),
+        seqs(
+            search(AuditQuery {
+                from: Some(at(20)),
+                to: Some(at(40)),
+                ..Default::default()
+            })
+            .await
+        ),
         [3, 2],
         "from is inclusive, to exclusive"
     );
-    assert_eq!(seqs(search(AuditQuery { flagged_only: true, ..Default::default() }).await), [3]);
+    assert_eq!(
+        seqs(
+            search(AuditQuery {
+                flagged_only: true,
+                ..Default::default()
+            })
+            .await
+        ),
+        [3]
+    );
     let combined = AuditQuery {
         org_id: Some(org),
         user_id: Some(nurse.to_string()),
@@ -117,7 +225,15 @@ async fn the_audit_search_filters_and_returns_newest_first(db: TestDb) {
         ..Default::default()
     };
     assert_eq!(seqs(search(combined).await), [3, 1]);
-    let page = db.store.search_audit(&AuditQuery { limit: 2, offset: 1, ..Default::default() }).await.unwrap();
+    let page = db
+        .store
+        .search_audit(&AuditQuery {
+            limit: 2,
+            offset: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(seqs(page), [4, 3]);
 }
 
@@ -125,7 +241,8 @@ async fn altering_a_stored_record_is_detected_and_the_record_named(db: TestDb) {
     fill(&db, 10).await;
     assert_eq!(verify(&db).await, Ok(10));
     db.disable_audit_triggers().await;
-    db.raw("UPDATE audit_log SET outcome = 'denied' WHERE seq = 7").await;
+    db.raw("UPDATE audit_log SET outcome = 'denied' WHERE seq = 7")
+        .await;
     assert_eq!(verify(&db).await, Err(ChainBreak::Altered { seq: 7 }));
 }
 
@@ -133,7 +250,13 @@ async fn deleting_a_middle_record_is_detected_and_the_gap_named(db: TestDb) {
     fill(&db, 10).await;
     db.disable_audit_triggers().await;
     db.raw("DELETE FROM audit_log WHERE seq = 5").await;
-    assert_eq!(verify(&db).await, Err(ChainBreak::Deleted { missing_from: 5, next_present: 6 }));
+    assert_eq!(
+        verify(&db).await,
+        Err(ChainBreak::Deleted {
+            missing_from: 5,
+            next_present: 6
+        })
+    );
 }
 
 async fn inserting_a_forged_record_is_detected_and_the_record_named(db: TestDb) {
@@ -142,7 +265,11 @@ async fn inserting_a_forged_record_is_detected_and_the_record_named(db: TestDb) 
     // Make room at 3 (in two steps, so no moment has two rows with the same seq), then forge a
     // record there whose own hash is right but which cannot link to the record before it.
     db.raw("UPDATE audit_log SET seq = -seq WHERE seq >= 3; UPDATE audit_log SET seq = 1 - seq WHERE seq < 0;").await;
-    let forged = seal(2, &"f".repeat(64), audit(AuditAction::PatientRead).detail("forged"));
+    let forged = seal(
+        2,
+        &"f".repeat(64),
+        audit(AuditAction::PatientRead).detail("forged"),
+    );
     let e = &forged.entry;
     db.raw(&format!(
         "INSERT INTO audit_log (seq, at, org_id, actor_kind, actor_id, actor_role, action, resource_type, \
@@ -162,7 +289,11 @@ async fn inserting_a_forged_record_is_detected_and_the_record_named(db: TestDb) 
 
 async fn the_audit_log_refuses_updates_and_deletes(db: TestDb) {
     fill(&db, 3).await;
-    let update = store::testing::execute_raw(&db.url, "UPDATE audit_log SET outcome = 'denied' WHERE seq = 2").await;
+    let update = store::testing::execute_raw(
+        &db.url,
+        "UPDATE audit_log SET outcome = 'denied' WHERE seq = 2",
+    )
+    .await;
     assert!(update.is_err(), "update must be refused");
     let delete = store::testing::execute_raw(&db.url, "DELETE FROM audit_log WHERE seq = 2").await;
     assert!(delete.is_err(), "delete must be refused");
@@ -175,7 +306,10 @@ async fn a_backup_is_a_working_copy_on_sqlite_and_refused_on_postgres(db: TestDb
     let org = db.org("Acme").await;
     if !db.is_sqlite() {
         let refused = db.store.backup_to("/tmp/telemed-backup.db").await;
-        assert!(matches!(&refused, Err(DomainError::Invalid(e)) if e.message.contains("pg_dump")), "{refused:?}");
+        assert!(
+            matches!(&refused, Err(DomainError::Invalid(e)) if e.message.contains("pg_dump")),
+            "{refused:?}"
+        );
         return;
     }
     let (_, dir) = store::testing::fresh_sqlite_url().await;
@@ -184,9 +318,18 @@ async fn a_backup_is_a_working_copy_on_sqlite_and_refused_on_postgres(db: TestDb
     let path = path.to_str().unwrap();
     db.store.backup_to(path).await.unwrap();
     let refused = db.store.backup_to(path).await;
-    assert!(matches!(refused, Err(DomainError::Invalid(_))), "an existing file is never overwritten");
+    assert!(
+        matches!(refused, Err(DomainError::Invalid(_))),
+        "an existing file is never overwritten"
+    );
 
     let copy = store::connect(&format!("sqlite:{path}")).await.unwrap();
     assert_eq!(copy.get_org(org.id).await.unwrap(), Some(org));
-    assert_eq!(verify_chain(copy.as_ref()).await.unwrap().map(|r| r.head_seq), Ok(4));
+    assert_eq!(
+        verify_chain(copy.as_ref())
+            .await
+            .unwrap()
+            .map(|r| r.head_seq),
+        Ok(4)
+    );
 }

@@ -11,10 +11,17 @@ use crate::helpers::{at, audit};
 
 #[tokio::test]
 async fn an_unknown_url_scheme_is_refused_with_the_scheme_named() {
-    for url in ["mysql://localhost/telemed", "telemed.db", "http://example.org"] {
+    for url in [
+        "mysql://localhost/telemed",
+        "telemed.db",
+        "http://example.org",
+    ] {
         match store::connect(url).await {
             Err(store::ConnectError::UnsupportedScheme { scheme }) => {
-                let message = store::ConnectError::UnsupportedScheme { scheme: scheme.clone() }.to_string();
+                let message = store::ConnectError::UnsupportedScheme {
+                    scheme: scheme.clone(),
+                }
+                .to_string();
                 assert!(message.contains(&format!("'{scheme}'")), "{message}");
             }
             Err(other) => panic!("{url}: expected an unsupported scheme, got {other}"),
@@ -34,15 +41,24 @@ async fn a_sqlite_database_is_created_with_its_directory_and_keeps_its_data_when
     let (_, dir) = store::testing::fresh_sqlite_url().await;
     let path = dir.path().join("nested/deeper/telemed.db");
     let url = format!("sqlite:{}", path.display());
-    let org = Organization { id: OrgId::new(), name: "Acme".into(), created_at: at(0) };
+    let org = Organization {
+        id: OrgId::new(),
+        name: "Acme".into(),
+        created_at: at(0),
+    };
     {
         let store = store::connect(&url).await.unwrap();
         assert_eq!(store.backend(), "sqlite");
         store.ping().await.unwrap();
-        store.create_org(&org, audit(AuditAction::OrgCreate)).await.unwrap();
+        store
+            .create_org(&org, audit(AuditAction::OrgCreate))
+            .await
+            .unwrap();
     }
     assert!(path.exists());
-    let reopened = store::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let reopened = store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
     assert_eq!(reopened.get_org(org.id).await.unwrap(), Some(org));
     assert_eq!(reopened.audit_head().await.unwrap().0, 1);
 }
@@ -60,7 +76,10 @@ async fn a_postgres_store_names_its_backend() {
 }
 
 fn file_names(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 #[test]
@@ -69,6 +88,9 @@ fn both_migration_trees_hold_the_same_files_and_all_of_them_are_embedded() {
     let sqlite = file_names(&root.join("sqlite"));
     let postgres = file_names(&root.join("postgres"));
     assert_eq!(sqlite, postgres);
-    let embedded: BTreeSet<String> = store::migration_file_names().into_iter().map(String::from).collect();
+    let embedded: BTreeSet<String> = store::migration_file_names()
+        .into_iter()
+        .map(String::from)
+        .collect();
     assert_eq!(sqlite, embedded);
 }

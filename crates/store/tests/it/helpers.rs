@@ -5,8 +5,8 @@ use std::sync::Arc;
 use domain::Store;
 use domain::compliance::{AuditAction, AuditActor, AuditEntry};
 use domain::identity::{
-    Address, ClinicianProfile, Email, Organization, Patient, Role, Sex, Site, StateLicense, TimeZoneName, UsState,
-    User,
+    Address, ClinicianProfile, Email, Organization, Patient, Role, Sex, Site, StateLicense,
+    TimeZoneName, UsState, User,
 };
 use domain::ids::{OrgId, PatientId, SiteId, UserId};
 use domain::store::NewUser;
@@ -45,7 +45,11 @@ impl TestDb {
     pub async fn sqlite() -> Self {
         let (url, dir) = testing::fresh_sqlite_url().await;
         let store = store::connect(&url).await.unwrap();
-        Self { store, url, _dir: Some(dir) }
+        Self {
+            store,
+            url,
+            _dir: Some(dir),
+        }
     }
 
     /// `None` (with a note) when no PostgreSQL server is configured.
@@ -56,7 +60,11 @@ impl TestDb {
         };
         let url = testing::fresh_postgres_url(&base).await.unwrap();
         let store = store::connect(&url).await.unwrap();
-        Some(Self { store, url, _dir: None })
+        Some(Self {
+            store,
+            url,
+            _dir: None,
+        })
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -70,7 +78,8 @@ impl TestDb {
     /// What a tamperer with database access does first.
     pub async fn disable_audit_triggers(&self) {
         if self.is_sqlite() {
-            self.raw("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").await;
+            self.raw("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+                .await;
         } else {
             self.raw("ALTER TABLE audit_log DISABLE TRIGGER USER").await;
         }
@@ -81,8 +90,15 @@ impl TestDb {
     }
 
     pub async fn org(&self, name: &str) -> Organization {
-        let org = Organization { id: OrgId::new(), name: name.into(), created_at: at(0) };
-        self.store.create_org(&org, audit(AuditAction::OrgCreate).org(org.id)).await.unwrap();
+        let org = Organization {
+            id: OrgId::new(),
+            name: name.into(),
+            created_at: at(0),
+        };
+        self.store
+            .create_org(&org, audit(AuditAction::OrgCreate).org(org.id))
+            .await
+            .unwrap();
         org
     }
 
@@ -95,17 +111,35 @@ impl TestDb {
             time_zone: TimeZoneName::parse("tz", "America/New_York").unwrap(),
             created_at: at(1),
         };
-        self.store.create_site(&site, audit(AuditAction::SiteCreate).org(org.id)).await.unwrap();
+        self.store
+            .create_site(&site, audit(AuditAction::SiteCreate).org(org.id))
+            .await
+            .unwrap();
         site
     }
 
     pub async fn add_patient(&self, p: &Patient) {
-        self.store.create_patient(p, audit(AuditAction::PatientCreate).org(p.org_id).patient(p.id)).await.unwrap();
+        self.store
+            .create_patient(
+                p,
+                audit(AuditAction::PatientCreate)
+                    .org(p.org_id)
+                    .patient(p.id),
+            )
+            .await
+            .unwrap();
     }
 
     pub async fn add_user(&self, user: &User) {
-        let new = NewUser { user: user.clone(), password_hash: "$argon2id$hash".into(), totp_secret: None };
-        self.store.create_user(&new, audit(AuditAction::UserCreate).org(user.org_id)).await.unwrap();
+        let new = NewUser {
+            user: user.clone(),
+            password_hash: "$argon2id$hash".into(),
+            totp_secret: None,
+        };
+        self.store
+            .create_user(&new, audit(AuditAction::UserCreate).org(user.org_id))
+            .await
+            .unwrap();
     }
 }
 

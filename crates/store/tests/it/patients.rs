@@ -21,7 +21,10 @@ async fn a_patient_round_trips_and_can_be_updated(db: TestDb) {
     let second = db.site(&org, "Second").await;
     let p = patient(&org, &site, "MRN-1", "Ada", "Lovelace");
     db.add_patient(&p).await;
-    assert_eq!(db.store.get_patient(org.id, p.id).await.unwrap(), Some(p.clone()));
+    assert_eq!(
+        db.store.get_patient(org.id, p.id).await.unwrap(),
+        Some(p.clone())
+    );
 
     let mut changed = p.clone();
     changed.given_name = "Augusta".into();
@@ -30,8 +33,14 @@ async fn a_patient_round_trips_and_can_be_updated(db: TestDb) {
     changed.address.line2 = Some("Apt 2".into());
     changed.primary_site_id = second.id;
     changed.updated_at = at(99);
-    db.store.update_patient(&changed, audit(AuditAction::PatientUpdate)).await.unwrap();
-    assert_eq!(db.store.get_patient(org.id, p.id).await.unwrap(), Some(changed));
+    db.store
+        .update_patient(&changed, audit(AuditAction::PatientUpdate))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.get_patient(org.id, p.id).await.unwrap(),
+        Some(changed)
+    );
     assert_eq!(db.store.count_patients(org.id).await.unwrap(), 1);
 }
 
@@ -44,7 +53,11 @@ async fn an_mrn_is_unique_within_an_organization_but_may_repeat_in_another(db: T
     let before = db.audit_seq().await;
 
     let twin = patient(&org, &site, "X1", "C", "D");
-    match db.store.create_patient(&twin, audit(AuditAction::PatientCreate)).await {
+    match db
+        .store
+        .create_patient(&twin, audit(AuditAction::PatientCreate))
+        .await
+    {
         Err(DomainError::Conflict(message)) => {
             assert_eq!(message, "mrn: MRN X1 already exists in this organization")
         }
@@ -57,10 +70,17 @@ async fn an_mrn_is_unique_within_an_organization_but_may_repeat_in_another(db: T
     let mut second = patient(&org, &site, "X2", "E", "F");
     db.add_patient(&second).await;
     second.mrn = "X1".into();
-    let refused = db.store.update_patient(&second, audit(AuditAction::PatientUpdate)).await;
-    assert!(matches!(&refused, Err(DomainError::Conflict(m)) if m.starts_with("mrn:")), "{refused:?}");
+    let refused = db
+        .store
+        .update_patient(&second, audit(AuditAction::PatientUpdate))
+        .await;
+    assert!(
+        matches!(&refused, Err(DomainError::Conflict(m)) if m.starts_with("mrn:")),
+        "{refused:?}"
+    );
 
-    db.add_patient(&patient(&other, &other_site, "X1", "G", "H")).await;
+    db.add_patient(&patient(&other, &other_site, "X1", "G", "H"))
+        .await;
     assert_eq!(db.store.count_patients(other.id).await.unwrap(), 1);
 }
 
@@ -71,13 +91,25 @@ async fn another_organizations_patient_is_not_found(db: TestDb) {
     let p = patient(&org, &site, "X1", "A", "B");
     db.add_patient(&p).await;
     assert_eq!(db.store.get_patient(other.id, p.id).await.unwrap(), None);
-    assert!(db.store.list_patients(other.id, &PatientQuery::default()).await.unwrap().is_empty());
+    assert!(
+        db.store
+            .list_patients(other.id, &PatientQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let mut stolen = p.clone();
     stolen.org_id = other.id;
     stolen.family_name = "Changed".into();
-    let refused = db.store.update_patient(&stolen, audit(AuditAction::PatientUpdate)).await;
-    assert!(matches!(refused, Err(DomainError::NotFound { .. })), "{refused:?}");
+    let refused = db
+        .store
+        .update_patient(&stolen, audit(AuditAction::PatientUpdate))
+        .await;
+    assert!(
+        matches!(refused, Err(DomainError::NotFound { .. })),
+        "{refused:?}"
+    );
     assert_eq!(db.store.get_patient(org.id, p.id).await.unwrap(), Some(p));
 }
 
@@ -87,11 +119,24 @@ async fn a_failed_write_leaves_no_audit_record(db: TestDb) {
     let before = db.store.audit_head().await.unwrap();
     let mut orphan = patient(&org, &site, "X1", "A", "B");
     orphan.primary_site_id = SiteId::new();
-    let refused = db.store.create_patient(&orphan, audit(AuditAction::PatientCreate)).await;
-    assert!(matches!(refused, Err(DomainError::Invalid(_))), "{refused:?}");
+    let refused = db
+        .store
+        .create_patient(&orphan, audit(AuditAction::PatientCreate))
+        .await;
+    assert!(
+        matches!(refused, Err(DomainError::Invalid(_))),
+        "{refused:?}"
+    );
     assert_eq!(db.store.audit_head().await.unwrap(), before);
     assert_eq!(db.store.count_patients(org.id).await.unwrap(), 0);
-    assert!(db.store.audit_page(0, 100).await.unwrap().iter().all(|r| r.entry.action != AuditAction::PatientCreate));
+    assert!(
+        db.store
+            .audit_page(0, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.entry.action != AuditAction::PatientCreate)
+    );
 }
 
 async fn the_patient_list_matches_name_or_mrn_prefixes_and_filters_by_site(db: TestDb) {
@@ -105,23 +150,104 @@ async fn the_patient_list_matches_name_or_mrn_prefixes_and_filters_by_site(db: T
     for p in [&smith, &smythe, &jones, &percent] {
         db.add_patient(p).await;
     }
-    let query = |text: &str| PatientQuery { text: Some(text.into()), site_ids: None, limit: 50, offset: 0 };
-    let names = |ps: Vec<domain::identity::Patient>| ps.into_iter().map(|p| p.family_name).collect::<Vec<_>>();
+    let query = |text: &str| PatientQuery {
+        text: Some(text.into()),
+        site_ids: None,
+        limit: 50,
+        offset: 0,
+    };
+    let names = |ps: Vec<domain::identity::Patient>| {
+        ps.into_iter().map(|p| p.family_name).collect::<Vec<_>>()
+    };
 
-    let all = db.store.list_patients(org.id, &PatientQuery { limit: 50, ..Default::default() }).await.unwrap();
-    assert_eq!(names(all), ["100%Real", "Jones", "Smith", "Smythe"], "ordered by family then given name");
-    assert_eq!(names(db.store.list_patients(org.id, &query("sm")).await.unwrap()), ["Jones", "Smith", "Smythe"]);
-    assert_eq!(names(db.store.list_patients(org.id, &query("SMITH")).await.unwrap()), ["Smith"]);
-    assert_eq!(names(db.store.list_patients(org.id, &query("a-2")).await.unwrap()), ["Smythe"]);
-    assert!(db.store.list_patients(org.id, &query("mith")).await.unwrap().is_empty(), "prefixes only");
-    assert!(db.store.list_patients(org.id, &query("1%")).await.unwrap().is_empty(), "% is not a wildcard");
-    assert_eq!(names(db.store.list_patients(org.id, &query("100%")).await.unwrap()), ["100%Real"]);
+    let all = db
+        .store
+        .list_patients(
+            org.id,
+            &PatientQuery {
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        names(all),
+        ["100%Real", "Jones", "Smith", "Smythe"],
+        "ordered by family then given name"
+    );
+    assert_eq!(
+        names(db.store.list_patients(org.id, &query("sm")).await.unwrap()),
+        ["Jones", "Smith", "Smythe"]
+    );
+    assert_eq!(
+        names(
+            db.store
+                .list_patients(org.id, &query("SMITH"))
+                .await
+                .unwrap()
+        ),
+        ["Smith"]
+    );
+    assert_eq!(
+        names(db.store.list_patients(org.id, &query("a-2")).await.unwrap()),
+        ["Smythe"]
+    );
+    assert!(
+        db.store
+            .list_patients(org.id, &query("mith"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "prefixes only"
+    );
+    assert!(
+        db.store
+            .list_patients(org.id, &query("1%"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "% is not a wildcard"
+    );
+    assert_eq!(
+        names(
+            db.store
+                .list_patients(org.id, &query("100%"))
+                .await
+                .unwrap()
+        ),
+        ["100%Real"]
+    );
 
-    let north_only = PatientQuery { site_ids: Some(vec![north.id]), limit: 50, ..Default::default() };
-    assert_eq!(names(db.store.list_patients(org.id, &north_only).await.unwrap()), ["Jones", "Smith"]);
-    let no_sites = PatientQuery { site_ids: Some(vec![]), limit: 50, ..Default::default() };
-    assert!(db.store.list_patients(org.id, &no_sites).await.unwrap().is_empty());
-    let page = PatientQuery { limit: 2, offset: 1, ..Default::default() };
-    assert_eq!(names(db.store.list_patients(org.id, &page).await.unwrap()), ["Jones", "Smith"]);
+    let north_only = PatientQuery {
+        site_ids: Some(vec![north.id]),
+        limit: 50,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(db.store.list_patients(org.id, &north_only).await.unwrap()),
+        ["Jones", "Smith"]
+    );
+    let no_sites = PatientQuery {
+        site_ids: Some(vec![]),
+        limit: 50,
+        ..Default::default()
+    };
+    assert!(
+        db.store
+            .list_patients(org.id, &no_sites)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let page = PatientQuery {
+        limit: 2,
+        offset: 1,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(db.store.list_patients(org.id, &page).await.unwrap()),
+        ["Jones", "Smith"]
+    );
     assert_eq!(db.store.count_patients(org.id).await.unwrap(), 4);
 }

@@ -34,7 +34,15 @@ async fn a_session_round_trips_is_touched_and_deleted(db: TestDb) {
     db.store.create_session(&s).await.unwrap();
     assert_eq!(db.store.get_session("t1").await.unwrap(), Some(s.clone()));
     db.store.touch_session("t1", at(60)).await.unwrap();
-    assert_eq!(db.store.get_session("t1").await.unwrap().unwrap().last_seen_at, at(60));
+    assert_eq!(
+        db.store
+            .get_session("t1")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen_at,
+        at(60)
+    );
     db.store.delete_session("t1").await.unwrap();
     assert_eq!(db.store.get_session("t1").await.unwrap(), None);
 }
@@ -43,10 +51,23 @@ async fn sessions_past_the_idle_or_absolute_cutoff_are_deleted(db: TestDb) {
     let org = db.org("Acme").await;
     let u = user(&org, "n@example.org", Role::Nurse);
     db.add_user(&u).await;
-    db.store.create_session(&session("idle", &u, 100, 100)).await.unwrap();
-    db.store.create_session(&session("old", &u, 0, 1000)).await.unwrap();
-    db.store.create_session(&session("fresh", &u, 500, 1000)).await.unwrap();
-    let deleted = db.store.delete_sessions_before(at(200), at(50)).await.unwrap();
+    db.store
+        .create_session(&session("idle", &u, 100, 100))
+        .await
+        .unwrap();
+    db.store
+        .create_session(&session("old", &u, 0, 1000))
+        .await
+        .unwrap();
+    db.store
+        .create_session(&session("fresh", &u, 500, 1000))
+        .await
+        .unwrap();
+    let deleted = db
+        .store
+        .delete_sessions_before(at(200), at(50))
+        .await
+        .unwrap();
     assert_eq!(deleted, 2);
     assert!(db.store.get_session("idle").await.unwrap().is_none());
     assert!(db.store.get_session("old").await.unwrap().is_none());
@@ -64,9 +85,18 @@ async fn clients_and_tokens_round_trip(db: TestDb) {
         scopes: "system/Patient.read".into(),
         created_at: at(3),
     };
-    db.store.create_client(&client, audit(AuditAction::ClientCreate)).await.unwrap();
-    assert_eq!(db.store.get_client(client.id).await.unwrap(), Some(client.clone()));
-    assert_eq!(db.store.list_clients(org.id).await.unwrap(), vec![client.clone()]);
+    db.store
+        .create_client(&client, audit(AuditAction::ClientCreate))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.store.get_client(client.id).await.unwrap(),
+        Some(client.clone())
+    );
+    assert_eq!(
+        db.store.list_clients(org.id).await.unwrap(),
+        vec![client.clone()]
+    );
     assert!(db.store.list_clients(other.id).await.unwrap().is_empty());
 
     let token = TokenRecord {
@@ -76,7 +106,10 @@ async fn clients_and_tokens_round_trip(db: TestDb) {
         scopes: client.scopes.clone(),
         expires_at: at(3600),
     };
-    db.store.create_token(&token, audit(AuditAction::TokenIssued)).await.unwrap();
+    db.store
+        .create_token(&token, audit(AuditAction::TokenIssued))
+        .await
+        .unwrap();
     assert_eq!(db.store.get_token("tok").await.unwrap(), Some(token));
     assert_eq!(db.store.get_token("missing").await.unwrap(), None);
 }
