@@ -46,6 +46,7 @@ async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Audi
         let (entries, replies): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|job| (job.entry, job.reply)).unzip();
         let count = entries.len();
+        tracing::trace!(count, "audit group commit");
         let result = write_batch(&pool, backend, entries).await.map_err(|e| {
             tracing::error!(error = %e, count, "audit group commit failed");
             e.to_string()

@@ -63,6 +63,11 @@ pub enum ConnectError {
         backend: &'static str,
         source: sqlx::Error,
     },
+    #[error("the SQL statement failed on the {backend} database: {source}")]
+    Execute {
+        backend: &'static str,
+        source: sqlx::Error,
+    },
     #[error("could not apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

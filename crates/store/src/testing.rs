@@ -35,7 +35,7 @@ pub async fn fresh_sqlite_url() -> (String, TempDirGuard) {
 
 /// Creates a new, uniquely named database on the PostgreSQL server of `base` (a URL such as
 /// `postgres://postgres@127.0.0.1:5432/test`, as in `TELEMED_TEST_POSTGRES_URL`) and returns its URL.
-/// The database is left behind for inspection; drop test databases with `dropdb` when convenient.
+/// Drop it with [`drop_postgres_database`] (tests do so when they pass, and keep it for inspection when they fail).
 pub async fn fresh_postgres_url(base: &str) -> Result<String, ConnectError> {
     let name = format!("telemed_test_{}", uuid::Uuid::new_v4().simple());
     execute_raw(base, &format!("CREATE DATABASE {name}")).await?;
@@ -51,16 +51,39 @@ pub async fn fresh_postgres_url(base: &str) -> Result<String, ConnectError> {
     Ok(format!("{server}/{name}{query}"))
 }
 
+/// Drops a database made by [`fresh_postgres_url`], closing any connections still open to it.
+pub async fn drop_postgres_database(base: &str, url: &str) -> Result<(), ConnectError> {
+    let without_query = url.split_once('?').map_or(url, |(u, _)| u);
+    let name = without_query.rsplit_once('/').map_or("", |(_, n)| n);
+    // Only names this module made: never drop a database a caller named by mistake.
+    let valid = name
+        .strip_prefix("telemed_test_")
+        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !valid {
+        return Err(ConnectError::InvalidUrl(format!(
+            "{name} is not a database made by fresh_postgres_url"
+        )));
+    }
+    execute_raw(
+        base,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await
+}
+
 /// Runs SQL (several statements allowed) on its own connection, bypassing the store: for tests
 /// that tamper with the audit trail behind the application's back.
 pub async fn execute_raw(url: &str, sql: &str) -> Result<(), ConnectError> {
     sqlx::any::install_default_drivers();
     let backend = crate::connect::Backend::from_url(url)?.name();
-    let connect_error = |source| ConnectError::Connect { backend, source };
-    let mut conn = AnyConnection::connect(url).await.map_err(connect_error)?;
-    sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
+    let mut conn = AnyConnection::connect(url)
         .await
-        .map_err(connect_error)?;
-    conn.close().await.map_err(connect_error)
+        .map_err(|source| ConnectError::Connect { backend, source })?;
+    let executed = sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+        .execute(&mut conn)
+        .await;
+    // Close before reporting, so a failed statement does not leave the connection behind.
+    let closed = conn.close().await;
+    executed.map_err(|source| ConnectError::Execute { backend, source })?;
+    closed.map_err(|source| ConnectError::Connect { backend, source })
 }

@@ -56,6 +56,15 @@ async fn a_sqlite_database_is_created_with_its_directory_and_keeps_its_data_when
             .unwrap();
     }
     assert!(path.exists());
+    // WAL is a property of the file, so a separate connection sees what the store set.
+    let mut raw = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
     let reopened = store::connect(&format!("sqlite://{}", path.display()))
         .await
         .unwrap();
@@ -73,6 +82,8 @@ async fn a_postgres_store_names_its_backend() {
     let store = store::connect(&url).await.unwrap();
     assert_eq!(store.backend(), "postgres");
     store.ping().await.unwrap();
+    drop(store);
+    crate::helpers::drop_postgres(&url).await;
 }
 
 fn file_names(dir: &Path) -> BTreeSet<String> {

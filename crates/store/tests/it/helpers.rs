@@ -26,7 +26,10 @@ macro_rules! on_every_backend {
                 #[tokio::test]
                 async fn postgres() {
                     if let Some(db) = crate::helpers::TestDb::postgres().await {
+                        let url = db.url.clone();
                         super::$name(db).await;
+                        // Reached only when the test passed: a failed test keeps its database for inspection.
+                        crate::helpers::drop_postgres(&url).await;
                     }
                 }
             }
@@ -141,6 +144,11 @@ impl TestDb {
             .await
             .unwrap();
     }
+}
+
+pub async fn drop_postgres(url: &str) {
+    let base = std::env::var("TELEMED_TEST_POSTGRES_URL").unwrap();
+    testing::drop_postgres_database(&base, url).await.unwrap();
 }
 
 /// A fixed instant plus `seconds`: tests never read the wall clock.
