@@ -234,7 +234,8 @@ impl SqlStore {
         .bind(user.id.to_string())
         .bind(new.password_hash.clone())
         .bind(new.totp_secret.clone())
-        .bind(false)
+        // A secret handed over by the operator counts as enrolled; otherwise the user enrols at first sign-in.
+        .bind(new.totp_secret.is_some())
         .execute(&mut *tx)
         .await
         .db()?;

@@ -376,9 +376,8 @@ impl ChainVerifier {
         if record.seq <= self.last_seq {
             return Err(ChainBreak::Inserted { seq: record.seq });
         }
-        if chain_hash(record.seq, &record.prev_hash, &record.entry) != record.hash {
-            return Err(ChainBreak::Altered { seq: record.seq });
-        }
+        // The link is checked before the content: a row that does not follow its predecessor was
+        // put there (or its predecessor removed); a row that links but does not hash was edited.
         if record.prev_hash != self.last_hash {
             return if record.seq > self.last_seq + 1 {
                 Err(ChainBreak::Deleted {
@@ -388,6 +387,9 @@ impl ChainVerifier {
             } else {
                 Err(ChainBreak::Inserted { seq: record.seq })
             };
+        }
+        if chain_hash(record.seq, &record.prev_hash, &record.entry) != record.hash {
+            return Err(ChainBreak::Altered { seq: record.seq });
         }
         if record.seq != self.last_seq + 1 {
             // Re-numbered records that still link: someone rewrote sequence numbers.
