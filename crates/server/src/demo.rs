@@ -55,7 +55,7 @@ const STAFF: [StaffSpec; 10] = [
         name: "Dr. Wei Chen",
         role: Role::Clinician,
         sites: &[2],
-        npi: Some("1356418424"),
+        npi: Some("1356418420"),
         licenses: &["CA"],
         specialty: Some("Behavioral health"),
     },

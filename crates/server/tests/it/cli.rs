@@ -230,3 +230,48 @@ on_both_backends!(
     .await;
     }
 );
+
+#[test]
+fn the_demo_is_idempotent_and_prints_a_sign_in_for_every_role() {
+    let dir = std::env::temp_dir().join(format!("telemed-demo-{}", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", dir.join("demo.db").display());
+    let first = telemed(&url, &["demo", "--no-serve"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = telemed(&url, &["demo", "--no-serve"]);
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let first = String::from_utf8_lossy(&first.stdout).to_string();
+    let second = String::from_utf8_lossy(&second.stdout).to_string();
+    for role in [
+        "clinician",
+        "nurse",
+        "front_desk",
+        "site_admin",
+        "org_admin",
+        "program_manager",
+        "auditor",
+        "patient",
+    ] {
+        assert!(first.contains(role), "{role} in:\n{first}");
+    }
+    let lines_with_secrets = |text: &str| {
+        text.lines()
+            .filter(|l| l.contains("@riverside.example"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        lines_with_secrets(&first),
+        lines_with_secrets(&second),
+        "a second run reuses the same accounts"
+    );
+    assert!(verify(&url).0);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -7,3 +7,4 @@ mod audit_trail;
 mod cli;
 mod http;
 mod sign_in;
+mod tls;
