@@ -5,6 +5,7 @@ use std::sync::Arc;
 use domain::service::Ctx;
 use domain::{Clock, Store};
 
+use crate::auth::oauth::TokenCache;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 
@@ -14,6 +15,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<ServeConfig>,
     pub metrics: Arc<Metrics>,
+    pub tokens: Arc<TokenCache>,
 }
 
 impl AppState {
@@ -23,6 +25,7 @@ impl AppState {
             clock,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            tokens: Arc::default(),
         }
     }
 

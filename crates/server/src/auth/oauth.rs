@@ -175,14 +175,48 @@ pub async fn issue_token(
     })
 }
 
+/// Tokens already looked up, by hash. Tokens never change after issue, so a cached copy is exact
+/// until it expires; this saves a database read on every integration request.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, TokenRecord>>,
+}
+
+impl TokenCache {
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn get(&self, hash: &str) -> Option<TokenRecord> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+    }
+
+    fn put(&self, record: TokenRecord, now: jiff::Timestamp) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= Self::MAX_ENTRIES {
+            entries.retain(|_, r| r.expires_at > now);
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(record.token_hash.clone(), record);
+    }
+}
+
 /// The actor behind a bearer token, if the token exists and has not expired.
 pub async fn actor_for_token(
     state: &AppState,
     token: &str,
     ip: Option<String>,
 ) -> Result<Option<Actor>, DomainError> {
-    let Some(record) = state.store.get_token(&secrets::sha256_hex(token)).await? else {
-        return Ok(None);
+    let hash = secrets::sha256_hex(token);
+    let record = match state.tokens.get(&hash) {
+        Some(record) => record,
+        None => match state.store.get_token(&hash).await? {
+            Some(record) => {
+                state.tokens.put(record.clone(), state.clock.now());
+                record
+            }
+            None => return Ok(None),
+        },
     };
     if record.expires_at <= state.clock.now() {
         return Ok(None);
