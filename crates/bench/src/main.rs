@@ -1,0 +1,522 @@
+//! `telemed-bench`: starts the real `telemed` binary on a database, seeds it, drives named
+//! workloads over loopback HTTP and prints a table of throughput and latency.
+//!
+//! It prints numbers and checks only correctness (the audit trail grew by every read it made);
+//! it never fails because something was slow.
+
+mod http;
+mod load;
+mod telemed;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use clap::Parser;
+use serde_json::{Value, json};
+
+use crate::http::Conn;
+use crate::load::{Outcome, Rng, Workload};
+use crate::telemed::{Server, Telemed, cpu_time};
+
+const PASSWORD: &str = "bench-password-2026";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "telemed-bench",
+    about = "Load benchmark of the telemed server: patient reads (audited) and password sign-ins."
+)]
+struct Args {
+    /// Database to run on: `sqlite://PATH` or `postgres://USER@HOST/DB` (a fresh one is best).
+    /// Default: a new SQLite file in a temporary directory.
+    #[arg(long, env = "TELEMED_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
+    /// The `telemed` binary to start (build it first: `cargo build --release -p server`).
+    #[arg(long, default_value = "target/release/telemed")]
+    telemed: PathBuf,
+    /// Measured seconds per workload.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Unmeasured warm-up seconds before each workload.
+    #[arg(long, default_value_t = 1)]
+    warmup: u64,
+    /// Concurrent keep-alive connections for the read workload.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Concurrent connections for the sign-in workload (argon2id is CPU-bound by design).
+    #[arg(long, default_value_t = 8)]
+    sign_in_connections: usize,
+    /// Patients to create before reading them at random.
+    #[arg(long, default_value_t = 10_000)]
+    patients: usize,
+    /// Connections used to create the patients.
+    #[arg(long, default_value_t = 16)]
+    seed_connections: usize,
+    /// Threads of the load generator (it shares the machine with the server).
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Keep the temporary directory (server logs, SQLite file) afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = if args.client_threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.client_threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(run(args))
+}
+
+/// One row of the results table.
+struct Row {
+    workload: &'static str,
+    connections: usize,
+    outcome: Outcome,
+    server_cpu: Option<Duration>,
+    client_cpu: Option<Duration>,
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    if !args.telemed.is_file() {
+        bail!(
+            "{} not found: build it first with `cargo build --release -p server`, or pass --telemed PATH",
+            args.telemed.display()
+        );
+    }
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let work_dir =
+        std::env::temp_dir().join(format!("telemed-bench-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&work_dir)?;
+    let database_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", work_dir.join("bench.db").display()),
+    };
+    let backend = if database_url.starts_with("sqlite") {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    let log = work_dir.join("server.log");
+    let telemed = Telemed {
+        binary: args.telemed.clone(),
+        database_url: database_url.clone(),
+    };
+    println!(
+        "telemed-bench: backend {backend}, server log {}",
+        log.display()
+    );
+
+    let result = bench(&args, &telemed, backend, stamp, &log).await;
+    if result.is_ok() && !args.keep {
+        let _ = std::fs::remove_dir_all(&work_dir);
+    } else {
+        println!("kept {}", work_dir.display());
+    }
+    result
+}
+
+async fn bench(
+    args: &Args,
+    telemed: &Telemed,
+    backend: &'static str,
+    stamp: u64,
+    log: &std::path::Path,
+) -> anyhow::Result<()> {
+    // Seed through the CLI: organization, site, integration client.
+    telemed.run(&["migrate"])?;
+    let org = telemed.run_json(&[
+        "org",
+        "create",
+        "--name",
+        &format!("Bench {stamp}"),
+        "--json",
+    ])?;
+    let org = str_field(&org, "id")?;
+    let site = telemed.run_json(&[
+        "site",
+        "create",
+        "--org",
+        &org,
+        "--name",
+        "Bench Clinic",
+        "--state",
+        "NY",
+        "--time-zone",
+        "America/New_York",
+        "--json",
+    ])?;
+    let site = str_field(&site, "id")?;
+    let client = telemed.run_json(&[
+        "client",
+        "create",
+        "--org",
+        &org,
+        "--name",
+        "bench",
+        "--scope",
+        "system/*.read system/*.write",
+        "--json",
+    ])?;
+    let client_id = str_field(&client, "client_id")?;
+    let client_secret = str_field(&client, "client_secret")?;
+
+    // Patients go through the API, so every one is created by the domain with its audit entry.
+    let server = telemed.serve(log).await?;
+    let token = fetch_token(server.addr, &client_id, &client_secret).await?;
+    let started = Instant::now();
+    let ids = create_patients(
+        server.addr,
+        &token,
+        &site,
+        args.patients,
+        args.seed_connections,
+    )
+    .await?;
+    let seeding = started.elapsed();
+    server.stop()?;
+    println!(
+        "seeded {} patients through POST /api/v1/patients in {:.1} s ({:.0}/s, {} connections)",
+        ids.len(),
+        seeding.as_secs_f64(),
+        ids.len() as f64 / seeding.as_secs_f64().max(1e-9),
+        args.seed_connections
+    );
+
+    let email = format!("bench.patient.{stamp}@bench.example");
+    telemed.run(&[
+        "user",
+        "create",
+        "--org",
+        &org,
+        "--role",
+        "patient",
+        "--email",
+        &email,
+        "--password",
+        PASSWORD,
+        "--patient",
+        &ids[0],
+        "--json",
+    ])?;
+
+    let mut rows = Vec::new();
+
+    // (a) Audited reads of random patients.
+    let audit_before = telemed.audit_records()?;
+    let server = telemed.serve(log).await?;
+    let token = fetch_token(server.addr, &client_id, &client_secret).await?;
+    let reads = Arc::new(Reads::new(server.addr, &token, &ids));
+    let (row, warm_ok) = measure(
+        "GET patient (audited)",
+        &server,
+        reads,
+        args.connections,
+        args,
+    )
+    .await?;
+    server.stop()?;
+    let audit_after = telemed.audit_records()?;
+    let reads_ok = row.outcome.ok + warm_ok;
+    let grown = audit_after.saturating_sub(audit_before);
+    rows.push(row);
+
+    // (b) Password sign-ins (argon2id) of a patient account.
+    let server = telemed.serve(log).await?;
+    let body = json!({ "email": email, "password": PASSWORD }).to_string();
+    let sign_in = Arc::new(Fixed(http::request(
+        "POST",
+        server.addr,
+        "/api/v1/session",
+        &[],
+        Some(("application/json", body.as_bytes())),
+    )));
+    let (row, _) = measure(
+        "POST session (sign-in)",
+        &server,
+        sign_in,
+        args.sign_in_connections,
+        args,
+    )
+    .await?;
+    server.stop()?;
+    rows.push(row);
+
+    print_table(backend, &rows);
+    println!(
+        "audit: chain intact; {grown} records added during the read workload for {reads_ok} successful reads (warm-up included)"
+    );
+    for row in &rows {
+        if let Some(error) = &row.outcome.first_error {
+            println!("first error in {}: {error}", row.workload);
+        }
+    }
+    if grown < reads_ok {
+        bail!("the audit trail grew by {grown} records but {reads_ok} reads succeeded");
+    }
+    Ok(())
+}
+
+/// Warms up, then measures one workload; returns its row and the warm-up's successful requests.
+async fn measure<W: Workload>(
+    name: &'static str,
+    server: &Server,
+    workload: Arc<W>,
+    connections: usize,
+    args: &Args,
+) -> anyhow::Result<(Row, u64)> {
+    let mut warm_ok = 0;
+    if args.warmup > 0 {
+        let warm = load::run(
+            server.addr,
+            workload.clone(),
+            connections,
+            Duration::from_secs(args.warmup),
+        )
+        .await?;
+        warm_ok = warm.ok;
+    }
+    let server_cpu = cpu_time(Some(server.pid()));
+    let client_cpu = cpu_time(None);
+    let outcome = load::run(
+        server.addr,
+        workload,
+        connections,
+        Duration::from_secs(args.seconds),
+    )
+    .await?;
+    let used = |before: Option<Duration>, after: Option<Duration>| match (before, after) {
+        (Some(b), Some(a)) => Some(a.saturating_sub(b)),
+        _ => None,
+    };
+    Ok((
+        Row {
+            workload: name,
+            connections,
+            server_cpu: used(server_cpu, cpu_time(Some(server.pid()))),
+            client_cpu: used(client_cpu, cpu_time(None)),
+            outcome,
+        },
+        warm_ok,
+    ))
+}
+
+fn millis(us: u32) -> String {
+    format!("{:.2} ms", f64::from(us) / 1000.0)
+}
+
+fn cpu_share(cpu: Option<Duration>, elapsed: Duration) -> String {
+    match cpu {
+        Some(cpu) => format!(
+            "{:.0}%",
+            100.0 * cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9)
+        ),
+        None => "-".into(),
+    }
+}
+
+fn print_table(backend: &str, rows: &[Row]) {
+    println!();
+    println!(
+        "| {:<24} | {:<8} | {:>5} | {:>9} | {:>6} | {:>9} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} |",
+        "workload",
+        "backend",
+        "conns",
+        "requests",
+        "errors",
+        "req/s",
+        "p50",
+        "p99",
+        "max",
+        "server CPU",
+        "client CPU"
+    );
+    println!(
+        "|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
+        "-".repeat(26),
+        "-".repeat(10),
+        "-".repeat(6) + ":",
+        "-".repeat(10) + ":",
+        "-".repeat(7) + ":",
+        "-".repeat(10) + ":",
+        "-".repeat(10) + ":",
+        "-".repeat(10) + ":",
+        "-".repeat(10) + ":",
+        "-".repeat(11) + ":",
+        "-".repeat(11) + ":",
+    );
+    for row in rows {
+        let o = &row.outcome;
+        println!(
+            "| {:<24} | {:<8} | {:>5} | {:>9} | {:>6} | {:>9.0} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} |",
+            row.workload,
+            backend,
+            row.connections,
+            o.requests(),
+            o.errors,
+            o.per_second(),
+            millis(o.quantile_us(0.50)),
+            millis(o.quantile_us(0.99)),
+            millis(o.max_us()),
+            cpu_share(row.server_cpu, o.elapsed),
+            cpu_share(row.client_cpu, o.elapsed),
+        );
+    }
+    println!();
+    println!(
+        "CPU is a share of one core over the measured seconds (this machine has {} cores).",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+}
+
+fn str_field(value: &Value, name: &str) -> anyhow::Result<String> {
+    value[name]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("expected \"{name}\" in {value}"))
+}
+
+/// `POST /oauth/token` with client_secret_basic.
+async fn fetch_token(addr: SocketAddr, client_id: &str, secret: &str) -> anyhow::Result<String> {
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+    let request = http::request(
+        "POST",
+        addr,
+        "/oauth/token",
+        &[("Authorization", &format!("Basic {basic}"))],
+        Some((
+            "application/x-www-form-urlencoded",
+            b"grant_type=client_credentials",
+        )),
+    );
+    let mut conn = Conn::open(addr).await?;
+    let status = conn.send(&request).await?;
+    let body: Value = serde_json::from_slice(conn.body()).unwrap_or(Value::Null);
+    if status != 200 {
+        bail!("POST /oauth/token answered {status}: {body}");
+    }
+    str_field(&body, "access_token")
+}
+
+/// Creates `count` patients over `connections` connections; returns their ids.
+async fn create_patients(
+    addr: SocketAddr,
+    token: &str,
+    site: &str,
+    count: usize,
+    connections: usize,
+) -> anyhow::Result<Vec<String>> {
+    if count == 0 {
+        bail!("--patients must be at least 1");
+    }
+    let auth = format!("Bearer {token}");
+    let connections = connections.clamp(1, count);
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let auth = auth.clone();
+        let site = site.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await?;
+            let mut ids = Vec::new();
+            for i in (c..count).step_by(connections) {
+                let body = patient_body(i, &site).to_string();
+                let request = http::request(
+                    "POST",
+                    addr,
+                    "/api/v1/patients",
+                    &[("Authorization", &auth)],
+                    Some(("application/json", body.as_bytes())),
+                );
+                let status = conn.send(&request).await?;
+                let reply: Value = serde_json::from_slice(conn.body()).unwrap_or(Value::Null);
+                if status != 201 {
+                    bail!("POST /api/v1/patients answered {status}: {reply}");
+                }
+                ids.push(str_field(&reply, "id")?);
+            }
+            anyhow::Ok(ids)
+        }));
+    }
+    let mut ids = Vec::with_capacity(count);
+    for task in tasks {
+        ids.extend(task.await??);
+    }
+    Ok(ids)
+}
+
+fn patient_body(i: usize, site: &str) -> Value {
+    const GIVEN: [&str; 8] = [
+        "Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Sofia", "Hiro",
+    ];
+    const FAMILY: [&str; 8] = [
+        "Garcia", "Smith", "Nguyen", "Patel", "Kim", "Okafor", "Lopez", "Rossi",
+    ];
+    let sex = ["female", "male", "other", "unknown"][i % 4];
+    json!({
+        "mrn": format!("BENCH-{i:06}"),
+        "given_name": GIVEN[i % GIVEN.len()],
+        "family_name": FAMILY[(i / GIVEN.len()) % FAMILY.len()],
+        "birth_date": format!("{}-{:02}-{:02}", 1940 + i % 70, 1 + i % 12, 1 + i % 28),
+        "sex": sex,
+        "email": format!("patient{i}@bench.example"),
+        "phone": format!("+1 555 {:04}", i % 10_000),
+        "address": {
+            "line1": format!("{} Main Street", 1 + i % 999),
+            "line2": null,
+            "city": "Brooklyn",
+            "state": "NY",
+            "postal_code": "11201"
+        },
+        "preferred_language": "en",
+        "primary_site_id": site
+    })
+}
+
+/// `GET /api/v1/patients/{id}` for a random id; the requests are built once, up front.
+struct Reads(Vec<Vec<u8>>);
+
+impl Reads {
+    fn new(addr: SocketAddr, token: &str, ids: &[String]) -> Self {
+        let auth = format!("Bearer {token}");
+        Self(
+            ids.iter()
+                .map(|id| {
+                    http::request(
+                        "GET",
+                        addr,
+                        &format!("/api/v1/patients/{id}"),
+                        &[("Authorization", &auth)],
+                        None,
+                    )
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Workload for Reads {
+    fn next_request(&self, rng: &mut Rng) -> &[u8] {
+        &self.0[rng.below(self.0.len())]
+    }
+}
+
+/// The same request every time.
+struct Fixed(Vec<u8>);
+
+impl Workload for Fixed {
+    fn next_request(&self, _: &mut Rng) -> &[u8] {
+        &self.0
+    }
+}
