@@ -1,19 +1,67 @@
 //! The server-rendered web UI: one route table, pages rendered from Askama templates.
+//!
+//! Handlers are thin: read the form or query, call the same `domain` use cases and `auth` functions
+//! as the JSON API, and render a view struct prepared here. Every form posts, then redirects to a
+//! page, and carries a CSRF token; nothing needs JavaScript.
+
+mod admin;
+mod assets;
+mod audit;
+mod form;
+mod home;
+mod page;
+mod patients;
+mod session;
+mod shell;
+mod signin;
 
 use axum::Router;
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect};
-use axum::routing::get;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(|| async { Redirect::to("/signin") }))
+    Router::new()
+        .route("/", get(home::root))
+        .route("/app", get(home::app))
+        .route("/me", get(home::me))
+        .route("/signin", get(signin::form).post(signin::submit))
+        .route(
+            "/signin/code",
+            get(signin::code_form).post(signin::code_submit),
+        )
+        .route(
+            "/signin/enrol",
+            get(signin::enrol_form).post(signin::enrol_submit),
+        )
+        .route("/signout", post(signin::sign_out))
+        .route("/patients", get(patients::list))
+        .route(
+            "/patients/new",
+            get(patients::new_form).post(patients::create),
+        )
+        .route("/patients/{id}", get(patients::show))
+        .route(
+            "/patients/{id}/edit",
+            get(patients::edit_form).post(patients::update),
+        )
+        .route("/patients/{id}/break-glass", post(patients::break_glass))
+        .route("/admin/users", get(admin::users))
+        .route(
+            "/admin/users/new",
+            get(admin::new_user_form).post(admin::create_user),
+        )
+        .route("/admin/users/{id}/active", post(admin::set_active))
+        .route("/admin/sites", get(admin::sites).post(admin::create_site))
+        .route("/audit", get(audit::search))
+        .route("/audit/export.csv", get(audit::export))
+        .route("/audit/break-glass", get(audit::break_glass))
+        .route("/audit/break-glass/{id}/review", post(audit::review))
+        .route("/assets/{file}", get(assets::serve))
 }
 
+/// The page for an unknown address; the server's fallback for everything outside the API.
 pub fn not_found_page() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        Html("<!doctype html><title>Not found</title><p>Page not found.</p>"),
-    )
+    page::PageError::NotFound
 }

@@ -1,0 +1,295 @@
+//! The audit trail (search, CSV export) and the review of emergency access.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use domain::compliance::{AuditAction, AuditRecord, Outcome};
+use domain::ids::{BreakGlassId, UserId};
+use domain::service::{audit, users};
+use domain::{DomainError, Permission, access};
+
+use crate::api::audit::{AuditParams, csv_response};
+use crate::state::AppState;
+
+use super::form::{Field, FormData, FormErrors, PageQuery, Select};
+use super::page::{PageError, PageResult, ok, render, see_other};
+use super::session::{PageUser, check_csrf};
+use super::shell::{Section, Shell};
+
+const PAGE_SIZE: i64 = 100;
+
+fn time(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+pub struct AuditRow {
+    pub time: String,
+    pub actor: String,
+    pub role: String,
+    pub action: &'static str,
+    pub resource: String,
+    pub patient: String,
+    pub outcome: &'static str,
+    /// `ok`, `denied` or `failed`, for the badge colour.
+    pub outcome_class: &'static str,
+    pub flagged: bool,
+    pub source_ip: String,
+    pub detail: String,
+}
+
+impl From<AuditRecord> for AuditRow {
+    fn from(r: AuditRecord) -> Self {
+        let e = r.entry;
+        let resource = match &e.resource_id {
+            Some(id) => format!("{} {id}", e.resource_type),
+            None => e.resource_type.clone(),
+        };
+        Self {
+            time: time(e.at),
+            actor: match e.actor.id() {
+                Some(id) => id,
+                None => e.actor.kind().to_string(),
+            },
+            role: e
+                .actor
+                .role()
+                .map(|r| r.label().to_string())
+                .unwrap_or_default(),
+            action: e.action.as_str(),
+            resource,
+            patient: e.patient_id.map(|p| p.to_string()).unwrap_or_default(),
+            outcome: e.outcome.as_str(),
+            outcome_class: match e.outcome {
+                Outcome::Success => "ok",
+                Outcome::Denied => "denied",
+                Outcome::Failure => "failed",
+            },
+            flagged: e.flagged,
+            source_ip: e.source_ip.unwrap_or_default(),
+            detail: e.detail.unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "pages/audit.html")]
+struct AuditPage {
+    shell: Shell,
+    errors: FormErrors,
+    user: Field,
+    patient: Field,
+    action: Select,
+    from: Field,
+    to: Field,
+    flagged: bool,
+    searched: bool,
+    rows: Vec<AuditRow>,
+    export_href: String,
+    next_href: Option<String>,
+    prev_href: Option<String>,
+}
+
+const LABELS: [(&str, &str); 5] = [
+    ("user", "User or client id"),
+    ("patient", "Patient id"),
+    ("action", "Action"),
+    ("from", "From"),
+    ("to", "To"),
+];
+
+/// The filters as a query string (without paging), for the export link and page links.
+fn filter_pairs(p: &AuditParams) -> Vec<(&'static str, String)> {
+    let mut pairs = Vec::new();
+    let fields = [
+        ("user", &p.user),
+        ("patient", &p.patient),
+        ("action", &p.action),
+        ("from", &p.from),
+        ("to", &p.to),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            pairs.push((name, v.to_string()));
+        }
+    }
+    if p.flagged == Some(true) {
+        pairs.push(("flagged", "true".to_string()));
+    }
+    pairs
+}
+
+fn href(path: &str, mut pairs: Vec<(&'static str, String)>, offset: i64) -> String {
+    if offset > 0 {
+        pairs.push(("offset", offset.to_string()));
+    }
+    match serde_urlencoded::to_string(&pairs) {
+        Ok(q) if !q.is_empty() => format!("{path}?{q}"),
+        _ => path.to_string(),
+    }
+}
+
+fn parse_params(raw: Option<&str>) -> Result<AuditParams, PageError> {
+    serde_urlencoded::from_str(raw.unwrap_or_default()).map_err(|_| {
+        PageError::BadRequest(
+            "The search has a filter this page does not understand. Start a new search.".into(),
+        )
+    })
+}
+
+/// The search form and the newest matching entries.
+pub async fn search(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
+    let actor = &me.actor;
+    access::require(actor, Permission::ReadAudit)?;
+    let params = parse_params(raw.as_deref())?;
+    let mut errors = FormErrors::default();
+    let mut rows = Vec::new();
+    let offset = params.offset.unwrap_or(0).max(0);
+    let mut more = false;
+    match params.to_query() {
+        Ok(mut query) => {
+            query.limit = PAGE_SIZE + 1;
+            query.offset = offset;
+            let mut records = audit::search(state.ctx(), actor, query, false).await?;
+            more = records.len() as i64 > PAGE_SIZE;
+            records.truncate(PAGE_SIZE as usize);
+            rows = records.into_iter().map(AuditRow::from).collect();
+        }
+        Err(err @ DomainError::Invalid(_)) => errors = FormErrors::from_domain(err, &LABELS)?,
+        Err(other) => return Err(other.into()),
+    }
+    let text = |name: &str, label: &str, value: &Option<String>| {
+        Field::new(name, label, value.clone().unwrap_or_default())
+            .optional()
+            .errors(&errors)
+    };
+    let pairs = filter_pairs(&params);
+    let page = AuditPage {
+        shell: Shell::new(&me, Section::Audit),
+        user: text("user", "User or client id", &params.user),
+        patient: text("patient", "Patient id", &params.patient),
+        action: Select::new(
+            "action",
+            "Action",
+            AuditAction::ALL.map(|a| (a.as_str().to_string(), a.as_str().to_string())),
+            params.action.as_deref().unwrap_or_default().trim(),
+            Some("Any action"),
+        )
+        .optional()
+        .errors(&errors),
+        from: text("from", "From", &params.from).kind("date"),
+        to: text("to", "To", &params.to).kind("date"),
+        flagged: params.flagged == Some(true),
+        searched: errors.is_empty(),
+        rows,
+        export_href: href("/audit/export.csv", pairs.clone(), 0),
+        next_href: more.then(|| href("/audit", pairs.clone(), offset + PAGE_SIZE)),
+        prev_href: (offset > 0).then(|| href("/audit", pairs, (offset - PAGE_SIZE).max(0))),
+        errors,
+    };
+    let status = if page.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render(status, &page))
+}
+
+/// The same search as a CSV download.
+pub async fn export(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    RawQuery(raw): RawQuery,
+) -> PageResult {
+    let params = parse_params(raw.as_deref())?;
+    let mut query = params.to_query()?;
+    query.limit = params.limit.unwrap_or(100_000);
+    let records = audit::search(state.ctx(), &me.actor, query, true).await?;
+    Ok(csv_response(records)?)
+}
+
+pub struct GrantRow {
+    pub user: String,
+    pub patient_id: String,
+    pub reason: String,
+    pub granted_at: String,
+    pub expires_at: String,
+    pub review_action: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/break_glass_review.html")]
+struct ReviewPage {
+    shell: Shell,
+    rows: Vec<GrantRow>,
+}
+
+/// Emergency access nobody has reviewed yet, newest first.
+pub async fn break_glass(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    PageQuery(params): PageQuery<DoneParams>,
+) -> PageResult {
+    let actor = &me.actor;
+    let grants = audit::list_break_glass(state.ctx(), actor, true).await?;
+    // Names where the reviewer may see accounts (organization administrators); ids otherwise.
+    let names: HashMap<UserId, String> = match users::list(state.ctx(), actor, None).await {
+        Ok(found) => found
+            .into_iter()
+            .map(|u| (u.id, format!("{} ({})", u.display_name, u.email)))
+            .collect(),
+        Err(DomainError::Forbidden { .. }) => HashMap::new(),
+        Err(other) => return Err(other.into()),
+    };
+    let rows = grants
+        .into_iter()
+        .map(|g| GrantRow {
+            user: names
+                .get(&g.user_id)
+                .cloned()
+                .unwrap_or_else(|| g.user_id.to_string()),
+            patient_id: g.patient_id.to_string(),
+            reason: g.reason,
+            granted_at: time(g.granted_at),
+            expires_at: time(g.expires_at),
+            review_action: format!("/audit/break-glass/{}/review", g.id),
+        })
+        .collect();
+    let notice = match params.done.as_deref() {
+        Some("reviewed") => Some("Marked as reviewed."),
+        Some("already") => Some("Someone had already reviewed that access."),
+        _ => None,
+    };
+    Ok(ok(&ReviewPage {
+        shell: Shell::new(&me, Section::BreakGlass).notice(notice),
+        rows,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DoneParams {
+    done: Option<String>,
+}
+
+pub async fn review(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    Path(raw): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&me.session.csrf_token, &form)?;
+    let id: BreakGlassId = raw.parse().map_err(|_| PageError::NotFound)?;
+    match audit::review_break_glass(state.ctx(), &me.actor, id).await {
+        Ok(()) => Ok(see_other("/audit/break-glass?done=reviewed")),
+        Err(DomainError::Conflict(_)) => Ok(see_other("/audit/break-glass?done=already")),
+        Err(other) => Err(other.into()),
+    }
+}

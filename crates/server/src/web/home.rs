@@ -1,0 +1,202 @@
+//! `/`, the home page of each role, and `/me`.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+
+use domain::Permission;
+use domain::access::role_allows;
+use domain::identity::Role;
+use domain::ids::SiteId;
+use domain::service::{org, patients, users};
+
+use crate::auth::actor::{CurrentSession, SessionState};
+use crate::state::AppState;
+
+use super::page::{PageError, PageResult, ok, see_other};
+use super::patients::PatientView;
+use super::session::PageUser;
+use super::shell::{Section, Shell};
+
+pub async fn root(CurrentSession(session): CurrentSession) -> Response {
+    match session {
+        SessionState::Full(_) => see_other("/app"),
+        _ => see_other("/signin"),
+    }
+}
+
+pub struct HomeLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub description: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "pages/home.html")]
+struct HomePage {
+    shell: Shell,
+    name: String,
+    intro: &'static str,
+    links: Vec<HomeLink>,
+}
+
+fn intro(role: Role) -> &'static str {
+    match role {
+        Role::Patient => "Here you can see the details your care team holds about you.",
+        Role::Clinician | Role::Nurse => {
+            "Find a patient to open their record. Records outside your sites need emergency access."
+        }
+        Role::FrontDesk => "Find or register patients for your sites.",
+        Role::SiteAdmin => "Manage the patients and staff of your sites.",
+        Role::OrgAdmin => {
+            "Manage your organization's sites, staff and patients, and review its audit trail."
+        }
+        Role::ProgramManager => {
+            "Rollout dashboards arrive with the program module. There is nothing to show here yet."
+        }
+        Role::Auditor => "Search the audit trail and review every use of emergency access.",
+    }
+}
+
+fn links(role: Role) -> Vec<HomeLink> {
+    let mut links = Vec::new();
+    if role_allows(role, Permission::ListPatients) {
+        links.push(HomeLink {
+            href: "/patients",
+            label: "Find a patient",
+            description: "Search by name or medical record number.",
+        });
+    }
+    if role_allows(role, Permission::WritePatient) {
+        links.push(HomeLink {
+            href: "/patients/new",
+            label: "Register a patient",
+            description: "Add a new patient record to one of your sites.",
+        });
+    }
+    if role_allows(role, Permission::ManageUsers) {
+        links.push(HomeLink {
+            href: "/admin/users",
+            label: "Users",
+            description: "Add staff and patient accounts, or disable them.",
+        });
+    }
+    if role_allows(role, Permission::ManageSites) {
+        links.push(HomeLink {
+            href: "/admin/sites",
+            label: "Sites",
+            description: "The clinics of your organization.",
+        });
+    }
+    if role_allows(role, Permission::ReadAudit) {
+        links.push(HomeLink {
+            href: "/audit",
+            label: "Audit trail",
+            description: "Who did what, and when. Export it as CSV.",
+        });
+    }
+    if role_allows(role, Permission::ReviewBreakGlass) {
+        links.push(HomeLink {
+            href: "/audit/break-glass",
+            label: "Emergency access",
+            description: "Review records opened outside the care team.",
+        });
+    }
+    let (label, description) = if role == Role::Patient {
+        ("My profile", "Your contact details and your clinic.")
+    } else {
+        ("My account", "Your name, role, sites and licenses.")
+    };
+    links.push(HomeLink {
+        href: "/me",
+        label,
+        description,
+    });
+    links
+}
+
+pub async fn app(PageUser(me): PageUser) -> PageResult {
+    let role = me.user.role;
+    Ok(ok(&HomePage {
+        shell: Shell::new(&me, Section::Home),
+        name: me.user.display_name.clone(),
+        intro: intro(role),
+        links: links(role),
+    }))
+}
+
+/// Site names of the actor's organization, by id.
+pub async fn site_names(
+    state: &AppState,
+    actor: &domain::Actor,
+) -> Result<HashMap<SiteId, String>, PageError> {
+    let sites = org::list_sites(state.ctx(), actor, actor.org()?).await?;
+    Ok(sites.into_iter().map(|s| (s.id, s.name)).collect())
+}
+
+#[derive(Template)]
+#[template(path = "pages/me_patient.html")]
+struct MyRecordPage {
+    shell: Shell,
+    patient: PatientView,
+}
+
+pub struct LicenseView {
+    pub state: String,
+    pub number: String,
+    pub expires_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "pages/me_account.html")]
+struct MyAccountPage {
+    shell: Shell,
+    name: String,
+    email: String,
+    role: &'static str,
+    sites: Vec<String>,
+    npi: Option<String>,
+    specialties: String,
+    licenses: Vec<LicenseView>,
+}
+
+/// The signed-in person's own page: a patient's record, or a staff member's account.
+pub async fn me(State(state): State<AppState>, PageUser(me): PageUser) -> PageResult {
+    let shell = Shell::new(&me, Section::Profile);
+    let actor = &me.actor;
+    let names = site_names(&state, actor).await?;
+    if let Some(own) = actor.own_patient {
+        let patient = patients::get(state.ctx(), actor, own).await?;
+        return Ok(ok(&MyRecordPage {
+            shell,
+            patient: PatientView::new(&patient, &names),
+        }));
+    }
+    let user_id = actor.user_id().ok_or(PageError::NotFound)?;
+    let user = users::get(state.ctx(), actor, user_id).await?;
+    let clinician = user.clinician.unwrap_or_default();
+    Ok(ok(&MyAccountPage {
+        shell,
+        name: user.display_name,
+        email: user.email.to_string(),
+        role: user.role.label(),
+        sites: user
+            .site_ids
+            .iter()
+            .filter_map(|id| names.get(id).cloned())
+            .collect(),
+        npi: Some(clinician.npi).filter(|n| !n.is_empty()),
+        specialties: clinician.specialties.join(", "),
+        licenses: clinician
+            .licenses
+            .into_iter()
+            .map(|l| LicenseView {
+                state: l.state.code().to_string(),
+                number: l.number,
+                expires_on: l.expires_on.to_string(),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,140 @@
+//! Rendering pages, and the error pages (403, 404, 500 and friends) every handler can end in.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use domain::DomainError;
+
+use crate::error::ApiError;
+
+/// Renders a template with a status; a template failure becomes the 500 page.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            PageError::Internal.into_response()
+        }
+    }
+}
+
+/// `render` with 200 OK.
+pub fn ok(page: &impl Template) -> Response {
+    render(StatusCode::OK, page)
+}
+
+/// A redirect after a form (303: the browser follows with GET).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Adds a `Set-Cookie` header to a response.
+pub fn with_cookie(mut response: Response, cookie: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "pages/error.html")]
+struct ErrorPage {
+    title: &'static str,
+    message: String,
+}
+
+/// How a page request can fail. Internal detail is logged where it happens, never shown.
+#[derive(Debug)]
+pub enum PageError {
+    NotFound,
+    Forbidden(String),
+    /// The form's CSRF token was missing or wrong.
+    Csrf,
+    BadRequest(String),
+    Internal,
+    Redirect(String),
+}
+
+pub type PageResult = Result<Response, PageError>;
+
+impl From<DomainError> for PageError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::NotFound { .. } => Self::NotFound,
+            DomainError::Forbidden { action } => {
+                Self::Forbidden(format!("You do not have permission to {action}."))
+            }
+            DomainError::BreakGlassRequired => Self::Forbidden(
+                "This patient is outside your care team. Open the record to request emergency access."
+                    .into(),
+            ),
+            DomainError::Invalid(field) => Self::BadRequest(field.to_string()),
+            DomainError::Conflict(message) => Self::BadRequest(message),
+            DomainError::BadCredentials | DomainError::AccountLocked => {
+                Self::Redirect("/signin".into())
+            }
+            DomainError::MfaRequired | DomainError::BadMfaCode => {
+                Self::Redirect("/signin/code".into())
+            }
+            DomainError::Storage(detail) => {
+                tracing::error!(%detail, "storage failure");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        match err.status {
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::FORBIDDEN => Self::Forbidden(err.message),
+            s if s.is_client_error() => Self::BadRequest(err.message),
+            // The API error type has already logged the detail.
+            _ => Self::Internal,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            PageError::Redirect(to) => return see_other(&to),
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "The page or record you asked for does not exist, or you cannot see it. \
+                 Check the address, or go back to the start."
+                    .to_string(),
+            ),
+            PageError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message),
+            PageError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "The form has expired",
+                "The form you sent has expired or did not come from this site. \
+                 Go back, reload the page and try again."
+                    .to_string(),
+            ),
+            PageError::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                "Something is wrong with the request",
+                message,
+            ),
+            PageError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sorry, something went wrong",
+                "We could not complete your request. Nothing you did caused this. \
+                 Please try again in a moment."
+                    .to_string(),
+            ),
+        };
+        let page = ErrorPage { title, message };
+        match page.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "error page rendering failed");
+                (status, title).into_response()
+            }
+        }
+    }
+}
