@@ -9,3 +9,4 @@ mod cli;
 mod http;
 mod sign_in;
 mod tls;
+mod web;
