@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::http::Conn;
 use crate::load::{Outcome, Rng, Workload};
-use crate::telemed::{Server, Telemed, cpu_time};
+use crate::telemed::{Server, Telemed, cpu_time, machine_ticks};
 
 const PASSWORD: &str = "bench-password-2026";
 
@@ -58,9 +58,29 @@ struct Args {
     /// Threads of the load generator (it shares the machine with the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// Workloads to run, comma-separated: read, sign-in, and the floors healthz and me.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "read,sign-in"
+    )]
+    workloads: Vec<Kind>,
     /// Keep the temporary directory (server logs, SQLite file) afterwards.
     #[arg(long)]
     keep: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Kind {
+    /// GET /api/v1/patients/{id} of random patients, each read audited.
+    Read,
+    /// POST /api/v1/session with a patient's password (argon2id).
+    SignIn,
+    /// GET /healthz: the HTTP stack and middleware alone.
+    Healthz,
+    /// GET /api/v1/me: the HTTP stack plus bearer token checking.
+    Me,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -85,6 +105,8 @@ struct Row {
     outcome: Outcome,
     server_cpu: Option<Duration>,
     client_cpu: Option<Duration>,
+    /// Share of all the machine's cores that were busy, by anything.
+    machine_busy: Option<f64>,
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -116,6 +138,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "telemed-bench: backend {backend}, server log {}",
         log.display()
     );
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let load: Vec<&str> = load.split_whitespace().take(3).collect();
+        println!(
+            "load average before the run: {} (other work on the machine skews the numbers)",
+            load.join(" ")
+        );
+    }
+    if let Some(fsync) = fsync_latency(&work_dir) {
+        println!(
+            "disk: a 4 KiB write + fsync in {} takes {:.2} ms (median of 50); every durable commit pays at least this",
+            work_dir.display(),
+            fsync.as_secs_f64() * 1000.0
+        );
+    }
 
     let result = bench(&args, &telemed, backend, stamp, &log).await;
     if result.is_ok() && !args.keep {
@@ -211,58 +247,111 @@ async fn bench(
     ])?;
 
     let mut rows = Vec::new();
+    let mut audit_check = None;
 
     // (a) Audited reads of random patients.
-    let audit_before = telemed.audit_records()?;
-    let server = telemed.serve(log).await?;
-    let token = fetch_token(server.addr, &client_id, &client_secret).await?;
-    let reads = Arc::new(Reads::new(server.addr, &token, &ids));
-    let (row, warm_ok) = measure(
-        "GET patient (audited)",
-        &server,
-        reads,
-        args.connections,
-        args,
-    )
-    .await?;
-    server.stop()?;
-    let audit_after = telemed.audit_records()?;
-    let reads_ok = row.outcome.ok + warm_ok;
-    let grown = audit_after.saturating_sub(audit_before);
-    rows.push(row);
+    if args.workloads.contains(&Kind::Read) {
+        let audit_before = telemed.audit_records()?;
+        let server = telemed.serve(log).await?;
+        let token = fetch_token(server.addr, &client_id, &client_secret).await?;
+        let reads = Arc::new(Reads::new(server.addr, &token, &ids));
+        let (row, warm_ok) = measure(
+            "GET patient (audited)",
+            &server,
+            reads,
+            args.connections,
+            args,
+        )
+        .await?;
+        server.stop()?;
+        let audit_after = telemed.audit_records()?;
+        audit_check = Some((
+            audit_after.saturating_sub(audit_before),
+            row.outcome.ok + warm_ok,
+        ));
+        rows.push(row);
+    }
 
     // (b) Password sign-ins (argon2id) of a patient account.
-    let server = telemed.serve(log).await?;
-    let body = json!({ "email": email, "password": PASSWORD }).to_string();
-    let sign_in = Arc::new(Fixed(http::request(
-        "POST",
-        server.addr,
-        "/api/v1/session",
-        &[],
-        Some(("application/json", body.as_bytes())),
-    )));
-    let (row, _) = measure(
-        "POST session (sign-in)",
-        &server,
-        sign_in,
-        args.sign_in_connections,
-        args,
-    )
-    .await?;
-    server.stop()?;
-    rows.push(row);
+    if args.workloads.contains(&Kind::SignIn) {
+        let server = telemed.serve(log).await?;
+        let body = json!({ "email": email, "password": PASSWORD }).to_string();
+        let sign_in = Arc::new(Fixed(http::request(
+            "POST",
+            server.addr,
+            "/api/v1/session",
+            &[],
+            Some(("application/json", body.as_bytes())),
+        )));
+        let (row, _) = measure(
+            "POST session (sign-in)",
+            &server,
+            sign_in,
+            args.sign_in_connections,
+            args,
+        )
+        .await?;
+        server.stop()?;
+        rows.push(row);
+    }
+
+    // Floors, to see where a read's time goes: the HTTP stack alone, then with token checking.
+    if args.workloads.contains(&Kind::Healthz) || args.workloads.contains(&Kind::Me) {
+        let server = telemed.serve(log).await?;
+        if args.workloads.contains(&Kind::Healthz) {
+            let healthz = Arc::new(Fixed(http::request(
+                "GET",
+                server.addr,
+                "/healthz",
+                &[],
+                None,
+            )));
+            let (row, _) = measure(
+                "GET healthz (no auth, no DB)",
+                &server,
+                healthz,
+                args.connections,
+                args,
+            )
+            .await?;
+            rows.push(row);
+        }
+        if args.workloads.contains(&Kind::Me) {
+            let token = fetch_token(server.addr, &client_id, &client_secret).await?;
+            let auth = format!("Bearer {token}");
+            let me = Arc::new(Fixed(http::request(
+                "GET",
+                server.addr,
+                "/api/v1/me",
+                &[("Authorization", &auth)],
+                None,
+            )));
+            let (row, _) = measure(
+                "GET me (bearer check only)",
+                &server,
+                me,
+                args.connections,
+                args,
+            )
+            .await?;
+            rows.push(row);
+        }
+        server.stop()?;
+    }
 
     print_table(backend, &rows);
-    println!(
-        "audit: chain intact; {grown} records added during the read workload for {reads_ok} successful reads (warm-up included)"
-    );
+    if let Some((grown, reads_ok)) = audit_check {
+        println!(
+            "audit: chain intact; {grown} records added during the read workload for {reads_ok} successful reads (warm-up included)"
+        );
+        if grown < reads_ok {
+            bail!("the audit trail grew by {grown} records but {reads_ok} reads succeeded");
+        }
+    }
     for row in &rows {
         if let Some(error) = &row.outcome.first_error {
             println!("first error in {}: {error}", row.workload);
         }
-    }
-    if grown < reads_ok {
-        bail!("the audit trail grew by {grown} records but {reads_ok} reads succeeded");
     }
     Ok(())
 }
@@ -288,6 +377,7 @@ async fn measure<W: Workload>(
     }
     let server_cpu = cpu_time(Some(server.pid()));
     let client_cpu = cpu_time(None);
+    let machine = machine_ticks();
     let outcome = load::run(
         server.addr,
         workload,
@@ -305,10 +395,34 @@ async fn measure<W: Workload>(
             connections,
             server_cpu: used(server_cpu, cpu_time(Some(server.pid()))),
             client_cpu: used(client_cpu, cpu_time(None)),
+            machine_busy: match (machine, machine_ticks()) {
+                (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+                    Some((b1 - b0) as f64 / (t1 - t0) as f64)
+                }
+                _ => None,
+            },
             outcome,
         },
         warm_ok,
     ))
+}
+
+/// The median time of a small write followed by fsync: the floor under every durable commit.
+fn fsync_latency(dir: &std::path::Path) -> Option<Duration> {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).ok()?;
+    let block = [0u8; 4096];
+    let mut times = Vec::with_capacity(50);
+    for _ in 0..50 {
+        let started = Instant::now();
+        file.write_all(&block).ok()?;
+        file.sync_data().ok()?;
+        times.push(started.elapsed());
+    }
+    let _ = std::fs::remove_file(&path);
+    times.sort_unstable();
+    times.get(times.len() / 2).copied()
 }
 
 fn millis(us: u32) -> String {
@@ -328,7 +442,7 @@ fn cpu_share(cpu: Option<Duration>, elapsed: Duration) -> String {
 fn print_table(backend: &str, rows: &[Row]) {
     println!();
     println!(
-        "| {:<24} | {:<8} | {:>5} | {:>9} | {:>6} | {:>9} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} |",
+        "| {:<28} | {:<8} | {:>5} | {:>9} | {:>6} | {:>9} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} | {:>12} |",
         "workload",
         "backend",
         "conns",
@@ -339,11 +453,12 @@ fn print_table(backend: &str, rows: &[Row]) {
         "p99",
         "max",
         "server CPU",
-        "client CPU"
+        "client CPU",
+        "machine busy"
     );
     println!(
-        "|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
-        "-".repeat(26),
+        "|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
+        "-".repeat(30),
         "-".repeat(10),
         "-".repeat(6) + ":",
         "-".repeat(10) + ":",
@@ -354,11 +469,12 @@ fn print_table(backend: &str, rows: &[Row]) {
         "-".repeat(10) + ":",
         "-".repeat(11) + ":",
         "-".repeat(11) + ":",
+        "-".repeat(13) + ":",
     );
     for row in rows {
         let o = &row.outcome;
         println!(
-            "| {:<24} | {:<8} | {:>5} | {:>9} | {:>6} | {:>9.0} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} |",
+            "| {:<28} | {:<8} | {:>5} | {:>9} | {:>6} | {:>9.0} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} | {:>12} |",
             row.workload,
             backend,
             row.connections,
@@ -370,11 +486,14 @@ fn print_table(backend: &str, rows: &[Row]) {
             millis(o.max_us()),
             cpu_share(row.server_cpu, o.elapsed),
             cpu_share(row.client_cpu, o.elapsed),
+            row.machine_busy
+                .map(|b| format!("{:.0}%", b * 100.0))
+                .unwrap_or_else(|| "-".into()),
         );
     }
     println!();
     println!(
-        "CPU is a share of one core over the measured seconds (this machine has {} cores).",
+        "server and client CPU: share of one core over the measured seconds; machine busy: share of all {} cores, by any process (the database server's included).",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)

@@ -173,3 +173,17 @@ pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
     // USER_HZ is 100 on every Linux this runs on.
     Some(Duration::from_millis(ticks * 10))
 }
+
+/// Busy and total CPU ticks of the whole machine (all cores) from `/proc/stat`; Linux only.
+pub fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: u64 = values.iter().take(8).sum();
+    // idle and iowait are fields 4 and 5.
+    let idle = values.get(3)? + values.get(4)?;
+    Some((total - idle, total))
+}
