@@ -138,3 +138,38 @@ impl IntoResponse for PageError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(response: Response) -> (StatusCode, String) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_storage_failure_shows_the_500_page_without_its_detail() {
+        let err = PageError::from(DomainError::Storage("disk full at /var/db/secret".into()));
+        let (status, html) = body(err.into_response()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(html.contains("Sorry, something went wrong"));
+        assert!(!html.contains("disk full") && !html.contains("/var/db"));
+    }
+
+    #[tokio::test]
+    async fn not_found_and_forbidden_render_their_pages() {
+        let (status, html) = body(PageError::NotFound.into_response()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(html.contains("Page not found"));
+        let forbidden = PageError::from(DomainError::Forbidden {
+            action: "manage sites",
+        });
+        let (status, html) = body(forbidden.into_response()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert!(html.contains("You do not have permission to manage sites."));
+    }
+}

@@ -555,6 +555,9 @@ on_both_backends!(
                 .body
                 .contains("href=\"/audit/export.csv?action=mfa.success&#38;flagged=true\"")
         );
+        // A browser sends the empty filters too.
+        let blank = get(&app, &client, "/audit?user=&patient=&action=&from=&to=").await;
+        assert_eq!(blank.status, 200);
         let bad = get(&app, &client, "/audit?from=yesterday").await;
         assert_eq!(bad.status, 422);
         assert!(bad.body.contains("href=\"#f-from\""));
@@ -796,5 +799,49 @@ on_both_backends!(
         .assert_redirect("/admin/users?done=disabled");
         let users = get(&app, &client, "/admin/users").await;
         assert!(users.body.contains("Disabled"));
+    }
+);
+
+on_both_backends!(
+    repeated_wrong_passwords_lock_the_account_and_the_page_says_so,
+    |app: TestApp| async move {
+        let org = app.org("Clinic").await;
+        let (_, account) = app.patient_account(&org).await;
+        let client = browser();
+        let csrf = get(&app, &client, "/signin").await.csrf();
+        let mut last = None;
+        for _ in 0..6 {
+            let page = post(
+                &app,
+                &client,
+                "/signin",
+                &[
+                    ("csrf", &csrf),
+                    ("email", &account.email),
+                    ("password", "wrong password!"),
+                ],
+            )
+            .await;
+            last = Some(page);
+        }
+        let locked = last.unwrap();
+        assert_eq!(locked.status, 423);
+        assert_safe_html(&locked, "locked page");
+        assert!(locked.body.contains("This account is locked"));
+        let right = post(
+            &app,
+            &client,
+            "/signin",
+            &[
+                ("csrf", &csrf),
+                ("email", &account.email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(
+            right.status, 423,
+            "even the right password waits for the lock to end"
+        );
     }
 );
