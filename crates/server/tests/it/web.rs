@@ -337,6 +337,19 @@ on_both_backends!(
         get(&app, &again, "/signin/enrol")
             .await
             .assert_redirect("/signin/code");
+        // A recovery code stands in for the app, once.
+        let start = codes.body.find("<li><code>").unwrap() + "<li><code>".len();
+        let end = codes.body[start..].find('<').unwrap() + start;
+        let recovery = codes.body[start..end].to_lowercase();
+        let code_page = get(&app, &again, "/signin/code").await;
+        post(
+            &app,
+            &again,
+            "/signin/code",
+            &[("csrf", &code_page.csrf()), ("code", &recovery)],
+        )
+        .await
+        .assert_redirect("/app");
     }
 );
 
