@@ -186,7 +186,11 @@ impl TokenCache {
     const MAX_ENTRIES: usize = 10_000;
 
     fn get(&self, hash: &str) -> Option<TokenRecord> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .cloned()
     }
 
     fn put(&self, record: TokenRecord, now: jiff::Timestamp) {

@@ -1,5 +1,8 @@
 //! The server's integration tests: the real binary's app on a loopback port, on SQLite and PostgreSQL.
 
+// Test helpers fail loudly on purpose: a panic with the reason is the clearest test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod access;
