@@ -192,7 +192,7 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
         let input = PatientInput {
             mrn: format!("RH-{:06}", 1000 + i),
             given_name: GIVEN[i % GIVEN.len()].into(),
-            family_name: FAMILY[(i * 7 + 3) % FAMILY.len()].into(),
+            family_name: FAMILY[(i * 7 + i / GIVEN.len() + 3) % FAMILY.len()].into(),
             birth_date: format!(
                 "{}-{:02}-{:02}",
                 1940 + (i * 13) % 70,
@@ -243,7 +243,7 @@ async fn print_sign_ins(state: &AppState, org: &Organization, url: &str) -> anyh
     println!("Staff sign in with a one-time code: add the TOTP secret to an authenticator app");
     println!("(or run `oathtool --totp -b SECRET`). Patients need no code.");
     println!();
-    println!("{:<16} {:<34} TOTP secret", "role", "email");
+    println!("{:<16} {:<32} TOTP secret", "role", "email");
     for role in Role::ALL {
         for user in users.iter().filter(|u| u.role == role) {
             let secret = match state.store.get_credentials(user.id).await? {
@@ -252,7 +252,7 @@ async fn print_sign_ins(state: &AppState, org: &Organization, url: &str) -> anyh
                     .unwrap_or_else(|| "(enrol at first sign-in)".into()),
                 _ => "-".into(),
             };
-            println!("{:<16} {:<34} {secret}", role.as_str(), user.email);
+            println!("{:<16} {:<32} {secret}", role.as_str(), user.email.as_str());
         }
     }
     let example = users.iter().find(|u| u.role == Role::Clinician);
