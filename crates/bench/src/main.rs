@@ -43,7 +43,7 @@ struct Args {
     /// Unmeasured warm-up seconds before each workload.
     #[arg(long, default_value_t = 1)]
     warmup: u64,
-    /// Concurrent keep-alive connections for the read workload.
+    /// Concurrent keep-alive connections for the read workload (and the floors).
     #[arg(long, default_value_t = 32)]
     connections: usize,
     /// Concurrent connections for the sign-in workload (argon2id is CPU-bound by design).
