@@ -12,7 +12,7 @@ use domain::service::org::SiteInput;
 use domain::service::users::{LicenseInput, UserInput};
 use domain::{Store, SystemClock};
 
-use crate::auth::passwords::Argon2Secrets;
+use crate::auth::sealed::{Sealer, default_key_path};
 use crate::config::{LogFormat, ServeConfig};
 use crate::state::AppState;
 
@@ -31,6 +31,10 @@ pub struct Cli {
         default_value = "sqlite://telemed-data/telemed.db"
     )]
     pub database_url: String,
+    /// Key that seals stored TOTP secrets (created if missing). Default: `secret.key` beside the SQLite
+    /// database, or `telemed-data/secret.key`. Back it up with the database: without it staff must re-enrol.
+    #[arg(long, global = true, env = "TELEMED_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -218,6 +222,10 @@ fn print(json: bool, value: serde_json::Value, text: String) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let key_path = cli
+        .secret_key_file
+        .clone()
+        .unwrap_or_else(|| default_key_path(&cli.database_url));
     let operator = Actor::operator();
     match cli.command {
         Command::Config(ConfigCommand::Default) => {
@@ -230,7 +238,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(config) => {
             init_logging(config.log_format);
             let store = open_store(&cli.database_url).await?;
-            serve(store, config).await?;
+            serve(store, config, sealer(&key_path)?).await?;
         }
         Command::Demo {
             serve: config,
@@ -238,16 +246,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             init_logging(config.log_format);
             let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(store.clone(), Arc::new(SystemClock), config.clone());
+            let state = AppState::new(
+                store.clone(),
+                Arc::new(SystemClock),
+                config.clone(),
+                sealer(&key_path)?,
+            );
             let scheme = if config.tls() { "https" } else { "http" };
             crate::demo::seed_and_print(&state, &format!("{scheme}://{}", config.addr)).await?;
             if !no_serve {
-                serve(store, config).await?;
+                serve(store, config, sealer(&key_path)?).await?;
             }
         }
         Command::Org(OrgCommand::Create { name, json }) => {
             let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(store, Arc::new(SystemClock), ServeConfig::for_testing());
+            let state = AppState::new(
+                store,
+                Arc::new(SystemClock),
+                ServeConfig::for_testing(),
+                sealer(&key_path)?,
+            );
             let org = domain::service::org::create_org(state.ctx(), &operator, &name).await?;
             print(
                 json,
@@ -263,7 +281,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         }) => {
             let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(store, Arc::new(SystemClock), ServeConfig::for_testing());
+            let state = AppState::new(
+                store,
+                Arc::new(SystemClock),
+                ServeConfig::for_testing(),
+                sealer(&key_path)?,
+            );
             let input = SiteInput {
                 name,
                 state: us_state,
@@ -291,7 +314,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         }) => {
             let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(store, Arc::new(SystemClock), ServeConfig::for_testing());
+            let state = AppState::new(
+                store,
+                Arc::new(SystemClock),
+                ServeConfig::for_testing(),
+                sealer(&key_path)?,
+            );
             let licenses = licenses
                 .iter()
                 .map(|l| parse_license(l))
@@ -308,15 +336,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 specialties,
                 licenses,
             };
-            let created = domain::service::users::create(
-                state.ctx(),
-                &Argon2Secrets,
-                &operator,
-                org,
-                &input,
-                true,
-            )
-            .await?;
+            let created =
+                domain::service::users::create(state.ctx(), &state, &operator, org, &input, true)
+                    .await?;
             let uri = created
                 .totp_secret
                 .as_deref()
@@ -349,7 +371,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         }) => {
             let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(store, Arc::new(SystemClock), ServeConfig::for_testing());
+            let state = AppState::new(
+                store,
+                Arc::new(SystemClock),
+                ServeConfig::for_testing(),
+                sealer(&key_path)?,
+            );
             let (client, secret) =
                 crate::auth::oauth::create_client(&state, &operator, org, &name, &scope).await?;
             print(
@@ -405,11 +432,19 @@ fn parse_license(raw: &str) -> anyhow::Result<LicenseInput> {
     }
 }
 
-async fn serve(store: Arc<dyn Store>, config: ServeConfig) -> anyhow::Result<()> {
+fn sealer(path: &std::path::Path) -> anyhow::Result<Arc<Sealer>> {
+    Ok(Arc::new(Sealer::load_or_create(path)?))
+}
+
+async fn serve(
+    store: Arc<dyn Store>,
+    config: ServeConfig,
+    sealer: Arc<Sealer>,
+) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(config.addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
     let scheme = if config.tls() { "https" } else { "http" };
     tracing::info!(addr = %config.addr, backend = store.backend(), "serving on {scheme}://{}", config.addr);
-    let state = AppState::new(store, Arc::new(SystemClock), config);
+    let state = AppState::new(store, Arc::new(SystemClock), config, sealer);
     crate::startup::serve(listener, state).await
 }

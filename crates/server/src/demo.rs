@@ -8,7 +8,7 @@ use domain::service::org::{self, SiteInput};
 use domain::service::patients::{self, PatientInput};
 use domain::service::users::{self, LicenseInput, UserInput};
 
-use crate::auth::passwords::Argon2Secrets;
+use crate::auth::signin::open_totp_secret;
 use crate::auth::totp;
 use crate::state::AppState;
 
@@ -184,7 +184,7 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
                 })
                 .collect(),
         };
-        users::create(ctx, &Argon2Secrets, &operator, org.id, &input, true).await?;
+        users::create(ctx, state, &operator, org.id, &input, true).await?;
     }
     for i in 0..PATIENTS {
         let site_index = i % SITES.len();
@@ -229,7 +229,7 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
                 patient_id: Some(patient.id.to_string()),
                 ..UserInput::default()
             };
-            users::create(ctx, &Argon2Secrets, &operator, org.id, &account, false).await?;
+            users::create(ctx, state, &operator, org.id, &account, false).await?;
         }
     }
     Ok(org)
@@ -246,10 +246,10 @@ async fn print_sign_ins(state: &AppState, org: &Organization, url: &str) -> anyh
     println!("{:<16} {:<32} TOTP secret", "role", "email");
     for role in Role::ALL {
         for user in users.iter().filter(|u| u.role == role) {
-            let secret = match state.store.get_credentials(user.id).await? {
-                Some(c) if role.is_staff() => c
-                    .totp_secret
-                    .unwrap_or_else(|| "(enrol at first sign-in)".into()),
+            let stored = state.store.get_credentials(user.id).await?;
+            let secret = match stored.and_then(|c| c.totp_secret) {
+                Some(sealed) if role.is_staff() => open_totp_secret(state, user.id, &sealed)?,
+                None if role.is_staff() => "(enrol at first sign-in)".into(),
                 _ => "-".into(),
             };
             println!("{:<16} {:<32} {secret}", role.as_str(), user.email.as_str());
@@ -263,6 +263,7 @@ async fn print_sign_ins(state: &AppState, org: &Organization, url: &str) -> anyh
             .await?
             .and_then(|c| c.totp_secret)
     {
+        let secret = open_totp_secret(state, user.id, &secret)?;
         let code = totp::code_at(&secret, state.clock.now()).unwrap_or_default();
         println!();
         println!("For example, {}'s code right now is {code}.", user.email);

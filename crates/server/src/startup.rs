@@ -147,5 +147,6 @@ pub async fn spawn(state: AppState) -> anyhow::Result<SocketAddr> {
 
 /// Shared by tests: the state over a store with the system clock.
 pub fn state_for(store: Arc<dyn domain::Store>, config: crate::config::ServeConfig) -> AppState {
-    AppState::new(store, Arc::new(domain::SystemClock), config)
+    let sealer = Arc::new(crate::auth::sealed::Sealer::random());
+    AppState::new(store, Arc::new(domain::SystemClock), config, sealer)
 }

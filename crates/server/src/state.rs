@@ -6,6 +6,7 @@ use domain::service::Ctx;
 use domain::{Clock, Store};
 
 use crate::auth::oauth::TokenCache;
+use crate::auth::sealed::Sealer;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 
@@ -16,16 +17,24 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     pub metrics: Arc<Metrics>,
     pub tokens: Arc<TokenCache>,
+    /// Seals secrets the server must read back (TOTP secrets) before they are stored.
+    pub sealer: Arc<Sealer>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServeConfig) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: ServeConfig,
+        sealer: Arc<Sealer>,
+    ) -> Self {
         Self {
             store,
             clock,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             tokens: Arc::default(),
+            sealer,
         }
     }
 

@@ -16,7 +16,8 @@ use crate::store::NewUser;
 /// Hashing and secret generation are the front door's job; the domain only asks for them.
 pub trait Secrets: Send + Sync {
     fn hash_password(&self, password: &str) -> DomainResult<String>;
-    fn new_totp_secret(&self) -> String;
+    /// A new TOTP secret for `user`: the plain value to hand over, and the sealed value to store.
+    fn new_totp_secret(&self, user: UserId) -> (String, String);
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -188,11 +189,11 @@ pub async fn create(
         created_at: ctx.clock.now(),
     };
     // The operator hands a secret over out of band; everyone else enrols at first sign-in.
-    let totp_secret = (role.is_staff() && issue_totp_secret).then(|| secrets.new_totp_secret());
+    let totp = (role.is_staff() && issue_totp_secret).then(|| secrets.new_totp_secret(user.id));
     let new = NewUser {
         user: user.clone(),
         password_hash: secrets.hash_password(&input.password)?,
-        totp_secret: totp_secret.clone(),
+        totp_secret: totp.as_ref().map(|(_, sealed)| sealed.clone()),
     };
     let audit = AuditEntry::new(
         user.created_at,
@@ -205,7 +206,10 @@ pub async fn create(
     .from_ip(actor.source_ip.clone())
     .detail(role.as_str());
     ctx.store.create_user(&new, audit).await?;
-    Ok(CreatedUser { user, totp_secret })
+    Ok(CreatedUser {
+        user,
+        totp_secret: totp.map(|(plain, _)| plain),
+    })
 }
 
 pub async fn list(ctx: Ctx<'_>, actor: &Actor, role: Option<Role>) -> DomainResult<Vec<User>> {

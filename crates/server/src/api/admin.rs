@@ -12,7 +12,6 @@ use domain::service::org::{self, SiteInput};
 use domain::service::users::{self, LicenseInput, UserInput};
 
 use crate::auth::actor::ApiActor;
-use crate::auth::passwords::Argon2Secrets;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
@@ -219,7 +218,7 @@ pub async fn create_user(
             .collect(),
     };
     let org = actor.org()?;
-    let created = users::create(state.ctx(), &Argon2Secrets, &actor, org, &input, false).await?;
+    let created = users::create(state.ctx(), &state, &actor, org, &input, false).await?;
     Ok((StatusCode::CREATED, Json(created.user.into())))
 }
 

@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod oauth;
 pub mod passwords;
+pub mod sealed;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;

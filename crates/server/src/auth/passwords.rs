@@ -38,15 +38,15 @@ pub async fn hash_async(password: String) -> Result<String, DomainError> {
         .map_err(|e| DomainError::Storage(format!("password hashing task failed: {e}")))?
 }
 
-/// The domain asks for hashing through this.
-pub struct Argon2Secrets;
-
-impl domain::service::users::Secrets for Argon2Secrets {
+/// The domain asks the application for hashing and sealing through this.
+impl domain::service::users::Secrets for crate::state::AppState {
     fn hash_password(&self, password: &str) -> Result<String, DomainError> {
         hash(password)
     }
 
-    fn new_totp_secret(&self) -> String {
-        super::totp::new_secret()
+    fn new_totp_secret(&self, user: domain::ids::UserId) -> (String, String) {
+        let plain = super::totp::new_secret();
+        let sealed = self.sealer.seal(&plain, &user.to_string());
+        (plain, sealed)
     }
 }

@@ -151,14 +151,15 @@ pub async fn second_factor(
             .await?;
         return Err(DomainError::AccountLocked);
     }
-    let Some(secret) = creds
+    let Some(sealed) = creds
         .totp_secret
         .as_deref()
         .filter(|_| creds.totp_confirmed)
     else {
         return Err(DomainError::MfaRequired);
     };
-    let accepted = match totp::check(secret, code, state.clock.now()) {
+    let secret = open_totp_secret(state, user.id, sealed)?;
+    let accepted = match totp::check(&secret, code, state.clock.now()) {
         Some(step) => state.store.claim_totp_step(user.id, step).await?,
         None => {
             let normalised = totp::normalise_recovery_code(code);
@@ -190,12 +191,25 @@ pub async fn enrolment_secret(state: &AppState, user: &User) -> Result<String, D
             action: "enrol a second authenticator",
         });
     }
-    if let Some(secret) = creds.totp_secret {
-        return Ok(secret);
+    if let Some(sealed) = creds.totp_secret {
+        return open_totp_secret(state, user.id, &sealed);
     }
     let secret = totp::new_secret();
-    state.store.set_totp_secret(user.id, &secret, false).await?;
+    let sealed = state.sealer.seal(&secret, &user.id.to_string());
+    state.store.set_totp_secret(user.id, &sealed, false).await?;
     Ok(secret)
+}
+
+/// Opens a stored TOTP secret. Failure means the key file does not match the database.
+pub fn open_totp_secret(
+    state: &AppState,
+    user: domain::ids::UserId,
+    sealed: &str,
+) -> Result<String, DomainError> {
+    state.sealer.open(sealed, &user.to_string()).map_err(|e| {
+        tracing::error!(%user, error = %e, "cannot open a TOTP secret: is this the right secret key file?");
+        DomainError::Storage("a stored secret could not be opened".into())
+    })
 }
 
 /// Confirms enrolment with a first code and returns fresh recovery codes (shown once).
@@ -215,7 +229,8 @@ pub async fn confirm_enrolment(
             action: "enrol a second authenticator",
         });
     };
-    let Some(step) = totp::check(secret, code, state.clock.now()) else {
+    let secret = open_totp_secret(state, user.id, secret)?;
+    let Some(step) = totp::check(&secret, code, state.clock.now()) else {
         return Err(fail(state, user, AuditAction::MfaFailure, &ip).await?);
     };
     let codes = totp::new_recovery_codes();

@@ -13,7 +13,6 @@ use domain::service::users::{self, LicenseInput, UserInput};
 use domain::{DomainError, Permission};
 
 use crate::auth::actor::SignedIn;
-use crate::auth::passwords::Argon2Secrets;
 use crate::state::AppState;
 
 use super::form::{Checkboxes, Field, FormData, FormErrors, PageQuery, Select};
@@ -324,15 +323,7 @@ pub async fn create_user(
     let actor = &me.actor;
     access::require(actor, Permission::ManageUsers)?;
     let (input, rows) = user_input(&form);
-    let created = users::create(
-        state.ctx(),
-        &Argon2Secrets,
-        actor,
-        actor.org()?,
-        &input,
-        false,
-    )
-    .await;
+    let created = users::create(state.ctx(), &state, actor, actor.org()?, &input, false).await;
     match created {
         Ok(_) => Ok(see_other("/admin/users?done=created")),
         Err(err) => {

@@ -11,7 +11,6 @@ use domain::service::org::SiteInput;
 use domain::service::patients::PatientInput;
 use domain::service::users::{LicenseInput, UserInput};
 use domain::{Clock, FixedClock, Store};
-use server::auth::passwords::Argon2Secrets;
 use server::config::ServeConfig;
 use server::state::AppState;
 use store::testing::TempDirGuard;
@@ -125,7 +124,8 @@ impl TestApp {
             .await
             .expect("connect to the test database");
         let clock = Arc::new(FixedClock::new(domain::SystemClock.now()));
-        let state = AppState::new(store, clock.clone(), config);
+        let sealer = Arc::new(server::auth::sealed::Sealer::random());
+        let state = AppState::new(store, clock.clone(), config, sealer);
         let addr = server::startup::spawn(state.clone())
             .await
             .expect("start the server");
@@ -199,7 +199,7 @@ impl TestApp {
         };
         let created = domain::service::users::create(
             self.state.ctx(),
-            &Argon2Secrets,
+            &self.state,
             &Actor::operator(),
             org.org.id,
             &input,
@@ -235,7 +235,7 @@ impl TestApp {
         };
         let created = domain::service::users::create(
             self.state.ctx(),
-            &Argon2Secrets,
+            &self.state,
             &Actor::operator(),
             org.org.id,
             &input,

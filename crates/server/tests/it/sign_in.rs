@@ -334,3 +334,23 @@ on_both_backends!(
         assert_eq!(error_code(late).await, (401, "invalid_token".into()));
     }
 );
+
+on_both_backends!(totp_secrets_are_sealed_at_rest, |app: TestApp| async move {
+    let org = app.org("Clinic").await;
+    let nurse = app.staff(&org, Role::Nurse, &[0]).await;
+    let plain = nurse.totp_secret.clone().unwrap();
+    let stored = app
+        .store()
+        .get_credentials(nurse.user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = stored.totp_secret.unwrap();
+    assert!(
+        sealed.starts_with("v1:") && !sealed.contains(&plain),
+        "stored: {sealed}"
+    );
+    assert!(stored.password_hash.starts_with("$argon2id$"));
+    // And the sealed secret still signs the nurse in.
+    let _ = app.sign_in(&nurse).await;
+});

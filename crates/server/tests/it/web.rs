@@ -7,7 +7,6 @@ use domain::identity::Role;
 use domain::service::users::UserInput;
 use jiff::SignedDuration;
 use reqwest::StatusCode;
-use server::auth::passwords::Argon2Secrets;
 
 use crate::helpers::*;
 use crate::on_both_backends;
@@ -257,7 +256,7 @@ on_both_backends!(
         };
         domain::service::users::create(
             app.state.ctx(),
-            &Argon2Secrets,
+            &app.state,
             &Actor::operator(),
             org.org.id,
             &input,

@@ -302,7 +302,8 @@ async fn credentials_round_trip_and_the_password_hash_can_be_replaced(db: TestDb
             c.totp_secret.as_deref(),
             c.totp_confirmed
         ),
-        ("old-hash", Some("SECRET"), false)
+        // A secret given at creation was handed over by the operator: it counts as enrolled.
+        ("old-hash", Some("SECRET"), true)
     );
     assert_eq!(
         (c.failed_attempts, c.locked_until, c.last_totp_step),
