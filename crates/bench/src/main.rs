@@ -6,6 +6,7 @@
 
 mod http;
 mod load;
+mod storeprobe;
 mod telemed;
 
 use std::net::SocketAddr;
@@ -58,7 +59,7 @@ struct Args {
     /// Threads of the load generator (it shares the machine with the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
-    /// Workloads to run, comma-separated: read, sign-in, and the floors healthz and me.
+    /// Workloads to run, comma-separated: read, sign-in, the floors healthz and me, and store.
     #[arg(
         long,
         value_enum,
@@ -81,6 +82,8 @@ enum Kind {
     Healthz,
     /// GET /api/v1/me: the HTTP stack plus bearer token checking.
     Me,
+    /// In-process, no HTTP: the store's get_patient and record_audit, alone and together.
+    Store,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -339,6 +342,28 @@ async fn bench(
         server.stop()?;
     }
 
+    // The storage half of a read, without HTTP, with the server stopped.
+    if args.workloads.contains(&Kind::Store) {
+        let probes = storeprobe::run(
+            &telemed.database_url,
+            &org,
+            &client_id,
+            &ids,
+            args.connections,
+            Duration::from_secs(args.seconds),
+        )?;
+        for probe in probes {
+            rows.push(Row {
+                workload: probe.name,
+                connections: args.connections,
+                outcome: probe.outcome,
+                server_cpu: probe.cpu,
+                client_cpu: None,
+                machine_busy: probe.machine_busy,
+            });
+        }
+    }
+
     print_table(backend, &rows);
     if let Some((grown, reads_ok)) = audit_check {
         println!(
@@ -493,7 +518,7 @@ fn print_table(backend: &str, rows: &[Row]) {
     }
     println!();
     println!(
-        "server and client CPU: share of one core over the measured seconds; machine busy: share of all {} cores, by any process (the database server's included).",
+        "server and client CPU: share of one core over the measured seconds (for store.* rows, the bench process, where the store runs); machine busy: share of all {} cores, by any process (the database server's included).",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
