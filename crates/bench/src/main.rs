@@ -136,6 +136,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let telemed = Telemed {
         binary: args.telemed.clone(),
         database_url: database_url.clone(),
+        secret_key_file: work_dir.join("secret.key"),
     };
     println!(
         "telemed-bench: backend {backend}, server log {}",

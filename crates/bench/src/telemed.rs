@@ -16,6 +16,8 @@ use crate::http::{self, Conn};
 pub struct Telemed {
     pub binary: PathBuf,
     pub database_url: String,
+    /// The key that seals TOTP secrets; kept in the run's own directory, never the working one.
+    pub secret_key_file: PathBuf,
 }
 
 impl Telemed {
@@ -24,6 +26,7 @@ impl Telemed {
         command
             .arg("--database-url")
             .arg(&self.database_url)
+            .env("TELEMED_SECRET_KEY_FILE", &self.secret_key_file)
             .env("TELEMED_LOG", "warn");
         command
     }
