@@ -8,7 +8,16 @@ use crate::helpers::*;
 use crate::on_both_backends;
 
 fn telemed(database_url: &str, args: &[&str]) -> Output {
+    // One key per database, outside the source tree (PostgreSQL URLs would default to ./telemed-data).
+    let name: String = database_url
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let key = std::env::temp_dir()
+        .join("telemed-test-keys")
+        .join(format!("{name}.key"));
     Command::new(env!("CARGO_BIN_EXE_telemed"))
+        .env("TELEMED_SECRET_KEY_FILE", key)
         .arg("--database-url")
         .arg(database_url)
         .args(args)
