@@ -82,6 +82,7 @@ impl ServeConfig {
             "# Telemed configuration: every setting is a flag or an environment variable.\n\
              # The values below are the defaults.\n\
              TELEMED_DATABASE_URL=sqlite://telemed-data/telemed.db   # or postgres://user@host/db\n\
+             TELEMED_SECRET_KEY_FILE=telemed-data/secret.key       # seals TOTP secrets; default beside the SQLite file\n\
              TELEMED_ADDR=127.0.0.1:8080\n\
              # TELEMED_TLS_CERT=/etc/telemed/cert.pem\n\
              # TELEMED_TLS_KEY=/etc/telemed/key.pem\n\

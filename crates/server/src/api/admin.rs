@@ -128,6 +128,7 @@ pub struct UserList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserListParams {
     /// Only users with this role.

@@ -18,6 +18,7 @@ use crate::extract::{ApiPath, ApiQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// Id of the user or client who acted.
@@ -185,6 +186,7 @@ pub struct BreakGlassList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct BreakGlassParams {
     /// Only grants nobody has reviewed yet (default true).

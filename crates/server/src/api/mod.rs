@@ -79,7 +79,7 @@ pub fn with_openapi_route(
     router: Router<AppState>,
     doc: utoipa::openapi::OpenApi,
 ) -> Router<AppState> {
-    let doc = std::sync::Arc::new(doc);
+    let doc = std::sync::Arc::new(complete_document(doc));
     router.route(
         "/api/openapi.json",
         get(move || {
@@ -87,4 +87,44 @@ pub fn with_openapi_route(
             async move { Json(doc.as_ref().clone()) }
         }),
     )
+}
+
+/// OpenAPI requires a description on every response; where a route gives none, the status's
+/// reason phrase ("Not Found") stands in.
+fn complete_document(doc: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut value = serde_json::to_value(&doc).unwrap_or_default();
+    let operations = value
+        .get_mut("paths")
+        .and_then(serde_json::Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        for (status, response) in responses.iter_mut() {
+            let Some(response) = response.as_object_mut() else {
+                continue;
+            };
+            let missing = response
+                .get("description")
+                .and_then(serde_json::Value::as_str)
+                .is_none_or(str::is_empty);
+            if missing {
+                let reason = status
+                    .parse::<u16>()
+                    .ok()
+                    .and_then(|code| axum::http::StatusCode::from_u16(code).ok())
+                    .and_then(|code| code.canonical_reason())
+                    .unwrap_or("Response");
+                response.insert("description".into(), serde_json::Value::from(reason));
+            }
+        }
+    }
+    value
 }

@@ -125,6 +125,7 @@ pub struct PatientList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// Start of a family name, given name or MRN.
