@@ -359,5 +359,24 @@ on_both_backends!(
             );
         }
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        // Every response is described (OpenAPI requires it) and list filters are query parameters.
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                for (status, response) in operation["responses"].as_object().unwrap() {
+                    let description = response["description"].as_str().unwrap_or("");
+                    assert!(
+                        !description.is_empty(),
+                        "{method} {path} {status} has a description"
+                    );
+                }
+            }
+        }
+        let list_params = doc["paths"]["/api/v1/patients"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        assert!(
+            list_params.iter().all(|p| p["in"] == "query"),
+            "{list_params:?}"
+        );
     }
 );
