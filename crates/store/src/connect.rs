@@ -109,8 +109,11 @@ pub async fn connect_with(
 ) -> Result<Arc<dyn domain::Store>, ConnectError> {
     sqlx::any::install_default_drivers();
     let backend = Backend::from_url(url)?;
-    let (writer, reader) = match backend {
-        Backend::Sqlite => open_sqlite(url, &options).await?,
+    let (writer, reader, maintenance) = match backend {
+        Backend::Sqlite => {
+            let (writer, reader, maintenance) = open_sqlite(url, &options).await?;
+            (writer, reader, Some(maintenance))
+        }
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()
                 .max_connections(options.postgres_connections.max(1))
@@ -123,10 +126,13 @@ pub async fn connect_with(
             if options.migrate {
                 crate::migrations::migrator(backend).run(&pool).await?;
             }
-            (pool.clone(), pool)
+            (pool.clone(), pool, None)
         }
     };
     let audit_jobs = crate::audit::spawn_writer(writer.clone(), backend);
+    if let Some(maintenance) = maintenance {
+        spawn_checkpointer(maintenance, audit_jobs.downgrade());
+    }
     Ok(Arc::new(SqlStore {
         backend,
         writer,
@@ -153,7 +159,7 @@ fn sqlite_path(url: &str) -> Result<PathBuf, ConnectError> {
 async fn open_sqlite(
     url: &str,
     options: &ConnectOptions,
-) -> Result<(AnyPool, AnyPool), ConnectError> {
+) -> Result<(AnyPool, AnyPool, AnyPool), ConnectError> {
     let path = sqlite_path(url)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| ConnectError::CreateDirectory {
@@ -175,6 +181,9 @@ async fn open_sqlite(
                 conn.execute("PRAGMA synchronous = FULL").await?;
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 conn.execute("PRAGMA busy_timeout = 5000").await?;
+                // Checkpoints run in the background (`checkpointer`), not inside a commit that a
+                // request is waiting for.
+                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
                 Ok(())
             })
         })
@@ -199,7 +208,44 @@ async fn open_sqlite(
         .connect(&sqlite_url(&path, "ro"))
         .await
         .map_err(connect_error)?;
-    Ok((writer, reader))
+    let maintenance = AnyPoolOptions::new()
+        .max_connections(1)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                Ok(())
+            })
+        })
+        .connect(&sqlite_url(&path, "rw"))
+        .await
+        .map_err(connect_error)?;
+    Ok((writer, reader, maintenance))
+}
+
+/// How often the background checkpoint copies the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies committed WAL pages into the database on its own connection. A PASSIVE checkpoint never
+/// blocks the writer or readers, so commits (and the requests waiting on them) stay short; the task
+/// ends when the store is dropped.
+fn spawn_checkpointer(pool: AnyPool, alive: tokio::sync::mpsc::WeakSender<crate::audit::AuditJob>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if alive.upgrade().is_none() {
+                pool.close().await;
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "background WAL checkpoint failed");
+            }
+        }
+    });
 }
 
 fn sqlite_url(path: &Path, mode: &str) -> String {
