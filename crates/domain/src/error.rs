@@ -48,6 +48,9 @@ pub enum DomainError {
     MfaRequired,
     #[error("the one-time code is incorrect")]
     BadMfaCode,
+    /// Too many sign-in attempts from one address in a short time.
+    #[error("too many sign-in attempts from your address; wait a minute and try again")]
+    TooManyAttempts,
     #[error("storage failure: {0}")]
     Storage(String),
 }

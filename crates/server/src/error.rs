@@ -11,6 +11,7 @@
 //! | AccountLocked          | 423    | account_locked        |
 //! | MfaRequired            | 401    | mfa_required          |
 //! | BadMfaCode             | 401    | invalid_mfa_code      |
+//! | TooManyAttempts        | 429    | too_many_attempts     |
 //! | Storage                | 500    | internal_error        |
 //!
 //! Besides these: malformed requests answer 400 `bad_request`, oversize bodies 413 `payload_too_large`,
@@ -95,6 +96,7 @@ impl From<DomainError> for ApiError {
             DomainError::AccountLocked => (StatusCode::LOCKED, "account_locked"),
             DomainError::MfaRequired => (StatusCode::UNAUTHORIZED, "mfa_required"),
             DomainError::BadMfaCode => (StatusCode::UNAUTHORIZED, "invalid_mfa_code"),
+            DomainError::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             DomainError::Storage(detail) => {
                 tracing::error!(%detail, "storage failure");
                 return Self::new(

@@ -7,6 +7,7 @@ use domain::{Clock, Store};
 
 use crate::auth::oauth::TokenCache;
 use crate::auth::sealed::Sealer;
+use crate::auth::throttle::SignInThrottle;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Seals secrets the server must read back (TOTP secrets) before they are stored.
     pub sealer: Arc<Sealer>,
+    pub sign_in_throttle: Arc<SignInThrottle>,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             tokens: Arc::default(),
             sealer,
+            sign_in_throttle: Arc::default(),
         }
     }
 

@@ -7,4 +7,5 @@ pub mod sealed;
 pub mod secrets;
 pub mod sessions;
 pub mod signin;
+pub mod throttle;
 pub mod totp;

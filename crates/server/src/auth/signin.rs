@@ -44,6 +44,22 @@ async fn credentials(state: &AppState, user: &User) -> Result<Credentials, Domai
         .ok_or(DomainError::BadCredentials)
 }
 
+/// Refuses the attempt when its address has made too many this minute.
+fn throttle(state: &AppState, ip: &Option<String>) -> Result<(), DomainError> {
+    match ip {
+        Some(ip)
+            if !state.sign_in_throttle.allow(
+                ip,
+                state.clock.now(),
+                state.config.sign_in_attempts_per_minute,
+            ) =>
+        {
+            Err(DomainError::TooManyAttempts)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn locked(state: &AppState, creds: &Credentials) -> bool {
     creds
         .locked_until
@@ -86,6 +102,7 @@ pub async fn password(
     password: &str,
     ip: Option<String>,
 ) -> Result<(User, Next), DomainError> {
+    throttle(state, &ip)?;
     let email = email.trim().to_ascii_lowercase();
     let Some(user) = state.store.find_user_by_email(&email).await? else {
         // Spend the same time as a real check so the answer's timing does not reveal accounts.
@@ -141,6 +158,7 @@ pub async fn second_factor(
     code: &str,
     ip: Option<String>,
 ) -> Result<(), DomainError> {
+    throttle(state, &ip)?;
     let creds = credentials(state, user).await?;
     if locked(state, &creds) {
         state

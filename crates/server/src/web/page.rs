@@ -73,6 +73,7 @@ impl From<DomainError> for PageError {
             DomainError::BadCredentials | DomainError::AccountLocked => {
                 Self::Redirect("/signin".into())
             }
+            DomainError::TooManyAttempts => Self::BadRequest(DomainError::TooManyAttempts.to_string()),
             DomainError::MfaRequired | DomainError::BadMfaCode => {
                 Self::Redirect("/signin/code".into())
             }

@@ -137,6 +137,12 @@ pub async fn submit(
                 let page = SignInPage::new(cookie, &email, errors);
                 return Ok(render(StatusCode::LOCKED, &page));
             }
+            Err(err @ DomainError::TooManyAttempts) => {
+                let mut errors = FormErrors::default();
+                errors.form(err.to_string());
+                let page = SignInPage::new(cookie, &email, errors);
+                return Ok(render(StatusCode::TOO_MANY_REQUESTS, &page));
+            }
             Err(other) => return Err(other.into()),
         };
     // A half-finished earlier sign-in in this browser is replaced, not left lying around.
@@ -247,6 +253,14 @@ pub async fn code_submit(
             );
             Ok(render(
                 StatusCode::UNAUTHORIZED,
+                &CodePage::new(pending.csrf, errors),
+            ))
+        }
+        Err(err @ DomainError::TooManyAttempts) => {
+            let mut errors = FormErrors::default();
+            errors.form(err.to_string());
+            Ok(render(
+                StatusCode::TOO_MANY_REQUESTS,
                 &CodePage::new(pending.csrf, errors),
             ))
         }

@@ -354,3 +354,26 @@ on_both_backends!(totp_secrets_are_sealed_at_rest, |app: TestApp| async move {
     // And the sealed secret still signs the nurse in.
     let _ = app.sign_in(&nurse).await;
 });
+
+on_both_backends!(
+    one_address_is_throttled_after_thirty_sign_in_attempts_a_minute,
+    |app: TestApp| async move {
+        let org = app.org("Clinic").await;
+        let (_, patient) = app.patient_account(&org).await;
+        // Different unknown accounts: lockout cannot help here, the throttle must.
+        for n in 0..30 {
+            let (_, status, _) = app
+                .password_step(&format!("guess{n}@example.org"), "password guess")
+                .await;
+            assert_eq!(status, 401, "attempt {n}");
+        }
+        let (_, status, body) = app.password_step(&patient.email, PASSWORD).await;
+        assert_eq!(
+            (status.as_u16(), body["error"]["code"].as_str()),
+            (429, Some("too_many_attempts"))
+        );
+        app.clock.advance(SignedDuration::from_secs(61));
+        let (_, status, _) = app.password_step(&patient.email, PASSWORD).await;
+        assert_eq!(status, 200);
+    }
+);
