@@ -219,9 +219,9 @@ async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
 
 fn print(json: bool, value: serde_json::Value, text: String) {
     if json {
-        println!("{value}");
+        say!("{value}");
     } else {
-        println!("{text}");
+        say!("{text}");
     }
 }
 
@@ -233,11 +233,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let operator = Actor::operator();
     match cli.command {
         Command::Config(ConfigCommand::Default) => {
-            print!("{}", ServeConfig::example());
+            let _ = std::io::Write::write_all(
+                &mut std::io::stdout(),
+                ServeConfig::example().as_bytes(),
+            );
         }
         Command::Migrate => {
             let store = open_store(&cli.database_url).await?;
-            println!("database is up to date ({})", store.backend());
+            say!("database is up to date ({})", store.backend());
         }
         Command::Serve(config) => {
             init_logging(config.log_format);
@@ -418,7 +421,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backup { to } => {
             let store = open_store(&cli.database_url).await?;
             store.backup_to(&to).await?;
-            println!("backup written to {to}");
+            say!("backup written to {to}");
         }
     }
     Ok(ExitCode::SUCCESS)

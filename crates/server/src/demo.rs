@@ -237,13 +237,13 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
 
 async fn print_sign_ins(state: &AppState, org: &Organization, url: &str) -> anyhow::Result<()> {
     let users: Vec<User> = state.store.list_users(org.id, None).await?;
-    println!();
-    println!("Telemed demo: {} at {url}", org.name);
-    println!("Every demo account's password: {PASSWORD}");
-    println!("Staff sign in with a one-time code: add the TOTP secret to an authenticator app");
-    println!("(or run `oathtool --totp -b SECRET`). Patients need no code.");
-    println!();
-    println!("{:<16} {:<32} TOTP secret", "role", "email");
+    say!();
+    say!("Telemed demo: {} at {url}", org.name);
+    say!("Every demo account's password: {PASSWORD}");
+    say!("Staff sign in with a one-time code: add the TOTP secret to an authenticator app");
+    say!("(or run `oathtool --totp -b SECRET`). Patients need no code.");
+    say!();
+    say!("{:<16} {:<32} TOTP secret", "role", "email");
     for role in Role::ALL {
         for user in users.iter().filter(|u| u.role == role) {
             let stored = state.store.get_credentials(user.id).await?;
@@ -252,7 +252,7 @@ async fn print_sign_ins(state: &AppState, org: &Organization, url: &str) -> anyh
                 None if role.is_staff() => "(enrol at first sign-in)".into(),
                 _ => "-".into(),
             };
-            println!("{:<16} {:<32} {secret}", role.as_str(), user.email.as_str());
+            say!("{:<16} {:<32} {secret}", role.as_str(), user.email.as_str());
         }
     }
     let example = users.iter().find(|u| u.role == Role::Clinician);
@@ -265,10 +265,10 @@ async fn print_sign_ins(state: &AppState, org: &Organization, url: &str) -> anyh
     {
         let secret = open_totp_secret(state, user.id, &secret)?;
         let code = totp::code_at(&secret, state.clock.now()).unwrap_or_default();
-        println!();
-        println!("For example, {}'s code right now is {code}.", user.email);
+        say!();
+        say!("For example, {}'s code right now is {code}.", user.email);
     }
-    println!();
-    println!("Open {url}/signin in a browser.");
+    say!();
+    say!("Open {url}/signin in a browser.");
     Ok(())
 }

@@ -1,5 +1,17 @@
 //! The `telemed` server: command line, configuration, JSON API, web UI and background jobs.
 
+/// Prints a line to stdout, ignoring a closed pipe (`telemed demo --no-serve | head` must not panic).
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod api;
 pub mod auth;
 pub mod cli;
