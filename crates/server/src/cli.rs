@@ -266,13 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Org(OrgCommand::Create { name, json }) => {
-            let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(
-                store,
-                Arc::new(SystemClock),
-                ServeConfig::for_testing(),
-                sealer(&key_path)?,
-            );
+            let state = command_state(&cli.database_url, &key_path).await?;
             let org = domain::service::org::create_org(state.ctx(), &operator, &name).await?;
             print(
                 json,
@@ -287,13 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             time_zone,
             json,
         }) => {
-            let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(
-                store,
-                Arc::new(SystemClock),
-                ServeConfig::for_testing(),
-                sealer(&key_path)?,
-            );
+            let state = command_state(&cli.database_url, &key_path).await?;
             let input = SiteInput {
                 name,
                 state: us_state,
@@ -320,13 +308,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             licenses,
             json,
         }) => {
-            let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(
-                store,
-                Arc::new(SystemClock),
-                ServeConfig::for_testing(),
-                sealer(&key_path)?,
-            );
+            let state = command_state(&cli.database_url, &key_path).await?;
             let licenses = licenses
                 .iter()
                 .map(|l| parse_license(l))
@@ -377,13 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scope,
             json,
         }) => {
-            let store = open_store(&cli.database_url).await?;
-            let state = AppState::new(
-                store,
-                Arc::new(SystemClock),
-                ServeConfig::for_testing(),
-                sealer(&key_path)?,
-            );
+            let state = command_state(&cli.database_url, &key_path).await?;
             let (client, secret) =
                 crate::auth::oauth::create_client(&state, &operator, org, &name, &scope).await?;
             print(
@@ -437,6 +413,17 @@ fn parse_license(raw: &str) -> anyhow::Result<LicenseInput> {
         }),
         _ => anyhow::bail!("--license must look like STATE:NUMBER:YYYY-MM-DD, got '{raw}'"),
     }
+}
+
+/// The state a one-shot command runs the domain with: the store, the system clock and the sealing key.
+async fn command_state(database_url: &str, key_path: &std::path::Path) -> anyhow::Result<AppState> {
+    let store = open_store(database_url).await?;
+    Ok(AppState::new(
+        store,
+        Arc::new(SystemClock),
+        ServeConfig::for_testing(),
+        sealer(key_path)?,
+    ))
 }
 
 fn sealer(path: &std::path::Path) -> anyhow::Result<Arc<Sealer>> {

@@ -1,5 +1,6 @@
 //! Patient records: create, change, open, list, and emergency access to them.
 
+use jiff::Timestamp;
 use serde::Deserialize;
 
 use super::Ctx;
@@ -43,6 +44,34 @@ pub struct PatientFields {
     pub address: Address,
     pub preferred_language: String,
     pub primary_site_id: SiteId,
+}
+
+impl PatientFields {
+    /// The record these fields describe; `created_at` is kept from an existing record on update.
+    fn into_patient(
+        self,
+        id: PatientId,
+        org: OrgId,
+        created_at: Timestamp,
+        updated_at: Timestamp,
+    ) -> Patient {
+        Patient {
+            id,
+            org_id: org,
+            mrn: self.mrn,
+            given_name: self.given_name,
+            family_name: self.family_name,
+            birth_date: self.birth_date,
+            sex: self.sex,
+            email: self.email,
+            phone: self.phone,
+            address: self.address,
+            preferred_language: self.preferred_language,
+            primary_site_id: self.primary_site_id,
+            created_at,
+            updated_at,
+        }
+    }
 }
 
 impl PatientInput {
@@ -178,22 +207,7 @@ pub async fn create(
         ));
     }
     let now = ctx.clock.now();
-    let patient = Patient {
-        id: PatientId::new(),
-        org_id: org,
-        mrn: fields.mrn,
-        given_name: fields.given_name,
-        family_name: fields.family_name,
-        birth_date: fields.birth_date,
-        sex: fields.sex,
-        email: fields.email,
-        phone: fields.phone,
-        address: fields.address,
-        preferred_language: fields.preferred_language,
-        primary_site_id: fields.primary_site_id,
-        created_at: now,
-        updated_at: now,
-    };
+    let patient = fields.into_patient(PatientId::new(), org, now, now);
     let audit = entry(ctx, actor, AuditAction::PatientCreate, org, patient.id);
     ctx.store.create_patient(&patient, audit).await?;
     Ok(patient)
@@ -269,20 +283,7 @@ pub async fn update(
     .await?;
     let fields = input.validate(today(ctx))?;
     require_site(ctx, org, fields.primary_site_id).await?;
-    let patient = Patient {
-        mrn: fields.mrn,
-        given_name: fields.given_name,
-        family_name: fields.family_name,
-        birth_date: fields.birth_date,
-        sex: fields.sex,
-        email: fields.email,
-        phone: fields.phone,
-        address: fields.address,
-        preferred_language: fields.preferred_language,
-        primary_site_id: fields.primary_site_id,
-        updated_at: ctx.clock.now(),
-        ..existing
-    };
+    let patient = fields.into_patient(id, org, existing.created_at, ctx.clock.now());
     let audit = entry(ctx, actor, AuditAction::PatientUpdate, org, id)
         .flagged(how == PatientAccess::BreakGlass);
     ctx.store.update_patient(&patient, audit).await?;
