@@ -65,49 +65,20 @@ fn like_prefix(text: &str) -> String {
     out
 }
 
-impl SqlStore {
-    pub(crate) async fn create_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO patients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18)"
-        ));
-        sqlx::query(sql)
-            .bind(p.id.to_string())
-            .bind(p.org_id.to_string())
-            .bind(p.mrn.clone())
-            .bind(p.given_name.clone())
-            .bind(p.family_name.clone())
-            .bind(p.birth_date.to_string())
-            .bind(p.sex.as_str())
-            .bind(p.email.as_ref().map(|e| e.as_str().to_string()))
-            .bind(p.phone.clone())
-            .bind(p.address.line1.clone())
-            .bind(p.address.line2.clone())
-            .bind(p.address.city.clone())
-            .bind(p.address.state.code())
-            .bind(p.address.postal_code.clone())
-            .bind(p.preferred_language.clone())
-            .bind(p.primary_site_id.to_string())
-            .bind(p.created_at.as_microsecond())
-            .bind(p.updated_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, mrn_conflict(p)))?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
-    }
+const UPDATE_PATIENT: &str = "UPDATE patients SET mrn = $3, given_name = $4, family_name = $5, \
+    birth_date = $6, sex = $7, email = $8, phone = $9, address_line1 = $10, address_line2 = $11, city = $12, \
+    state = $13, postal_code = $14, preferred_language = $15, primary_site_id = $16, updated_at = $17 \
+    WHERE id = $1 AND org_id = $2";
 
-    pub(crate) async fn update_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE patients SET mrn = $3, given_name = $4, family_name = $5, birth_date = $6, sex = $7, \
-             email = $8, phone = $9, address_line1 = $10, address_line2 = $11, city = $12, state = $13, \
-             postal_code = $14, preferred_language = $15, primary_site_id = $16, updated_at = $17 \
-             WHERE org_id = $1 AND id = $2",
-        )
-        .bind(p.org_id.to_string())
+/// Binds `$1` id, `$2` organization and `$3`..`$16` the patient's fields, in `COLUMNS` order:
+/// the one place that knows how a patient's fields map to columns for a write.
+fn bind_identity_and_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    p: &Patient,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
         .bind(p.id.to_string())
+        .bind(p.org_id.to_string())
         .bind(p.mrn.clone())
         .bind(p.given_name.clone())
         .bind(p.family_name.clone())
@@ -122,10 +93,32 @@ impl SqlStore {
         .bind(p.address.postal_code.clone())
         .bind(p.preferred_language.clone())
         .bind(p.primary_site_id.to_string())
-        .bind(p.updated_at.as_microsecond())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| write_error(e, mrn_conflict(p)))?;
+}
+
+impl SqlStore {
+    pub(crate) async fn create_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        let sql = AssertSqlSafe(format!(
+            "INSERT INTO patients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16, $17, $18)"
+        ));
+        bind_identity_and_fields(sqlx::query(sql), p)
+            .bind(p.created_at.as_microsecond())
+            .bind(p.updated_at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, mrn_conflict(p)))?;
+        audit::append(&mut tx, self.backend, vec![audit]).await?;
+        tx.commit().await.db()
+    }
+
+    pub(crate) async fn update_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
+        let mut tx = self.writer.begin().await.db()?;
+        let done = bind_identity_and_fields(sqlx::query(UPDATE_PATIENT), p)
+            .bind(p.updated_at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, mrn_conflict(p)))?;
         if done.rows_affected() == 0 {
             return Err(DomainError::NotFound {
                 resource: "patient",
