@@ -45,7 +45,7 @@ pub struct ClientRecord {
     pub id: ClientId,
     pub org_id: OrgId,
     pub name: String,
-    /// Argon2id hash of the client secret.
+    /// SHA-256 of the client secret (a random 256-bit value, so no slow hash is needed).
     pub secret_hash: String,
     pub scopes: String,
     pub created_at: Timestamp,

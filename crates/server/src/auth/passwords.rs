@@ -50,3 +50,23 @@ impl domain::service::users::Secrets for crate::state::AppState {
         (plain, sealed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_is_a_real_argon2id_hash_so_unknown_accounts_cost_a_full_check() {
+        let parsed = PasswordHash::new(dummy_hash());
+        assert!(parsed.is_ok(), "{parsed:?}");
+        assert!(!verify("anything at all", dummy_hash()));
+    }
+
+    #[test]
+    fn a_password_verifies_against_its_own_hash_only() {
+        let phc = hash("correct horse battery staple").unwrap_or_default();
+        assert!(phc.starts_with("$argon2id$"));
+        assert!(verify("correct horse battery staple", &phc));
+        assert!(!verify("correct horse battery stapler", &phc));
+    }
+}

@@ -309,6 +309,9 @@ on_both_backends!(
             "invalid_scope"
         );
 
+        // The client secret is stored only as a hash.
+        let stored = app.store().get_client(client.id).await.unwrap().unwrap();
+        assert!(stored.secret_hash != secret && stored.secret_hash.len() == 64);
         // Tokens are short-lived, and stored only as hashes.
         let token = body["access_token"].as_str().unwrap().to_string();
         assert!(
