@@ -30,7 +30,15 @@ pub enum ScopeAccess {
 
 impl Scope {
     /// The resources a scope may name; `*` means all of them.
-    pub const RESOURCES: [&'static str; 4] = ["*", "Patient", "Practitioner", "AuditEvent"];
+    pub const RESOURCES: [&'static str; 7] = [
+        "*",
+        "Patient",
+        "Practitioner",
+        "AuditEvent",
+        "Appointment",
+        "Slot",
+        "Schedule",
+    ];
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let invalid = || {
@@ -156,6 +164,18 @@ pub enum Permission {
     ReadAudit,
     ReviewBreakGlass,
     RequestBreakGlass,
+    /// Visit types and the telehealth consent text.
+    ConfigureScheduling,
+    /// Clinicians' weekly hours, leave and extra hours, and publishing slots.
+    ManageAvailability,
+    /// See appointments and their history.
+    ReadAppointments,
+    /// Book, move or cancel appointments for patients.
+    ManageAppointments,
+    /// Search open slots.
+    SearchSlots,
+    /// Take the next patient from the on-demand queue.
+    TakeFromQueue,
 }
 
 impl Permission {
@@ -170,6 +190,12 @@ impl Permission {
             Permission::ReadAudit => "read the audit trail",
             Permission::ReviewBreakGlass => "review emergency access",
             Permission::RequestBreakGlass => "request emergency access",
+            Permission::ConfigureScheduling => "configure visit types and consent texts",
+            Permission::ManageAvailability => "manage clinicians' availability",
+            Permission::ReadAppointments => "see appointments",
+            Permission::ManageAppointments => "manage appointments",
+            Permission::SearchSlots => "search open slots",
+            Permission::TakeFromQueue => "take patients from the on-demand queue",
         }
     }
 }
@@ -195,6 +221,24 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         P::ManageSites | P::ManageClients => matches!(role, R::OrgAdmin),
         P::ReadAudit | P::ReviewBreakGlass => matches!(role, R::Auditor | R::OrgAdmin),
         P::RequestBreakGlass => matches!(role, R::Clinician),
+        P::ConfigureScheduling => matches!(role, R::OrgAdmin),
+        P::ManageAvailability => matches!(
+            role,
+            R::Clinician | R::FrontDesk | R::SiteAdmin | R::OrgAdmin
+        ),
+        P::ReadAppointments => matches!(
+            role,
+            R::Patient | R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin
+        ),
+        P::ManageAppointments => matches!(
+            role,
+            R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin
+        ),
+        P::SearchSlots => matches!(
+            role,
+            R::Patient | R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin
+        ),
+        P::TakeFromQueue => matches!(role, R::Clinician),
     }
 }
 
@@ -203,6 +247,10 @@ fn scope_for(permission: Permission) -> Option<(&'static str, ScopeAccess)> {
         Permission::ReadPatient | Permission::ListPatients => Some(("Patient", ScopeAccess::Read)),
         Permission::WritePatient => Some(("Patient", ScopeAccess::Write)),
         Permission::ReadAudit => Some(("AuditEvent", ScopeAccess::Read)),
+        Permission::ReadAppointments => Some(("Appointment", ScopeAccess::Read)),
+        Permission::ManageAppointments => Some(("Appointment", ScopeAccess::Write)),
+        Permission::SearchSlots => Some(("Slot", ScopeAccess::Read)),
+        Permission::ManageAvailability => Some(("Schedule", ScopeAccess::Write)),
         _ => None,
     }
 }

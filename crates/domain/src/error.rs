@@ -51,6 +51,40 @@ pub enum DomainError {
     /// Too many sign-in attempts from one address in a short time.
     #[error("too many sign-in attempts from your address; wait a minute and try again")]
     TooManyAttempts,
+    /// Someone else booked the slot first (the database decided).
+    #[error("this slot has just been booked by someone else; choose another time")]
+    SlotTaken,
+    /// The slot cannot be booked: in the past, withdrawn, too short for the visit type...
+    #[error("{0}")]
+    SlotNotBookable(String),
+    /// Interstate licensure: the clinician holds no license valid on the visit date in that state.
+    #[error(
+        "the clinician is not licensed in {state} on the visit date; choose a clinician licensed where you will be during the visit"
+    )]
+    ClinicianNotLicensed { state: &'static str },
+    #[error("{0}")]
+    ConsentRequired(String),
+    /// The clinician holds no current telehealth competency certification.
+    #[error(
+        "the clinician does not hold a current telehealth certification and cannot take virtual visits"
+    )]
+    ClinicianNotCertified,
+    #[error("the patient already has an appointment at that time")]
+    PatientDoubleBooked,
+    #[error("the clinician already has a visit at that time")]
+    ClinicianBusy,
+    /// Availability that would give a clinician two places to be at once.
+    #[error("{0}")]
+    AvailabilityOverlap(String),
+    /// The appointment's state machine refuses this step.
+    #[error("an appointment that is {from} cannot be changed by '{action}'")]
+    InvalidTransition {
+        from: &'static str,
+        action: &'static str,
+    },
+    /// Check-in is only open shortly before the visit.
+    #[error("{0}")]
+    CheckInNotOpen(String),
     #[error("storage failure: {0}")]
     Storage(String),
 }

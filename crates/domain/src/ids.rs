@@ -65,3 +65,35 @@ typed_id!(
     /// An emergency ("break-glass") access grant.
     BreakGlassId
 );
+typed_id!(
+    /// A kind of visit an organization offers (modality, duration, service line).
+    VisitTypeId
+);
+typed_id!(
+    /// A weekly recurring availability template of a clinician at a site.
+    TemplateId
+);
+typed_id!(
+    /// A one-off change to a clinician's availability: leave, or extra hours.
+    ExceptionId
+);
+typed_id!(
+    /// A bookable period of a clinician's time, published from their availability.
+    SlotId
+);
+typed_id!(
+    /// An appointment of a patient with a clinician.
+    AppointmentId
+);
+typed_id!(
+    /// One recorded change of an appointment's state.
+    AppointmentEventId
+);
+typed_id!(
+    /// A patient's consent, as given (to one version of a consent text).
+    ConsentId
+);
+typed_id!(
+    /// A patient waiting in the on-demand queue.
+    QueueEntryId
+);

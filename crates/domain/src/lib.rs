@@ -6,6 +6,7 @@ pub mod compliance;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod scheduling;
 pub mod service;
 pub mod store;
 

@@ -100,10 +100,44 @@ pub enum AuditAction {
     AuditSearch,
     #[serde(rename = "audit.export")]
     AuditExport,
+    #[serde(rename = "visit_type.create")]
+    VisitTypeCreate,
+    #[serde(rename = "visit_type.update")]
+    VisitTypeUpdate,
+    #[serde(rename = "availability.change")]
+    AvailabilityChange,
+    #[serde(rename = "slots.publish")]
+    SlotsPublish,
+    #[serde(rename = "appointment.create")]
+    AppointmentCreate,
+    #[serde(rename = "appointment.change")]
+    AppointmentChange,
+    #[serde(rename = "appointment.read")]
+    AppointmentRead,
+    #[serde(rename = "appointment.list")]
+    AppointmentList,
+    #[serde(rename = "licensure.check")]
+    LicensureCheck,
+    #[serde(rename = "consent.given")]
+    ConsentGiven,
+    #[serde(rename = "consent.publish")]
+    ConsentPublish,
+    #[serde(rename = "queue.join")]
+    QueueJoin,
+    #[serde(rename = "queue.leave")]
+    QueueLeave,
+    #[serde(rename = "queue.read")]
+    QueueRead,
+    #[serde(rename = "reminder.sent")]
+    ReminderSent,
+    #[serde(rename = "calendar_feed.issued")]
+    CalendarFeedIssued,
+    #[serde(rename = "calendar_feed.read")]
+    CalendarFeedRead,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 40] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -127,6 +161,23 @@ impl AuditAction {
         AuditAction::ClientCreate,
         AuditAction::AuditSearch,
         AuditAction::AuditExport,
+        AuditAction::VisitTypeCreate,
+        AuditAction::VisitTypeUpdate,
+        AuditAction::AvailabilityChange,
+        AuditAction::SlotsPublish,
+        AuditAction::AppointmentCreate,
+        AuditAction::AppointmentChange,
+        AuditAction::AppointmentRead,
+        AuditAction::AppointmentList,
+        AuditAction::LicensureCheck,
+        AuditAction::ConsentGiven,
+        AuditAction::ConsentPublish,
+        AuditAction::QueueJoin,
+        AuditAction::QueueLeave,
+        AuditAction::QueueRead,
+        AuditAction::ReminderSent,
+        AuditAction::CalendarFeedIssued,
+        AuditAction::CalendarFeedRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -154,6 +205,23 @@ impl AuditAction {
             AuditAction::ClientCreate => "client.create",
             AuditAction::AuditSearch => "audit.search",
             AuditAction::AuditExport => "audit.export",
+            AuditAction::VisitTypeCreate => "visit_type.create",
+            AuditAction::VisitTypeUpdate => "visit_type.update",
+            AuditAction::AvailabilityChange => "availability.change",
+            AuditAction::SlotsPublish => "slots.publish",
+            AuditAction::AppointmentCreate => "appointment.create",
+            AuditAction::AppointmentChange => "appointment.change",
+            AuditAction::AppointmentRead => "appointment.read",
+            AuditAction::AppointmentList => "appointment.list",
+            AuditAction::LicensureCheck => "licensure.check",
+            AuditAction::ConsentGiven => "consent.given",
+            AuditAction::ConsentPublish => "consent.publish",
+            AuditAction::QueueJoin => "queue.join",
+            AuditAction::QueueLeave => "queue.leave",
+            AuditAction::QueueRead => "queue.read",
+            AuditAction::ReminderSent => "reminder.sent",
+            AuditAction::CalendarFeedIssued => "calendar_feed.issued",
+            AuditAction::CalendarFeedRead => "calendar_feed.read",
         }
     }
 

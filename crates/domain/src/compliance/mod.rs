@@ -1,7 +1,12 @@
-//! Compliance: the hash-chained audit trail and emergency ("break-glass") access.
+//! Compliance: the hash-chained audit trail, emergency ("break-glass") access, telehealth consent
+//! and interstate licensure.
 
 pub mod audit;
 pub mod break_glass;
+pub mod consent;
+pub mod licensure;
 
 pub use audit::*;
 pub use break_glass::*;
+pub use consent::*;
+pub use licensure::*;

@@ -109,6 +109,8 @@ pub struct StateLicense {
 pub struct ClinicianProfile {
     pub npi: String,
     pub specialties: Vec<String>,
+    /// Languages the clinician holds visits in, as lower-case tags (`en`, `es`).
+    pub languages: Vec<String>,
     pub licenses: Vec<StateLicense>,
 }
 

@@ -3,9 +3,11 @@
 pub mod audit;
 pub mod org;
 pub mod patients;
+pub mod scheduling;
 pub mod users;
 
 use crate::clock::Clock;
+use crate::scheduling::{CompetencyGate, SchedulingPolicy};
 use crate::store::Store;
 
 /// What every use case needs from the outside world.
@@ -15,4 +17,7 @@ pub struct Ctx<'a> {
     pub clock: &'a dyn Clock,
     /// How long an emergency access grant lasts.
     pub break_glass_minutes: i64,
+    pub scheduling: SchedulingPolicy,
+    /// Whether a clinician may take virtual visits (filled by training and certification).
+    pub competency: &'a dyn CompetencyGate,
 }

@@ -41,6 +41,9 @@ pub struct UserInput {
     pub specialties: Vec<String>,
     #[serde(default)]
     pub licenses: Vec<LicenseInput>,
+    /// Languages a clinician holds visits in (`en`, `es`); English when none are given.
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 /// A created user, and for staff created by the operator the TOTP secret to hand over.
@@ -73,9 +76,21 @@ fn parse_clinician(input: &UserInput) -> DomainResult<ClinicianProfile> {
             expires_on: parse_date(&format!("licenses[{i}].expires_on"), &l.expires_on)?,
         });
     }
+    let mut languages: Vec<String> = Vec::new();
+    for (i, raw) in input.languages.iter().enumerate() {
+        let tag =
+            crate::service::scheduling::booking::parse_language(&format!("languages[{i}]"), raw)?;
+        if !languages.contains(&tag) {
+            languages.push(tag);
+        }
+    }
+    if languages.is_empty() {
+        languages.push("en".to_string());
+    }
     Ok(ClinicianProfile {
         npi,
         specialties,
+        languages,
         licenses,
     })
 }

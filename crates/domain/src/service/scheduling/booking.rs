@@ -1,0 +1,794 @@
+//! Finding an open slot and booking it, and moving a booking to another slot.
+//!
+//! The rules run on the server in this order, each with its own error: the slot exists and can be
+//! booked (not withdrawn, not past, not beyond the horizon, long enough, for this service line),
+//! it is free, the clinician is licensed where the patient will be (audited either way), holds a
+//! telehealth certification, and the patient has consented to telehealth. The store then writes
+//! the appointment in one transaction that refuses a taken slot (a unique index decides races)
+//! and any overlap with the patient's or clinician's other visits.
+
+use std::collections::HashMap;
+
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+
+use super::{clinician, date_at, date_or, entry, site_with_zone, zone_of};
+use crate::access::{self, Actor, Permission, Principal};
+use crate::compliance::{
+    AuditAction, AuditEntry, Outcome, PatientConsent, check_clinician_licensed_in, describe_check,
+};
+use crate::error::{DomainError, DomainResult};
+use crate::identity::{Patient, Role, Site, UsState, User, optional_text};
+use crate::ids::{AppointmentEventId, AppointmentId, OrgId, PatientId, SiteId, SlotId, UserId};
+use crate::scheduling::{
+    Appointment, AppointmentAction, AppointmentEvent, AppointmentStatus, NewBooking, Rescheduling,
+    ServiceLine, Slot, SlotQuery, VisitType, state,
+};
+use crate::service::Ctx;
+
+/// What a slot search asks for; every field may be left out.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SlotSearchInput {
+    pub visit_type_id: Option<String>,
+    pub service_line: Option<String>,
+    /// Where the patient will be: only clinicians licensed there are shown.
+    pub patient_state: Option<String>,
+    pub language: Option<String>,
+    /// First day, `YYYY-MM-DD` (default today).
+    pub from: Option<String>,
+    /// Last day, inclusive (default two weeks on).
+    pub to: Option<String>,
+    pub site_id: Option<String>,
+    pub clinician_id: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// An open slot with what a patient needs to choose it.
+#[derive(Debug, Clone)]
+pub struct OpenSlot {
+    pub slot: Slot,
+    pub clinician_name: String,
+    pub clinician_languages: Vec<String>,
+    pub site: Site,
+    pub time_zone: TimeZone,
+}
+
+/// Days a search may span at most.
+pub const MAX_SEARCH_DAYS: i64 = 62;
+
+fn parse_id<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> DomainResult<T> {
+    raw.trim()
+        .parse()
+        .map_err(|_| DomainError::invalid(field, format!("must be the id of a {what}")))
+}
+
+fn opt_id<T: std::str::FromStr>(
+    field: &str,
+    raw: Option<&str>,
+    what: &str,
+) -> DomainResult<Option<T>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(raw) => parse_id(field, raw, what).map(Some),
+    }
+}
+
+/// A language tag such as `en` or `es-US`, lower-cased.
+pub fn parse_language(field: &str, raw: &str) -> DomainResult<String> {
+    let tag = raw.trim().to_ascii_lowercase();
+    let valid = !tag.is_empty()
+        && tag.len() <= 35
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        Ok(tag)
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be a language tag such as en or es",
+        ))
+    }
+}
+
+/// The time zone dates in a search mean: the site's, or the organization's first site's.
+async fn search_zone(ctx: Ctx<'_>, org: OrgId, site: Option<SiteId>) -> DomainResult<TimeZone> {
+    if let Some(site) = site {
+        return Ok(site_with_zone(ctx, org, site).await?.1);
+    }
+    match ctx.store.list_sites(org).await?.first() {
+        Some(site) => zone_of(site),
+        None => Ok(TimeZone::UTC),
+    }
+}
+
+/// Open slots that the actor may book, soonest first.
+pub async fn search(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    input: &SlotSearchInput,
+) -> DomainResult<Vec<OpenSlot>> {
+    let org = actor.org()?;
+    access::require(actor, Permission::SearchSlots)?;
+    let visit_type = match opt_id(
+        "visit_type_id",
+        input.visit_type_id.as_deref(),
+        "visit type",
+    )? {
+        Some(id) => Some(super::visit_types::get(ctx, actor, id).await?),
+        None => None,
+    };
+    let service_line = match (&visit_type, input.service_line.as_deref().map(str::trim)) {
+        (Some(v), _) => Some(v.service_line),
+        (None, None | Some("")) => None,
+        (None, Some(raw)) => Some(ServiceLine::parse("service_line", raw)?),
+    };
+    let mut patient_state = match input.patient_state.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(UsState::parse("patient_state", raw)?),
+    };
+    // A patient is shown only clinicians licensed where they live, unless they say otherwise.
+    if patient_state.is_none()
+        && actor.role == Some(Role::Patient)
+        && let Some(own) = actor.own_patient
+        && let Some(p) = ctx.store.get_patient(org, own).await?
+    {
+        patient_state = Some(p.address.state);
+    }
+    if visit_type
+        .as_ref()
+        .is_some_and(|v| !v.modality.is_virtual())
+    {
+        // In person, the patient is at the clinic: the clinic's own license covers it.
+        patient_state = None;
+    }
+    let language = input
+        .language
+        .as_deref()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| parse_language("language", l))
+        .transpose()?;
+    let site_id: Option<SiteId> = opt_id("site_id", input.site_id.as_deref(), "site")?;
+    let clinician_id: Option<UserId> =
+        opt_id("clinician_id", input.clinician_id.as_deref(), "clinician")?;
+    let tz = search_zone(ctx, org, site_id).await?;
+    let now = ctx.clock.now();
+    let today = date_at(now, &tz);
+    let from = date_or("from", input.from.as_deref(), today)?.max(today);
+    let to = date_or(
+        "to",
+        input.to.as_deref(),
+        from.saturating_add(jiff::Span::new().days(13)),
+    )?;
+    if to < from {
+        return Err(DomainError::invalid("to", "must not be before from"));
+    }
+    if (to - from).get_days() >= MAX_SEARCH_DAYS as i32 {
+        return Err(DomainError::invalid(
+            "to",
+            format!("a search may span at most {MAX_SEARCH_DAYS} days"),
+        ));
+    }
+    let start = super::availability::start_of_day(from, &tz)?.max(now);
+    let end = super::availability::start_of_day(to.saturating_add(jiff::Span::new().days(1)), &tz)?
+        .min(
+            now.saturating_add(SignedDuration::from_hours(
+                24 * ctx.scheduling.booking_horizon_days,
+            ))
+            .unwrap_or(now),
+        );
+    let limit = input.limit.unwrap_or(100).clamp(1, 500);
+    let query = SlotQuery {
+        from: start,
+        to: end,
+        service_line,
+        min_minutes: visit_type.as_ref().map(|v| v.duration_minutes),
+        clinician_id,
+        site_id,
+        licensed_in: patient_state.map(|s| (s, from)),
+        language,
+        open_only: true,
+        limit,
+    };
+    if start >= end {
+        return Ok(Vec::new());
+    }
+    let found = ctx.store.search_slots(org, &query).await?;
+    let clinicians: HashMap<UserId, User> = ctx
+        .store
+        .list_users(org, Some(Role::Clinician))
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let mut sites: HashMap<SiteId, (Site, TimeZone)> = HashMap::new();
+    for site in ctx.store.list_sites(org).await? {
+        let tz = zone_of(&site)?;
+        sites.insert(site.id, (site, tz));
+    }
+    let mut open = Vec::with_capacity(found.len());
+    for view in found {
+        let slot = view.slot;
+        let (Some(c), Some((site, tz))) =
+            (clinicians.get(&slot.clinician_id), sites.get(&slot.site_id))
+        else {
+            continue;
+        };
+        if !c.active {
+            continue;
+        }
+        if let Some(state) = patient_state {
+            let licenses = c
+                .clinician
+                .as_ref()
+                .map(|p| p.licenses.as_slice())
+                .unwrap_or(&[]);
+            if check_clinician_licensed_in(licenses, state, date_at(slot.start_at, tz)).is_err() {
+                continue;
+            }
+        }
+        open.push(OpenSlot {
+            clinician_name: c.display_name.clone(),
+            clinician_languages: c
+                .clinician
+                .as_ref()
+                .map(|p| p.languages.clone())
+                .unwrap_or_default(),
+            site: site.clone(),
+            time_zone: tz.clone(),
+            slot,
+        });
+    }
+    Ok(open)
+}
+
+/// A patient record the actor may book for: their own (patients), one they may open (staff), or
+/// any of the organization (integration clients with appointment rights).
+pub(crate) async fn patient_for(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    org: OrgId,
+    id: PatientId,
+) -> DomainResult<Patient> {
+    let not_found = || DomainError::NotFound {
+        resource: "patient",
+    };
+    let patient = ctx
+        .store
+        .get_patient(org, id)
+        .await?
+        .ok_or_else(not_found)?;
+    match (&actor.principal, actor.role) {
+        (Principal::User(_), Some(Role::Patient)) => {
+            if actor.own_patient == Some(id) {
+                Ok(patient)
+            } else {
+                Err(not_found())
+            }
+        }
+        (Principal::User(user), Some(_)) => {
+            let grants = ctx
+                .store
+                .active_break_glass(*user, id, ctx.clock.now())
+                .await?;
+            access::check_patient_access(
+                actor,
+                &patient,
+                Permission::ReadPatient,
+                &grants,
+                ctx.clock.now(),
+            )?;
+            Ok(patient)
+        }
+        (Principal::User(_), None) => Err(not_found()),
+        (Principal::Client(_) | Principal::Operator, _) => {
+            if actor.in_org(patient.org_id) {
+                Ok(patient)
+            } else {
+                Err(not_found())
+            }
+        }
+    }
+}
+
+/// Which slot a request means: by id, or by clinician and start time.
+#[derive(Debug, Clone, Copy)]
+pub enum SlotRef {
+    Id(SlotId),
+    At { clinician: UserId, start: Timestamp },
+}
+
+impl SlotRef {
+    pub fn parse(
+        slot_id: Option<&str>,
+        clinician_id: Option<&str>,
+        start: Option<&str>,
+    ) -> DomainResult<Self> {
+        if let Some(id) = opt_id("slot_id", slot_id, "slot")? {
+            return Ok(SlotRef::Id(id));
+        }
+        match (
+            opt_id("clinician_id", clinician_id, "clinician")?,
+            start.map(str::trim),
+        ) {
+            (Some(clinician), Some(raw)) if !raw.is_empty() => {
+                let start = raw.parse::<Timestamp>().map_err(|_| {
+                    DomainError::invalid(
+                        "start",
+                        format!(
+                            "'{raw}' is not a time with an offset such as 2026-12-01T14:00:00Z"
+                        ),
+                    )
+                })?;
+                Ok(SlotRef::At { clinician, start })
+            }
+            _ => Err(DomainError::invalid(
+                "slot_id",
+                "name a slot: its slot_id, or clinician_id and start",
+            )),
+        }
+    }
+}
+
+/// Where and when a visit would take place, with every rule checked.
+pub(crate) struct Placement {
+    pub slot: Slot,
+    pub clinician: User,
+    pub site: Site,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub patient_state: UsState,
+    /// The licensure check's audit entry, written with the booking.
+    pub checks: Vec<AuditEntry>,
+    pub consent: Option<PatientConsent>,
+}
+
+/// Runs every booking rule for `patient` in `slot` and says where the visit would be.
+pub(crate) async fn place(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    patient: &Patient,
+    visit_type: &VisitType,
+    slot_ref: SlotRef,
+    patient_state: UsState,
+    consent_version: Option<i64>,
+) -> DomainResult<Placement> {
+    let org = patient.org_id;
+    let now = ctx.clock.now();
+    let view = match slot_ref {
+        SlotRef::Id(id) => ctx
+            .store
+            .get_slot(org, id)
+            .await?
+            .ok_or(DomainError::NotFound { resource: "slot" })?,
+        SlotRef::At { clinician, start } => ctx
+            .store
+            .find_slot(org, clinician, start)
+            .await?
+            .ok_or_else(|| {
+                DomainError::SlotNotBookable(
+                    "the clinician has no availability starting at that time".into(),
+                )
+            })?,
+    };
+    let slot = view.slot;
+    if slot.withdrawn {
+        return Err(DomainError::SlotNotBookable(
+            "this time is no longer available: the clinician's availability changed".into(),
+        ));
+    }
+    if slot.start_at <= now {
+        return Err(DomainError::SlotNotBookable(
+            "this slot is in the past".into(),
+        ));
+    }
+    let horizon = SignedDuration::from_hours(24 * ctx.scheduling.booking_horizon_days);
+    if slot.start_at.duration_since(now) > horizon {
+        return Err(DomainError::SlotNotBookable(format!(
+            "visits can be booked at most {} days ahead",
+            ctx.scheduling.booking_horizon_days
+        )));
+    }
+    if view.taken {
+        return Err(DomainError::SlotTaken);
+    }
+    if !slot.service_lines.contains(visit_type.service_line) {
+        return Err(DomainError::SlotNotBookable(format!(
+            "this slot is not open for {}",
+            visit_type.service_line.label().to_lowercase()
+        )));
+    }
+    if visit_type.duration_minutes > slot.minutes() {
+        return Err(DomainError::SlotNotBookable(format!(
+            "a {}-minute visit does not fit in this {}-minute slot",
+            visit_type.duration_minutes,
+            slot.minutes()
+        )));
+    }
+    let clinician = match clinician(ctx, org, slot.clinician_id).await {
+        Ok(c) => c,
+        Err(DomainError::NotFound { .. }) => {
+            return Err(DomainError::SlotNotBookable(
+                "the clinician no longer takes appointments".into(),
+            ));
+        }
+        Err(e) => return Err(e),
+    };
+    let (site, tz) = site_with_zone(ctx, org, slot.site_id).await?;
+    let end = slot
+        .start_at
+        .checked_add(SignedDuration::from_mins(visit_type.duration_minutes))
+        .map_err(|_| DomainError::SlotNotBookable("the visit would end out of range".into()))?;
+    let mut checks = Vec::new();
+    let mut consent = None;
+    let patient_state = if visit_type.modality.is_virtual() {
+        checks.push(
+            check_licensure(
+                ctx,
+                actor,
+                &clinician,
+                patient,
+                patient_state,
+                date_at(slot.start_at, &tz),
+            )
+            .await?,
+        );
+        ctx.competency
+            .check_virtual_visit(&clinician, slot.start_at)
+            .await?;
+        consent = super::consent::require_or_accept(ctx, actor, patient, consent_version).await?;
+        patient_state
+    } else {
+        site.state
+    };
+    Ok(Placement {
+        start: slot.start_at,
+        end,
+        slot,
+        clinician,
+        site,
+        patient_state,
+        checks,
+        consent,
+    })
+}
+
+/// Checks licensure; a refusal is audited at once (and returned), a pass comes back as the audit
+/// entry to write with the change it allowed.
+pub(crate) async fn check_licensure(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    clinician: &User,
+    patient: &Patient,
+    state: UsState,
+    visit_date: jiff::civil::Date,
+) -> DomainResult<AuditEntry> {
+    let licenses = clinician
+        .clinician
+        .as_ref()
+        .map(|p| p.licenses.as_slice())
+        .unwrap_or(&[]);
+    let found = check_clinician_licensed_in(licenses, state, visit_date);
+    let audit = entry(
+        ctx,
+        actor,
+        AuditAction::LicensureCheck,
+        "Practitioner",
+        patient.org_id,
+    )
+    .resource(clinician.id)
+    .patient(patient.id)
+    .detail(describe_check(
+        state,
+        visit_date,
+        found.as_ref().ok().copied(),
+    ));
+    match found {
+        Ok(_) => Ok(audit),
+        Err(refusal) => {
+            ctx.store
+                .record_audit(audit.outcome(Outcome::Denied))
+                .await?;
+            Err(refusal)
+        }
+    }
+}
+
+/// A booking request as a client sends it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BookingInput {
+    pub slot_id: Option<String>,
+    pub clinician_id: Option<String>,
+    pub start: Option<String>,
+    pub visit_type_id: String,
+    /// Staff and integrations book for a patient; a patient books for themselves.
+    pub patient_id: Option<String>,
+    /// Where the patient will be during the visit; default: the state of their address.
+    pub patient_state: Option<String>,
+    pub reason: Option<String>,
+    /// The consent version the patient accepts while booking, if they have not consented yet.
+    pub consent_version: Option<i64>,
+    /// Staff only: hold the slot as a proposal that the patient confirms.
+    #[serde(default)]
+    pub propose: bool,
+}
+
+/// The patient a request is about: the patient themselves, or the one staff name.
+pub(crate) async fn subject_patient(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    org: OrgId,
+    raw: Option<&str>,
+) -> DomainResult<Patient> {
+    let named: Option<PatientId> = opt_id("patient_id", raw, "patient")?;
+    let id = match (actor.role, named, actor.own_patient) {
+        (Some(Role::Patient), None, Some(own)) => own,
+        (Some(Role::Patient), Some(id), _) => id,
+        (Some(Role::Patient), None, None) => {
+            return Err(DomainError::Forbidden {
+                action: "book without a patient record",
+            });
+        }
+        (_, Some(id), _) => id,
+        (_, None, _) => {
+            return Err(DomainError::invalid(
+                "patient_id",
+                "name the patient the appointment is for",
+            ));
+        }
+    };
+    patient_for(ctx, actor, org, id).await
+}
+
+fn patient_state_or_home(raw: Option<&str>, patient: &Patient) -> DomainResult<UsState> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(patient.address.state),
+        Some(raw) => UsState::parse("patient_state", raw),
+    }
+}
+
+pub(crate) fn event(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    appointment: AppointmentId,
+    action: AppointmentAction,
+    from: Option<AppointmentStatus>,
+    to: AppointmentStatus,
+    detail: Option<String>,
+) -> AppointmentEvent {
+    AppointmentEvent {
+        id: AppointmentEventId::new(),
+        appointment_id: appointment,
+        at: ctx.clock.now(),
+        action,
+        from_status: from,
+        to_status: to,
+        actor: actor.audit_actor(),
+        detail,
+    }
+}
+
+/// Audit entries for a consent given along the way.
+fn consent_audit(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    consent: &Option<PatientConsent>,
+) -> Option<AuditEntry> {
+    consent.as_ref().map(|c| {
+        entry(ctx, actor, AuditAction::ConsentGiven, "Consent", c.org_id)
+            .resource(c.id)
+            .patient(c.patient_id)
+            .detail(format!(
+                "telehealth consent version {} ({})",
+                c.version,
+                c.method.as_str()
+            ))
+    })
+}
+
+/// Books (or, for staff, proposes) an appointment in a slot.
+pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainResult<Appointment> {
+    let org = actor.org()?;
+    let is_patient = actor.role == Some(Role::Patient);
+    if is_patient {
+        access::require(actor, Permission::SearchSlots)?;
+        if input.propose {
+            return Err(DomainError::invalid(
+                "propose",
+                "only staff propose appointments; book the slot instead",
+            ));
+        }
+    } else {
+        access::require(actor, Permission::ManageAppointments)?;
+    }
+    let visit_type_id = parse_id("visit_type_id", &input.visit_type_id, "visit type")?;
+    let visit_type = super::visit_types::get(ctx, actor, visit_type_id).await?;
+    if !visit_type.active {
+        return Err(DomainError::invalid(
+            "visit_type_id",
+            "this visit type is no longer offered",
+        ));
+    }
+    let slot_ref = SlotRef::parse(
+        input.slot_id.as_deref(),
+        input.clinician_id.as_deref(),
+        input.start.as_deref(),
+    )?;
+    let reason = optional_text("reason", input.reason.as_deref(), 1000)?;
+    let patient = subject_patient(ctx, actor, org, input.patient_id.as_deref()).await?;
+    let patient_state = patient_state_or_home(input.patient_state.as_deref(), &patient)?;
+    let placed = place(
+        ctx,
+        actor,
+        &patient,
+        &visit_type,
+        slot_ref,
+        patient_state,
+        input.consent_version,
+    )
+    .await?;
+    let now = ctx.clock.now();
+    let (status, action) = if input.propose {
+        (AppointmentStatus::Proposed, AppointmentAction::Propose)
+    } else {
+        (AppointmentStatus::Booked, AppointmentAction::Book)
+    };
+    let appointment = Appointment {
+        id: AppointmentId::new(),
+        org_id: org,
+        patient_id: patient.id,
+        clinician_id: placed.clinician.id,
+        site_id: placed.site.id,
+        slot_id: Some(placed.slot.id),
+        visit_type_id: visit_type.id,
+        service_line: visit_type.service_line,
+        modality: visit_type.modality,
+        start_at: placed.start,
+        end_at: placed.end,
+        patient_state: placed.patient_state,
+        status,
+        reason,
+        late_cancellation: false,
+        cancel_reason: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut audit = placed.checks;
+    audit.extend(consent_audit(ctx, actor, &placed.consent));
+    audit.push(
+        entry(
+            ctx,
+            actor,
+            AuditAction::AppointmentCreate,
+            "Appointment",
+            org,
+        )
+        .resource(appointment.id)
+        .patient(patient.id)
+        .detail(format!(
+            "{} {} {} at {}",
+            action.as_str(),
+            visit_type.modality.as_str(),
+            visit_type.service_line.as_str(),
+            placed.start
+        )),
+    );
+    let booking = NewBooking {
+        event: event(ctx, actor, appointment.id, action, None, status, None),
+        appointment: appointment.clone(),
+        consent: placed.consent,
+        audit,
+    };
+    ctx.store.book(booking).await?;
+    Ok(appointment)
+}
+
+/// Where to move an appointment.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RescheduleInput {
+    pub slot_id: Option<String>,
+    pub clinician_id: Option<String>,
+    pub start: Option<String>,
+    /// Where the patient will be; default: as before.
+    pub patient_state: Option<String>,
+    pub consent_version: Option<i64>,
+}
+
+/// Moves an upcoming appointment to another slot, with every booking rule checked again. A patient
+/// moving their visit after the cancellation cut-off is recorded as late.
+pub async fn reschedule(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    id: AppointmentId,
+    input: &RescheduleInput,
+) -> DomainResult<Appointment> {
+    let old = super::appointments::appointment_for(ctx, actor, id, Permission::ManageAppointments)
+        .await?;
+    state::can_reschedule(old.status)?;
+    let slot_ref = SlotRef::parse(
+        input.slot_id.as_deref(),
+        input.clinician_id.as_deref(),
+        input.start.as_deref(),
+    )?;
+    if let (SlotRef::Id(new), Some(current)) = (slot_ref, old.slot_id)
+        && new == current
+    {
+        return Err(DomainError::SlotNotBookable(
+            "the appointment is already in this slot".into(),
+        ));
+    }
+    let visit_type = ctx
+        .store
+        .get_visit_type(old.org_id, old.visit_type_id)
+        .await?
+        .ok_or(DomainError::NotFound {
+            resource: "visit type",
+        })?;
+    let patient = patient_for(ctx, actor, old.org_id, old.patient_id).await?;
+    let patient_state = match input.patient_state.as_deref().map(str::trim) {
+        None | Some("") => old.patient_state,
+        Some(raw) => UsState::parse("patient_state", raw)?,
+    };
+    let placed = place(
+        ctx,
+        actor,
+        &patient,
+        &visit_type,
+        slot_ref,
+        patient_state,
+        input.consent_version,
+    )
+    .await?;
+    let now = ctx.clock.now();
+    let late = super::appointments::after_cutoff(ctx, &old, now);
+    let moved = Appointment {
+        clinician_id: placed.clinician.id,
+        site_id: placed.site.id,
+        slot_id: Some(placed.slot.id),
+        start_at: placed.start,
+        end_at: placed.end,
+        patient_state: placed.patient_state,
+        updated_at: now,
+        ..old.clone()
+    };
+    let detail = format!(
+        "from {} to {}{}",
+        old.start_at,
+        moved.start_at,
+        if late {
+            " (after the cancellation cut-off)"
+        } else {
+            ""
+        }
+    );
+    let mut audit = placed.checks;
+    audit.extend(consent_audit(ctx, actor, &placed.consent));
+    audit.push(
+        entry(
+            ctx,
+            actor,
+            AuditAction::AppointmentChange,
+            "Appointment",
+            old.org_id,
+        )
+        .resource(id)
+        .patient(old.patient_id)
+        .detail(format!("reschedule {detail}")),
+    );
+    let change = Rescheduling {
+        event: event(
+            ctx,
+            actor,
+            id,
+            AppointmentAction::Reschedule,
+            Some(old.status),
+            old.status,
+            Some(detail),
+        ),
+        appointment: moved.clone(),
+        expected_status: old.status,
+        consent: placed.consent,
+        audit,
+    };
+    ctx.store.reschedule(change).await?;
+    Ok(moved)
+}
