@@ -142,6 +142,9 @@ pub enum UserCommand {
         /// Clinicians: a state license as STATE:NUMBER:YYYY-MM-DD (repeatable).
         #[arg(long = "license")]
         licenses: Vec<String>,
+        /// Clinicians: a language they hold visits in, such as en or es (repeatable; default en).
+        #[arg(long = "language")]
+        languages: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -306,6 +309,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             npi,
             specialties,
             licenses,
+            languages,
             json,
         }) => {
             let state = command_state(&cli.database_url, &key_path).await?;
@@ -324,6 +328,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 npi,
                 specialties,
                 licenses,
+                languages,
             };
             let created =
                 domain::service::users::create(state.ctx(), &state, &operator, org, &input, true)

@@ -53,6 +53,114 @@ pub struct ServeConfig {
     /// A request that takes longer is answered 408.
     #[arg(long, env = "TELEMED_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
+    /// A patient cancelling later than this many hours before a visit is recorded as a late cancellation.
+    #[arg(long, env = "TELEMED_CANCELLATION_CUTOFF_HOURS", default_value_t = 24, value_parser = clap::value_parser!(i64).range(0..=336))]
+    pub cancellation_cutoff_hours: i64,
+    /// A booked visit not checked in this many minutes after its start is marked no-show.
+    #[arg(long, env = "TELEMED_NO_SHOW_GRACE_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=240))]
+    pub no_show_grace_minutes: i64,
+    /// Check-in opens this many minutes before a visit.
+    #[arg(long, env = "TELEMED_CHECK_IN_WINDOW_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=240))]
+    pub check_in_window_minutes: i64,
+    /// Slots are published, and may be booked, this many days ahead.
+    #[arg(long, env = "TELEMED_BOOKING_HORIZON_DAYS", default_value_t = 90, value_parser = clap::value_parser!(i64).range(1..=366))]
+    pub booking_horizon_days: i64,
+    /// When reminder emails go out before a visit: a comma-separated list such as 24h,1h or 2d,90m.
+    #[arg(long, env = "TELEMED_REMINDER_OFFSETS", default_value = "24h,1h", value_parser = parse_offsets)]
+    pub reminder_offsets: ReminderOffsets,
+    /// SMTP server for reminder emails: smtp://HOST:PORT (plain, for a local relay),
+    /// smtp+starttls://USER:PASSWORD@HOST:587 or smtps://USER:PASSWORD@HOST:465. Unset: no emails.
+    #[arg(long, env = "TELEMED_SMTP_URL")]
+    pub smtp_url: Option<SmtpUrl>,
+    /// Sender of reminder emails.
+    #[arg(
+        long,
+        env = "TELEMED_MAIL_FROM",
+        default_value = "Telemed <no-reply@telemed.invalid>"
+    )]
+    pub mail_from: String,
+    /// The address patients reach this server at, for links in emails (default: http://ADDR).
+    #[arg(long, env = "TELEMED_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// How often background jobs (reminders, no-shows, session expiry) run, in seconds.
+    #[arg(long, env = "TELEMED_JOB_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub job_interval_seconds: u64,
+}
+
+/// Reminder offsets in minutes before a visit, largest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReminderOffsets(pub Vec<i64>);
+
+/// Parses `24h,1h` (also `d` and `m`); each offset between 5 minutes and 14 days.
+pub fn parse_offsets(raw: &str) -> Result<ReminderOffsets, String> {
+    let mut minutes = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (number, unit) = part.split_at(part.len().saturating_sub(1));
+        let n: i64 = number
+            .parse()
+            .map_err(|_| format!("'{part}' is not an offset such as 24h, 90m or 2d"))?;
+        let m = match unit {
+            "m" => n,
+            "h" => n * 60,
+            "d" => n * 24 * 60,
+            _ => return Err(format!("'{part}' is not an offset such as 24h, 90m or 2d")),
+        };
+        if !(5..=14 * 24 * 60).contains(&m) {
+            return Err(format!("'{part}' must be between 5m and 14d"));
+        }
+        if !minutes.contains(&m) {
+            minutes.push(m);
+        }
+    }
+    minutes.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(ReminderOffsets(minutes))
+}
+
+impl std::fmt::Display for ReminderOffsets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|m| {
+                if m % (24 * 60) == 0 {
+                    format!("{}d", m / (24 * 60))
+                } else if m % 60 == 0 {
+                    format!("{}h", m / 60)
+                } else {
+                    format!("{m}m")
+                }
+            })
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+/// An SMTP URL; it may hold a password, so `Debug` shows only the host.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpUrl(pub String);
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let raw = raw.trim();
+        let scheme = raw.split_once("://").map(|(s, _)| s).unwrap_or_default();
+        if !matches!(scheme, "smtp" | "smtps" | "smtp+starttls") {
+            return Err("use smtp://HOST:PORT, smtp+starttls://USER:PASSWORD@HOST:587 or smtps://USER:PASSWORD@HOST:465".into());
+        }
+        Ok(Self(raw.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = self
+            .0
+            .split_once("://")
+            .map(|(_, rest)| rest.rsplit_once('@').map_or(rest, |(_, h)| h))
+            .unwrap_or("?");
+        write!(f, "SmtpUrl(<credentials redacted>@{host})")
+    }
 }
 
 impl ServeConfig {
@@ -72,6 +180,36 @@ impl ServeConfig {
             break_glass_minutes: 60,
             max_body_bytes: 65536,
             request_timeout_seconds: 30,
+            cancellation_cutoff_hours: 24,
+            no_show_grace_minutes: 15,
+            check_in_window_minutes: 30,
+            booking_horizon_days: 90,
+            reminder_offsets: ReminderOffsets(vec![24 * 60, 60]),
+            smtp_url: None,
+            mail_from: "Telemed <no-reply@telemed.invalid>".into(),
+            public_url: None,
+            job_interval_seconds: 60,
+        }
+    }
+
+    /// The scheduling rules' settings, as the domain takes them.
+    pub fn scheduling_policy(&self) -> domain::scheduling::SchedulingPolicy {
+        domain::scheduling::SchedulingPolicy {
+            cancellation_cutoff_hours: self.cancellation_cutoff_hours,
+            no_show_grace_minutes: self.no_show_grace_minutes,
+            check_in_window_minutes: self.check_in_window_minutes,
+            booking_horizon_days: self.booking_horizon_days,
+        }
+    }
+
+    /// The base of links in emails and calendar feeds, without a trailing slash.
+    pub fn public_base(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let scheme = if self.tls() { "https" } else { "http" };
+                format!("{scheme}://{}", self.addr)
+            }
         }
     }
 
@@ -99,7 +237,16 @@ impl ServeConfig {
              TELEMED_TOKEN_TTL_SECONDS={}\n\
              TELEMED_BREAK_GLASS_MINUTES={}\n\
              TELEMED_MAX_BODY_BYTES={}\n\
-             TELEMED_REQUEST_TIMEOUT_SECONDS={}\n",
+             TELEMED_REQUEST_TIMEOUT_SECONDS={}\n\
+             TELEMED_CANCELLATION_CUTOFF_HOURS={}\n\
+             TELEMED_NO_SHOW_GRACE_MINUTES={}\n\
+             TELEMED_CHECK_IN_WINDOW_MINUTES={}\n\
+             TELEMED_BOOKING_HORIZON_DAYS={}\n\
+             TELEMED_REMINDER_OFFSETS={}\n\
+             # TELEMED_SMTP_URL=smtp+starttls://user:password@mail.example.org:587   # unset: no reminder emails\n\
+             TELEMED_MAIL_FROM=\"{}\"\n\
+             # TELEMED_PUBLIC_URL=https://telemed.example.org                   # links in emails; default http://ADDR\n\
+             TELEMED_JOB_INTERVAL_SECONDS={}\n",
             d.session_idle_minutes,
             d.session_absolute_hours,
             d.max_failed_sign_ins,
@@ -109,6 +256,13 @@ impl ServeConfig {
             d.break_glass_minutes,
             d.max_body_bytes,
             d.request_timeout_seconds,
+            d.cancellation_cutoff_hours,
+            d.no_show_grace_minutes,
+            d.check_in_window_minutes,
+            d.booking_horizon_days,
+            d.reminder_offsets,
+            d.mail_from,
+            d.job_interval_seconds,
         )
     }
 }

@@ -23,6 +23,7 @@ struct StaffSpec {
     npi: Option<&'static str>,
     licenses: &'static [&'static str],
     specialty: Option<&'static str>,
+    languages: &'static [&'static str],
 }
 
 const SITES: [(&str, &str, &str); 3] = [
@@ -40,6 +41,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: Some("1234567893"),
         licenses: &["NY"],
         specialty: Some("Family medicine"),
+        languages: &["en"],
     },
     StaffSpec {
         email: "dr.baker@riverside.example",
@@ -49,6 +51,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: Some("1245319599"),
         licenses: &["NY", "CA"],
         specialty: Some("Internal medicine"),
+        languages: &["en", "es"],
     },
     StaffSpec {
         email: "dr.chen@riverside.example",
@@ -58,6 +61,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: Some("1356418420"),
         licenses: &["CA"],
         specialty: Some("Behavioral health"),
+        languages: &["en", "zh"],
     },
     StaffSpec {
         email: "nurse.diaz@riverside.example",
@@ -67,6 +71,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: None,
         licenses: &[],
         specialty: None,
+        languages: &[],
     },
     StaffSpec {
         email: "nurse.evans@riverside.example",
@@ -76,6 +81,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: None,
         licenses: &[],
         specialty: None,
+        languages: &[],
     },
     StaffSpec {
         email: "desk.foster@riverside.example",
@@ -85,6 +91,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: None,
         licenses: &[],
         specialty: None,
+        languages: &[],
     },
     StaffSpec {
         email: "site.admin@riverside.example",
@@ -94,6 +101,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: None,
         licenses: &[],
         specialty: None,
+        languages: &[],
     },
     StaffSpec {
         email: "org.admin@riverside.example",
@@ -103,6 +111,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: None,
         licenses: &[],
         specialty: None,
+        languages: &[],
     },
     StaffSpec {
         email: "program@riverside.example",
@@ -112,6 +121,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: None,
         licenses: &[],
         specialty: None,
+        languages: &[],
     },
     StaffSpec {
         email: "auditor@riverside.example",
@@ -121,6 +131,7 @@ const STAFF: [StaffSpec; 10] = [
         npi: None,
         licenses: &[],
         specialty: None,
+        languages: &[],
     },
 ];
 
@@ -183,6 +194,7 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
                     expires_on: "2028-12-31".into(),
                 })
                 .collect(),
+            languages: spec.languages.iter().map(|l| (*l).to_string()).collect(),
         };
         users::create(ctx, state, &operator, org.id, &input, true).await?;
     }

@@ -12,6 +12,16 @@
 //! | MfaRequired            | 401    | mfa_required          |
 //! | BadMfaCode             | 401    | invalid_mfa_code      |
 //! | TooManyAttempts        | 429    | too_many_attempts     |
+//! | SlotTaken              | 409    | slot_taken            |
+//! | SlotNotBookable        | 422    | slot_not_bookable     |
+//! | ClinicianNotLicensed   | 422    | clinician_not_licensed (the message names the state) |
+//! | ConsentRequired        | 422    | consent_required      |
+//! | ClinicianNotCertified  | 422    | clinician_not_certified |
+//! | PatientDoubleBooked    | 409    | patient_double_booked |
+//! | ClinicianBusy          | 409    | clinician_busy        |
+//! | AvailabilityOverlap    | 409    | availability_overlap  |
+//! | InvalidTransition      | 409    | invalid_transition    |
+//! | CheckInNotOpen         | 422    | check_in_not_open     |
 //! | Storage                | 500    | internal_error        |
 //!
 //! Besides these: malformed requests answer 400 `bad_request`, oversize bodies 413 `payload_too_large`,
@@ -97,6 +107,26 @@ impl From<DomainError> for ApiError {
             DomainError::MfaRequired => (StatusCode::UNAUTHORIZED, "mfa_required"),
             DomainError::BadMfaCode => (StatusCode::UNAUTHORIZED, "invalid_mfa_code"),
             DomainError::TooManyAttempts => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            DomainError::SlotTaken => (StatusCode::CONFLICT, "slot_taken"),
+            DomainError::SlotNotBookable(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "slot_not_bookable")
+            }
+            DomainError::ClinicianNotLicensed { .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "clinician_not_licensed")
+            }
+            DomainError::ConsentRequired(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "consent_required")
+            }
+            DomainError::ClinicianNotCertified => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "clinician_not_certified")
+            }
+            DomainError::PatientDoubleBooked => (StatusCode::CONFLICT, "patient_double_booked"),
+            DomainError::ClinicianBusy => (StatusCode::CONFLICT, "clinician_busy"),
+            DomainError::AvailabilityOverlap(_) => (StatusCode::CONFLICT, "availability_overlap"),
+            DomainError::InvalidTransition { .. } => (StatusCode::CONFLICT, "invalid_transition"),
+            DomainError::CheckInNotOpen(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "check_in_not_open")
+            }
             DomainError::Storage(detail) => {
                 tracing::error!(%detail, "storage failure");
                 return Self::new(

@@ -21,6 +21,8 @@ pub struct AppState {
     /// Seals secrets the server must read back (TOTP secrets) before they are stored.
     pub sealer: Arc<Sealer>,
     pub sign_in_throttle: Arc<SignInThrottle>,
+    /// Who may take virtual visits (the telehealth certification rule).
+    pub competency: Arc<dyn domain::scheduling::CompetencyGate>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
             tokens: Arc::default(),
             sealer,
             sign_in_throttle: Arc::default(),
+            competency: Arc::new(domain::scheduling::NoCertificationRequired),
         }
     }
 
@@ -46,6 +49,8 @@ impl AppState {
             store: self.store.as_ref(),
             clock: self.clock.as_ref(),
             break_glass_minutes: self.config.break_glass_minutes,
+            scheduling: self.config.scheduling_policy(),
+            competency: self.competency.as_ref(),
         }
     }
 }

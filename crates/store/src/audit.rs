@@ -11,6 +11,8 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe};
 use tokio::sync::{mpsc, oneshot};
 
+use domain::scheduling::{NewBooking, Rescheduling};
+
 use crate::connect::Backend;
 use crate::db::{self, DbResult, R, SqlStore};
 
@@ -25,43 +27,110 @@ const COLUMNS: &str = "seq, at, org_id, actor_kind, actor_id, actor_role, action
                        patient_id, source_ip, outcome, flagged, detail, prev_hash, hash";
 const COLUMN_COUNT: usize = 16;
 
-/// One `record_audit` call waiting for its group commit.
-pub(crate) struct AuditJob {
-    entry: AuditEntry,
-    reply: oneshot::Sender<Result<(), String>>,
+/// What one caller hands the group-commit writer.
+pub(crate) enum Work {
+    /// An audit entry on its own (a read of patient data).
+    Audit(AuditEntry),
+    /// A new appointment with its event, consent and audit entries.
+    Book(Box<NewBooking>),
+    /// An appointment moved to another slot.
+    Reschedule(Box<Rescheduling>),
+}
+
+/// One call waiting for its group commit.
+pub(crate) struct WriteJob {
+    pub(crate) work: Work,
+    pub(crate) reply: oneshot::Sender<R<()>>,
 }
 
 /// Starts the group-commit writer on the current tokio runtime. It stops when the store is dropped.
-pub(crate) fn spawn_writer(pool: AnyPool, backend: Backend) -> mpsc::Sender<AuditJob> {
+pub(crate) fn spawn_writer(pool: AnyPool, backend: Backend) -> mpsc::Sender<WriteJob> {
     let (tx, rx) = mpsc::channel(QUEUE);
     tokio::spawn(run_writer(pool, backend, rx));
     tx
 }
 
-async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<AuditJob>) {
+async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<WriteJob>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // Waits for at least one entry, then takes whatever else queued up meanwhile: under load one
-    // commit (one fsync) serves hundreds of requests; when idle, an entry is written at once.
+    // Waits for at least one job, then takes whatever else queued up meanwhile: under load one
+    // commit (one fsync) serves hundreds of requests; when idle, a job is written at once.
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (entries, replies): (Vec<_>, Vec<_>) =
-            batch.drain(..).map(|job| (job.entry, job.reply)).unzip();
-        let count = entries.len();
-        tracing::trace!(count, "audit group commit");
-        let result = write_batch(&pool, backend, entries).await.map_err(|e| {
-            tracing::error!(error = %e, count, "audit group commit failed");
-            e.to_string()
-        });
-        for reply in replies {
-            // The caller may have gone away (request cancelled); the entry is written regardless.
-            let _ = reply.send(result.clone());
+        let (works, replies): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|job| (job.work, job.reply)).unzip();
+        let count = works.len();
+        tracing::trace!(count, "group commit");
+        let results = match write_batch(&pool, backend, works).await {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!(error = %e, count, "group commit failed");
+                let message = e.to_string();
+                (0..count)
+                    .map(|_| Err(DomainError::Storage(message.clone())))
+                    .collect()
+            }
+        };
+        for (reply, result) in replies.into_iter().zip(results) {
+            // The caller may have gone away (request cancelled); the work is done regardless.
+            let _ = reply.send(result);
         }
     }
 }
 
-async fn write_batch(pool: &AnyPool, backend: Backend, entries: Vec<AuditEntry>) -> R<()> {
+/// Writes a batch in one transaction. Each booking runs inside its own savepoint, so one that
+/// is refused (slot taken, overlap) is undone alone and reported to its caller alone; the audit
+/// entries of everything that succeeded are chained at the end, and one commit makes it all durable.
+async fn write_batch(pool: &AnyPool, backend: Backend, works: Vec<Work>) -> R<Vec<R<()>>> {
     let mut tx = pool.begin().await.db()?;
+    let mut entries = Vec::with_capacity(works.len());
+    let mut results = Vec::with_capacity(works.len());
+    for work in works {
+        match work {
+            Work::Audit(entry) => {
+                entries.push(entry);
+                results.push(Ok(()));
+            }
+            Work::Book(_) | Work::Reschedule(_) => {
+                let done = in_savepoint(&mut tx, backend, &work).await?;
+                if done.is_ok() {
+                    match work {
+                        Work::Book(booking) => entries.extend(booking.audit),
+                        Work::Reschedule(change) => entries.extend(change.audit),
+                        Work::Audit(_) => {}
+                    }
+                }
+                results.push(done);
+            }
+        }
+    }
     append(&mut tx, backend, entries).await?;
-    tx.commit().await.db()
+    tx.commit().await.db()?;
+    Ok(results)
+}
+
+/// Runs one booking or move between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint
+/// when it is refused. The outer error means the transaction itself failed (the batch fails);
+/// the inner one is this caller's refusal.
+async fn in_savepoint(conn: &mut AnyConnection, backend: Backend, work: &Work) -> R<R<()>> {
+    sqlx::query("SAVEPOINT one_write")
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    let result = match work {
+        Work::Book(booking) => crate::scheduling::book_in(conn, backend, booking).await,
+        Work::Reschedule(change) => crate::scheduling::reschedule_in(conn, backend, change).await,
+        Work::Audit(_) => Ok(()),
+    };
+    if result.is_err() {
+        sqlx::query("ROLLBACK TO SAVEPOINT one_write")
+            .execute(&mut *conn)
+            .await
+            .db()?;
+    }
+    sqlx::query("RELEASE SAVEPOINT one_write")
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    Ok(result)
 }
 
 /// Appends entries to the chain inside the caller's transaction. On PostgreSQL the head row is
@@ -187,16 +256,19 @@ fn page_size(limit: i64) -> i64 {
 }
 
 impl SqlStore {
-    pub(crate) async fn record_audit(&self, entry: AuditEntry) -> R<()> {
+    /// Hands work to the group-commit writer and waits until it is durable (or refused).
+    pub(crate) async fn group_commit(&self, work: Work) -> R<()> {
         let (reply, done) = oneshot::channel();
-        let stopped = || DomainError::Storage("the audit writer has stopped".into());
-        self.audit_jobs
-            .send(AuditJob { entry, reply })
+        let stopped = || DomainError::Storage("the group-commit writer has stopped".into());
+        self.group_commits
+            .send(WriteJob { work, reply })
             .await
             .map_err(|_| stopped())?;
-        done.await
-            .map_err(|_| stopped())?
-            .map_err(DomainError::Storage)
+        done.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn record_audit(&self, entry: AuditEntry) -> R<()> {
+        self.group_commit(Work::Audit(entry)).await
     }
 
     pub(crate) async fn search_audit(&self, q: &AuditQuery) -> R<Vec<AuditRecord>> {

@@ -129,15 +129,15 @@ pub async fn connect_with(
             (pool.clone(), pool, None)
         }
     };
-    let audit_jobs = crate::audit::spawn_writer(writer.clone(), backend);
+    let group_commits = crate::audit::spawn_writer(writer.clone(), backend);
     if let Some(maintenance) = maintenance {
-        spawn_checkpointer(maintenance, audit_jobs.downgrade());
+        spawn_checkpointer(maintenance, group_commits.downgrade());
     }
     Ok(Arc::new(SqlStore {
         backend,
         writer,
         reader,
-        audit_jobs,
+        group_commits,
     }))
 }
 
@@ -231,7 +231,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 /// Copies committed WAL pages into the database on its own connection. A PASSIVE checkpoint never
 /// blocks the writer or readers, so commits (and the requests waiting on them) stay short; the task
 /// ends when the store is dropped.
-fn spawn_checkpointer(pool: AnyPool, alive: tokio::sync::mpsc::WeakSender<crate::audit::AuditJob>) {
+fn spawn_checkpointer(pool: AnyPool, alive: tokio::sync::mpsc::WeakSender<crate::audit::WriteJob>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

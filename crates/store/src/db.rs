@@ -10,7 +10,7 @@ use sqlx::error::ErrorKind;
 use sqlx::{AnyPool, Row};
 use tokio::sync::mpsc;
 
-use crate::audit::AuditJob;
+use crate::audit::WriteJob;
 use crate::connect::Backend;
 
 pub(crate) type R<T> = Result<T, DomainError>;
@@ -24,8 +24,8 @@ pub(crate) struct SqlStore {
     /// Reads. On SQLite a separate pool of read-only connections (WAL lets them run beside the
     /// writer); on PostgreSQL the same pool as `writer`.
     pub(crate) reader: AnyPool,
-    /// The group-commit audit writer (see `audit.rs`).
-    pub(crate) audit_jobs: mpsc::Sender<AuditJob>,
+    /// The group-commit writer: audit entries of reads, bookings and moves (see `audit.rs`).
+    pub(crate) group_commits: mpsc::Sender<WriteJob>,
 }
 
 impl SqlStore {
@@ -156,4 +156,84 @@ pub(crate) fn placeholders(from: usize, count: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A value bound to a dynamically built query: filters add text, integers or flags in any order.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Text(String),
+    Int(i64),
+    Flag(bool),
+}
+
+/// Binds `args` in order (`$1`, `$2`, ...).
+pub(crate) fn bind_args<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for arg in args {
+        query = match arg {
+            Arg::Text(v) => query.bind(v),
+            Arg::Int(v) => query.bind(v),
+            Arg::Flag(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+/// Collects `WHERE` conditions whose `?` becomes the next placeholder, with their values.
+#[derive(Debug, Default)]
+pub(crate) struct Filter {
+    pub conditions: Vec<String>,
+    pub args: Vec<Arg>,
+}
+
+impl Filter {
+    /// Adds a condition with one `?` for `arg`.
+    pub fn push(&mut self, sql: &str, arg: Arg) {
+        self.args.push(arg);
+        let n = self.args.len();
+        self.conditions.push(sql.replace('?', &format!("${n}")));
+    }
+
+    /// Adds a condition without a value.
+    pub fn raw(&mut self, sql: &str) {
+        self.conditions.push(sql.to_string());
+    }
+
+    /// `col IN ($a, $b, ...)` for text values.
+    pub fn any_of(&mut self, column: &str, values: Vec<String>) {
+        let first = self.args.len() + 1;
+        let count = values.len();
+        self.args.extend(values.into_iter().map(Arg::Text));
+        self.conditions
+            .push(format!("{column} IN ({})", placeholders(first, count)));
+    }
+
+    /// The next placeholder number (for LIMIT and OFFSET after the conditions).
+    pub fn next(&self) -> usize {
+        self.args.len() + 1
+    }
+
+    pub fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+}
+
+/// True for a unique-constraint violation, whatever the engine calls it.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation)
+}
+
+pub(crate) fn opt_date(row: &AnyRow, col: &str) -> R<Option<Date>> {
+    opt_parsed::<Date>(row, col)
+}
+
+pub(crate) fn float(row: &AnyRow, col: &str) -> R<Option<f64>> {
+    row.try_get::<Option<f64>, _>(col)
+        .map_err(|e| decode_error(col, e))
 }

@@ -85,7 +85,12 @@ fn email_conflict(email: &Email) -> impl FnOnce(&str) -> String {
 /// Writes the rows that hang off a user: sites, clinician profile, licenses (replacing old ones).
 async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
     let id = user.id.to_string();
-    for table in ["user_sites", "clinician_licenses", "clinician_profiles"] {
+    for table in [
+        "user_sites",
+        "clinician_licenses",
+        "clinician_languages",
+        "clinician_profiles",
+    ] {
         let sql = AssertSqlSafe(format!("DELETE FROM {table} WHERE user_id = $1"));
         sqlx::query(sql)
             .bind(id.clone())
@@ -113,6 +118,14 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
         .execute(&mut *conn)
         .await
         .db()?;
+        for language in &profile.languages {
+            sqlx::query("INSERT INTO clinician_languages (user_id, language) VALUES ($1, $2)")
+                .bind(id.clone())
+                .bind(language.clone())
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| write_error(e, |_| "languages: a language is listed twice".into()))?;
+        }
         for license in &profile.licenses {
             sqlx::query("INSERT INTO clinician_licenses (user_id, state, number, expires_on) VALUES ($1, $2, $3, $4)")
                 .bind(id.clone())
@@ -281,8 +294,24 @@ impl SqlStore {
                 users[i].clinician = Some(ClinicianProfile {
                     npi: db::text(row, "npi")?,
                     specialties,
+                    languages: Vec::new(),
                     licenses: Vec::new(),
                 });
+            }
+        }
+        let languages = sqlx::query(
+            "SELECT cl.user_id, cl.language FROM clinician_languages cl JOIN users u ON u.id = cl.user_id \
+             WHERE u.org_id = $1 ORDER BY cl.user_id, cl.language",
+        )
+        .bind(org_id.clone())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        for row in &languages {
+            if let Some(&i) = index.get(&db::parsed::<UserId>(row, "user_id")?)
+                && let Some(profile) = users[i].clinician.as_mut()
+            {
+                profile.languages.push(db::text(row, "language")?);
             }
         }
         let licenses = sqlx::query(
@@ -307,7 +336,8 @@ impl SqlStore {
         Ok(users)
     }
 
-    /// Like `complete_users`, for a single user (three small indexed lookups).
+    /// Like `complete_users`, for a single user: small indexed lookups, the clinician profile only
+    /// for clinicians (every signed-in request loads its user, so patients pay for one lookup).
     async fn complete_user(&self, mut user: User) -> R<User> {
         let id = user.id.to_string();
         let sites =
@@ -320,6 +350,9 @@ impl SqlStore {
             .iter()
             .map(|r| db::parsed(r, "site_id"))
             .collect::<R<_>>()?;
+        if user.role != Role::Clinician {
+            return Ok(user);
+        }
         let profile =
             sqlx::query("SELECT npi, specialties FROM clinician_profiles WHERE user_id = $1")
                 .bind(id.clone())
@@ -331,6 +364,16 @@ impl SqlStore {
                 .map_err(|e| {
                     DomainError::Storage(format!("stored specialties could not be read: {e}"))
                 })?;
+            let languages = sqlx::query(
+                "SELECT language FROM clinician_languages WHERE user_id = $1 ORDER BY language",
+            )
+            .bind(id.clone())
+            .fetch_all(&self.reader)
+            .await
+            .db()?
+            .iter()
+            .map(|r| db::text(r, "language"))
+            .collect::<R<Vec<_>>>()?;
             let licenses = sqlx::query(
                 "SELECT state, number, expires_on FROM clinician_licenses WHERE user_id = $1 ORDER BY state, number",
             )
@@ -351,6 +394,7 @@ impl SqlStore {
             user.clinician = Some(ClinicianProfile {
                 npi: db::text(&row, "npi")?,
                 specialties,
+                languages,
                 licenses,
             });
         }

@@ -12,6 +12,7 @@ mod identity;
 mod migrations;
 mod patients;
 mod port;
+mod scheduling;
 mod sessions;
 pub mod testing;
 

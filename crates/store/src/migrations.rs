@@ -22,7 +22,10 @@ macro_rules! migrations {
     };
 }
 
-migrations![(1, "foundation", "0001_foundation.sql")];
+migrations![
+    (1, "foundation", "0001_foundation.sql"),
+    (2, "scheduling", "0002_scheduling.sql"),
+];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).
 pub fn migration_file_names() -> Vec<&'static str> {

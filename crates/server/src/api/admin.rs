@@ -80,6 +80,9 @@ pub struct UserRequest {
     pub specialties: Vec<String>,
     #[serde(default)]
     pub licenses: Vec<LicenseBody>,
+    /// Clinicians: languages they hold visits in (`en`, `es`); English when left out.
+    #[serde(default)]
+    pub languages: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -92,6 +95,7 @@ pub struct UserResponse {
     pub patient_id: Option<String>,
     pub npi: Option<String>,
     pub specialties: Vec<String>,
+    pub languages: Vec<String>,
     pub licenses: Vec<LicenseBody>,
     pub active: bool,
 }
@@ -108,6 +112,7 @@ impl From<User> for UserResponse {
             patient_id: u.patient_id.map(|p| p.to_string()),
             npi: Some(clinician.npi).filter(|n| !n.is_empty()),
             specialties: clinician.specialties,
+            languages: clinician.languages,
             licenses: clinician
                 .licenses
                 .into_iter()
@@ -208,6 +213,7 @@ pub async fn create_user(
         patient_id: body.patient_id,
         npi: body.npi,
         specialties: body.specialties,
+        languages: body.languages,
         licenses: body
             .licenses
             .into_iter()

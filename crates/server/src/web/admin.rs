@@ -119,6 +119,7 @@ pub struct UserForm {
     pub patient_id: Field,
     pub npi: Field,
     pub specialties: Field,
+    pub languages: Field,
     pub licenses: Vec<LicenseRow>,
 }
 
@@ -152,6 +153,7 @@ fn labels() -> Vec<(String, String)> {
         ("patient_id", "Patient record id"),
         ("npi", "NPI"),
         ("specialties", "Specialties"),
+        ("languages", "Languages"),
     ]
     .iter()
     .map(|(f, l)| (f.to_string(), l.to_string()))
@@ -245,6 +247,9 @@ async fn user_form_page(
         specialties: text("specialties", "Specialties")
             .optional()
             .hint("Clinicians only. Separate several with commas."),
+        languages: text("languages", "Languages").optional().hint(
+            "Clinicians only: languages they hold visits in, such as en, es. English when empty.",
+        ),
         licenses,
     };
     Ok(UserFormPage {
@@ -294,6 +299,13 @@ fn user_input(form: &FormData) -> (UserInput, Vec<usize>) {
             .map(str::to_string)
             .collect(),
         licenses,
+        languages: form
+            .get("languages")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
     };
     (input, rows)
 }
@@ -305,6 +317,8 @@ fn to_form_field(err: DomainError, rows: &[usize]) -> DomainError {
     };
     if f.field.starts_with("specialties[") {
         f.field = "specialties".into();
+    } else if f.field.starts_with("languages[") {
+        f.field = "languages".into();
     } else if let Some(rest) = f.field.strip_prefix("licenses[")
         && let Some((k, tail)) = rest.split_once(']')
         && let Some(row) = k.parse::<usize>().ok().and_then(|k| rows.get(k))

@@ -74,6 +74,17 @@ impl From<DomainError> for PageError {
                 Self::Redirect("/signin".into())
             }
             DomainError::TooManyAttempts => Self::BadRequest(DomainError::TooManyAttempts.to_string()),
+            // Scheduling refusals: the message says what to do instead.
+            err @ (DomainError::SlotTaken
+            | DomainError::SlotNotBookable(_)
+            | DomainError::ClinicianNotLicensed { .. }
+            | DomainError::ConsentRequired(_)
+            | DomainError::ClinicianNotCertified
+            | DomainError::PatientDoubleBooked
+            | DomainError::ClinicianBusy
+            | DomainError::AvailabilityOverlap(_)
+            | DomainError::InvalidTransition { .. }
+            | DomainError::CheckInNotOpen(_)) => Self::BadRequest(capitalise(&err.to_string())),
             DomainError::MfaRequired | DomainError::BadMfaCode => {
                 Self::Redirect("/signin/code".into())
             }
@@ -83,6 +94,19 @@ impl From<DomainError> for PageError {
             }
         }
     }
+}
+
+/// "the slot..." becomes "The slot...", and a full stop is added.
+pub fn capitalise(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
 }
 
 impl From<ApiError> for PageError {

@@ -207,6 +207,7 @@ pub fn clinician(org: &Organization, email: &str, sites: &[&Site]) -> User {
     u.clinician = Some(ClinicianProfile {
         npi: "1234567893".into(),
         specialties: vec!["family medicine".into(), "geriatrics".into()],
+        languages: vec!["en".into(), "es".into()],
         licenses: vec![
             StateLicense {
                 state: UsState::parse("state", "CA").unwrap(),

@@ -10,4 +10,5 @@ mod break_glass;
 mod connect;
 mod identity;
 mod patients;
+mod scheduling;
 mod sessions;
