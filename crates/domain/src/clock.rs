@@ -28,6 +28,11 @@ impl FixedClock {
         Self(Mutex::new(at))
     }
 
+    /// Moves the clock to `at` (backwards too: tests set the scene before anything is created).
+    pub fn set(&self, at: Timestamp) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+
     pub fn advance(&self, by: SignedDuration) {
         let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
         *now = now.saturating_add(by).unwrap_or(*now);

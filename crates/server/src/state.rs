@@ -23,16 +23,27 @@ pub struct AppState {
     pub sign_in_throttle: Arc<SignInThrottle>,
     /// Who may take virtual visits (the telehealth certification rule).
     pub competency: Arc<dyn domain::scheduling::CompetencyGate>,
+    /// Sends reminder emails; `None` when no SMTP server is configured.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 impl AppState {
+    /// The state for `config`; an SMTP URL that cannot be used leaves reminders off (logged).
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         config: ServeConfig,
         sealer: Arc<Sealer>,
     ) -> Self {
+        let mailer = match crate::mail::Mailer::from_config(&config) {
+            Ok(mailer) => mailer.map(Arc::new),
+            Err(e) => {
+                tracing::error!(error = %e, "reminder emails are off");
+                None
+            }
+        };
         Self {
+            mailer,
             store,
             clock,
             config: Arc::new(config),

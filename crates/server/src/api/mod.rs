@@ -1,10 +1,15 @@
 //! The JSON API under `/api/v1`, `/oauth/token`, and the OpenAPI document generated from these routes.
 
 pub mod admin;
+pub mod appointments;
 pub mod audit;
+pub mod availability;
+pub mod calendar;
+pub mod consent;
 pub mod oauth;
 pub mod ops;
 pub mod patients;
+pub mod queue;
 pub mod session;
 
 use axum::Json;
@@ -21,7 +26,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Telemed API", description = "Telemedicine platform JSON API. Errors: {\"error\": {\"code\", \"message\"}}."),
     modifiers(&SecuritySchemes),
-    tags((name = "patients"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
+    tags((name = "patients"), (name = "scheduling"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -58,6 +63,34 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(patients::create_patient, patients::list_patients))
         .routes(routes!(patients::get_patient, patients::update_patient))
         .routes(routes!(patients::break_glass))
+        .routes(routes!(
+            availability::list_visit_types,
+            availability::create_visit_type
+        ))
+        .routes(routes!(availability::update_visit_type))
+        .routes(routes!(availability::get_availability))
+        .routes(routes!(availability::create_template))
+        .routes(routes!(availability::end_template))
+        .routes(routes!(availability::create_exception))
+        .routes(routes!(availability::publish_slots))
+        .routes(routes!(appointments::search_slots))
+        .routes(routes!(appointments::book, appointments::list))
+        .routes(routes!(appointments::get))
+        .routes(routes!(appointments::reschedule))
+        .routes(routes!(appointments::cancel))
+        .routes(routes!(appointments::confirm))
+        .routes(routes!(appointments::check_in))
+        .routes(routes!(appointments::start))
+        .routes(routes!(appointments::complete))
+        .routes(routes!(appointments::no_show))
+        .routes(routes!(consent::current_text, consent::publish_text))
+        .routes(routes!(consent::patient_status, consent::give))
+        .routes(routes!(queue::join, queue::waiting))
+        .routes(routes!(queue::my_place))
+        .routes(routes!(queue::leave))
+        .routes(routes!(queue::take))
+        .routes(routes!(calendar::issue))
+        .routes(routes!(calendar::feed))
         .routes(routes!(session::sign_in, session::sign_out))
         .routes(routes!(session::second_factor))
         .routes(routes!(session::me))

@@ -105,6 +105,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, config: ServeConfig) -> Self {
+        Self::spawn_custom(backend, config, |_| {}).await
+    }
+
+    /// Like `spawn_with`, with a last change to the state before the server starts (a different
+    /// competency gate, a clock set to a chosen day...).
+    pub async fn spawn_custom(
+        backend: Backend,
+        config: ServeConfig,
+        adjust: impl FnOnce(&mut AppState),
+    ) -> Self {
         let (database_url, dir) = match backend {
             Backend::Sqlite => {
                 let (url, guard) = store::testing::fresh_sqlite_url().await;
@@ -125,7 +135,13 @@ impl TestApp {
             .expect("connect to the test database");
         let clock = Arc::new(FixedClock::new(domain::SystemClock.now()));
         let sealer = Arc::new(server::auth::sealed::Sealer::random());
-        let state = AppState::new(store, clock.clone(), config, sealer);
+        // Background jobs stay out of the way: tests run them with `jobs::*_once`.
+        let config = ServeConfig {
+            job_interval_seconds: 3600,
+            ..config
+        };
+        let mut state = AppState::new(store, clock.clone(), config, sealer);
+        adjust(&mut state);
         let addr = server::startup::spawn(state.clone())
             .await
             .expect("start the server");

@@ -1,0 +1,510 @@
+//! `/api/v1/slots` (search) and `/api/v1/appointments`: booking and every step of an
+//! appointment's life, each an explicit state transition recorded with who and when.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use domain::ids::AppointmentId;
+use domain::scheduling::{Appointment, AppointmentEvent};
+use domain::service::scheduling::appointments::{
+    self, AppointmentListInput, CancelInput, CheckInInput,
+};
+use domain::service::scheduling::booking::{
+    self, BookingInput, OpenSlot, RescheduleInput, SlotSearchInput,
+};
+
+use crate::auth::actor::ApiActor;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SlotSearchParams {
+    /// Only slots this visit type fits in (its service line and length).
+    pub visit_type_id: Option<String>,
+    pub service_line: Option<String>,
+    /// Where the patient will be during the visit: only clinicians licensed there. A patient's
+    /// own search defaults to the state of their address.
+    pub patient_state: Option<String>,
+    /// Only clinicians who speak this language (`en`, `es`...).
+    pub language: Option<String>,
+    /// First day, `YYYY-MM-DD` (default today).
+    pub from: Option<String>,
+    /// Last day, inclusive (default two weeks on).
+    pub to: Option<String>,
+    pub site_id: Option<String>,
+    pub clinician_id: Option<String>,
+    /// 1 to 500; default 100.
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotResponse {
+    pub id: String,
+    pub clinician_id: String,
+    pub clinician_name: String,
+    pub clinician_languages: Vec<String>,
+    pub site_id: String,
+    pub site_name: String,
+    /// RFC 3339, UTC.
+    pub start: String,
+    pub end: String,
+    /// The start in the site's time zone (RFC 9557, with the zone name).
+    pub local_start: String,
+    pub time_zone: String,
+    pub minutes: i64,
+    pub service_lines: Vec<String>,
+}
+
+impl From<OpenSlot> for SlotResponse {
+    fn from(o: OpenSlot) -> Self {
+        Self {
+            id: o.slot.id.to_string(),
+            clinician_id: o.slot.clinician_id.to_string(),
+            clinician_name: o.clinician_name,
+            clinician_languages: o.clinician_languages,
+            site_id: o.site.id.to_string(),
+            site_name: o.site.name,
+            start: o.slot.start_at.to_string(),
+            end: o.slot.end_at.to_string(),
+            local_start: o.slot.start_at.to_zoned(o.time_zone).to_string(),
+            time_zone: o.site.time_zone.as_str().to_string(),
+            minutes: o.slot.minutes(),
+            service_lines: o
+                .slot
+                .service_lines
+                .lines()
+                .iter()
+                .map(|l| l.as_str().to_string())
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotList {
+    pub slots: Vec<SlotResponse>,
+}
+
+/// Search open slots, soonest first.
+#[utoipa::path(get, path = "/api/v1/slots", tag = "scheduling", params(SlotSearchParams),
+    responses((status = 200, body = SlotList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn search_slots(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiQuery(p): ApiQuery<SlotSearchParams>,
+) -> ApiResult<Json<SlotList>> {
+    let input = SlotSearchInput {
+        visit_type_id: p.visit_type_id,
+        service_line: p.service_line,
+        patient_state: p.patient_state,
+        language: p.language,
+        from: p.from,
+        to: p.to,
+        site_id: p.site_id,
+        clinician_id: p.clinician_id,
+        limit: p.limit,
+    };
+    let found = booking::search(state.ctx(), &actor, &input).await?;
+    Ok(Json(SlotList {
+        slots: found.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentResponse {
+    pub id: String,
+    pub patient_id: String,
+    pub clinician_id: String,
+    pub site_id: String,
+    /// Empty for an on-demand visit.
+    pub slot_id: Option<String>,
+    pub visit_type_id: String,
+    pub service_line: String,
+    pub modality: String,
+    pub start: String,
+    pub end: String,
+    /// Where the patient is (or will be) during the visit.
+    pub patient_state: String,
+    /// proposed, booked, checked_in, in_visit, completed, cancelled or no_show
+    pub status: String,
+    pub reason: Option<String>,
+    pub late_cancellation: bool,
+    pub cancel_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<Appointment> for AppointmentResponse {
+    fn from(a: Appointment) -> Self {
+        Self {
+            id: a.id.to_string(),
+            patient_id: a.patient_id.to_string(),
+            clinician_id: a.clinician_id.to_string(),
+            site_id: a.site_id.to_string(),
+            slot_id: a.slot_id.map(|s| s.to_string()),
+            visit_type_id: a.visit_type_id.to_string(),
+            service_line: a.service_line.as_str().into(),
+            modality: a.modality.as_str().into(),
+            start: a.start_at.to_string(),
+            end: a.end_at.to_string(),
+            patient_state: a.patient_state.code().into(),
+            status: a.status.as_str().into(),
+            reason: a.reason,
+            late_cancellation: a.late_cancellation,
+            cancel_reason: a.cancel_reason,
+            created_at: a.created_at.to_string(),
+            updated_at: a.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResponse {
+    pub at: String,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    /// user, client, operator (the server's own jobs) or anonymous
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_role: Option<String>,
+    pub detail: Option<String>,
+}
+
+impl From<AppointmentEvent> for EventResponse {
+    fn from(e: AppointmentEvent) -> Self {
+        Self {
+            at: e.at.to_string(),
+            action: e.action.as_str().into(),
+            from_status: e.from_status.map(|s| s.as_str().to_string()),
+            to_status: e.to_status.as_str().into(),
+            actor_kind: e.actor.kind().into(),
+            actor_id: e.actor.id(),
+            actor_role: e.actor.role().map(|r| r.as_str().to_string()),
+            detail: e.detail,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentDetail {
+    #[serde(flatten)]
+    pub appointment: AppointmentResponse,
+    /// Every change, oldest first.
+    pub history: Vec<EventResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentList {
+    pub appointments: Vec<AppointmentResponse>,
+}
+
+/// A booking.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRequest {
+    /// The slot to book, or `clinician_id` and `start` instead.
+    pub slot_id: Option<String>,
+    pub clinician_id: Option<String>,
+    /// RFC 3339 start of the slot, with `clinician_id`.
+    pub start: Option<String>,
+    pub visit_type_id: String,
+    /// Staff and integrations name the patient; a patient books for themselves.
+    pub patient_id: Option<String>,
+    /// Where the patient will be during the visit (default: the state of their address).
+    #[schema(example = "NY")]
+    pub patient_state: Option<String>,
+    pub reason: Option<String>,
+    /// The telehealth consent version the patient accepts now, if they have not yet.
+    pub consent_version: Option<i64>,
+    /// Staff: hold the slot as a proposal for the patient to confirm.
+    #[serde(default)]
+    pub propose: bool,
+}
+
+/// Book a visit. Rules, each with its own error: 404 slot; 422 slot_not_bookable (past,
+/// withdrawn, too short, wrong service line); 409 slot_taken; 422 clinician_not_licensed (names
+/// the state); 422 clinician_not_certified; 422 consent_required; 409 patient_double_booked.
+#[utoipa::path(post, path = "/api/v1/appointments", tag = "scheduling",
+    request_body = BookingRequest,
+    responses((status = 201, body = AppointmentResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "slot_taken or patient_double_booked", body = ErrorBody),
+        (status = 422, description = "a booking rule refused", body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn book(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiJson(body): ApiJson<BookingRequest>,
+) -> ApiResult<(StatusCode, Json<AppointmentResponse>)> {
+    let input = BookingInput {
+        slot_id: body.slot_id,
+        clinician_id: body.clinician_id,
+        start: body.start,
+        visit_type_id: body.visit_type_id,
+        patient_id: body.patient_id,
+        patient_state: body.patient_state,
+        reason: body.reason,
+        consent_version: body.consent_version,
+        propose: body.propose,
+    };
+    let created = booking::book(state.ctx(), &actor, &input).await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentListParams {
+    pub patient_id: Option<String>,
+    pub clinician_id: Option<String>,
+    pub site_id: Option<String>,
+    /// Starting at or after (RFC 3339).
+    pub from: Option<String>,
+    /// Starting before (RFC 3339).
+    pub to: Option<String>,
+    /// Comma-separated statuses.
+    pub status: Option<String>,
+    /// 1 to 1000; default 200.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Appointments the caller may see (a patient: their own), by start time. Audited.
+#[utoipa::path(get, path = "/api/v1/appointments", tag = "scheduling", params(AppointmentListParams),
+    responses((status = 200, body = AppointmentList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiQuery(p): ApiQuery<AppointmentListParams>,
+) -> ApiResult<Json<AppointmentList>> {
+    let input = AppointmentListInput {
+        patient_id: p.patient_id,
+        clinician_id: p.clinician_id,
+        site_id: p.site_id,
+        from: p.from,
+        to: p.to,
+        status: p.status,
+        limit: p.limit,
+        offset: p.offset,
+    };
+    let found = appointments::list(state.ctx(), &actor, &input).await?;
+    Ok(Json(AppointmentList {
+        appointments: found.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// One appointment with its history. Audited.
+#[utoipa::path(get, path = "/api/v1/appointments/{id}", tag = "scheduling",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, body = AppointmentDetail), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<AppointmentId>,
+) -> ApiResult<Json<AppointmentDetail>> {
+    let (appointment, events) = appointments::get(state.ctx(), &actor, id).await?;
+    Ok(Json(AppointmentDetail {
+        appointment: appointment.into(),
+        history: events.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleRequest {
+    pub slot_id: Option<String>,
+    pub clinician_id: Option<String>,
+    pub start: Option<String>,
+    pub patient_state: Option<String>,
+    pub consent_version: Option<i64>,
+}
+
+/// Move an upcoming appointment to another slot; every booking rule is checked again.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "scheduling",
+    params(("id" = String, Path, description = "Appointment id")),
+    request_body = RescheduleRequest,
+    responses((status = 200, body = AppointmentResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn reschedule(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<AppointmentId>,
+    ApiJson(body): ApiJson<RescheduleRequest>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    let input = RescheduleInput {
+        slot_id: body.slot_id,
+        clinician_id: body.clinician_id,
+        start: body.start,
+        patient_state: body.patient_state,
+        consent_version: body.consent_version,
+    };
+    Ok(Json(
+        booking::reschedule(state.ctx(), &actor, id, &input)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {
+    pub reason: Option<String>,
+    /// Staff: the clinic cancels (never counted as the patient's late cancellation).
+    #[serde(default)]
+    pub by_clinic: bool,
+}
+
+/// Cancel; a patient's cancellation after the cut-off is recorded as late. The slot is free again.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/cancel", tag = "scheduling",
+    params(("id" = String, Path, description = "Appointment id")),
+    request_body = CancelRequest,
+    responses((status = 200, body = AppointmentResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_transition", body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<AppointmentId>,
+    ApiJson(body): ApiJson<CancelRequest>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    let input = CancelInput {
+        reason: body.reason,
+        by_clinic: body.by_clinic,
+    };
+    Ok(Json(
+        appointments::cancel(state.ctx(), &actor, id, &input)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    pub consent_version: Option<i64>,
+}
+
+/// Confirm a proposed appointment (booking rules checked again).
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/confirm", tag = "scheduling",
+    params(("id" = String, Path, description = "Appointment id")),
+    request_body = ConfirmRequest,
+    responses((status = 200, body = AppointmentResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<AppointmentId>,
+    ApiJson(body): ApiJson<ConfirmRequest>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    Ok(Json(
+        appointments::confirm(state.ctx(), &actor, id, body.consent_version)
+            .await?
+            .into(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInRequest {
+    /// Where the patient is right now; licensure is checked again for it.
+    #[schema(example = "NY")]
+    pub patient_state: String,
+    pub consent_version: Option<i64>,
+}
+
+/// Check in, from the check-in window before the start until the planned end.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/check-in", tag = "scheduling",
+    params(("id" = String, Path, description = "Appointment id")),
+    request_body = CheckInRequest,
+    responses((status = 200, body = AppointmentResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, description = "check_in_not_open, clinician_not_licensed, consent_required...", body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn check_in(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<AppointmentId>,
+    ApiJson(body): ApiJson<CheckInRequest>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    let input = CheckInInput {
+        patient_state: body.patient_state,
+        consent_version: body.consent_version,
+    };
+    Ok(Json(
+        appointments::check_in(state.ctx(), &actor, id, &input)
+            .await?
+            .into(),
+    ))
+}
+
+/// Start the visit of a checked-in patient.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/start", tag = "scheduling",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, body = AppointmentResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn start(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<AppointmentId>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    Ok(Json(
+        appointments::start(state.ctx(), &actor, id).await?.into(),
+    ))
+}
+
+/// End the visit.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/complete", tag = "scheduling",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, body = AppointmentResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn complete(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<AppointmentId>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    Ok(Json(
+        appointments::complete(state.ctx(), &actor, id)
+            .await?
+            .into(),
+    ))
+}
+
+/// Staff: mark a booked visit whose start has passed as a no-show.
+#[utoipa::path(post, path = "/api/v1/appointments/{id}/no-show", tag = "scheduling",
+    params(("id" = String, Path, description = "Appointment id")),
+    responses((status = 200, body = AppointmentResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn no_show(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<AppointmentId>,
+) -> ApiResult<Json<AppointmentResponse>> {
+    Ok(Json(
+        appointments::mark_no_show(state.ctx(), &actor, id)
+            .await?
+            .into(),
+    ))
+}
