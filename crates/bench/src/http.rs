@@ -18,6 +18,8 @@ pub struct Conn {
     buf: Vec<u8>,
     /// The body of the last response (chunked bodies are decoded into it).
     body: Vec<u8>,
+    /// The session cookie (`name=value`) the last response set, if any.
+    cookie: Option<String>,
 }
 
 struct Head {
@@ -26,6 +28,7 @@ struct Head {
     content_length: Option<usize>,
     chunked: bool,
     close: bool,
+    cookie: Option<String>,
 }
 
 fn invalid(why: impl Into<String>) -> io::Error {
@@ -46,6 +49,7 @@ fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
         content_length: None,
         chunked: false,
         close: false,
+        cookie: None,
     };
     for h in response.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -59,6 +63,9 @@ fn parse_head(buf: &[u8]) -> io::Result<Option<Head>> {
             head.chunked = h.value.eq_ignore_ascii_case(b"chunked");
         } else if h.name.eq_ignore_ascii_case("connection") {
             head.close = h.value.eq_ignore_ascii_case(b"close");
+        } else if h.name.eq_ignore_ascii_case("set-cookie") {
+            let text = String::from_utf8_lossy(h.value);
+            head.cookie = text.split(';').next().map(|pair| pair.trim().to_string());
         }
     }
     Ok(Some(head))
@@ -104,6 +111,7 @@ impl Conn {
             stream: None,
             buf: Vec::with_capacity(16 * 1024),
             body: Vec::with_capacity(16 * 1024),
+            cookie: None,
         };
         conn.connect().await?;
         Ok(conn)
@@ -120,6 +128,11 @@ impl Conn {
     /// The body of the last response.
     pub fn body(&self) -> &[u8] {
         &self.body
+    }
+
+    /// The cookie (`name=value`) the last response set, if it set one.
+    pub fn cookie(&self) -> Option<&str> {
+        self.cookie.as_deref()
     }
 
     /// Sends one complete request (head and body) and reads the response; returns its status.
@@ -181,6 +194,7 @@ impl Conn {
         if head.close {
             self.stream = None;
         }
+        self.cookie = head.cookie;
         Ok(head.status)
     }
 }

@@ -6,6 +6,7 @@
 
 mod http;
 mod load;
+mod rush;
 mod storeprobe;
 mod telemed;
 
@@ -70,6 +71,24 @@ struct Args {
     /// Keep the temporary directory (server logs, SQLite file) afterwards.
     #[arg(long)]
     keep: bool,
+    /// The rush: slots published (a multiple of 10 x clinicians).
+    #[arg(long, default_value_t = 10_000)]
+    rush_slots: usize,
+    /// The rush: clinicians the slots belong to.
+    #[arg(long, default_value_t = 50)]
+    rush_clinicians: usize,
+    /// The rush: signed-in patients, one connection each.
+    #[arg(long, default_value_t = 256)]
+    rush_patients: usize,
+    /// The rush: booking attempts in all.
+    #[arg(long, default_value_t = 50_000)]
+    rush_attempts: usize,
+    /// The rush: how many of the soonest slots everybody wants.
+    #[arg(long, default_value_t = 100)]
+    rush_hot: usize,
+    /// The rush: the share of attempts aimed at those popular slots.
+    #[arg(long, default_value_t = 0.6)]
+    rush_hot_share: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -84,6 +103,9 @@ enum Kind {
     Me,
     /// In-process, no HTTP: the store's get_patient and record_audit, alone and together.
     Store,
+    /// The 8 a.m. rush: 256 patients booking 10,000 slots, most after the same few; then the
+    /// database is checked for double bookings.
+    Rush,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -173,8 +195,130 @@ async fn bench(
     stamp: u64,
     log: &std::path::Path,
 ) -> anyhow::Result<()> {
-    // Seed through the CLI: organization, site, integration client.
     telemed.run(&["migrate"])?;
+    if args.workloads.contains(&Kind::Rush) {
+        let config = rush::RushConfig {
+            slots: args.rush_slots,
+            clinicians: args.rush_clinicians,
+            patients: args.rush_patients,
+            attempts: args.rush_attempts,
+            hot: args.rush_hot,
+            hot_share: args.rush_hot_share,
+            stamp,
+        };
+        let report = rush::run(telemed, log, &config).await?;
+        print_rush(backend, &config, &report)?;
+    }
+    if args.workloads.iter().any(|k| *k != Kind::Rush) {
+        reads_and_sign_ins(args, telemed, backend, stamp, log).await?;
+    }
+    Ok(())
+}
+
+/// Prints the rush's table and its check of the database; fails on any double booking.
+fn print_rush(
+    backend: &str,
+    config: &rush::RushConfig,
+    r: &rush::RushReport,
+) -> anyhow::Result<()> {
+    let o = &r.outcome;
+    println!();
+    println!(
+        "| {:<12} | {:<8} | {:>5} | {:>8} | {:>6} | {:>10} | {:>14} | {:>6} | {:>10} | {:>9} | {:>9} | {:>9} | {:>10} | {:>12} |",
+        "workload",
+        "backend",
+        "conns",
+        "attempts",
+        "booked",
+        "slot_taken",
+        "double_booked",
+        "other",
+        "attempts/s",
+        "p50",
+        "p99",
+        "max",
+        "server CPU",
+        "machine busy"
+    );
+    println!(
+        "|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
+        "-".repeat(14),
+        "-".repeat(10),
+        "-".repeat(6) + ":",
+        "-".repeat(9) + ":",
+        "-".repeat(7) + ":",
+        "-".repeat(11) + ":",
+        "-".repeat(15) + ":",
+        "-".repeat(7) + ":",
+        "-".repeat(11) + ":",
+        "-".repeat(10) + ":",
+        "-".repeat(10) + ":",
+        "-".repeat(10) + ":",
+        "-".repeat(11) + ":",
+        "-".repeat(13) + ":",
+    );
+    let other = o.requests() - r.booked - r.slot_taken - r.patient_double_booked;
+    println!(
+        "| {:<12} | {:<8} | {:>5} | {:>8} | {:>6} | {:>10} | {:>14} | {:>6} | {:>10.0} | {:>9} | {:>9} | {:>9} | {:>10} | {:>12} |",
+        "8 a.m. rush",
+        backend,
+        config.patients,
+        o.requests(),
+        r.booked,
+        r.slot_taken,
+        r.patient_double_booked,
+        other,
+        o.per_second(),
+        millis(o.quantile_us(0.50)),
+        millis(o.quantile_us(0.99)),
+        millis(o.max_us()),
+        cpu_share(r.server_cpu, o.elapsed),
+        r.machine_busy
+            .map(|b| format!("{:.0}%", b * 100.0))
+            .unwrap_or_else(|| "-".into()),
+    );
+    let v = &r.verification;
+    println!();
+    println!(
+        "rush: {} attempts in {:.2} s; seeding took {:.1} s",
+        o.requests(),
+        o.elapsed.as_secs_f64(),
+        r.seeding.as_secs_f64()
+    );
+    println!(
+        "database: {} slots, {} appointments; slots held twice: {}; clinician overlaps: {}; patient overlaps: {}",
+        v.slots, v.appointments, v.slots_held_twice, v.clinician_overlaps, v.patient_overlaps
+    );
+    if let Some(error) = &o.first_error {
+        println!("first unexpected answer: {error}");
+    }
+    if v.slots_held_twice + v.clinician_overlaps + v.patient_overlaps > 0 {
+        bail!("double booking found in the database");
+    }
+    if v.appointments != r.booked as i64 {
+        bail!(
+            "the database holds {} appointments but {} bookings were confirmed",
+            v.appointments,
+            r.booked
+        );
+    }
+    if v.appointments == v.slots {
+        println!("every slot was booked exactly once");
+    } else {
+        println!("{} slots were left unbooked", v.slots - v.appointments);
+    }
+    Ok(())
+}
+
+/// The read, sign-in, floor and store workloads on 10,000 patients.
+async fn reads_and_sign_ins(
+    args: &Args,
+    telemed: &Telemed,
+    backend: &'static str,
+    stamp: u64,
+    log: &std::path::Path,
+) -> anyhow::Result<()> {
+    // Seed through the CLI: organization, site, integration client.
     let org = telemed.run_json(&[
         "org",
         "create",

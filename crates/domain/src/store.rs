@@ -138,6 +138,11 @@ pub trait Store: crate::scheduling::SchedulingStore + Send + Sync {
     // Sessions.
     async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
+    /// The session and its account (with sites, without the clinician profile) in one lookup.
+    async fn get_session_account(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(SessionRecord, User)>>;
     async fn touch_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()>;
     /// Replaces a pending session by a full one (new token, so a fixed session id cannot be reused).
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;

@@ -65,6 +65,9 @@ pub enum Command {
     /// Manage integration clients (OAuth 2.0 client credentials).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the visit types an organization offers.
+    #[command(subcommand, name = "visit-type")]
+    VisitType(VisitTypeCommand),
     /// Work with the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -161,6 +164,35 @@ pub enum ClientCommand {
         /// Space-separated SMART scopes, e.g. "system/*.read system/*.write".
         #[arg(long)]
         scope: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisitTypeCommand {
+    /// Create a visit type.
+    Create {
+        #[arg(long)]
+        org: OrgId,
+        #[arg(long)]
+        name: String,
+        /// primary_care, behavioral_health, urgent_care, specialist_consultation,
+        /// chronic_care_follow_up, post_acute_check or wellness_screening.
+        #[arg(long)]
+        service_line: String,
+        /// video, audio_only, in_person or async_e_visit.
+        #[arg(long)]
+        modality: String,
+        /// Length in minutes (a multiple of 5, 5 to 240).
+        #[arg(long)]
+        minutes: i64,
+        /// any (default), new or follow_up.
+        #[arg(long)]
+        patient_kind: Option<String>,
+        /// Patients may book it themselves (otherwise only staff book it).
+        #[arg(long)]
+        patient_bookable: bool,
         #[arg(long)]
         json: bool,
     },
@@ -374,6 +406,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "client_id: {}\nclient_secret: {secret}\n(the secret is shown only now)",
                     client.id
                 ),
+            );
+        }
+        Command::VisitType(VisitTypeCommand::Create {
+            org,
+            name,
+            service_line,
+            modality,
+            minutes,
+            patient_kind,
+            patient_bookable,
+            json,
+        }) => {
+            let state = command_state(&cli.database_url, &key_path).await?;
+            let input = domain::service::scheduling::visit_types::VisitTypeInput {
+                name,
+                service_line,
+                modality,
+                patient_kind,
+                duration_minutes: minutes,
+                patient_bookable,
+                active: None,
+            };
+            let created = domain::service::scheduling::visit_types::create_in(
+                state.ctx(),
+                &operator,
+                org,
+                &input,
+            )
+            .await?;
+            print(
+                json,
+                json!({ "id": created.id.to_string() }),
+                format!("created visit type {} ({})", created.name, created.id),
             );
         }
         Command::Audit(AuditCommand::Verify { json }) => {

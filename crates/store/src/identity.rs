@@ -41,7 +41,7 @@ fn site_from_row(row: &AnyRow) -> R<Site> {
 }
 
 /// A user row without sites and clinician profile, which live in their own tables.
-fn user_from_row(row: &AnyRow) -> R<User> {
+pub(crate) fn user_from_row(row: &AnyRow) -> R<User> {
     Ok(User {
         id: db::parsed(row, "id")?,
         org_id: db::parsed(row, "org_id")?,

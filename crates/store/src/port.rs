@@ -126,6 +126,12 @@ impl Store for SqlStore {
     async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>> {
         SqlStore::get_session(self, token_hash).await
     }
+    async fn get_session_account(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(SessionRecord, User)>> {
+        SqlStore::get_session_account(self, token_hash).await
+    }
     async fn touch_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()> {
         SqlStore::touch_session(self, token_hash, at).await
     }

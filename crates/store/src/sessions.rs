@@ -1,12 +1,16 @@
 //! Sign-in sessions and integration clients with their bearer tokens (only hashes are stored).
 
+use domain::DomainError;
 use domain::compliance::AuditEntry;
-use domain::ids::{ClientId, OrgId};
+use domain::identity::User;
+use domain::ids::{ClientId, OrgId, SiteId};
 use domain::store::{ClientRecord, SessionRecord, TokenRecord};
 use jiff::Timestamp;
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
 use crate::audit;
+use crate::connect::Backend;
 use crate::db::{self, DbResult, R, SqlStore, write_error};
 
 fn session_from_row(row: &AnyRow) -> R<SessionRecord> {
@@ -73,6 +77,58 @@ impl SqlStore {
         .await
         .db()?;
         row.as_ref().map(session_from_row).transpose()
+    }
+
+    /// The session and its account in one round trip (every signed-in request needs both): the
+    /// user with their sites, without the clinician profile.
+    pub(crate) async fn get_session_account(
+        &self,
+        token_hash: &str,
+    ) -> R<Option<(SessionRecord, User)>> {
+        let sites = match self.backend {
+            Backend::Sqlite => {
+                "(SELECT group_concat(site_id, ',') FROM user_sites WHERE user_id = u.id)"
+            }
+            Backend::Postgres => {
+                "(SELECT string_agg(site_id, ',' ORDER BY site_id) FROM user_sites WHERE user_id = u.id)"
+            }
+        };
+        let sql = AssertSqlSafe(format!(
+            "SELECT s.token_hash, s.mfa_pending, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, \
+             s.source_ip, u.id, u.org_id, u.email, u.display_name, u.role, u.active, u.patient_id, u.created_at, \
+             {sites} AS site_ids FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+        ));
+        let Some(row) = sqlx::query(sql)
+            .bind(token_hash.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?
+        else {
+            return Ok(None);
+        };
+        let mut user = crate::identity::user_from_row(&row)?;
+        let mut site_ids: Vec<SiteId> = db::opt_text(&row, "site_ids")?
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| DomainError::Storage("a stored site id could not be read".into()))
+            })
+            .collect::<R<_>>()?;
+        site_ids.sort();
+        user.site_ids = site_ids;
+        let session = SessionRecord {
+            token_hash: db::text(&row, "token_hash")?,
+            user_id: user.id,
+            org_id: user.org_id,
+            mfa_pending: db::flag(&row, "mfa_pending")?,
+            csrf_token: db::text(&row, "csrf_token")?,
+            created_at: db::ts(&row, "session_created_at")?,
+            last_seen_at: db::ts(&row, "last_seen_at")?,
+            source_ip: db::opt_text(&row, "source_ip")?,
+        };
+        Ok(Some((session, user)))
     }
 
     pub(crate) async fn touch_session(&self, token_hash: &str, at: Timestamp) -> R<()> {

@@ -87,3 +87,20 @@ pub async fn execute_raw(url: &str, sql: &str) -> Result<(), ConnectError> {
     executed.map_err(|source| ConnectError::Execute { backend, source })?;
     closed.map_err(|source| ConnectError::Connect { backend, source })
 }
+
+/// Runs a query that returns one integer (such as a count) on its own connection: how benchmarks
+/// check what the database holds afterwards, without going through the application.
+pub async fn query_i64(url: &str, sql: &str) -> Result<i64, ConnectError> {
+    sqlx::any::install_default_drivers();
+    let backend = crate::connect::Backend::from_url(url)?.name();
+    let mut conn = AnyConnection::connect(url)
+        .await
+        .map_err(|source| ConnectError::Connect { backend, source })?;
+    let value = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql.to_string()))
+        .fetch_one(&mut conn)
+        .await;
+    let closed = conn.close().await;
+    let value = value.map_err(|source| ConnectError::Execute { backend, source })?;
+    closed.map_err(|source| ConnectError::Connect { backend, source })?;
+    Ok(value)
+}

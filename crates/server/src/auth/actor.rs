@@ -38,6 +38,7 @@ pub fn actor_for_user(user: &User, ip: Option<String>) -> Actor {
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub session: SessionRecord,
+    /// The account, with its sites but without the clinician profile (use `users::get` for that).
     pub user: User,
     pub actor: Actor,
 }
@@ -55,20 +56,15 @@ pub async fn session_state(parts: &Parts, state: &AppState) -> Result<SessionSta
     let Some(token) = sessions::token_from_headers(&parts.headers) else {
         return Ok(SessionState::None);
     };
-    let session = match sessions::load(state, &token).await? {
-        Ok(session) => session,
+    let (session, user) = match sessions::load(state, &token).await? {
+        Ok(found) => found,
         Err(sessions::SessionProblem::Expired) => return Ok(SessionState::Expired),
         Err(sessions::SessionProblem::Missing) => return Ok(SessionState::None),
     };
-    let Some(user) = state
-        .store
-        .get_user(session.org_id, session.user_id)
-        .await?
-        .filter(|u| u.active)
-    else {
+    if !user.active {
         state.store.delete_session(&session.token_hash).await?;
         return Ok(SessionState::None);
-    };
+    }
     if session.mfa_pending {
         return Ok(SessionState::Pending(Box::new(session), Box::new(user)));
     }

@@ -43,13 +43,14 @@ pub enum SessionProblem {
     Expired,
 }
 
-/// Loads a session by its cookie token, ending it if the idle or absolute limit has passed.
+/// Loads a session and its account by the cookie token (one lookup), ending the session if the
+/// idle or absolute limit has passed. The account comes without its clinician profile.
 pub async fn load(
     state: &AppState,
     token: &str,
-) -> Result<Result<SessionRecord, SessionProblem>, DomainError> {
+) -> Result<Result<(SessionRecord, User), SessionProblem>, DomainError> {
     let hash = sha256_hex(token);
-    let Some(session) = state.store.get_session(&hash).await? else {
+    let Some((session, user)) = state.store.get_session_account(&hash).await? else {
         return Ok(Err(SessionProblem::Missing));
     };
     let now = state.clock.now();
@@ -67,7 +68,7 @@ pub async fn load(
     if now.duration_since(session.last_seen_at) > SignedDuration::from_mins(1) {
         state.store.touch_session(&hash, now).await?;
     }
-    Ok(Ok(session))
+    Ok(Ok((session, user)))
 }
 
 fn expired(since: Timestamp, limit: SignedDuration, now: Timestamp) -> bool {

@@ -11,7 +11,48 @@ on_every_backend!(
     a_session_round_trips_is_touched_and_deleted,
     sessions_past_the_idle_or_absolute_cutoff_are_deleted,
     clients_and_tokens_round_trip,
+    a_session_comes_with_its_account_and_sites_in_one_lookup,
 );
+
+async fn a_session_comes_with_its_account_and_sites_in_one_lookup(db: TestDb) {
+    let org = db.org("Acme").await;
+    let north = db.site(&org, "North").await;
+    let south = db.site(&org, "South").await;
+    let mut nurse = user(&org, "n@example.org", Role::Nurse);
+    nurse.site_ids = vec![north.id, south.id];
+    nurse.site_ids.sort();
+    db.add_user(&nurse).await;
+    let lonely = user(&org, "a@example.org", Role::Auditor);
+    db.add_user(&lonely).await;
+    let s = session("with-sites", &nurse, 0, 5);
+    db.store.create_session(&s).await.unwrap();
+    db.store
+        .create_session(&session("no-sites", &lonely, 0, 0))
+        .await
+        .unwrap();
+    let (found, account) = db
+        .store
+        .get_session_account("with-sites")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, s);
+    assert_eq!(account, nurse);
+    let (_, account) = db
+        .store
+        .get_session_account("no-sites")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account, lonely);
+    assert!(
+        db.store
+            .get_session_account("unknown")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
 
 fn session(token: &str, u: &domain::identity::User, created: i64, seen: i64) -> SessionRecord {
     SessionRecord {

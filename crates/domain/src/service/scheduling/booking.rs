@@ -342,17 +342,14 @@ pub(crate) struct Placement {
     pub consent: Option<PatientConsent>,
 }
 
-/// Runs every booking rule for `patient` in `slot` and says where the visit would be.
-pub(crate) async fn place(
+/// The slot a request names, if it can still be booked: it exists, was not withdrawn, lies
+/// ahead within the horizon, and nobody holds it. Checked first, so the common refusal of a busy
+/// morning (the slot has just gone) costs one lookup.
+pub(crate) async fn bookable_slot(
     ctx: Ctx<'_>,
-    actor: &Actor,
-    patient: &Patient,
-    visit_type: &VisitType,
+    org: OrgId,
     slot_ref: SlotRef,
-    patient_state: UsState,
-    consent_version: Option<i64>,
-) -> DomainResult<Placement> {
-    let org = patient.org_id;
+) -> DomainResult<Slot> {
     let now = ctx.clock.now();
     let view = match slot_ref {
         SlotRef::Id(id) => ctx
@@ -391,6 +388,20 @@ pub(crate) async fn place(
     if view.taken {
         return Err(DomainError::SlotTaken);
     }
+    Ok(slot)
+}
+
+/// Runs the remaining booking rules for `patient` in `slot` and says where the visit would be.
+pub(crate) async fn place(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    patient: &Patient,
+    visit_type: &VisitType,
+    slot: Slot,
+    patient_state: UsState,
+    consent_version: Option<i64>,
+) -> DomainResult<Placement> {
+    let org = patient.org_id;
     if !slot.service_lines.contains(visit_type.service_line) {
         return Err(DomainError::SlotNotBookable(format!(
             "this slot is not open for {}",
@@ -601,6 +612,12 @@ pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainRe
         access::require(actor, Permission::ManageAppointments)?;
     }
     let visit_type_id = parse_id("visit_type_id", &input.visit_type_id, "visit type")?;
+    let slot_ref = SlotRef::parse(
+        input.slot_id.as_deref(),
+        input.clinician_id.as_deref(),
+        input.start.as_deref(),
+    )?;
+    let slot = bookable_slot(ctx, org, slot_ref).await?;
     let visit_type = super::visit_types::get(ctx, actor, visit_type_id).await?;
     if !visit_type.active {
         return Err(DomainError::invalid(
@@ -608,11 +625,6 @@ pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainRe
             "this visit type is no longer offered",
         ));
     }
-    let slot_ref = SlotRef::parse(
-        input.slot_id.as_deref(),
-        input.clinician_id.as_deref(),
-        input.start.as_deref(),
-    )?;
     let reason = optional_text("reason", input.reason.as_deref(), 1000)?;
     let patient = subject_patient(ctx, actor, org, input.patient_id.as_deref()).await?;
     let patient_state = patient_state_or_home(input.patient_state.as_deref(), &patient)?;
@@ -621,7 +633,7 @@ pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainRe
         actor,
         &patient,
         &visit_type,
-        slot_ref,
+        slot,
         patient_state,
         input.consent_version,
     )
@@ -728,12 +740,13 @@ pub async fn reschedule(
         None | Some("") => old.patient_state,
         Some(raw) => UsState::parse("patient_state", raw)?,
     };
+    let slot = bookable_slot(ctx, old.org_id, slot_ref).await?;
     let placed = place(
         ctx,
         actor,
         &patient,
         &visit_type,
-        slot_ref,
+        slot,
         patient_state,
         input.consent_version,
     )
