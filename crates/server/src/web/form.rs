@@ -400,6 +400,96 @@ impl Checkboxes {
     }
 }
 
+/// One checkbox that answers a yes/no question ("I agree to ...").
+#[derive(Debug, Clone)]
+pub struct Tick {
+    pub id: String,
+    pub name: String,
+    pub value: String,
+    pub label: String,
+    pub hint: String,
+    pub checked: bool,
+    pub error: Option<String>,
+}
+
+impl Tick {
+    pub fn new(name: &str, value: impl Into<String>, label: &str, checked: bool) -> Self {
+        Self {
+            id: field_id(name),
+            name: name.to_string(),
+            value: value.into(),
+            label: label.to_string(),
+            hint: String::new(),
+            checked,
+            error: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: &str) -> Self {
+        self.hint = hint.to_string();
+        self
+    }
+
+    pub fn errors(mut self, errors: &FormErrors) -> Self {
+        self.error = errors.get(&self.name);
+        self
+    }
+
+    pub fn described_by(&self) -> String {
+        described_by(&self.id, !self.hint.is_empty(), self.error.is_some())
+    }
+}
+
+/// Radio buttons: one choice of a few, all visible (better than a select on a phone).
+#[derive(Debug, Clone)]
+pub struct Radios {
+    pub id: String,
+    pub name: String,
+    pub legend: String,
+    pub options: Vec<Choice>,
+    pub hint: String,
+    pub error: Option<String>,
+}
+
+impl Radios {
+    pub fn new(
+        name: &str,
+        legend: &str,
+        choices: impl IntoIterator<Item = (String, String)>,
+        current: &str,
+    ) -> Self {
+        let id = field_id(name);
+        let options = choices
+            .into_iter()
+            .enumerate()
+            .map(|(i, (value, label))| Choice {
+                id: if i == 0 { id.clone() } else { format!("{id}-{i}") },
+                selected: value == current,
+                value,
+                label,
+            })
+            .collect();
+        Self {
+            id,
+            name: name.to_string(),
+            legend: legend.to_string(),
+            options,
+            hint: String::new(),
+            error: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: &str) -> Self {
+        self.hint = hint.to_string();
+        self
+    }
+
+    pub fn errors(mut self, errors: &FormErrors) -> Self {
+        self.error = errors.get(&self.name);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

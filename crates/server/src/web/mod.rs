@@ -5,8 +5,12 @@
 //! page, and carries a CSRF token; nothing needs JavaScript.
 
 mod admin;
+mod appointment_view;
+mod appointments;
 mod assets;
 mod audit;
+mod booking;
+mod consent;
 mod form;
 mod home;
 mod page;
@@ -14,6 +18,7 @@ mod patients;
 mod session;
 mod shell;
 mod signin;
+mod when;
 
 use axum::Router;
 use axum::response::IntoResponse;
@@ -58,6 +63,24 @@ pub fn router() -> Router<AppState> {
         .route("/audit/export.csv", get(audit::export))
         .route("/audit/break-glass", get(audit::break_glass))
         .route("/audit/break-glass/{id}/review", post(audit::review))
+        .route("/book", get(booking::search))
+        .route(
+            "/book/confirm",
+            get(booking::confirm_form).post(booking::confirm_submit),
+        )
+        .route("/appointments", get(appointments::list))
+        .route("/appointments/{id}", get(appointments::show))
+        .route(
+            "/appointments/{id}/reschedule",
+            post(booking::reschedule_submit),
+        )
+        .route("/appointments/{id}/cancel", post(appointments::cancel))
+        .route("/appointments/{id}/check-in", post(appointments::check_in))
+        .route("/appointments/{id}/confirm", post(appointments::confirm))
+        .route("/appointments/{id}/start", post(appointments::start))
+        .route("/appointments/{id}/complete", post(appointments::complete))
+        .route("/appointments/{id}/no-show", post(appointments::no_show))
+        .route("/admin/consent", get(consent::show).post(consent::publish))
         .route("/assets/{file}", get(assets::serve))
 }
 
