@@ -97,10 +97,6 @@ impl Directory {
             .map_or(TimeZone::UTC, |(_, tz)| tz.clone())
     }
 
-    pub fn clinician(&self, id: UserId) -> Option<&ClinicianCard> {
-        self.clinicians.get(&id)
-    }
-
     pub fn clinicians(&self) -> Vec<&ClinicianCard> {
         let mut all: Vec<&ClinicianCard> = self.clinicians.values().collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));

@@ -649,6 +649,7 @@ async fn confirm_page(
             "Propose this time: the patient confirms it before it is booked",
             entered.propose,
         )
+        .hint("The time is held for the patient; it appears in their appointments to confirm.")
     });
     let page = ConfirmPage {
         shell: Shell::new(me, who.section()),

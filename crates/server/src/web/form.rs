@@ -47,6 +47,26 @@ impl FormData {
             .collect()
     }
 
+    /// A form filled in by the server: the starting values of a blank form.
+    pub fn from_pairs(pairs: &[(&str, String)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// Adds starting values for the fields this form did not send (another form on the page).
+    pub fn with_defaults(mut self, defaults: &[(&str, String)]) -> Self {
+        for (name, value) in defaults {
+            if !self.0.iter().any(|(k, _)| k == name) {
+                self.0.push((name.to_string(), value.clone()));
+            }
+        }
+        self
+    }
+
     /// The value, or `None` when it is blank.
     pub fn optional(&self, name: &str) -> Option<String> {
         Some(self.get(name).trim())
@@ -477,11 +497,6 @@ impl Radios {
             hint: String::new(),
             error: None,
         }
-    }
-
-    pub fn hint(mut self, hint: &str) -> Self {
-        self.hint = hint.to_string();
-        self
     }
 
     pub fn errors(mut self, errors: &FormErrors) -> Self {

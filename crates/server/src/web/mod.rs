@@ -9,15 +9,20 @@ mod appointment_view;
 mod appointments;
 mod assets;
 mod audit;
+mod availability;
 mod booking;
+mod calendar;
 mod consent;
 mod form;
+mod front_desk;
 mod home;
 mod page;
 mod patients;
+mod queue;
 mod session;
 mod shell;
 mod signin;
+mod visit_types;
 mod when;
 
 use axum::Router;
@@ -80,6 +85,33 @@ pub fn router() -> Router<AppState> {
         .route("/appointments/{id}/start", post(appointments::start))
         .route("/appointments/{id}/complete", post(appointments::complete))
         .route("/appointments/{id}/no-show", post(appointments::no_show))
+        .route("/front-desk", get(front_desk::day))
+        .route("/schedule", get(calendar::schedule))
+        .route("/schedule/availability", get(availability::show))
+        .route(
+            "/schedule/availability/hours",
+            post(availability::add_hours),
+        )
+        .route(
+            "/schedule/availability/hours/{id}/end",
+            post(availability::end_hours),
+        )
+        .route(
+            "/schedule/availability/exceptions",
+            post(availability::add_exception),
+        )
+        .route("/urgent-care", get(queue::urgent_care).post(queue::join))
+        .route("/urgent-care/leave", post(queue::leave))
+        .route("/queue", get(queue::waiting))
+        .route("/queue/take", post(queue::take))
+        .route(
+            "/admin/visit-types",
+            get(visit_types::list).post(visit_types::create),
+        )
+        .route(
+            "/admin/visit-types/{id}",
+            get(visit_types::edit_form).post(visit_types::update),
+        )
         .route("/admin/consent", get(consent::show).post(consent::publish))
         .route("/assets/{file}", get(assets::serve))
 }
