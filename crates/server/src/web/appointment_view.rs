@@ -257,7 +257,9 @@ impl Directory {
 
 /// The states as choices of a select, such as ("NY", "NY").
 pub fn state_choices() -> impl Iterator<Item = (String, String)> {
-    UsState::all().iter().map(|s| (s.to_string(), s.to_string()))
+    UsState::all()
+        .iter()
+        .map(|s| (s.to_string(), s.to_string()))
 }
 
 /// A language tag as a name people know; the tag itself when it is not a common one.

@@ -182,11 +182,7 @@ fn hours_row(
     last_day.id = format!("f-last_day-{index}");
     HoursRow {
         weekday: capitalised(weekday_name(t.weekday)),
-        hours: format!(
-            "{}–{}",
-            format_time(t.start_time),
-            format_time(t.end_time)
-        ),
+        hours: format!("{}–{}", format_time(t.start_time), format_time(t.end_time)),
         site: dir.site_name(t.site_id),
         slots: if t.buffer_minutes > 0 {
             format!(
@@ -208,7 +204,11 @@ fn hours_row(
     }
 }
 
-fn exception_row(e: &AvailabilityException, dir: &Directory, tz: &jiff::tz::TimeZone) -> ExceptionRow {
+fn exception_row(
+    e: &AvailabilityException,
+    dir: &Directory,
+    tz: &jiff::tz::TimeZone,
+) -> ExceptionRow {
     let tz = e.site_id.map_or_else(|| tz.clone(), |s| dir.zone(s));
     ExceptionRow {
         kind: e.kind.label(),
@@ -326,7 +326,8 @@ async fn availability_page(
         .iter()
         .map(|s| (s.to_string(), dir.site_name(*s)))
         .collect();
-    let field = |name: &str, label: &str| Field::new(name, label, entered.get(name)).errors(&errors);
+    let field =
+        |name: &str, label: &str| Field::new(name, label, entered.get(name)).errors(&errors);
     let hours_form = HoursForm {
         site_id: Select::new(
             "site_id",
@@ -399,9 +400,12 @@ async fn availability_page(
         )
         .optional()
         .errors(&errors),
-        slot_minutes: field("extra_slot_minutes", "Slot length in minutes (extra hours only)")
-            .kind("number")
-            .inputmode("numeric"),
+        slot_minutes: field(
+            "extra_slot_minutes",
+            "Slot length in minutes (extra hours only)",
+        )
+        .kind("number")
+        .inputmode("numeric"),
         buffer_minutes: field(
             "extra_buffer_minutes",
             "Break after each slot, in minutes (extra hours only)",
@@ -415,9 +419,9 @@ async fn availability_page(
             &entered.all("extra_service_lines"),
         )
         .errors(&errors),
-        reason: field("reason", "Note").optional().hint(
-            "For colleagues, such as “conference”. Never a patient's details.",
-        ),
+        reason: field("reason", "Note")
+            .optional()
+            .hint("For colleagues, such as “conference”. Never a patient's details."),
     };
     let leave_shown = leave
         .and_then(|raw| raw.trim().parse::<ExceptionId>().ok())
@@ -503,7 +507,10 @@ fn renamed(err: DomainError, names: &[(&str, &str)]) -> DomainError {
 }
 
 /// A refused change shown on the page; overlapping hours are a conflict with other hours.
-fn refusal(err: DomainError, labels: &[(&str, &str)]) -> Result<(FormErrors, StatusCode), PageError> {
+fn refusal(
+    err: DomainError,
+    labels: &[(&str, &str)],
+) -> Result<(FormErrors, StatusCode), PageError> {
     match err {
         DomainError::AvailabilityOverlap(message) => {
             let mut errors = FormErrors::default();
@@ -540,8 +547,12 @@ pub async fn add_hours(
     let clinician = clinician_of(&form)?;
     let mut errors = FormErrors::default();
     let slot_minutes = minutes_field(&form, "slot_minutes", "Slot length", &mut errors);
-    let buffer_minutes =
-        minutes_field(&form, "buffer_minutes", "Break after each slot", &mut errors);
+    let buffer_minutes = minutes_field(
+        &form,
+        "buffer_minutes",
+        "Break after each slot",
+        &mut errors,
+    );
     let status = if errors.is_empty() {
         let input = TemplateInput {
             site_id: form.get("site_id").to_string(),
@@ -572,7 +583,17 @@ pub async fn add_hours(
     };
     let today = when::date_at(state.clock.now(), &jiff::tz::TimeZone::UTC);
     let entered = form.with_defaults(&defaults(today));
-    availability_page(&state, &me, Some(clinician), None, &entered, errors, None, status).await
+    availability_page(
+        &state,
+        &me,
+        Some(clinician),
+        None,
+        &entered,
+        errors,
+        None,
+        status,
+    )
+    .await
 }
 
 /// Ends weekly hours after a last day.
@@ -599,8 +620,17 @@ pub async fn end_hours(
             }
             let today = when::date_at(state.clock.now(), &jiff::tz::TimeZone::UTC);
             let entered = FormData::from_pairs(&defaults(today));
-            availability_page(&state, &me, Some(clinician), None, &entered, errors, None, status)
-                .await
+            availability_page(
+                &state,
+                &me,
+                Some(clinician),
+                None,
+                &entered,
+                errors,
+                None,
+                status,
+            )
+            .await
         }
     }
 }
@@ -685,5 +715,15 @@ pub async fn add_exception(
     };
     let today = when::date_at(state.clock.now(), &jiff::tz::TimeZone::UTC);
     let entered = form.with_defaults(&defaults(today));
-    availability_page(&state, &me, Some(clinician), None, &entered, errors, None, status).await
+    availability_page(
+        &state,
+        &me,
+        Some(clinician),
+        None,
+        &entered,
+        errors,
+        None,
+        status,
+    )
+    .await
 }

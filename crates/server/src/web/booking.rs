@@ -130,7 +130,11 @@ async fn subject(state: &AppState, me: &SignedIn, choice: &Choice) -> Result<Sub
     if by_staff {
         access::require(actor, Permission::ManageAppointments)?;
     }
-    if let Some(raw) = choice.reschedule.as_deref().filter(|r| !r.trim().is_empty()) {
+    if let Some(raw) = choice
+        .reschedule
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    {
         let id: AppointmentId = raw.trim().parse().map_err(|_| PageError::NotFound)?;
         let (a, _) = appointments::get(ctx, actor, id).await?;
         let patient = patients::get(ctx, actor, a.patient_id).await?;
@@ -279,7 +283,7 @@ pub async fn search(
             choice.patient_state = Some(who.patient.address.state.code().to_string());
         }
         let preferred = who.patient.preferred_language.to_ascii_lowercase();
-        if languages.iter().any(|l| *l == preferred) {
+        if languages.contains(&preferred) {
             choice.language = Some(preferred);
         }
     }
@@ -325,7 +329,9 @@ pub async fn search(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let page = search_page(&me, &who, &dir, &choice, &languages, errors, searched, days, count);
+    let page = search_page(
+        &me, &who, &dir, &choice, &languages, errors, searched, days, count,
+    );
     Ok(render(status, &page))
 }
 
@@ -709,7 +715,9 @@ fn refusal(err: DomainError, staff: bool) -> Result<Refusal, PageError> {
         | DomainError::PatientDoubleBooked
         | DomainError::ClinicianBusy
         | DomainError::ClinicianNotLicensed { .. }
-        | DomainError::ClinicianNotCertified) => Ok(Refusal::TimeGone(capitalise(&err.to_string()))),
+        | DomainError::ClinicianNotCertified) => {
+            Ok(Refusal::TimeGone(capitalise(&err.to_string())))
+        }
         other => FormErrors::from_domain(other, &CONFIRM_LABELS).map(Refusal::Form),
     }
 }
@@ -741,7 +749,11 @@ pub async fn confirm_submit(
             if propose { "proposed" } else { "booked" }
         ))),
         Err(err) => {
-            let section = if staff { Section::Patients } else { Section::Book };
+            let section = if staff {
+                Section::Patients
+            } else {
+                Section::Book
+            };
             match refusal(err, staff)? {
                 Refusal::TimeGone(message) => unavailable(&me, section, message, &choice),
                 Refusal::Form(errors) => {

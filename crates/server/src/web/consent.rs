@@ -127,17 +127,22 @@ async fn admin_page(
     };
     Ok(ConsentAdminPage {
         shell: Shell::new(me, Section::SchedulingSetup).notice(
-            (done == Some("published"))
-                .then_some("New version published. Patients agree to it before their next virtual visit."),
+            (done == Some("published")).then_some(
+                "New version published. Patients agree to it before their next virtual visit.",
+            ),
         ),
         version: doc.version,
         published,
         paragraphs: paragraphs(&doc.text),
         tabs: setup_tabs(false),
-        text: Field::new("text", "Text of the next version", entered.unwrap_or(&doc.text))
-            .kind("textarea")
-            .hint("Separate paragraphs with a blank line. At least 40 characters.")
-            .errors(&errors),
+        text: Field::new(
+            "text",
+            "Text of the next version",
+            entered.unwrap_or(&doc.text),
+        )
+        .kind("textarea")
+        .hint("Separate paragraphs with a blank line. At least 40 characters.")
+        .errors(&errors),
         errors,
     })
 }
@@ -147,7 +152,14 @@ pub async fn show(
     PageUser(me): PageUser,
     PageQuery(params): PageQuery<DoneParams>,
 ) -> PageResult {
-    let page = admin_page(&state, &me, None, FormErrors::default(), params.done.as_deref()).await?;
+    let page = admin_page(
+        &state,
+        &me,
+        None,
+        FormErrors::default(),
+        params.done.as_deref(),
+    )
+    .await?;
     Ok(ok(&page))
 }
 

@@ -483,7 +483,11 @@ impl Radios {
             .into_iter()
             .enumerate()
             .map(|(i, (value, label))| Choice {
-                id: if i == 0 { id.clone() } else { format!("{id}-{i}") },
+                id: if i == 0 {
+                    id.clone()
+                } else {
+                    format!("{id}-{i}")
+                },
                 selected: value == current,
                 value,
                 label,

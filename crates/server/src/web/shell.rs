@@ -94,7 +94,11 @@ pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
         nav.push((Section::FrontDesk, "/front-desk", "Front desk"));
     }
     if role != Role::Clinician && role_allows(role, Permission::ManageAvailability) {
-        nav.push((Section::Availability, "/schedule/availability", "Availability"));
+        nav.push((
+            Section::Availability,
+            "/schedule/availability",
+            "Availability",
+        ));
     }
     if role_allows(role, Permission::TakeFromQueue) {
         nav.push((Section::Queue, "/queue", "Queue"));
@@ -161,7 +165,13 @@ mod tests {
         );
         assert_eq!(
             labels(Role::FrontDesk),
-            ["Home", "Patients", "Front desk", "Availability", "My account"]
+            [
+                "Home",
+                "Patients",
+                "Front desk",
+                "Availability",
+                "My account"
+            ]
         );
         assert_eq!(
             labels(Role::SiteAdmin),

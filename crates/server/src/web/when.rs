@@ -40,7 +40,10 @@ pub fn date_at(at: Timestamp, tz: &TimeZone) -> Date {
 pub fn start_of_day(date: Date, tz: &TimeZone) -> Timestamp {
     date.to_zoned(tz.clone())
         .map(|z| z.timestamp())
-        .unwrap_or_else(|_| date.to_zoned(TimeZone::UTC).map_or(Timestamp::UNIX_EPOCH, |z| z.timestamp()))
+        .unwrap_or_else(|_| {
+            date.to_zoned(TimeZone::UTC)
+                .map_or(Timestamp::UNIX_EPOCH, |z| z.timestamp())
+        })
 }
 
 /// The instants `[start, end)` that a run of days covers at a place.
@@ -80,9 +83,13 @@ mod tests {
     #[test]
     fn a_visit_time_reads_in_the_sites_zone_with_its_abbreviation() {
         let tz = TimeZone::get("America/New_York").unwrap_or(TimeZone::UTC);
-        let at: Timestamp = "2024-12-03T14:30:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
+        let at: Timestamp = "2024-12-03T14:30:00Z"
+            .parse()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
         assert_eq!(when(at, &tz), "Tue 3 Dec, 09:30 (EST)");
-        let summer: Timestamp = "2025-07-01T13:30:00Z".parse().unwrap_or(Timestamp::UNIX_EPOCH);
+        let summer: Timestamp = "2025-07-01T13:30:00Z"
+            .parse()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
         assert_eq!(when(summer, &tz), "Tue 1 Jul, 09:30 (EDT)");
     }
 
@@ -90,7 +97,10 @@ mod tests {
     fn weeks_start_on_monday_and_minutes_read_naturally() {
         let sunday = jiff::civil::date(2024, 12, 8);
         assert_eq!(monday_of(sunday), jiff::civil::date(2024, 12, 2));
-        assert_eq!(monday_of(jiff::civil::date(2024, 12, 2)), jiff::civil::date(2024, 12, 2));
+        assert_eq!(
+            monday_of(jiff::civil::date(2024, 12, 2)),
+            jiff::civil::date(2024, 12, 2)
+        );
         assert_eq!(minutes(90), "1 h 30 min");
         assert_eq!(minutes(45), "45 min");
         assert_eq!(day_heading(sunday), "Sunday 8 December 2024");

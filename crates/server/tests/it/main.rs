@@ -13,3 +13,4 @@ mod http;
 mod sign_in;
 mod tls;
 mod web;
+mod web_scheduling;
