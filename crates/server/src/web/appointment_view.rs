@@ -250,16 +250,107 @@ impl Directory {
             when: when::when(e.at, tz),
             what: e.action.label(),
             who: self.who(&e.actor, me),
-            detail: e.detail.clone().unwrap_or_default(),
+            detail: e
+                .detail
+                .as_deref()
+                .map(|d| readable_times(d, tz))
+                .unwrap_or_default(),
         }
     }
 }
 
-/// The states as choices of a select, such as ("NY", "NY").
+/// A note with instants written for machines ("from 2026-12-03T14:00:00Z to ...") with each
+/// instant as people read it at the site.
+pub fn readable_times(note: &str, tz: &TimeZone) -> String {
+    note.split(' ')
+        .map(|word| {
+            let bare = word.trim_end_matches([',', ';', ')']);
+            match bare.parse::<Timestamp>() {
+                Ok(at) => format!("{}{}", when::when(at, tz), &word[bare.len()..]),
+                Err(_) => word.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The states as choices of a select, such as ("NY", "New York (NY)"), in the order of their
+/// names: people look for "New York", not for a postal code.
 pub fn state_choices() -> impl Iterator<Item = (String, String)> {
-    UsState::all()
+    let mut all: Vec<(String, String)> = UsState::all()
         .iter()
-        .map(|s| (s.to_string(), s.to_string()))
+        .map(|code| (code.to_string(), format!("{} ({code})", state_name(code))))
+        .collect();
+    all.sort_by(|a, b| a.1.cmp(&b.1));
+    all.into_iter()
+}
+
+/// The name of a state or territory, by its postal code.
+pub fn state_name(code: &str) -> &'static str {
+    match code {
+        "AL" => "Alabama",
+        "AK" => "Alaska",
+        "AZ" => "Arizona",
+        "AR" => "Arkansas",
+        "CA" => "California",
+        "CO" => "Colorado",
+        "CT" => "Connecticut",
+        "DE" => "Delaware",
+        "DC" => "District of Columbia",
+        "FL" => "Florida",
+        "GA" => "Georgia",
+        "HI" => "Hawaii",
+        "ID" => "Idaho",
+        "IL" => "Illinois",
+        "IN" => "Indiana",
+        "IA" => "Iowa",
+        "KS" => "Kansas",
+        "KY" => "Kentucky",
+        "LA" => "Louisiana",
+        "ME" => "Maine",
+        "MD" => "Maryland",
+        "MA" => "Massachusetts",
+        "MI" => "Michigan",
+        "MN" => "Minnesota",
+        "MS" => "Mississippi",
+        "MO" => "Missouri",
+        "MT" => "Montana",
+        "NE" => "Nebraska",
+        "NV" => "Nevada",
+        "NH" => "New Hampshire",
+        "NJ" => "New Jersey",
+        "NM" => "New Mexico",
+        "NY" => "New York",
+        "NC" => "North Carolina",
+        "ND" => "North Dakota",
+        "OH" => "Ohio",
+        "OK" => "Oklahoma",
+        "OR" => "Oregon",
+        "PA" => "Pennsylvania",
+        "RI" => "Rhode Island",
+        "SC" => "South Carolina",
+        "SD" => "South Dakota",
+        "TN" => "Tennessee",
+        "TX" => "Texas",
+        "UT" => "Utah",
+        "VT" => "Vermont",
+        "VA" => "Virginia",
+        "WA" => "Washington",
+        "WV" => "West Virginia",
+        "WI" => "Wisconsin",
+        "WY" => "Wyoming",
+        "PR" => "Puerto Rico",
+        "GU" => "Guam",
+        "VI" => "U.S. Virgin Islands",
+        "AS" => "American Samoa",
+        "MP" => "Northern Mariana Islands",
+        _ => "Unknown state",
+    }
+}
+
+/// "New York (NY)".
+pub fn state_label(state: UsState) -> String {
+    format!("{} ({})", state_name(state.code()), state.code())
 }
 
 /// A language tag as a name people know; the tag itself when it is not a common one.
@@ -285,4 +376,30 @@ pub fn language_name(tag: &str) -> String {
         _ => return tag.to_string(),
     };
     name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_code_has_a_name() {
+        for code in UsState::all() {
+            assert_ne!(state_name(code), "Unknown state", "{code}");
+        }
+        assert_eq!(state_choices().count(), UsState::all().len());
+    }
+
+    #[test]
+    fn instants_in_notes_read_in_the_sites_zone() {
+        let tz = TimeZone::get("America/New_York").unwrap();
+        assert_eq!(
+            readable_times(
+                "from 2024-12-03T14:00:00Z to 2024-12-03T14:30:00Z (late)",
+                &tz
+            ),
+            "from Tue 3 Dec, 09:00 (EST) to Tue 3 Dec, 09:30 (EST) (late)"
+        );
+        assert_eq!(readable_times("patient in NY", &tz), "patient in NY");
+    }
 }

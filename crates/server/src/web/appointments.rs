@@ -20,7 +20,8 @@ use crate::auth::actor::SignedIn;
 use crate::state::AppState;
 
 use super::appointment_view::{
-    AppointmentSummary, Directory, EventRow, is_ahead, state_choices, status_class, status_label,
+    AppointmentSummary, Directory, EventRow, is_ahead, state_choices, state_label, status_class,
+    status_label,
 };
 use super::consent::{ConsentBox, accepted_version, consent_box, missing_consent};
 use super::form::{Field, FormData, FormErrors, PageQuery, Radios, Select};
@@ -263,7 +264,7 @@ async fn show_page(
             } else {
                 "You will be in"
             },
-            value: a.patient_state.code().to_string(),
+            value: state_label(a.patient_state),
         });
     }
     if let Some(reason) = &a.reason {

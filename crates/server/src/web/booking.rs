@@ -20,7 +20,7 @@ use domain::{DomainError, Permission, access};
 use crate::auth::actor::SignedIn;
 use crate::state::AppState;
 
-use super::appointment_view::{Directory, language_name, state_choices};
+use super::appointment_view::{Directory, language_name, state_choices, state_label};
 use super::consent::{ConsentBox, accepted_version, consent_box, missing_consent};
 use super::form::{Field, FormData, FormErrors, PageQuery, Select, Tick};
 use super::page::{PageError, PageResult, capitalise, href, render, see_other};
@@ -304,6 +304,9 @@ pub async fn search(
         .as_deref()
         .is_some_and(|v| !v.trim().is_empty());
     let mut errors = FormErrors::default();
+    if !searched && !first_visit && who.moving.is_none() {
+        errors.field("visit_type_id", "Choose the type of visit.");
+    }
     let mut days = Vec::new();
     let mut count = 0;
     if searched {
@@ -458,6 +461,12 @@ fn search_page(
     }
 }
 
+/// "New York (NY)" for a state the form sent, or what was sent when it is not a state.
+fn state_name_of(raw: &str) -> String {
+    domain::identity::UsState::parse("patient_state", raw)
+        .map_or_else(|_| raw.to_string(), state_label)
+}
+
 /// A line of the visit's details on the confirm page.
 pub struct Detail {
     pub label: &'static str,
@@ -593,7 +602,7 @@ async fn confirm_page(
             } else {
                 "You will be in"
             },
-            value: text(&choice.patient_state).to_ascii_uppercase(),
+            value: state_name_of(&text(&choice.patient_state)),
         });
     }
     if who.by_staff {

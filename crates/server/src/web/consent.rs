@@ -44,7 +44,13 @@ pub async fn consent_box(
     ticked: bool,
     errors: &FormErrors,
 ) -> Result<Option<ConsentBox>, PageError> {
-    let (doc, given) = consent::status(state.ctx(), actor, patient).await?;
+    let (doc, given) = match consent::status(state.ctx(), actor, patient).await {
+        Ok(found) => found,
+        // Staff outside the patient's care team cannot record consent for them; the step they
+        // try is refused by the domain with its own message, so the page still shows.
+        Err(DomainError::Forbidden { .. } | DomainError::BreakGlassRequired) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    };
     if check_consent(&doc, &given).is_ok() {
         return Ok(None);
     }

@@ -17,7 +17,7 @@ use domain::{DomainError, Permission, access};
 use crate::auth::actor::SignedIn;
 use crate::state::AppState;
 
-use super::appointment_view::state_choices;
+use super::appointment_view::{state_choices, state_name};
 use super::consent::{ConsentBox, accepted_version, consent_box, missing_consent};
 use super::form::{Field, FormData, FormErrors, PageQuery, Select};
 use super::page::{PageError, PageResult, ok, render, see_other};
@@ -108,7 +108,7 @@ async fn urgent_care_page(
                         Some(m) => format!("About {}", when::minutes(m)),
                         None => format!(
                             "We cannot estimate it right now: no clinician licensed in {} is on duty yet. You keep your place.",
-                            p.entry.patient_state.code()
+                            state_name(p.entry.patient_state.code())
                         ),
                     },
                     joined: when::when(p.entry.joined_at, &tz),

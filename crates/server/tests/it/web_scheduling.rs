@@ -301,6 +301,11 @@ on_both_backends!(
             "the state defaults to the patient's address"
         );
         assert!(form.body.contains("Video check-up"));
+        let unchosen = b
+            .get("/book?visit_type_id=&patient_state=NY&from=&to=")
+            .await;
+        assert_eq!(unchosen.status, 422);
+        assert!(unchosen.body.contains("href=\"#f-visit_type_id\""));
 
         let results = b
             .get(&format!(
@@ -492,6 +497,109 @@ on_both_backends!(
         let results = b.get(&again).await;
         assert_eq!(results.status, 200);
         assert!(results.body.contains("09:30"));
+    }
+);
+
+on_both_backends!(
+    a_patient_moves_their_visit_checks_in_when_it_opens_and_a_late_cancel_is_named,
+    |app: TestApp| async move {
+        let clinic = clinic(&app, &[0]).await;
+        let (_, account) = app.patient_account(&clinic.org).await;
+        let visit = book_first(&app, &clinic, &account).await;
+        let b = browser_for(&app, &account).await;
+        let page = b.get(&format!("/appointments/{}", visit.id)).await;
+        let move_href = page.link("/book?reschedule=");
+        let search = b.get(&move_href).await;
+        assert_eq!(search.status, 200, "{}", search.body);
+        assert!(search.body.contains("Choose a new time"));
+        assert!(search.body.contains("The visit is now on"));
+        assert!(
+            search.body.contains("Video check-up"),
+            "the type of visit stays"
+        );
+        let confirm_href = search.link("/book/confirm?");
+        let confirm = b.get(&confirm_href).await;
+        assert_eq!(confirm.status, 200, "{}", confirm.body);
+        assert!(confirm.body.contains("Move the visit to this time?"));
+        assert!(confirm.body.contains("Instead of"));
+        assert!(
+            !confirm.body.contains("name=\"consent_version\""),
+            "consent was given when booking"
+        );
+        let action = format!("/appointments/{}/reschedule", visit.id);
+        assert!(confirm.body.contains(&format!("action=\"{action}\"")));
+        let fields = pairs_of(&app, &confirm_href);
+        let moved = b
+            .post(&action, &form_with(&fields, &[("csrf", &confirm.csrf())]))
+            .await;
+        assert_eq!(
+            moved.location,
+            format!("/appointments/{}?done=rescheduled", visit.id)
+        );
+        let page = b.follow(&moved).await;
+        assert!(page.body.contains("The visit has moved to its new time."));
+        assert!(page.body.contains(">Rescheduled</th>"));
+        let local = |at: Timestamp| {
+            at.to_zoned(new_york())
+                .strftime("%a %-d %b, %H:%M (%Z)")
+                .to_string()
+        };
+        let note = format!(
+            "from {} to {}",
+            local(clinic.first),
+            local(clinic.first + SignedDuration::from_mins(30))
+        );
+        assert!(
+            page.body.contains(&note),
+            "the note reads in local time: {note}"
+        );
+        let new_start = clinic.first + SignedDuration::from_mins(30);
+        let stored = app
+            .store()
+            .get_appointment(clinic.org.org.id, visit.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.start_at, new_start);
+        assert_eq!(stored.status, AppointmentStatus::Booked);
+        assert!(page.body.contains("Check-in opens at"));
+        assert!(!page.body.contains("/check-in\""));
+
+        // Twenty minutes before the visit: check-in is open, and cancelling now would be late.
+        let now = app.clock.now();
+        app.clock
+            .advance(new_start.duration_since(now) - SignedDuration::from_mins(20));
+        let b = browser_for(&app, &account).await;
+        let page = b.get(&format!("/appointments/{}", visit.id)).await;
+        assert!(page.body.contains("State you are in right now"));
+        assert!(page.body.contains("recorded as a late cancellation"));
+        let checked_in = b
+            .post(
+                &format!("/appointments/{}/check-in", visit.id),
+                &[("csrf", &page.csrf()), ("patient_state", "NY")],
+            )
+            .await;
+        let page = b.follow(&checked_in).await;
+        assert!(page.body.contains("Checked in."));
+        assert!(page.body.contains("badge-ok\">Checked in</span>"));
+        let cancelled = b
+            .post(
+                &format!("/appointments/{}/cancel", visit.id),
+                &[("csrf", &page.csrf()), ("reason", "Called away")],
+            )
+            .await;
+        let page = b.follow(&cancelled).await;
+        assert!(page.body.contains("Late cancellation"));
+        let stored = app
+            .store()
+            .get_appointment(clinic.org.org.id, visit.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, AppointmentStatus::Cancelled);
+        assert!(stored.late_cancellation);
+        let mine = b.get("/appointments").await;
+        assert!(mine.body.contains("Late cancellation"));
     }
 );
 
@@ -766,6 +874,50 @@ on_both_backends!(
             )
             .await;
         afternoon.assert_redirect_starts("/schedule/availability");
+
+        // Weekly hours end after a last day.
+        let page = b.follow(&afternoon).await;
+        let end = page
+            .body
+            .split("action=\"/schedule/availability/hours/")
+            .nth(1)
+            .unwrap();
+        let end = format!(
+            "/schedule/availability/hours/{}",
+            &end[..end.find('"').unwrap()]
+        );
+        let last_day = app
+            .clock
+            .now()
+            .to_zoned(new_york())
+            .date()
+            .checked_add(30.days())
+            .unwrap();
+        let ended = b
+            .post(
+                &end,
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("clinician", me.as_str()),
+                    ("last_day", last_day.to_string().as_str()),
+                ],
+            )
+            .await;
+        let page = b.follow(&ended).await;
+        assert!(page.body.contains("Weekly hours ended."));
+        assert!(page.body.contains(&format!("to {last_day}")));
+        let templates = app
+            .store()
+            .list_templates(org.org.id, Some(clinician.user.id))
+            .await
+            .unwrap();
+        assert_eq!(
+            templates
+                .iter()
+                .filter(|t| t.valid_until == Some(last_day))
+                .count(),
+            1
+        );
     }
 );
 
