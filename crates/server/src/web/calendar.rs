@@ -60,6 +60,8 @@ struct SchedulePage {
     today_href: Option<String>,
     availability_href: String,
     clinician: Option<Select>,
+    /// No calendar until a clinician is chosen.
+    chosen: bool,
     days: Vec<CalendarDay>,
     zone_note: String,
 }
@@ -155,64 +157,15 @@ pub async fn schedule(
         .collect();
 
     if let Some(c) = clinician {
-        let (from, to) = when::days_span(first, count, &tz);
-        let input = AppointmentListInput {
-            clinician_id: Some(c.to_string()),
-            from: Some(from.to_string()),
-            to: Some(to.to_string()),
-            status: Some(SHOWN.to_string()),
-            limit: Some(500),
-            ..AppointmentListInput::default()
-        };
-        let visits = appointments::list(state.ctx(), actor, &input).await?;
-        let dir = dir.with_patients(&state, actor, &visits).await?;
         let back = link(view, date);
-        for a in &visits {
-            let s = dir.summary(a);
-            let item = CalendarItem {
-                time: s.time.clone(),
-                end_time: s.end_time.clone(),
-                title: s.patient.clone(),
-                detail: format!("{} · {} · {}", s.visit_type, s.modality, s.site),
-                href: Some(href(&s.href, &[("back", back.clone())])),
-                status: s.status,
-                status_class: s.status_class,
-                open: false,
-            };
-            if let Some((_, day)) = days.iter_mut().find(|(d, _)| *d == s.date) {
-                day.items.push(item);
-            }
-        }
-        // Open times still ahead: the search only offers future slots.
+        let mut items = visit_items(&state, actor, dir, c, (first, count), &tz, &back).await?;
+        // Open times still ahead: the search offers only future slots.
         if last >= today {
-            let input = SlotSearchInput {
-                clinician_id: Some(c.to_string()),
-                from: Some(first.max(today).to_string()),
-                to: Some(last.to_string()),
-                limit: Some(500),
-                ..SlotSearchInput::default()
-            };
-            let open = match booking::search(state.ctx(), actor, &input).await {
-                Ok(found) => found,
-                // Dates the search refuses (beyond the horizon) simply have no open times.
-                Err(DomainError::Invalid(_)) => Vec::new(),
-                Err(other) => return Err(other.into()),
-            };
-            for o in open {
-                let date = when::date_at(o.slot.start_at, &o.time_zone);
-                let item = CalendarItem {
-                    time: when::clock(o.slot.start_at, &o.time_zone),
-                    end_time: when::clock(o.slot.end_at, &o.time_zone),
-                    title: "Open time".into(),
-                    detail: o.site.name.clone(),
-                    href: None,
-                    status: "Open",
-                    status_class: "badge-open",
-                    open: true,
-                };
-                if let Some((_, day)) = days.iter_mut().find(|(d, _)| *d == date) {
-                    day.items.push(item);
-                }
+            items.extend(open_items(&state, actor, c, first.max(today), last).await?);
+        }
+        for (date, item) in items {
+            if let Some((_, day)) = days.iter_mut().find(|(d, _)| *d == date) {
+                day.items.push(item);
             }
         }
         for (_, day) in &mut days {
@@ -267,10 +220,90 @@ pub async fn schedule(
             &[("clinician", clinician_param.clone())],
         ),
         clinician: picker,
+        chosen: clinician.is_some(),
         days: days.into_iter().map(|(_, d)| d).collect(),
         zone_note: format!(
             "Times are shown in each clinic's time zone ({}).",
             when::zone_abbreviation(now, &tz)
         ),
     }))
+}
+
+/// The clinician's visits over `days` (first day, how many), each with its day at its site.
+async fn visit_items(
+    state: &AppState,
+    actor: &domain::Actor,
+    dir: Directory,
+    clinician: UserId,
+    days: (Date, i64),
+    tz: &jiff::tz::TimeZone,
+    back: &str,
+) -> Result<Vec<(Date, CalendarItem)>, PageError> {
+    let (from, to) = when::days_span(days.0, days.1, tz);
+    let input = AppointmentListInput {
+        clinician_id: Some(clinician.to_string()),
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        status: Some(SHOWN.to_string()),
+        limit: Some(500),
+        ..AppointmentListInput::default()
+    };
+    let visits = appointments::list(state.ctx(), actor, &input).await?;
+    let dir = dir.with_patients(state, actor, &visits).await?;
+    Ok(visits
+        .iter()
+        .map(|a| {
+            let s = dir.summary(a);
+            let item = CalendarItem {
+                time: s.time.clone(),
+                end_time: s.end_time.clone(),
+                title: s.patient.clone(),
+                detail: format!("{} · {} · {}", s.visit_type, s.modality, s.site),
+                href: Some(href(&s.href, &[("back", back.to_string())])),
+                status: s.status,
+                status_class: s.status_class,
+                open: false,
+            };
+            (s.date, item)
+        })
+        .collect())
+}
+
+/// The clinician's open times from `first` to `last`, each with its day at its site.
+async fn open_items(
+    state: &AppState,
+    actor: &domain::Actor,
+    clinician: UserId,
+    first: Date,
+    last: Date,
+) -> Result<Vec<(Date, CalendarItem)>, PageError> {
+    let input = SlotSearchInput {
+        clinician_id: Some(clinician.to_string()),
+        from: Some(first.to_string()),
+        to: Some(last.to_string()),
+        limit: Some(500),
+        ..SlotSearchInput::default()
+    };
+    let open = match booking::search(state.ctx(), actor, &input).await {
+        Ok(found) => found,
+        // Dates the search refuses (beyond the booking horizon) simply have no open times.
+        Err(DomainError::Invalid(_)) => Vec::new(),
+        Err(other) => return Err(other.into()),
+    };
+    Ok(open
+        .into_iter()
+        .map(|o| {
+            let item = CalendarItem {
+                time: when::clock(o.slot.start_at, &o.time_zone),
+                end_time: when::clock(o.slot.end_at, &o.time_zone),
+                title: "Open time".into(),
+                detail: o.site.name.clone(),
+                href: None,
+                status: "Open",
+                status_class: "badge-open",
+                open: true,
+            };
+            (when::date_at(o.slot.start_at, &o.time_zone), item)
+        })
+        .collect())
 }

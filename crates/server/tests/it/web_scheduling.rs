@@ -959,6 +959,109 @@ on_both_backends!(
         assert!(after.body.contains(&format!("/appointments/{}", visit.id)));
         assert!(after.body.contains("Lovelace, Ada"));
         assert!(after.body.contains("Conference"));
+
+        // The desk cancels the visit on behalf of the clinic.
+        let visit_page = b
+            .get(&after.link(&format!("/appointments/{}", visit.id)))
+            .await;
+        assert!(visit_page.body.contains("Who is cancelling?"));
+        let cancelled = b
+            .post(
+                &format!("/appointments/{}/cancel", visit.id),
+                &[
+                    ("csrf", visit_page.csrf().as_str()),
+                    ("cancelled_by", "clinic"),
+                    ("reason", "Clinician on leave"),
+                ],
+            )
+            .await;
+        let page = b.follow(&cancelled).await;
+        assert!(page.body.contains("by the clinic: Clinician on leave"));
+        let stored = app
+            .store()
+            .get_appointment(clinic.org.org.id, visit.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, AppointmentStatus::Cancelled);
+        assert!(!stored.late_cancellation);
+    }
+);
+
+on_both_backends!(
+    staff_propose_a_time_and_the_patient_confirms_it,
+    |app: TestApp| async move {
+        let clinic = clinic(&app, &[0]).await;
+        let (patient, account) = app.patient_account(&clinic.org).await;
+        let desk = app.staff(&clinic.org, Role::FrontDesk, &[0]).await;
+        let b = browser_for(&app, &desk).await;
+        let results = b
+            .get(&format!(
+                "/book?patient={}&visit_type_id={}&patient_state=NY",
+                patient.id, clinic.video.id
+            ))
+            .await;
+        let confirm_href = results.link("/book/confirm?");
+        let confirm = b.get(&confirm_href).await;
+        assert!(confirm.body.contains("Propose this time"));
+        let fields = pairs_of(&app, &confirm_href);
+        // A virtual visit needs consent even to be proposed; the patient agrees on the phone.
+        let proposed = b
+            .post(
+                "/book/confirm",
+                &form_with(
+                    &fields,
+                    &[
+                        ("csrf", &confirm.csrf()),
+                        ("propose", "true"),
+                        ("consent_version", "1"),
+                    ],
+                ),
+            )
+            .await;
+        assert!(
+            proposed.location.ends_with("?done=proposed"),
+            "{}: {}",
+            proposed.status,
+            proposed.body
+        );
+        let id = appointment_id(&proposed.location);
+        let stored = app
+            .store()
+            .get_appointment(clinic.org.org.id, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, AppointmentStatus::Proposed);
+
+        // The consent text changes before the patient confirms: they agree to the new version.
+        consent::publish(
+            app.state.ctx(),
+            &clinic.admin,
+            "Version two of the telehealth consent: video visits have limits; call 911 in an emergency.",
+        )
+        .await
+        .unwrap();
+        let p = browser_for(&app, &account).await;
+        let page = p.get(&format!("/appointments/{id}")).await;
+        assert!(page.body.contains("Confirm this time"));
+        assert!(page.body.contains("name=\"consent_version\" value=\"2\""));
+        let action = format!("/appointments/{id}/confirm");
+        let refused = p.post(&action, &[("csrf", &page.csrf())]).await;
+        assert_eq!(refused.status, 422);
+        assert!(refused.body.contains("Tick the box to agree"));
+        let confirmed = p
+            .post(&action, &[("csrf", &page.csrf()), ("consent_version", "2")])
+            .await;
+        let page = p.follow(&confirmed).await;
+        assert!(page.body.contains("The visit is confirmed."));
+        let stored = app
+            .store()
+            .get_appointment(clinic.org.org.id, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, AppointmentStatus::Booked);
     }
 );
 
