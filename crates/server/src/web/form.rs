@@ -47,6 +47,26 @@ impl FormData {
             .collect()
     }
 
+    /// A form filled in by the server: the starting values of a blank form.
+    pub fn from_pairs(pairs: &[(&str, String)]) -> Self {
+        Self(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    }
+
+    /// Adds starting values for the fields this form did not send (another form on the page).
+    pub fn with_defaults(mut self, defaults: &[(&str, String)]) -> Self {
+        for (name, value) in defaults {
+            if !self.0.iter().any(|(k, _)| k == name) {
+                self.0.push((name.to_string(), value.clone()));
+            }
+        }
+        self
+    }
+
     /// The value, or `None` when it is blank.
     pub fn optional(&self, name: &str) -> Option<String> {
         Some(self.get(name).trim())
@@ -396,6 +416,95 @@ impl Checkboxes {
             .iter()
             .find(|e| e.field == self.name || e.field.starts_with(&format!("{}[", self.name)))
             .map(|e| e.message.clone());
+        self
+    }
+}
+
+/// One checkbox that answers a yes/no question ("I agree to ...").
+#[derive(Debug, Clone)]
+pub struct Tick {
+    pub id: String,
+    pub name: String,
+    pub value: String,
+    pub label: String,
+    pub hint: String,
+    pub checked: bool,
+    pub error: Option<String>,
+}
+
+impl Tick {
+    pub fn new(name: &str, value: impl Into<String>, label: &str, checked: bool) -> Self {
+        Self {
+            id: field_id(name),
+            name: name.to_string(),
+            value: value.into(),
+            label: label.to_string(),
+            hint: String::new(),
+            checked,
+            error: None,
+        }
+    }
+
+    pub fn hint(mut self, hint: &str) -> Self {
+        self.hint = hint.to_string();
+        self
+    }
+
+    pub fn errors(mut self, errors: &FormErrors) -> Self {
+        self.error = errors.get(&self.name);
+        self
+    }
+
+    pub fn described_by(&self) -> String {
+        described_by(&self.id, !self.hint.is_empty(), self.error.is_some())
+    }
+}
+
+/// Radio buttons: one choice of a few, all visible (better than a select on a phone).
+#[derive(Debug, Clone)]
+pub struct Radios {
+    pub id: String,
+    pub name: String,
+    pub legend: String,
+    pub options: Vec<Choice>,
+    pub hint: String,
+    pub error: Option<String>,
+}
+
+impl Radios {
+    pub fn new(
+        name: &str,
+        legend: &str,
+        choices: impl IntoIterator<Item = (String, String)>,
+        current: &str,
+    ) -> Self {
+        let id = field_id(name);
+        let options = choices
+            .into_iter()
+            .enumerate()
+            .map(|(i, (value, label))| Choice {
+                id: if i == 0 {
+                    id.clone()
+                } else {
+                    format!("{id}-{i}")
+                },
+                selected: value == current,
+                value,
+                label,
+            })
+            .collect();
+        Self {
+            id,
+            name: name.to_string(),
+            legend: legend.to_string(),
+            options,
+            hint: String::new(),
+            error: None,
+        }
+    }
+
+    pub fn errors(mut self, errors: &FormErrors) -> Self {
+        self.error = errors.get(&self.name);
         self
     }
 }

@@ -44,14 +44,22 @@ struct HomePage {
 
 fn intro(role: Role) -> &'static str {
     match role {
-        Role::Patient => "Here you can see the details your care team holds about you.",
-        Role::Clinician | Role::Nurse => {
+        Role::Patient => {
+            "Book a visit, see your appointments, or see a clinician now for urgent care."
+        }
+        Role::Clinician => {
+            "See your schedule, take the next patient waiting for urgent care, or find a patient. \
+             Records outside your sites need emergency access."
+        }
+        Role::Nurse => {
             "Find a patient to open their record. Records outside your sites need emergency access."
         }
-        Role::FrontDesk => "Find or register patients for your sites.",
-        Role::SiteAdmin => "Manage the patients and staff of your sites.",
+        Role::FrontDesk => {
+            "Check patients in, book visits and keep clinicians' hours up to date for your sites."
+        }
+        Role::SiteAdmin => "Manage the patients, staff and schedules of your sites.",
         Role::OrgAdmin => {
-            "Manage your organization's sites, staff and patients, and review its audit trail."
+            "Manage your organization's sites, staff, patients and scheduling, and review its audit trail."
         }
         Role::ProgramManager => {
             "Rollout dashboards arrive with the program module. There is nothing to show here yet."
@@ -62,6 +70,76 @@ fn intro(role: Role) -> &'static str {
 
 fn links(role: Role) -> Vec<HomeLink> {
     let mut links = Vec::new();
+    if role == Role::Patient {
+        if role_allows(role, Permission::SearchSlots) {
+            links.push(HomeLink {
+                href: "/book",
+                label: "Book a visit",
+                description: "Find a time that suits you, by video, phone or in person.",
+            });
+        }
+        if role_allows(role, Permission::ReadAppointments) {
+            links.push(HomeLink {
+                href: "/appointments",
+                label: "My appointments",
+                description: "Check in, move or cancel your visits.",
+            });
+        }
+        if role_allows(role, Permission::SearchSlots) {
+            links.push(HomeLink {
+                href: "/urgent-care",
+                label: "Urgent care now",
+                description: "Wait online for the next available clinician.",
+            });
+        }
+    }
+    if role == Role::Clinician && role_allows(role, Permission::ReadAppointments) {
+        links.push(HomeLink {
+            href: "/schedule",
+            label: "My schedule",
+            description: "Your visits and open times, by day or week.",
+        });
+    }
+    if role_allows(role, Permission::TakeFromQueue) {
+        links.push(HomeLink {
+            href: "/queue",
+            label: "Urgent-care queue",
+            description: "Patients waiting now; take the next one.",
+        });
+    }
+    if role != Role::Patient
+        && role != Role::Clinician
+        && role_allows(role, Permission::ManageAppointments)
+    {
+        links.push(HomeLink {
+            href: "/front-desk",
+            label: "Front desk",
+            description: "Today's visits at your site: check in, cancel, mark no-shows.",
+        });
+    }
+    if role_allows(role, Permission::ManageAvailability) {
+        links.push(HomeLink {
+            href: "/schedule/availability",
+            label: if role == Role::Clinician {
+                "My availability"
+            } else {
+                "Clinicians' availability"
+            },
+            description: "Weekly hours, leave and extra hours.",
+        });
+    }
+    if role_allows(role, Permission::ConfigureScheduling) {
+        links.push(HomeLink {
+            href: "/admin/visit-types",
+            label: "Visit types",
+            description: "What patients and staff can book.",
+        });
+        links.push(HomeLink {
+            href: "/admin/consent",
+            label: "Telehealth consent",
+            description: "The text patients agree to before virtual visits.",
+        });
+    }
     if role_allows(role, Permission::ListPatients) {
         links.push(HomeLink {
             href: "/patients",

@@ -5,15 +5,25 @@
 //! page, and carries a CSRF token; nothing needs JavaScript.
 
 mod admin;
+mod appointment_view;
+mod appointments;
 mod assets;
 mod audit;
+mod availability;
+mod booking;
+mod calendar;
+mod consent;
 mod form;
+mod front_desk;
 mod home;
 mod page;
 mod patients;
+mod queue;
 mod session;
 mod shell;
 mod signin;
+mod visit_types;
+mod when;
 
 use axum::Router;
 use axum::response::IntoResponse;
@@ -58,6 +68,51 @@ pub fn router() -> Router<AppState> {
         .route("/audit/export.csv", get(audit::export))
         .route("/audit/break-glass", get(audit::break_glass))
         .route("/audit/break-glass/{id}/review", post(audit::review))
+        .route("/book", get(booking::search))
+        .route(
+            "/book/confirm",
+            get(booking::confirm_form).post(booking::confirm_submit),
+        )
+        .route("/appointments", get(appointments::list))
+        .route("/appointments/{id}", get(appointments::show))
+        .route(
+            "/appointments/{id}/reschedule",
+            post(booking::reschedule_submit),
+        )
+        .route("/appointments/{id}/cancel", post(appointments::cancel))
+        .route("/appointments/{id}/check-in", post(appointments::check_in))
+        .route("/appointments/{id}/confirm", post(appointments::confirm))
+        .route("/appointments/{id}/start", post(appointments::start))
+        .route("/appointments/{id}/complete", post(appointments::complete))
+        .route("/appointments/{id}/no-show", post(appointments::no_show))
+        .route("/front-desk", get(front_desk::day))
+        .route("/schedule", get(calendar::schedule))
+        .route("/schedule/availability", get(availability::show))
+        .route(
+            "/schedule/availability/hours",
+            post(availability::add_hours),
+        )
+        .route(
+            "/schedule/availability/hours/{id}/end",
+            post(availability::end_hours),
+        )
+        .route(
+            "/schedule/availability/exceptions",
+            post(availability::add_exception),
+        )
+        .route("/urgent-care", get(queue::urgent_care).post(queue::join))
+        .route("/urgent-care/leave", post(queue::leave))
+        .route("/queue", get(queue::waiting))
+        .route("/queue/take", post(queue::take))
+        .route(
+            "/admin/visit-types",
+            get(visit_types::list).post(visit_types::create),
+        )
+        .route(
+            "/admin/visit-types/{id}",
+            get(visit_types::edit_form).post(visit_types::update),
+        )
+        .route("/admin/consent", get(consent::show).post(consent::publish))
         .route("/assets/{file}", get(assets::serve))
 }
 

@@ -389,6 +389,9 @@ struct PatientPage {
     patient: PatientView,
     emergency: bool,
     edit_href: Option<String>,
+    /// Staff who manage appointments book for the patient and see their visits.
+    book_href: Option<String>,
+    appointments_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -461,11 +464,15 @@ pub async fn show(
     let sites = site_names(&state, actor).await?;
     let can_edit =
         me.user.role != Role::Patient && access::require(actor, Permission::WritePatient).is_ok();
+    let can_book = me.user.role != Role::Patient
+        && access::require(actor, Permission::ManageAppointments).is_ok();
     Ok(ok(&PatientPage {
         shell: Shell::new(&me, Section::Patients).notice(notice(params.done.as_deref())),
         patient: PatientView::new(&patient, &sites),
         emergency,
         edit_href: can_edit.then(|| format!("/patients/{id}/edit")),
+        book_href: can_book.then(|| format!("/book?patient={id}")),
+        appointments_href: can_book.then(|| format!("/appointments?patient={id}")),
     }))
 }
 

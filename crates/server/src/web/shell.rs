@@ -16,6 +16,14 @@ pub enum Section {
     Sites,
     Audit,
     BreakGlass,
+    Book,
+    MyAppointments,
+    UrgentCare,
+    FrontDesk,
+    Schedule,
+    Availability,
+    Queue,
+    SchedulingSetup,
 }
 
 #[derive(Debug, Clone)]
@@ -64,8 +72,43 @@ impl Shell {
 /// Navigation follows the domain's role table, so a link is shown exactly when its page is allowed.
 pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
     let mut nav = vec![(Section::Home, "/app", "Home")];
+    // A patient books and sees their own visits; staff reach booking through a patient's record.
+    if role == Role::Patient {
+        if role_allows(role, Permission::SearchSlots) {
+            nav.push((Section::Book, "/book", "Book a visit"));
+        }
+        if role_allows(role, Permission::ReadAppointments) {
+            nav.push((Section::MyAppointments, "/appointments", "My appointments"));
+        }
+        if role_allows(role, Permission::SearchSlots) {
+            nav.push((Section::UrgentCare, "/urgent-care", "Urgent care"));
+        }
+    }
     if role_allows(role, Permission::ListPatients) {
         nav.push((Section::Patients, "/patients", "Patients"));
+    }
+    // Clinicians work from their own calendar; the rest of the staff from the site's day.
+    if role == Role::Clinician && role_allows(role, Permission::ReadAppointments) {
+        nav.push((Section::Schedule, "/schedule", "My schedule"));
+    } else if role != Role::Patient && role_allows(role, Permission::ManageAppointments) {
+        nav.push((Section::FrontDesk, "/front-desk", "Front desk"));
+    }
+    if role != Role::Clinician && role_allows(role, Permission::ManageAvailability) {
+        nav.push((
+            Section::Availability,
+            "/schedule/availability",
+            "Availability",
+        ));
+    }
+    if role_allows(role, Permission::TakeFromQueue) {
+        nav.push((Section::Queue, "/queue", "Queue"));
+    }
+    if role_allows(role, Permission::ConfigureScheduling) {
+        nav.push((
+            Section::SchedulingSetup,
+            "/admin/visit-types",
+            "Scheduling setup",
+        ));
     }
     if role_allows(role, Permission::ManageUsers) {
         nav.push((Section::Users, "/admin/users", "Users"));
@@ -102,17 +145,53 @@ mod tests {
 
     #[test]
     fn each_role_sees_only_its_pages() {
-        assert_eq!(labels(Role::Patient), ["Home", "My profile"]);
-        assert_eq!(labels(Role::Clinician), ["Home", "Patients", "My account"]);
+        assert_eq!(
+            labels(Role::Patient),
+            [
+                "Home",
+                "Book a visit",
+                "My appointments",
+                "Urgent care",
+                "My profile"
+            ]
+        );
+        assert_eq!(
+            labels(Role::Clinician),
+            ["Home", "Patients", "My schedule", "Queue", "My account"]
+        );
+        assert_eq!(
+            labels(Role::Nurse),
+            ["Home", "Patients", "Front desk", "My account"]
+        );
+        assert_eq!(
+            labels(Role::FrontDesk),
+            [
+                "Home",
+                "Patients",
+                "Front desk",
+                "Availability",
+                "My account"
+            ]
+        );
         assert_eq!(
             labels(Role::SiteAdmin),
-            ["Home", "Patients", "Users", "My account"]
+            [
+                "Home",
+                "Patients",
+                "Front desk",
+                "Availability",
+                "Users",
+                "My account"
+            ]
         );
         assert_eq!(
             labels(Role::OrgAdmin),
             [
                 "Home",
                 "Patients",
+                "Front desk",
+                "Availability",
+                "Scheduling setup",
                 "Users",
                 "Sites",
                 "Audit trail",

@@ -16,3 +16,4 @@ mod sign_in;
 mod smtp;
 mod tls;
 mod web;
+mod web_scheduling;

@@ -19,7 +19,7 @@ use crate::service::Ctx;
 
 /// May the actor see this appointment? The patient; staff of its site; its clinician; an
 /// organization administrator; an integration client with appointment rights.
-fn may_see(actor: &Actor, a: &Appointment) -> bool {
+pub(crate) fn may_see(actor: &Actor, a: &Appointment) -> bool {
     match (&actor.principal, actor.role) {
         (Principal::User(_), Some(Role::Patient)) => actor.own_patient == Some(a.patient_id),
         (Principal::User(_), Some(Role::OrgAdmin)) => true,

@@ -6,6 +6,7 @@ pub mod availability;
 pub mod booking;
 pub mod calendar;
 pub mod consent;
+pub mod directory;
 pub mod jobs;
 pub mod queue;
 pub mod visit_types;
