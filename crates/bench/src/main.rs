@@ -277,6 +277,22 @@ fn print_rush(
             .map(|b| format!("{:.0}%", b * 100.0))
             .unwrap_or_else(|| "-".into()),
     );
+    let quantile = |sorted: &[u32], q: f64| {
+        let last = sorted.len().saturating_sub(1);
+        millis(
+            sorted
+                .get(((last as f64) * q).round() as usize)
+                .copied()
+                .unwrap_or(0),
+        )
+    };
+    println!(
+        "latency of attempts that booked: p50 {}, p99 {}; of attempts refused: p50 {}, p99 {}",
+        quantile(&r.booked_us, 0.5),
+        quantile(&r.booked_us, 0.99),
+        quantile(&r.refused_us, 0.5),
+        quantile(&r.refused_us, 0.99)
+    );
     let v = &r.verification;
     println!();
     println!(

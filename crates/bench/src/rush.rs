@@ -52,6 +52,9 @@ pub struct Verification {
 
 pub struct RushReport {
     pub outcome: Outcome,
+    /// Latencies of the attempts that booked, and of those refused, in microseconds, sorted.
+    pub booked_us: Vec<u32>,
+    pub refused_us: Vec<u32>,
     pub booked: u64,
     pub slot_taken: u64,
     pub patient_double_booked: u64,
@@ -432,6 +435,7 @@ async fn rush(
             let mut out = Outcome::default();
             let mut held_times: HashSet<String> = HashSet::new();
             let (mut booked, mut taken, mut double) = (0u64, 0u64, 0u64);
+            let (mut booked_us, mut refused_us) = (Vec::new(), Vec::new());
             let headers = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
             while shared.next_attempt.fetch_add(1, Ordering::Relaxed) < total {
                 // A cold pick: the next open slot at a time this patient does not hold already.
@@ -447,7 +451,13 @@ async fn rush(
                 let request = json_request("POST", addr, "/api/v1/appointments", &headers, &body);
                 let sent = Instant::now();
                 let result = conn.send(&request).await;
-                out.latencies_us.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                let micros = sent.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                out.latencies_us.push(micros);
+                if matches!(result, Ok(201)) {
+                    booked_us.push(micros);
+                } else {
+                    refused_us.push(micros);
+                }
                 let retry = match result {
                     Ok(201) => {
                         out.ok += 1;
@@ -483,13 +493,16 @@ async fn rush(
                     shared.open.lock().map_err(|_| anyhow::anyhow!("lock"))?.push_back(s);
                 }
             }
-            anyhow::Ok((out, booked, taken, double))
+            anyhow::Ok((out, booked, taken, double, booked_us, refused_us))
         }));
     }
     let mut total = Outcome::default();
     let (mut booked, mut taken, mut double) = (0, 0, 0);
+    let (mut booked_us, mut refused_us) = (Vec::new(), Vec::new());
     for task in tasks {
-        let (out, b, t, d) = task.await??;
+        let (out, b, t, d, bu, ru) = task.await??;
+        booked_us.extend(bu);
+        refused_us.extend(ru);
         booked += b;
         taken += t;
         double += d;
@@ -502,6 +515,8 @@ async fn rush(
     }
     total.elapsed = started.elapsed();
     total.latencies_us.sort_unstable();
+    booked_us.sort_unstable();
+    refused_us.sort_unstable();
     let server_cpu = match (server_cpu, cpu_time(Some(server.pid()))) {
         (Some(b), Some(a)) => Some(a.saturating_sub(b)),
         _ => None,
@@ -512,6 +527,8 @@ async fn rush(
     };
     Ok(RushReport {
         outcome: total,
+        booked_us,
+        refused_us,
         booked,
         slot_taken: taken,
         patient_double_booked: double,

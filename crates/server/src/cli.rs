@@ -35,6 +35,13 @@ pub struct Cli {
     /// database, or `telemed-data/secret.key`. Back it up with the database: without it staff must re-enrol.
     #[arg(long, global = true, env = "TELEMED_SECRET_KEY_FILE")]
     pub secret_key_file: Option<std::path::PathBuf>,
+    /// SQLite: read-only connections beside the one writer. Each is a thread: about the number of
+    /// cores is best.
+    #[arg(long, global = true, env = "TELEMED_SQLITE_READERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub sqlite_readers: u32,
+    /// PostgreSQL: connections in the pool.
+    #[arg(long, global = true, env = "TELEMED_POSTGRES_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub postgres_connections: u32,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -248,8 +255,17 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-async fn open_store(url: &str) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(store::connect(url).await?)
+/// How this command line asks for the database to be opened.
+fn connect_options(cli: &Cli) -> store::ConnectOptions {
+    store::ConnectOptions {
+        sqlite_readers: cli.sqlite_readers,
+        postgres_connections: cli.postgres_connections,
+        ..store::ConnectOptions::default()
+    }
+}
+
+async fn open_store(url: &str, options: &store::ConnectOptions) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(store::connect_with(url, options.clone()).await?)
 }
 
 fn print(json: bool, value: serde_json::Value, text: String) {
@@ -266,6 +282,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| default_key_path(&cli.database_url));
     let operator = Actor::operator();
+    let options = connect_options(&cli);
     match cli.command {
         Command::Config(ConfigCommand::Default) => {
             let _ = std::io::Write::write_all(
@@ -274,12 +291,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Migrate => {
-            let store = open_store(&cli.database_url).await?;
+            let store = open_store(&cli.database_url, &options).await?;
             say!("database is up to date ({})", store.backend());
         }
         Command::Serve(config) => {
             init_logging(config.log_format);
-            let store = open_store(&cli.database_url).await?;
+            let store = open_store(&cli.database_url, &options).await?;
             serve(store, config, sealer(&key_path)?).await?;
         }
         Command::Demo {
@@ -287,7 +304,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_serve,
         } => {
             init_logging(config.log_format);
-            let store = open_store(&cli.database_url).await?;
+            let store = open_store(&cli.database_url, &options).await?;
             let state = AppState::new(
                 store.clone(),
                 Arc::new(SystemClock),
@@ -301,7 +318,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Org(OrgCommand::Create { name, json }) => {
-            let state = command_state(&cli.database_url, &key_path).await?;
+            let state = command_state(&cli.database_url, &options, &key_path).await?;
             let org = domain::service::org::create_org(state.ctx(), &operator, &name).await?;
             print(
                 json,
@@ -316,7 +333,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             time_zone,
             json,
         }) => {
-            let state = command_state(&cli.database_url, &key_path).await?;
+            let state = command_state(&cli.database_url, &options, &key_path).await?;
             let input = SiteInput {
                 name,
                 state: us_state,
@@ -344,7 +361,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             languages,
             json,
         }) => {
-            let state = command_state(&cli.database_url, &key_path).await?;
+            let state = command_state(&cli.database_url, &options, &key_path).await?;
             let licenses = licenses
                 .iter()
                 .map(|l| parse_license(l))
@@ -396,7 +413,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             scope,
             json,
         }) => {
-            let state = command_state(&cli.database_url, &key_path).await?;
+            let state = command_state(&cli.database_url, &options, &key_path).await?;
             let (client, secret) =
                 crate::auth::oauth::create_client(&state, &operator, org, &name, &scope).await?;
             print(
@@ -418,7 +435,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             patient_bookable,
             json,
         }) => {
-            let state = command_state(&cli.database_url, &key_path).await?;
+            let state = command_state(&cli.database_url, &options, &key_path).await?;
             let input = domain::service::scheduling::visit_types::VisitTypeInput {
                 name,
                 service_line,
@@ -442,7 +459,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Audit(AuditCommand::Verify { json }) => {
-            let store = open_store(&cli.database_url).await?;
+            let store = open_store(&cli.database_url, &options).await?;
             return Ok(
                 match domain::service::audit::verify_chain(store.as_ref()).await? {
                     Ok(report) => {
@@ -465,7 +482,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Backup { to } => {
-            let store = open_store(&cli.database_url).await?;
+            let store = open_store(&cli.database_url, &options).await?;
             store.backup_to(&to).await?;
             say!("backup written to {to}");
         }
@@ -486,8 +503,12 @@ fn parse_license(raw: &str) -> anyhow::Result<LicenseInput> {
 }
 
 /// The state a one-shot command runs the domain with: the store, the system clock and the sealing key.
-async fn command_state(database_url: &str, key_path: &std::path::Path) -> anyhow::Result<AppState> {
-    let store = open_store(database_url).await?;
+async fn command_state(
+    database_url: &str,
+    options: &store::ConnectOptions,
+    key_path: &std::path::Path,
+) -> anyhow::Result<AppState> {
+    let store = open_store(database_url, options).await?;
     Ok(AppState::new(
         store,
         Arc::new(SystemClock),

@@ -198,6 +198,7 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
         };
         users::create(ctx, state, &operator, org.id, &input, true).await?;
     }
+    let mut created = Vec::with_capacity(PATIENTS);
     for i in 0..PATIENTS {
         let site_index = i % SITES.len();
         let (_, us_state, _) = SITES[site_index];
@@ -231,6 +232,7 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
             primary_site_id: site_ids[site_index].to_string(),
         };
         let patient = patients::create(ctx, &operator, org.id, &input).await?;
+        created.push(patient.clone());
         // The first three patients can sign in to see their own record.
         if i < 3 {
             let account = UserInput {
@@ -244,6 +246,7 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
             users::create(ctx, state, &operator, org.id, &account, false).await?;
         }
     }
+    crate::demo_schedule::seed(state, &org, &site_ids, &created).await?;
     Ok(org)
 }
 
@@ -281,6 +284,9 @@ async fn print_sign_ins(state: &AppState, org: &Organization, url: &str) -> anyh
         say!("For example, {}'s code right now is {code}.", user.email);
     }
     say!();
-    say!("Open {url}/signin in a browser.");
+    say!(
+        "Open {url}/signin in a browser. Patients book at {url}/book; clinicians see their day at"
+    );
+    say!("{url}/schedule; the front desk works from {url}/front-desk.");
     Ok(())
 }

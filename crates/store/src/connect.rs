@@ -138,6 +138,7 @@ pub async fn connect_with(
         writer,
         reader,
         group_commits,
+        caches: crate::cache::Caches::default(),
     }))
 }
 

@@ -26,6 +26,8 @@ pub(crate) struct SqlStore {
     pub(crate) reader: AnyPool,
     /// The group-commit writer: audit entries of reads, bookings and moves (see `audit.rs`).
     pub(crate) group_commits: mpsc::Sender<WriteJob>,
+    /// Short-lived caches of repeated lookups (see `cache.rs`).
+    pub(crate) caches: crate::cache::Caches,
 }
 
 impl SqlStore {

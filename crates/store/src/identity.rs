@@ -15,6 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
 use crate::audit;
+use crate::connect::Backend;
 use crate::db::{self, DbResult, R, SqlStore, write_error};
 
 const USER_COLUMNS: &str = "id, org_id, email, display_name, role, active, patient_id, created_at";
@@ -195,10 +196,15 @@ impl SqlStore {
         .await
         .map_err(|e| write_error(e, |_| "id: this site already exists".into()))?;
         audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        self.caches.sites.remove(&site.org_id);
+        Ok(())
     }
 
     pub(crate) async fn list_sites(&self, org: OrgId) -> R<Vec<Site>> {
+        if let Some(sites) = self.caches.sites.get(&org) {
+            return Ok(sites);
+        }
         let rows = sqlx::query(
             "SELECT id, org_id, name, state, time_zone, created_at FROM sites WHERE org_id = $1 ORDER BY name, id",
         )
@@ -206,19 +212,14 @@ impl SqlStore {
         .fetch_all(&self.reader)
         .await
         .db()?;
-        rows.iter().map(site_from_row).collect()
+        let sites = rows.iter().map(site_from_row).collect::<R<Vec<_>>>()?;
+        self.caches.sites.put(org, sites.clone());
+        Ok(sites)
     }
 
+    /// One site, from the organization's (cached) list: organizations have a handful of sites.
     pub(crate) async fn get_site(&self, org: OrgId, id: SiteId) -> R<Option<Site>> {
-        let row = sqlx::query(
-            "SELECT id, org_id, name, state, time_zone, created_at FROM sites WHERE org_id = $1 AND id = $2",
-        )
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&self.reader)
-        .await
-        .db()?;
-        row.as_ref().map(site_from_row).transpose()
+        Ok(self.list_sites(org).await?.into_iter().find(|s| s.id == id))
     }
 
     pub(crate) async fn create_user(&self, new: &NewUser, audit: AuditEntry) -> R<()> {
@@ -336,75 +337,82 @@ impl SqlStore {
         Ok(users)
     }
 
-    /// Like `complete_users`, for a single user: small indexed lookups, the clinician profile only
-    /// for clinicians (every signed-in request loads its user, so patients pay for one lookup).
-    async fn complete_user(&self, mut user: User) -> R<User> {
-        let id = user.id.to_string();
-        let sites =
-            sqlx::query("SELECT site_id FROM user_sites WHERE user_id = $1 ORDER BY site_id")
-                .bind(id.clone())
-                .fetch_all(&self.reader)
-                .await
-                .db()?;
-        user.site_ids = sites
+    /// `SELECT` of one user with, in the same row, their sites, clinician profile and languages
+    /// (lists folded into comma-separated text): one round trip instead of one per table.
+    fn single_user_sql(&self, condition: &str) -> String {
+        let fold = |column: &str, table: &str| match self.backend {
+            Backend::Sqlite => {
+                format!("(SELECT group_concat({column}, ',') FROM {table} WHERE user_id = u.id)")
+            }
+            Backend::Postgres => {
+                format!(
+                    "(SELECT string_agg({column}, ',' ORDER BY {column}) FROM {table} WHERE user_id = u.id)"
+                )
+            }
+        };
+        format!(
+            "SELECT u.id, u.org_id, u.email, u.display_name, u.role, u.active, u.patient_id, u.created_at, \
+             {} AS site_list, p.npi, p.specialties, {} AS language_list \
+             FROM users u LEFT JOIN clinician_profiles p ON p.user_id = u.id WHERE {condition}",
+            fold("site_id", "user_sites"),
+            fold("language", "clinician_languages"),
+        )
+    }
+
+    /// A user from a `single_user_sql` row; clinicians' licenses take one more lookup.
+    async fn user_with_details(&self, row: &AnyRow) -> R<User> {
+        let mut user = user_from_row(row)?;
+        let list = |col: &str| -> R<Vec<String>> {
+            let mut items: Vec<String> = db::opt_text(row, col)?
+                .unwrap_or_default()
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect();
+            items.sort();
+            Ok(items)
+        };
+        user.site_ids = list("site_list")?
             .iter()
-            .map(|r| db::parsed(r, "site_id"))
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| DomainError::Storage("a stored site id could not be read".into()))
+            })
             .collect::<R<_>>()?;
-        if user.role != Role::Clinician {
+        let Some(npi) = db::opt_text(row, "npi")? else {
             return Ok(user);
-        }
-        let profile =
-            sqlx::query("SELECT npi, specialties FROM clinician_profiles WHERE user_id = $1")
-                .bind(id.clone())
-                .fetch_optional(&self.reader)
-                .await
-                .db()?;
-        if let Some(row) = profile {
-            let specialties: Vec<String> = serde_json::from_str(&db::text(&row, "specialties")?)
-                .map_err(|e| {
-                    DomainError::Storage(format!("stored specialties could not be read: {e}"))
-                })?;
-            let languages = sqlx::query(
-                "SELECT language FROM clinician_languages WHERE user_id = $1 ORDER BY language",
-            )
-            .bind(id.clone())
-            .fetch_all(&self.reader)
-            .await
-            .db()?
-            .iter()
-            .map(|r| db::text(r, "language"))
-            .collect::<R<Vec<_>>>()?;
-            let licenses = sqlx::query(
-                "SELECT state, number, expires_on FROM clinician_licenses WHERE user_id = $1 ORDER BY state, number",
-            )
-            .bind(id)
-            .fetch_all(&self.reader)
-            .await
-            .db()?;
-            let licenses = licenses
-                .iter()
-                .map(|r| {
-                    Ok(StateLicense {
-                        state: db::domain_value(r, "state", UsState::parse)?,
-                        number: db::text(r, "number")?,
-                        expires_on: db::date(r, "expires_on")?,
-                    })
-                })
-                .collect::<R<_>>()?;
-            user.clinician = Some(ClinicianProfile {
-                npi: db::text(&row, "npi")?,
-                specialties,
-                languages,
-                licenses,
-            });
-        }
+        };
+        let specialties: Vec<String> = serde_json::from_str(
+            &db::opt_text(row, "specialties")?.unwrap_or_default(),
+        )
+        .map_err(|e| DomainError::Storage(format!("stored specialties could not be read: {e}")))?;
+        let licenses = sqlx::query(
+            "SELECT state, number, expires_on FROM clinician_licenses WHERE user_id = $1 ORDER BY state, number",
+        )
+        .bind(user.id.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .db()?
+        .iter()
+        .map(|r| {
+            Ok(StateLicense {
+                state: db::domain_value(r, "state", UsState::parse)?,
+                number: db::text(r, "number")?,
+                expires_on: db::date(r, "expires_on")?,
+            })
+        })
+        .collect::<R<_>>()?;
+        user.clinician = Some(ClinicianProfile {
+            npi,
+            specialties,
+            languages: list("language_list")?,
+            licenses,
+        });
         Ok(user)
     }
 
     pub(crate) async fn get_user(&self, org: OrgId, id: UserId) -> R<Option<User>> {
-        let sql = AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND id = $2"
-        ));
+        let sql = AssertSqlSafe(self.single_user_sql("u.org_id = $1 AND u.id = $2"));
         let row = sqlx::query(sql)
             .bind(org.to_string())
             .bind(id.to_string())
@@ -412,7 +420,7 @@ impl SqlStore {
             .await
             .db()?;
         match row {
-            Some(row) => Ok(Some(self.complete_user(user_from_row(&row)?).await?)),
+            Some(row) => Ok(Some(self.user_with_details(&row).await?)),
             None => Ok(None),
         }
     }
@@ -420,14 +428,14 @@ impl SqlStore {
     pub(crate) async fn find_user_by_email(&self, email: &str) -> R<Option<User>> {
         // Emails are stored normalised (see `Email::parse`), so compare the same way.
         let email = email.trim().to_ascii_lowercase();
-        let sql = AssertSqlSafe(format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"));
+        let sql = AssertSqlSafe(self.single_user_sql("u.email = $1"));
         let row = sqlx::query(sql)
             .bind(email)
             .fetch_optional(&self.reader)
             .await
             .db()?;
         match row {
-            Some(row) => Ok(Some(self.complete_user(user_from_row(&row)?).await?)),
+            Some(row) => Ok(Some(self.user_with_details(&row).await?)),
             None => Ok(None),
         }
     }
@@ -473,7 +481,10 @@ impl SqlStore {
         }
         write_user_details(&mut tx, user).await?;
         audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        // Sessions carry the account (role, sites, active): the next request must see the change.
+        self.caches.forget_user(user.id);
+        Ok(())
     }
 
     async fn credentials_on(conn: &mut AnyConnection, user: UserId) -> R<Option<Credentials>> {

@@ -6,6 +6,7 @@
 
 mod audit;
 mod break_glass;
+mod cache;
 mod connect;
 mod db;
 mod identity;

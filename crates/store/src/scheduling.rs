@@ -478,7 +478,9 @@ impl SchedulingStore for SqlStore {
                 })
             })?;
         audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        self.caches.visit_types.remove(&v.org_id);
+        Ok(())
     }
 
     async fn update_visit_type(&self, v: &VisitType, audit: AuditEntry) -> StoreResult<()> {
@@ -505,23 +507,24 @@ impl SchedulingStore for SqlStore {
             });
         }
         audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        self.caches.visit_types.remove(&v.org_id);
+        Ok(())
     }
 
+    /// From the organization's (cached) list: organizations offer a few dozen visit types.
     async fn get_visit_type(&self, org: OrgId, id: VisitTypeId) -> StoreResult<Option<VisitType>> {
-        let sql = AssertSqlSafe(format!(
-            "SELECT {VISIT_TYPE_COLUMNS} FROM visit_types WHERE org_id = $1 AND id = $2"
-        ));
-        let row = sqlx::query(sql)
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .db()?;
-        row.as_ref().map(visit_type_from_row).transpose()
+        Ok(self
+            .list_visit_types(org)
+            .await?
+            .into_iter()
+            .find(|v| v.id == id))
     }
 
     async fn list_visit_types(&self, org: OrgId) -> StoreResult<Vec<VisitType>> {
+        if let Some(found) = self.caches.visit_types.get(&org) {
+            return Ok(found);
+        }
         let sql = AssertSqlSafe(format!(
             "SELECT {VISIT_TYPE_COLUMNS} FROM visit_types WHERE org_id = $1 ORDER BY service_line, name, id"
         ));
@@ -530,7 +533,12 @@ impl SchedulingStore for SqlStore {
             .fetch_all(&self.reader)
             .await
             .db()?;
-        rows.iter().map(visit_type_from_row).collect()
+        let found = rows
+            .iter()
+            .map(visit_type_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.caches.visit_types.put(org, found.clone());
+        Ok(found)
     }
 
     async fn create_template(
@@ -646,6 +654,7 @@ impl SchedulingStore for SqlStore {
         let withdrawn = withdraw(&mut tx, filter).await?;
         audit::append(&mut tx, self.backend, vec![audit]).await?;
         tx.commit().await.db()?;
+        self.caches.taken_slots.clear();
         Ok(withdrawn)
     }
 
@@ -687,6 +696,7 @@ impl SchedulingStore for SqlStore {
         };
         audit::append(&mut tx, self.backend, vec![audit]).await?;
         tx.commit().await.db()?;
+        self.caches.taken_slots.clear();
         Ok(withdrawn)
     }
 
@@ -757,11 +767,23 @@ impl SchedulingStore for SqlStore {
     }
 
     async fn get_slot(&self, org: OrgId, id: SlotId) -> StoreResult<Option<SlotView>> {
-        self.slot_where(
-            "s.org_id = $1 AND s.id = $2",
-            vec![Arg::Text(org.to_string()), Arg::Text(id.to_string())],
-        )
-        .await
+        // A slot seen taken a moment ago is still taken: answering from memory keeps the flood of
+        // refusals on a busy morning off the database (a cancellation here clears the entry).
+        if let Some(view) = self.caches.taken_slots.get(&id)
+            && view.slot.org_id == org
+        {
+            return Ok(Some(view));
+        }
+        let found = self
+            .slot_where(
+                "s.org_id = $1 AND s.id = $2",
+                vec![Arg::Text(org.to_string()), Arg::Text(id.to_string())],
+            )
+            .await?;
+        if let Some(view) = found.as_ref().filter(|v| v.taken) {
+            self.caches.taken_slots.put(id, view.clone());
+        }
+        Ok(found)
     }
 
     async fn find_slot(
@@ -838,7 +860,11 @@ impl SchedulingStore for SqlStore {
     }
 
     async fn reschedule(&self, change: Rescheduling) -> StoreResult<()> {
-        self.group_commit(Work::Reschedule(Box::new(change))).await
+        self.group_commit(Work::Reschedule(Box::new(change)))
+            .await?;
+        // The old slot is free again.
+        self.caches.taken_slots.clear();
+        Ok(())
     }
 
     async fn change_status(&self, c: StatusChange) -> StoreResult<bool> {
@@ -870,6 +896,10 @@ impl SchedulingStore for SqlStore {
         }
         audit::append(&mut tx, self.backend, c.audit).await?;
         tx.commit().await.db()?;
+        if c.to == AppointmentStatus::Cancelled {
+            // Its slot is free again.
+            self.caches.taken_slots.clear();
+        }
         Ok(true)
     }
 
@@ -1049,15 +1079,18 @@ impl SchedulingStore for SqlStore {
     }
 
     async fn consent_document(&self, org: OrgId) -> StoreResult<Option<ConsentDocument>> {
-        let row = sqlx::query(
+        if let Some(found) = self.caches.consent.get(&org) {
+            return Ok(found);
+        }
+        let found = sqlx::query(
             "SELECT org_id, version, text, published_at FROM consent_documents WHERE org_id = $1 \
              ORDER BY version DESC LIMIT 1",
         )
         .bind(org.to_string())
         .fetch_optional(&self.reader)
         .await
-        .db()?;
-        row.map(|r| {
+        .db()?
+        .map(|r| {
             Ok(ConsentDocument {
                 org_id: db::parsed(&r, "org_id")?,
                 version: db::int(&r, "version")?,
@@ -1065,7 +1098,9 @@ impl SchedulingStore for SqlStore {
                 published_at: db::ts(&r, "published_at")?,
             })
         })
-        .transpose()
+        .transpose()?;
+        self.caches.consent.put(org, found.clone());
+        Ok(found)
     }
 
     async fn publish_consent(&self, doc: &ConsentDocument, audit: AuditEntry) -> StoreResult<()> {
@@ -1081,7 +1116,9 @@ impl SchedulingStore for SqlStore {
                 write_error(e, |_| "text: another version was published meanwhile; reload and try again".into())
             })?;
         audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        self.caches.consent.remove(&doc.org_id);
+        Ok(())
     }
 
     async fn patient_consents(

@@ -85,6 +85,9 @@ impl SqlStore {
         &self,
         token_hash: &str,
     ) -> R<Option<(SessionRecord, User)>> {
+        if let Some(found) = self.caches.sessions.get(&token_hash.to_string()) {
+            return Ok(Some(found));
+        }
         let sites = match self.backend {
             Backend::Sqlite => {
                 "(SELECT group_concat(site_id, ',') FROM user_sites WHERE user_id = u.id)"
@@ -128,6 +131,9 @@ impl SqlStore {
             last_seen_at: db::ts(&row, "last_seen_at")?,
             source_ip: db::opt_text(&row, "source_ip")?,
         };
+        self.caches
+            .sessions
+            .put(token_hash.to_string(), (session.clone(), user.clone()));
         Ok(Some((session, user)))
     }
 
@@ -138,10 +144,17 @@ impl SqlStore {
             .execute(&self.writer)
             .await
             .db()?;
+        // The cached copy must see the touch, or the idle timeout would be measured from before it.
+        let key = token_hash.to_string();
+        if let Some((mut session, user)) = self.caches.sessions.get(&key) {
+            session.last_seen_at = at;
+            self.caches.sessions.put(key, (session, user));
+        }
         Ok(())
     }
 
     pub(crate) async fn delete_session(&self, token_hash: &str) -> R<()> {
+        self.caches.sessions.remove(&token_hash.to_string());
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash.to_string())
             .execute(&self.writer)
@@ -161,6 +174,9 @@ impl SqlStore {
             .execute(&self.writer)
             .await
             .db()?;
+        if done.rows_affected() > 0 {
+            self.caches.sessions.clear();
+        }
         Ok(done.rows_affected())
     }
 

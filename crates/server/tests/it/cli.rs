@@ -282,5 +282,19 @@ fn the_demo_is_idempotent_and_prints_a_sign_in_for_every_role() {
         "a second run reuses the same accounts"
     );
     assert!(verify(&url).0);
+    // The demo has a schedule to explore: published slots and upcoming visits, once.
+    let count = |sql: &str| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(store::testing::query_i64(&url, sql))
+            .unwrap()
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM visit_types"), 10);
+    assert!(count("SELECT COUNT(*) FROM slots") > 300);
+    let visits = count("SELECT COUNT(*) FROM appointments WHERE status = 'booked'");
+    assert!((6..=12).contains(&visits), "{visits} visits");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,0 +1,140 @@
+//! Short-lived, in-process caches of lookups that every request repeats: a session with its
+//! account, slots already taken, and an organization's reference data (sites, visit types, the
+//! consent text).
+//!
+//! Why: on a busy morning most requests are refusals of a slot that was just taken, and on two
+//! cores every database round trip is two thread hand-offs. Why it stays correct:
+//! - this process's own writes update or clear the entries they touch, so one server (SQLite)
+//!   always sees its own changes at once;
+//! - entries expire after a few seconds, which bounds how stale another server's change (on
+//!   PostgreSQL) can look here: a sign-out or a disabled account elsewhere takes effect within
+//!   `SESSION_TTL`;
+//! - nothing here decides anything: a slot cached as free is still refused by the database if it
+//!   was taken, and a cached "taken" only answers 409 sooner.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use domain::compliance::ConsentDocument;
+use domain::identity::{Site, User};
+use domain::ids::{OrgId, SlotId, UserId};
+use domain::scheduling::{SlotView, VisitType};
+use domain::store::SessionRecord;
+
+/// How long another server's sign-out or account change may take to reach this one.
+pub(crate) const SESSION_TTL: Duration = Duration::from_secs(5);
+/// How long a slot seen taken is believed taken without asking (a cancellation elsewhere frees it
+/// for this server after at most this long).
+pub(crate) const TAKEN_SLOT_TTL: Duration = Duration::from_secs(2);
+/// Sites, visit types and the consent text change rarely and only by administrators.
+pub(crate) const REFERENCE_TTL: Duration = Duration::from_secs(5);
+
+/// A map whose entries expire; bounded, so a flood of distinct keys cannot grow it without end.
+pub(crate) struct TtlMap<K, V> {
+    ttl: Duration,
+    max_entries: usize,
+    entries: Mutex<HashMap<K, (V, Instant)>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
+    pub(crate) fn new(ttl: Duration, max_entries: usize) -> Self {
+        Self {
+            ttl,
+            max_entries,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (V, Instant)>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        let entries = self.lock();
+        entries
+            .get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(v, _)| v.clone())
+    }
+
+    pub(crate) fn put(&self, key: K, value: V) {
+        let mut entries = self.lock();
+        if entries.len() >= self.max_entries {
+            let ttl = self.ttl;
+            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            if entries.len() >= self.max_entries {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (value, Instant::now()));
+    }
+
+    pub(crate) fn remove(&self, key: &K) {
+        self.lock().remove(key);
+    }
+
+    pub(crate) fn remove_where(&self, mut doomed: impl FnMut(&K, &V) -> bool) {
+        self.lock().retain(|k, (v, _)| !doomed(k, v));
+    }
+
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+/// Every cache of the store.
+pub(crate) struct Caches {
+    /// Session token hash → the session and its account.
+    pub(crate) sessions: TtlMap<String, (SessionRecord, User)>,
+    /// Slots seen taken, with what they hold (their data never changes but `withdrawn`).
+    pub(crate) taken_slots: TtlMap<SlotId, SlotView>,
+    pub(crate) sites: TtlMap<OrgId, Vec<Site>>,
+    pub(crate) visit_types: TtlMap<OrgId, Vec<VisitType>>,
+    pub(crate) consent: TtlMap<OrgId, Option<ConsentDocument>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Self {
+            sessions: TtlMap::new(SESSION_TTL, 100_000),
+            taken_slots: TtlMap::new(TAKEN_SLOT_TTL, 200_000),
+            sites: TtlMap::new(REFERENCE_TTL, 10_000),
+            visit_types: TtlMap::new(REFERENCE_TTL, 10_000),
+            consent: TtlMap::new(REFERENCE_TTL, 10_000),
+        }
+    }
+}
+
+impl Caches {
+    /// Forgets every session of a user (their account changed: role, sites, disabled).
+    pub(crate) fn forget_user(&self, user: UserId) {
+        self.sessions.remove_where(|_, (s, _)| s.user_id == user);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_a_full_map_starts_over() {
+        let map: TtlMap<u32, u32> = TtlMap::new(Duration::from_millis(30), 2);
+        map.put(1, 10);
+        assert_eq!(map.get(&1), Some(10));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(map.get(&1), None, "expired");
+        map.put(1, 10);
+        map.put(2, 20);
+        map.put(3, 30);
+        assert_eq!(map.get(&3), Some(30));
+        assert_eq!(
+            (map.get(&1), map.get(&2)),
+            (None, None),
+            "a full map of fresh entries starts over"
+        );
+        map.remove_where(|k, _| *k == 3);
+        assert_eq!(map.get(&3), None);
+    }
+}
