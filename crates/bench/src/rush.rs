@@ -157,7 +157,7 @@ fn first_monday() -> anyhow::Result<jiff::civil::Date> {
 }
 
 pub async fn run(telemed: &Telemed, log: &Path, cfg: &RushConfig) -> anyhow::Result<RushReport> {
-    if cfg.clinicians == 0 || cfg.slots % (cfg.clinicians * DAYS) != 0 {
+    if cfg.clinicians == 0 || !cfg.slots.is_multiple_of(cfg.clinicians * DAYS) {
         bail!(
             "--rush-slots must be a multiple of {DAYS} x --rush-clinicians (each clinician works {DAYS} days)"
         );
