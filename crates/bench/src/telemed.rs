@@ -84,7 +84,12 @@ impl Telemed {
             .args(["serve", "--addr", &addr.to_string()])
             // The sign-in workload comes from one address: lift the per-address throttle.
             .env("TELEMED_SIGN_IN_ATTEMPTS_PER_MINUTE", "100000000")
-            .env("TELEMED_LOG", "info,sqlx=warn")
+            // TELEMED_BENCH_SERVER_LOG lets a run see more of the server (e.g. store=debug).
+            .env(
+                "TELEMED_LOG",
+                std::env::var("TELEMED_BENCH_SERVER_LOG")
+                    .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)

@@ -58,7 +58,7 @@ async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Writ
         let (works, replies): (Vec<_>, Vec<_>) =
             batch.drain(..).map(|job| (job.work, job.reply)).unzip();
         let count = works.len();
-        tracing::trace!(count, "group commit");
+        let started = std::time::Instant::now();
         let results = match write_batch(&pool, backend, works).await {
             Ok(results) => results,
             Err(e) => {
@@ -69,6 +69,11 @@ async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<Writ
                     .collect()
             }
         };
+        tracing::debug!(
+            count,
+            micros = started.elapsed().as_micros() as u64,
+            "group commit"
+        );
         for (reply, result) in replies.into_iter().zip(results) {
             // The caller may have gone away (request cancelled); the work is done regardless.
             let _ = reply.send(result);
@@ -90,7 +95,10 @@ async fn write_batch(pool: &AnyPool, backend: Backend, works: Vec<Work>) -> R<Ve
                 results.push(Ok(()));
             }
             Work::Book(_) | Work::Reschedule(_) => {
-                let done = in_savepoint(&mut tx, backend, &work).await?;
+                let done = match backend {
+                    Backend::Postgres => in_savepoint(&mut tx, backend, &work).await?,
+                    Backend::Sqlite => without_savepoint(&mut tx, backend, &work).await?,
+                };
                 if done.is_ok() {
                     match work {
                         Work::Book(booking) => entries.extend(booking.audit),
@@ -107,19 +115,34 @@ async fn write_batch(pool: &AnyPool, backend: Backend, works: Vec<Work>) -> R<Ve
     Ok(results)
 }
 
-/// Runs one booking or move between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint
-/// when it is refused. The outer error means the transaction itself failed (the batch fails);
-/// the inner one is this caller's refusal.
+async fn run(conn: &mut AnyConnection, backend: Backend, work: &Work) -> R<()> {
+    match work {
+        Work::Book(booking) => crate::scheduling::book_in(conn, backend, booking).await,
+        Work::Reschedule(change) => crate::scheduling::reschedule_in(conn, backend, change).await,
+        Work::Audit(_) => Ok(()),
+    }
+}
+
+/// SQLite: a booking or move is refused before it writes anything (a failed statement undoes
+/// itself and the transaction goes on), so no savepoint is needed. Any other failure may leave
+/// half a write behind: it fails the whole batch, which is rolled back.
+async fn without_savepoint(conn: &mut AnyConnection, backend: Backend, work: &Work) -> R<R<()>> {
+    match run(conn, backend, work).await {
+        Ok(()) => Ok(Ok(())),
+        Err(refused) if crate::scheduling::is_refusal(&refused) => Ok(Err(refused)),
+        Err(failed) => Err(failed),
+    }
+}
+
+/// PostgreSQL: an error aborts the transaction, so each booking or move runs between `SAVEPOINT`
+/// and `RELEASE`, rolled back to the savepoint when refused. The outer error means the
+/// transaction itself failed (the batch fails); the inner one is this caller's refusal.
 async fn in_savepoint(conn: &mut AnyConnection, backend: Backend, work: &Work) -> R<R<()>> {
     sqlx::query("SAVEPOINT one_write")
         .execute(&mut *conn)
         .await
         .db()?;
-    let result = match work {
-        Work::Book(booking) => crate::scheduling::book_in(conn, backend, booking).await,
-        Work::Reschedule(change) => crate::scheduling::reschedule_in(conn, backend, change).await,
-        Work::Audit(_) => Ok(()),
-    };
+    let result = run(conn, backend, work).await;
     if result.is_err() {
         sqlx::query("ROLLBACK TO SAVEPOINT one_write")
             .execute(&mut *conn)

@@ -16,9 +16,9 @@ use domain::ids::{
 use domain::scheduling::availability::{format_time, parse_time};
 use domain::scheduling::{
     Appointment, AppointmentAction, AppointmentEvent, AppointmentQuery, AppointmentStatus,
-    AvailabilityException, AvailabilityTemplate, ExceptionKind, Modality, NewBooking, PatientKind,
-    QueueEntry, QueueStatus, QueueTake, Rescheduling, SchedulingStore, ServiceLine, ServiceLines,
-    Slot, SlotQuery, SlotView, StatusChange, VisitType,
+    AvailabilityException, AvailabilityTemplate, ExceptionKind, MAX_VISIT_MINUTES, Modality,
+    NewBooking, PatientKind, QueueEntry, QueueStatus, QueueTake, Rescheduling, SchedulingStore,
+    ServiceLine, ServiceLines, Slot, SlotQuery, SlotView, StatusChange, VisitType,
 };
 use domain::store::StoreResult;
 use jiff::Timestamp;
@@ -224,13 +224,37 @@ struct Clash {
     clinician_overlaps: i64,
 }
 
+/// Appointments of `person` (`$who`) other than `$id` that overlap `[$start, $end)`. No visit is
+/// longer than `MAX_VISIT_MINUTES`, so only those starting after `$lower` (= start minus that)
+/// can overlap: the index scan stays a few rows wide however long a patient's history is.
+fn overlapping(
+    person: &str,
+    who: usize,
+    id: usize,
+    start: usize,
+    end: usize,
+    lower: usize,
+) -> String {
+    format!(
+        "SELECT 1 FROM appointments WHERE {person} = ${who} AND start_at > ${lower} AND start_at < ${end} \
+         AND end_at > ${start} AND {OCCUPYING} AND id <> ${id}"
+    )
+}
+
+/// The instant before which no appointment can reach `a`'s start.
+fn look_back(a: &Appointment) -> i64 {
+    a.start_at.as_microsecond() - MAX_VISIT_MINUTES * 60_000_000
+}
+
 async fn clash(conn: &mut AnyConnection, a: &Appointment) -> R<Clash> {
     let sql = AssertSqlSafe(format!(
         "SELECT \
            (SELECT COUNT(*) FROM slots WHERE id = $1 AND NOT withdrawn) AS slot_open, \
            (SELECT COUNT(*) FROM appointments WHERE slot_id = $1 AND status <> 'cancelled' AND id <> $2) AS slot_holders, \
-           (SELECT COUNT(*) FROM appointments WHERE patient_id = $3 AND {OCCUPYING} AND start_at < $5 AND end_at > $4 AND id <> $2) AS patient_overlaps, \
-           (SELECT COUNT(*) FROM appointments WHERE clinician_id = $6 AND {OCCUPYING} AND start_at < $5 AND end_at > $4 AND id <> $2) AS clinician_overlaps"
+           (SELECT COUNT(*) FROM ({}) p) AS patient_overlaps, \
+           (SELECT COUNT(*) FROM ({}) c) AS clinician_overlaps",
+        overlapping("patient_id", 3, 2, 4, 5, 7),
+        overlapping("clinician_id", 6, 2, 4, 5, 7),
     ));
     let row = sqlx::query(sql)
         .bind(a.slot_id.map(|s| s.to_string()).unwrap_or_default())
@@ -239,6 +263,7 @@ async fn clash(conn: &mut AnyConnection, a: &Appointment) -> R<Clash> {
         .bind(a.start_at.as_microsecond())
         .bind(a.end_at.as_microsecond())
         .bind(a.clinician_id.to_string())
+        .bind(look_back(a))
         .fetch_one(&mut *conn)
         .await
         .db()?;
@@ -271,6 +296,11 @@ async fn lock_people(conn: &mut AnyConnection, backend: Backend, a: &Appointment
 /// Refuses a write that would double-book a slot, a patient or a clinician.
 async fn check_clash(conn: &mut AnyConnection, backend: Backend, a: &Appointment) -> R<()> {
     lock_people(conn, backend, a).await?;
+    explain_clash(conn, a).await
+}
+
+/// The rule an appointment breaks, read in the caller's transaction (`Ok` when none).
+async fn explain_clash(conn: &mut AnyConnection, a: &Appointment) -> R<()> {
     let c = clash(conn, a).await?;
     if a.slot_id.is_some() && !c.slot_open {
         return Err(DomainError::SlotNotBookable(
@@ -297,12 +327,32 @@ fn slot_taken_or(err: sqlx::Error) -> DomainError {
     }
 }
 
-async fn insert_appointment(conn: &mut AnyConnection, a: &Appointment) -> R<()> {
+/// Inserts the appointment unless it clashes: its slot withdrawn, or another visit of the patient or
+/// clinician overlapping (one statement: the checks and the write cannot be interleaved). A taken
+/// slot fails on the unique index. Returns whether it was inserted.
+async fn insert_if_free(conn: &mut AnyConnection, a: &Appointment) -> R<bool> {
     let sql = AssertSqlSafe(format!(
-        "INSERT INTO appointments ({APPOINTMENT_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        "INSERT INTO appointments ({APPOINTMENT_COLUMNS}) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
+         WHERE ($6 IS NULL OR EXISTS (SELECT 1 FROM slots WHERE id = $6 AND NOT withdrawn)) \
+         AND NOT EXISTS ({}) AND NOT EXISTS ({})",
+        overlapping("patient_id", 3, 1, 10, 11, 19),
+        overlapping("clinician_id", 4, 1, 10, 11, 19),
     ));
-    sqlx::query(sql)
+    let done = bind_appointment(sqlx::query(sql), a)
+        .bind(look_back(a))
+        .execute(&mut *conn)
+        .await
+        .map_err(slot_taken_or)?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Binds `$1`..`$18`, an appointment's columns in `APPOINTMENT_COLUMNS` order.
+fn bind_appointment<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    a: &Appointment,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
         .bind(a.id.to_string())
         .bind(a.org_id.to_string())
         .bind(a.patient_id.to_string())
@@ -321,10 +371,6 @@ async fn insert_appointment(conn: &mut AnyConnection, a: &Appointment) -> R<()> 
         .bind(a.cancel_reason.clone())
         .bind(a.created_at.as_microsecond())
         .bind(a.updated_at.as_microsecond())
-        .execute(&mut *conn)
-        .await
-        .map_err(slot_taken_or)?;
-    Ok(())
 }
 
 async fn insert_event(conn: &mut AnyConnection, e: &AppointmentEvent) -> R<()> {
@@ -367,10 +413,35 @@ async fn insert_consent(conn: &mut AnyConnection, c: &PatientConsent) -> R<()> {
     Ok(())
 }
 
+/// Inserts a new appointment if nothing clashes, or says what does.
+async fn insert_checked(conn: &mut AnyConnection, backend: Backend, a: &Appointment) -> R<()> {
+    lock_people(conn, backend, a).await?;
+    if insert_if_free(conn, a).await? {
+        return Ok(());
+    }
+    explain_clash(conn, a).await?;
+    // Nothing clashes now, so the slot went between the two statements: it is taken.
+    Err(DomainError::SlotTaken)
+}
+
+/// True for the refusals a booking can meet in the writer: the database's verdict on this one
+/// booking, raised before it wrote anything (so nothing needs undoing).
+pub(crate) fn is_refusal(err: &DomainError) -> bool {
+    matches!(
+        err,
+        DomainError::SlotTaken
+            | DomainError::SlotNotBookable(_)
+            | DomainError::PatientDoubleBooked
+            | DomainError::ClinicianBusy
+            | DomainError::Conflict(_)
+    )
+}
+
 /// Writes a booking inside the group-commit writer's transaction (audit entries are its job).
+/// A refusal happens before the first write (the conditional insert writes nothing, a unique
+/// violation undoes its own statement), so on SQLite no savepoint is needed around it.
 pub(crate) async fn book_in(conn: &mut AnyConnection, backend: Backend, b: &NewBooking) -> R<()> {
-    check_clash(conn, backend, &b.appointment).await?;
-    insert_appointment(conn, &b.appointment).await?;
+    insert_checked(conn, backend, &b.appointment).await?;
     insert_event(conn, &b.event).await?;
     if let Some(c) = &b.consent {
         insert_consent(conn, c).await?;
@@ -1244,8 +1315,7 @@ impl SchedulingStore for SqlStore {
 
     async fn take_from_queue(&self, take: QueueTake) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await.db()?;
-        check_clash(&mut tx, self.backend, &take.appointment).await?;
-        insert_appointment(&mut tx, &take.appointment).await?;
+        insert_checked(&mut tx, self.backend, &take.appointment).await?;
         let done = sqlx::query(
             "UPDATE queue_entries SET status = 'taken', taken_by = $3, taken_at = $4, appointment_id = $5 \
              WHERE org_id = $1 AND id = $2 AND status = 'waiting'",

@@ -103,6 +103,9 @@ named_values!(
     }
 );
 
+/// No visit is longer: visit types are at most this long, and overlap checks look back this far.
+pub const MAX_VISIT_MINUTES: i64 = 240;
+
 /// A set of service lines, stored as a bit mask so the database can filter slots by it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ServiceLines(u32);

@@ -12,7 +12,8 @@ use crate::scheduling::{Modality, PatientKind, ServiceLine, VisitType};
 use crate::service::Ctx;
 
 /// Visit lengths accepted, in minutes.
-pub const DURATION_MINUTES: std::ops::RangeInclusive<i64> = 5..=240;
+pub const DURATION_MINUTES: std::ops::RangeInclusive<i64> =
+    5..=crate::scheduling::MAX_VISIT_MINUTES;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct VisitTypeInput {
