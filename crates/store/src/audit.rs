@@ -88,6 +88,7 @@ async fn write_batch(pool: &AnyPool, backend: Backend, works: Vec<Work>) -> R<Ve
     let mut tx = pool.begin().await.db()?;
     let mut entries = Vec::with_capacity(works.len());
     let mut results = Vec::with_capacity(works.len());
+    let mut booked: Vec<Box<NewBooking>> = Vec::new();
     for work in works {
         match work {
             Work::Audit(entry) => {
@@ -101,7 +102,10 @@ async fn write_batch(pool: &AnyPool, backend: Backend, works: Vec<Work>) -> R<Ve
                 };
                 if done.is_ok() {
                     match work {
-                        Work::Book(booking) => entries.extend(booking.audit),
+                        Work::Book(mut booking) => {
+                            entries.append(&mut booking.audit);
+                            booked.push(booking);
+                        }
                         Work::Reschedule(change) => entries.extend(change.audit),
                         Work::Audit(_) => {}
                     }
@@ -110,8 +114,19 @@ async fn write_batch(pool: &AnyPool, backend: Backend, works: Vec<Work>) -> R<Ve
             }
         }
     }
+    let accepted: Vec<&NewBooking> = booked.iter().map(AsRef::as_ref).collect();
+    crate::scheduling::write_booked(&mut tx, &accepted).await?;
+    let writes_done = std::time::Instant::now();
+    let appended = entries.len();
     append(&mut tx, backend, entries).await?;
+    let chained = std::time::Instant::now();
     tx.commit().await.db()?;
+    tracing::debug!(
+        appended,
+        append_micros = chained.duration_since(writes_done).as_micros() as u64,
+        commit_micros = chained.elapsed().as_micros() as u64,
+        "group commit phases"
+    );
     Ok(results)
 }
 

@@ -374,42 +374,73 @@ fn bind_appointment<'q>(
 }
 
 async fn insert_event(conn: &mut AnyConnection, e: &AppointmentEvent) -> R<()> {
-    let sql = AssertSqlSafe(format!(
-        "INSERT INTO appointment_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    ));
-    sqlx::query(sql)
-        .bind(e.id.to_string())
-        .bind(e.appointment_id.to_string())
-        .bind(e.at.as_microsecond())
-        .bind(e.action.as_str())
-        .bind(e.from_status.map(|s| s.as_str()))
-        .bind(e.to_status.as_str())
-        .bind(e.actor.kind())
-        .bind(e.actor.id())
-        .bind(e.actor.role().map(Role::as_str))
-        .bind(e.detail.clone())
-        .execute(&mut *conn)
-        .await
-        .db()?;
+    insert_events(conn, &[e]).await
+}
+
+/// Rows per multi-row INSERT of events or consents (10 columns x 50 rows of parameters at most).
+const ROWS_PER_INSERT: usize = 50;
+
+/// Inserts events, many rows per statement.
+async fn insert_events(conn: &mut AnyConnection, events: &[&AppointmentEvent]) -> R<()> {
+    const COLUMNS: usize = 10;
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let rows = (0..chunk.len())
+            .map(|r| format!("({})", db::placeholders(r * COLUMNS + 1, COLUMNS)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = AssertSqlSafe(format!(
+            "INSERT INTO appointment_events ({EVENT_COLUMNS}) VALUES {rows}"
+        ));
+        let mut query = sqlx::query(sql);
+        for e in chunk {
+            query = query
+                .bind(e.id.to_string())
+                .bind(e.appointment_id.to_string())
+                .bind(e.at.as_microsecond())
+                .bind(e.action.as_str())
+                .bind(e.from_status.map(|s| s.as_str()))
+                .bind(e.to_status.as_str())
+                .bind(e.actor.kind())
+                .bind(e.actor.id())
+                .bind(e.actor.role().map(Role::as_str))
+                .bind(e.detail.clone());
+        }
+        query.execute(&mut *conn).await.db()?;
+    }
     Ok(())
 }
 
 /// Inserts a consent unless the patient already agreed to that version.
 async fn insert_consent(conn: &mut AnyConnection, c: &PatientConsent) -> R<()> {
-    sqlx::query(
-        "INSERT INTO patient_consents (id, org_id, patient_id, version, method, recorded_by, given_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (patient_id, version) DO NOTHING",
-    )
-    .bind(c.id.to_string())
-    .bind(c.org_id.to_string())
-    .bind(c.patient_id.to_string())
-    .bind(c.version)
-    .bind(c.method.as_str())
-    .bind(c.recorded_by.map(|u| u.to_string()))
-    .bind(c.given_at.as_microsecond())
-    .execute(&mut *conn)
-    .await
-    .db()?;
+    insert_consents(conn, &[c]).await
+}
+
+/// Inserts consents, many rows per statement; a patient's second agreement to a version is
+/// ignored (also within one statement).
+async fn insert_consents(conn: &mut AnyConnection, consents: &[&PatientConsent]) -> R<()> {
+    const COLUMNS: usize = 7;
+    for chunk in consents.chunks(ROWS_PER_INSERT) {
+        let rows = (0..chunk.len())
+            .map(|r| format!("({})", db::placeholders(r * COLUMNS + 1, COLUMNS)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = AssertSqlSafe(format!(
+            "INSERT INTO patient_consents (id, org_id, patient_id, version, method, recorded_by, given_at) \
+             VALUES {rows} ON CONFLICT (patient_id, version) DO NOTHING"
+        ));
+        let mut query = sqlx::query(sql);
+        for c in chunk {
+            query = query
+                .bind(c.id.to_string())
+                .bind(c.org_id.to_string())
+                .bind(c.patient_id.to_string())
+                .bind(c.version)
+                .bind(c.method.as_str())
+                .bind(c.recorded_by.map(|u| u.to_string()))
+                .bind(c.given_at.as_microsecond());
+        }
+        query.execute(&mut *conn).await.db()?;
+    }
     Ok(())
 }
 
@@ -440,13 +471,17 @@ pub(crate) fn is_refusal(err: &DomainError) -> bool {
 /// Writes a booking inside the group-commit writer's transaction (audit entries are its job).
 /// A refusal happens before the first write (the conditional insert writes nothing, a unique
 /// violation undoes its own statement), so on SQLite no savepoint is needed around it.
+/// Its event and consent follow for the whole batch in `write_booked` (fewer statements).
 pub(crate) async fn book_in(conn: &mut AnyConnection, backend: Backend, b: &NewBooking) -> R<()> {
-    insert_checked(conn, backend, &b.appointment).await?;
-    insert_event(conn, &b.event).await?;
-    if let Some(c) = &b.consent {
-        insert_consent(conn, c).await?;
-    }
-    Ok(())
+    insert_checked(conn, backend, &b.appointment).await
+}
+
+/// The events and consents of the bookings a batch accepted, written together.
+pub(crate) async fn write_booked(conn: &mut AnyConnection, booked: &[&NewBooking]) -> R<()> {
+    let events: Vec<&AppointmentEvent> = booked.iter().map(|b| &b.event).collect();
+    insert_events(conn, &events).await?;
+    let consents: Vec<&PatientConsent> = booked.iter().filter_map(|b| b.consent.as_ref()).collect();
+    insert_consents(conn, &consents).await
 }
 
 /// Moves an appointment inside the group-commit writer's transaction.
