@@ -18,8 +18,6 @@ use crate::db::{self, DbResult, R, SqlStore};
 
 /// Entries written in one group-commit transaction at most.
 const MAX_BATCH: usize = 1000;
-/// Rows per multi-row INSERT: 16 columns x 50 rows stays far below both engines' parameter limits.
-const ROWS_PER_INSERT: usize = 50;
 /// How many `record_audit` calls may wait for the writer before callers wait to enqueue.
 const QUEUE: usize = 10_000;
 
@@ -43,11 +41,32 @@ pub(crate) struct WriteJob {
     pub(crate) reply: oneshot::Sender<R<()>>,
 }
 
-/// Starts the group-commit writer on the current tokio runtime. It stops when the store is dropped.
-pub(crate) fn spawn_writer(pool: AnyPool, backend: Backend) -> mpsc::Sender<WriteJob> {
+/// Starts the group-commit writer. It stops when the store is dropped.
+///
+/// On SQLite it gets a thread (and a small runtime) of its own: every statement is a hand-off to
+/// the connection's thread and back, and on the server's runtime each "back" would wait behind
+/// every request in the run queue, so a busy morning would slow the one task all bookings wait
+/// for. (A SQLite connection lives on its own thread, so another runtime may drive it.) On
+/// PostgreSQL the connection's socket belongs to the server's runtime, and the writer stays there.
+pub(crate) fn spawn_writer(
+    pool: AnyPool,
+    backend: Backend,
+) -> std::io::Result<mpsc::Sender<WriteJob>> {
     let (tx, rx) = mpsc::channel(QUEUE);
-    tokio::spawn(run_writer(pool, backend, rx));
-    tx
+    match backend {
+        Backend::Sqlite => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name("group-commit".into())
+                .spawn(move || runtime.block_on(run_writer(pool, backend, rx)))?;
+        }
+        Backend::Postgres => {
+            tokio::spawn(run_writer(pool, backend, rx));
+        }
+    }
+    Ok(tx)
 }
 
 async fn run_writer(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<WriteJob>) {
@@ -194,7 +213,7 @@ pub(crate) async fn append(
         hash.clone_from(&record.hash);
         records.push(record);
     }
-    for chunk in records.chunks(ROWS_PER_INSERT) {
+    for chunk in db::fixed_chunks(&records) {
         let rows = (0..chunk.len())
             .map(|r| format!("({})", db::placeholders(r * COLUMN_COUNT + 1, COLUMN_COUNT)))
             .collect::<Vec<_>>()

@@ -70,6 +70,8 @@ pub enum ConnectError {
     },
     #[error("could not apply the database migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("could not start the database writer: {0}")]
+    Writer(std::io::Error),
 }
 
 /// How to open a store. `ConnectOptions::default()` is what `connect` uses.
@@ -129,7 +131,8 @@ pub async fn connect_with(
             (pool.clone(), pool, None)
         }
     };
-    let group_commits = crate::audit::spawn_writer(writer.clone(), backend);
+    let group_commits =
+        crate::audit::spawn_writer(writer.clone(), backend).map_err(ConnectError::Writer)?;
     if let Some(maintenance) = maintenance {
         spawn_checkpointer(maintenance, group_commits.downgrade());
     }
@@ -185,6 +188,10 @@ async fn open_sqlite(
                 // Checkpoints run in the background (`checkpointer`), not inside a commit that a
                 // request is waiting for.
                 conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                // Writes land on random index pages (patients, slots): a larger cache and reading
+                // through a memory map keep the writer from fetching them again and again.
+                conn.execute("PRAGMA cache_size = -65536").await?;
+                conn.execute("PRAGMA mmap_size = 1073741824").await?;
                 Ok(())
             })
         })

@@ -47,9 +47,6 @@ const APPOINTMENT_COLUMNS: &str = "id, org_id, patient_id, clinician_id, site_id
 const EVENT_COLUMNS: &str = "id, appointment_id, at, action, from_status, to_status, actor_kind, actor_id, actor_role, detail";
 const QUEUE_COLUMNS: &str = "id, org_id, patient_id, patient_state, service_line, visit_type_id, reason, status, \
                              joined_at, taken_by, taken_at, appointment_id";
-/// Rows per multi-row INSERT of slots: 11 columns x 50 rows stays far below both engines' limits.
-const SLOTS_PER_INSERT: usize = 50;
-
 fn value<T>(row: &AnyRow, col: &str, parse: fn(&str, &str) -> R<T>) -> R<T> {
     db::domain_value(row, col, parse)
 }
@@ -377,13 +374,10 @@ async fn insert_event(conn: &mut AnyConnection, e: &AppointmentEvent) -> R<()> {
     insert_events(conn, &[e]).await
 }
 
-/// Rows per multi-row INSERT of events or consents (10 columns x 50 rows of parameters at most).
-const ROWS_PER_INSERT: usize = 50;
-
 /// Inserts events, many rows per statement.
 async fn insert_events(conn: &mut AnyConnection, events: &[&AppointmentEvent]) -> R<()> {
     const COLUMNS: usize = 10;
-    for chunk in events.chunks(ROWS_PER_INSERT) {
+    for chunk in db::fixed_chunks(events) {
         let rows = (0..chunk.len())
             .map(|r| format!("({})", db::placeholders(r * COLUMNS + 1, COLUMNS)))
             .collect::<Vec<_>>()
@@ -419,7 +413,7 @@ async fn insert_consent(conn: &mut AnyConnection, c: &PatientConsent) -> R<()> {
 /// ignored (also within one statement).
 async fn insert_consents(conn: &mut AnyConnection, consents: &[&PatientConsent]) -> R<()> {
     const COLUMNS: usize = 7;
-    for chunk in consents.chunks(ROWS_PER_INSERT) {
+    for chunk in db::fixed_chunks(consents) {
         let rows = (0..chunk.len())
             .map(|r| format!("({})", db::placeholders(r * COLUMNS + 1, COLUMNS)))
             .collect::<Vec<_>>()
@@ -832,7 +826,7 @@ impl SchedulingStore for SqlStore {
         const COLUMNS: usize = 11;
         let mut tx = self.writer.begin().await.db()?;
         let mut added = 0;
-        for chunk in slots.chunks(SLOTS_PER_INSERT) {
+        for chunk in db::fixed_chunks(slots) {
             let rows = (0..chunk.len())
                 .map(|r| format!("({})", db::placeholders(r * COLUMNS + 1, COLUMNS)))
                 .collect::<Vec<_>>()
@@ -962,7 +956,10 @@ impl SchedulingStore for SqlStore {
     }
 
     async fn book(&self, booking: NewBooking) -> StoreResult<()> {
-        self.group_commit(Work::Book(Box::new(booking))).await
+        let started = std::time::Instant::now();
+        let result = self.group_commit(Work::Book(Box::new(booking))).await;
+        tracing::debug!(micros = started.elapsed().as_micros() as u64, "booking committed");
+        result
     }
 
     async fn reschedule(&self, change: Rescheduling) -> StoreResult<()> {
