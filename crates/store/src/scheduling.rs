@@ -958,7 +958,10 @@ impl SchedulingStore for SqlStore {
     async fn book(&self, booking: NewBooking) -> StoreResult<()> {
         let started = std::time::Instant::now();
         let result = self.group_commit(Work::Book(Box::new(booking))).await;
-        tracing::debug!(micros = started.elapsed().as_micros() as u64, "booking committed");
+        tracing::debug!(
+            micros = started.elapsed().as_micros() as u64,
+            "booking committed"
+        );
         result
     }
 

@@ -62,6 +62,8 @@ struct SchedulePage {
     clinician: Option<Select>,
     /// No calendar until a clinician is chosen.
     chosen: bool,
+    /// A clinician looking at their own schedule, who may subscribe a calendar app to it.
+    own: bool,
     days: Vec<CalendarDay>,
     zone_note: String,
 }
@@ -221,6 +223,7 @@ pub async fn schedule(
         ),
         clinician: picker,
         chosen: clinician.is_some(),
+        own: own && me.user.role == Role::Clinician,
         days: days.into_iter().map(|(_, d)| d).collect(),
         zone_note: format!(
             "Times are shown in each clinic's time zone ({}).",
@@ -306,4 +309,26 @@ async fn open_items(
             (when::date_at(o.slot.start_at, &o.time_zone), item)
         })
         .collect())
+}
+
+#[derive(Template)]
+#[template(path = "pages/calendar_feed.html")]
+struct CalendarFeedPage {
+    shell: Shell,
+    url: String,
+}
+
+/// A new private calendar link for the clinician signed in, shown this once (only its hash is
+/// kept); the previous link stops working.
+pub async fn new_feed(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    form: super::form::FormData,
+) -> PageResult {
+    super::session::check_csrf(&me.session.csrf_token, &form)?;
+    let url = crate::api::calendar::issue_feed(&state, &me.actor).await?;
+    Ok(ok(&CalendarFeedPage {
+        shell: Shell::new(&me, Section::Schedule),
+        url,
+    }))
 }

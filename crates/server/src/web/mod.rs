@@ -87,6 +87,7 @@ pub fn router() -> Router<AppState> {
         .route("/appointments/{id}/no-show", post(appointments::no_show))
         .route("/front-desk", get(front_desk::day))
         .route("/schedule", get(calendar::schedule))
+        .route("/schedule/calendar-feed", post(calendar::new_feed))
         .route("/schedule/availability", get(availability::show))
         .route(
             "/schedule/availability/hours",

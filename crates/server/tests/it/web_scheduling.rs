@@ -781,6 +781,24 @@ on_both_backends!(
         assert_eq!(open.status, 200);
         assert!(open.body.contains("Back to the schedule"));
         assert!(open.body.contains("Ada Lovelace"));
+
+        // A private calendar link, shown once; the feed it opens lists the visit, without the patient.
+        assert!(week.body.contains("action=\"/schedule/calendar-feed\""));
+        let made = b
+            .post("/schedule/calendar-feed", &[("csrf", &week.csrf())])
+            .await;
+        assert_eq!(made.status, 200, "{}", made.body);
+        let start = made.body.find("/calendar/").expect("the link is shown");
+        let end = start + made.body[start..].find(".ics").expect("an .ics link") + 4;
+        let feed = b.get(&made.body[start..end]).await;
+        assert_eq!(feed.status, 200);
+        assert!(feed.body.starts_with("BEGIN:VCALENDAR"));
+        assert_eq!(feed.body.matches("BEGIN:VEVENT").count(), 1);
+        assert!(!feed.body.contains("Lovelace"));
+        let refused = b
+            .post("/schedule/calendar-feed", &[("csrf", "wrong")])
+            .await;
+        assert_eq!(refused.status, 403);
     }
 );
 
