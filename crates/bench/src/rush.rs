@@ -379,6 +379,10 @@ pub async fn run(telemed: &Telemed, log: &Path, cfg: &RushConfig) -> anyhow::Res
         sessions.push((conn, cookie, field(&answer, "csrf_token")?));
     }
 
+    println!(
+        "rush: {} patients signed in; the rush starts",
+        sessions.len()
+    );
     let outcome = rush(server.addr, sessions, &slots, &visit_type, cfg, &server).await?;
     server.stop()?;
     let verification = verify(&telemed.database_url, &org).await?;

@@ -1,6 +1,6 @@
 //! Short-lived, in-process caches of lookups that every request repeats: a session with its
-//! account, slots already taken, and an organization's reference data (sites, visit types, the
-//! consent text).
+//! account, slots already taken, accounts (a clinician's licenses at each booking), and an
+//! organization's reference data (sites, visit types, the consent text).
 //!
 //! Why: on a busy morning most requests are refusals of a slot that was just taken, and on two
 //! cores every database round trip is two thread hand-offs. Why it stays correct:
@@ -17,9 +17,9 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use domain::compliance::ConsentDocument;
+use domain::compliance::{ConsentDocument, PatientConsent};
 use domain::identity::{Site, User};
-use domain::ids::{OrgId, SlotId, UserId};
+use domain::ids::{OrgId, PatientId, SlotId, UserId};
 use domain::scheduling::{SlotView, VisitType};
 use domain::store::SessionRecord;
 
@@ -93,6 +93,12 @@ pub(crate) struct Caches {
     pub(crate) sites: TtlMap<OrgId, Vec<Site>>,
     pub(crate) visit_types: TtlMap<OrgId, Vec<VisitType>>,
     pub(crate) consent: TtlMap<OrgId, Option<ConsentDocument>>,
+    /// Accounts by id, with their sites and clinician profile (licenses): asked for at every
+    /// booking. Changed only by `update_user`, which clears the entry.
+    pub(crate) users: TtlMap<UserId, User>,
+    /// Patients' telehealth consents. They only ever grow (each write here clears the entry), so
+    /// a stale list can only ask a patient to agree again, never skip the question.
+    pub(crate) consents: TtlMap<(OrgId, PatientId), Vec<PatientConsent>>,
 }
 
 impl Default for Caches {
@@ -103,6 +109,8 @@ impl Default for Caches {
             sites: TtlMap::new(REFERENCE_TTL, 10_000),
             visit_types: TtlMap::new(REFERENCE_TTL, 10_000),
             consent: TtlMap::new(REFERENCE_TTL, 10_000),
+            users: TtlMap::new(REFERENCE_TTL, 100_000),
+            consents: TtlMap::new(REFERENCE_TTL, 100_000),
         }
     }
 }
@@ -110,6 +118,7 @@ impl Default for Caches {
 impl Caches {
     /// Forgets every session of a user (their account changed: role, sites, disabled).
     pub(crate) fn forget_user(&self, user: UserId) {
+        self.users.remove(&user);
         self.sessions.remove_where(|_, (s, _)| s.user_id == user);
     }
 }

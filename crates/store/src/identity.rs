@@ -412,6 +412,9 @@ impl SqlStore {
     }
 
     pub(crate) async fn get_user(&self, org: OrgId, id: UserId) -> R<Option<User>> {
+        if let Some(user) = self.caches.users.get(&id).filter(|u| u.org_id == org) {
+            return Ok(Some(user));
+        }
         let sql = AssertSqlSafe(self.single_user_sql("u.org_id = $1 AND u.id = $2"));
         let row = sqlx::query(sql)
             .bind(org.to_string())
@@ -420,7 +423,11 @@ impl SqlStore {
             .await
             .db()?;
         match row {
-            Some(row) => Ok(Some(self.user_with_details(&row).await?)),
+            Some(row) => {
+                let user = self.user_with_details(&row).await?;
+                self.caches.users.put(id, user.clone());
+                Ok(Some(user))
+            }
             None => Ok(None),
         }
     }

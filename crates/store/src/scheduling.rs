@@ -956,18 +956,26 @@ impl SchedulingStore for SqlStore {
     }
 
     async fn book(&self, booking: NewBooking) -> StoreResult<()> {
+        let consented = booking.consent.as_ref().map(|c| (c.org_id, c.patient_id));
         let started = std::time::Instant::now();
         let result = self.group_commit(Work::Book(Box::new(booking))).await;
         tracing::debug!(
             micros = started.elapsed().as_micros() as u64,
             "booking committed"
         );
+        if let Some(key) = consented {
+            self.caches.consents.remove(&key);
+        }
         result
     }
 
     async fn reschedule(&self, change: Rescheduling) -> StoreResult<()> {
-        self.group_commit(Work::Reschedule(Box::new(change)))
-            .await?;
+        let consented = change.consent.as_ref().map(|c| (c.org_id, c.patient_id));
+        let result = self.group_commit(Work::Reschedule(Box::new(change))).await;
+        if let Some(key) = consented {
+            self.caches.consents.remove(&key);
+        }
+        result?;
         // The old slot is free again.
         self.caches.taken_slots.clear();
         Ok(())
@@ -1002,6 +1010,11 @@ impl SchedulingStore for SqlStore {
         }
         audit::append(&mut tx, self.backend, c.audit).await?;
         tx.commit().await.db()?;
+        if let Some(consent) = &c.consent {
+            self.caches
+                .consents
+                .remove(&(consent.org_id, consent.patient_id));
+        }
         if c.to == AppointmentStatus::Cancelled {
             // Its slot is free again.
             self.caches.taken_slots.clear();
@@ -1232,6 +1245,9 @@ impl SchedulingStore for SqlStore {
         org: OrgId,
         patient: PatientId,
     ) -> StoreResult<Vec<PatientConsent>> {
+        if let Some(found) = self.caches.consents.get(&(org, patient)) {
+            return Ok(found);
+        }
         let rows = sqlx::query(
             "SELECT id, org_id, patient_id, version, method, recorded_by, given_at FROM patient_consents \
              WHERE org_id = $1 AND patient_id = $2 ORDER BY given_at, id",
@@ -1241,14 +1257,23 @@ impl SchedulingStore for SqlStore {
         .fetch_all(&self.reader)
         .await
         .db()?;
-        rows.iter().map(consent_from_row).collect()
+        let found = rows
+            .iter()
+            .map(consent_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.caches.consents.put((org, patient), found.clone());
+        Ok(found)
     }
 
     async fn record_consent(&self, consent: &PatientConsent, audit: AuditEntry) -> StoreResult<()> {
         let mut tx = self.writer.begin().await.db()?;
         insert_consent(&mut tx, consent).await?;
         audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+        tx.commit().await.db()?;
+        self.caches
+            .consents
+            .remove(&(consent.org_id, consent.patient_id));
+        Ok(())
     }
 
     async fn join_queue(&self, e: &QueueEntry, audit: AuditEntry) -> StoreResult<()> {
