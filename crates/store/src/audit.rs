@@ -115,9 +115,13 @@ async fn write_batch(pool: &AnyPool, backend: Backend, works: Vec<Work>) -> R<Ve
                 results.push(Ok(()));
             }
             Work::Book(_) | Work::Reschedule(_) => {
-                let done = match backend {
-                    Backend::Postgres => in_savepoint(&mut tx, backend, &work).await?,
-                    Backend::Sqlite => without_savepoint(&mut tx, backend, &work).await?,
+                // A booking never fails a statement when refused (its insert is conditional); a
+                // move on PostgreSQL may (a unique violation aborts the transaction there).
+                let done = match (&work, backend) {
+                    (Work::Reschedule(_), Backend::Postgres) => {
+                        in_savepoint(&mut tx, backend, &work).await?
+                    }
+                    _ => without_savepoint(&mut tx, backend, &work).await?,
                 };
                 if done.is_ok() {
                     match work {
@@ -157,9 +161,10 @@ async fn run(conn: &mut AnyConnection, backend: Backend, work: &Work) -> R<()> {
     }
 }
 
-/// SQLite: a booking or move is refused before it writes anything (a failed statement undoes
-/// itself and the transaction goes on), so no savepoint is needed. Any other failure may leave
-/// half a write behind: it fails the whole batch, which is rolled back.
+/// A booking (and, on SQLite, a move) is refused before it writes anything: its statements either
+/// write nothing or fail alone (SQLite undoes a failed statement and goes on), so no savepoint is
+/// needed. Any other failure may leave half a write behind: it fails the whole batch, which is
+/// rolled back.
 async fn without_savepoint(conn: &mut AnyConnection, backend: Backend, work: &Work) -> R<R<()>> {
     match run(conn, backend, work).await {
         Ok(()) => Ok(Ok(())),

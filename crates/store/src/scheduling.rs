@@ -272,20 +272,20 @@ async fn clash(conn: &mut AnyConnection, a: &Appointment) -> R<Clash> {
     })
 }
 
-/// On PostgreSQL several servers may book at once: lock the patient and clinician rows so overlap
-/// checks and writes for one person happen one after the other. SQLite has one writer anyway.
+/// On PostgreSQL several servers may book at once: take a transaction lock on the patient and on
+/// the clinician (advisory locks keyed by their ids, both in one round trip), so overlap checks and
+/// writes for one person happen one after the other. SQLite has one writer anyway.
 async fn lock_people(conn: &mut AnyConnection, backend: Backend, a: &Appointment) -> R<()> {
     if backend == Backend::Postgres {
-        sqlx::query("SELECT id FROM patients WHERE id = $1 FOR UPDATE")
-            .bind(a.patient_id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .db()?;
-        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(a.clinician_id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .db()?;
+        sqlx::query(
+            "SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), \
+             pg_advisory_xact_lock(hashtextextended($2, 0))) AS locks",
+        )
+        .bind(format!("patient:{}", a.patient_id))
+        .bind(format!("clinician:{}", a.clinician_id))
+        .fetch_optional(&mut *conn)
+        .await
+        .db()?;
     }
     Ok(())
 }
@@ -324,15 +324,16 @@ fn slot_taken_or(err: sqlx::Error) -> DomainError {
     }
 }
 
-/// Inserts the appointment unless it clashes: its slot withdrawn, or another visit of the patient or
-/// clinician overlapping (one statement: the checks and the write cannot be interleaved). A taken
-/// slot fails on the unique index. Returns whether it was inserted.
+/// Inserts the appointment unless it clashes: its slot withdrawn, taken (the unique index, with
+/// `ON CONFLICT DO NOTHING`, so a race never aborts the transaction), or another visit of the
+/// patient or clinician overlapping. One statement: the checks and the write cannot be
+/// interleaved. Returns whether it was inserted.
 async fn insert_if_free(conn: &mut AnyConnection, a: &Appointment) -> R<bool> {
     let sql = AssertSqlSafe(format!(
         "INSERT INTO appointments ({APPOINTMENT_COLUMNS}) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
          WHERE ($6 IS NULL OR EXISTS (SELECT 1 FROM slots WHERE id = $6 AND NOT withdrawn)) \
-         AND NOT EXISTS ({}) AND NOT EXISTS ({})",
+         AND NOT EXISTS ({}) AND NOT EXISTS ({}) ON CONFLICT DO NOTHING",
         overlapping("patient_id", 3, 1, 10, 11, 19),
         overlapping("clinician_id", 4, 1, 10, 11, 19),
     ));
