@@ -387,16 +387,7 @@ async fn recheck(
     let consent = super::consent::require_or_accept(ctx, actor, &patient, consent_version).await?;
     let mut audit = vec![check];
     if let Some(c) = &consent {
-        audit.push(
-            entry(ctx, actor, AuditAction::ConsentGiven, "Consent", c.org_id)
-                .resource(c.id)
-                .patient(c.patient_id)
-                .detail(format!(
-                    "telehealth consent version {} ({})",
-                    c.version,
-                    c.method.as_str()
-                )),
-        );
+        audit.push(super::consent::given_audit(ctx, actor, c));
     }
     Ok((audit, consent))
 }

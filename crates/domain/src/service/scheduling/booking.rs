@@ -584,16 +584,9 @@ fn consent_audit(
     actor: &Actor,
     consent: &Option<PatientConsent>,
 ) -> Option<AuditEntry> {
-    consent.as_ref().map(|c| {
-        entry(ctx, actor, AuditAction::ConsentGiven, "Consent", c.org_id)
-            .resource(c.id)
-            .patient(c.patient_id)
-            .detail(format!(
-                "telehealth consent version {} ({})",
-                c.version,
-                c.method.as_str()
-            ))
-    })
+    consent
+        .as_ref()
+        .map(|c| super::consent::given_audit(ctx, actor, c))
 }
 
 /// Books (or, for staff, proposes) an appointment in a slot.

@@ -4,7 +4,7 @@
 use super::entry;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{
-    AuditAction, ConsentDocument, ConsentMethod, PatientConsent, check_consent,
+    AuditAction, AuditEntry, ConsentDocument, ConsentMethod, PatientConsent, check_consent,
 };
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role};
@@ -60,6 +60,18 @@ pub(crate) fn accept(
     })
 }
 
+/// The audit entry of a consent given (by the patient, or recorded by staff).
+pub(crate) fn given_audit(ctx: Ctx<'_>, actor: &Actor, c: &PatientConsent) -> AuditEntry {
+    entry(ctx, actor, AuditAction::ConsentGiven, "Consent", c.org_id)
+        .resource(c.id)
+        .patient(c.patient_id)
+        .detail(format!(
+            "telehealth consent version {} ({})",
+            c.version,
+            c.method.as_str()
+        ))
+}
+
 /// What the booking rules need about consent: already given, newly given now (to be written with
 /// the booking), or refused.
 pub(crate) async fn require_or_accept(
@@ -93,15 +105,9 @@ pub async fn give(
     let patient = super::booking::patient_for(ctx, actor, org, patient_id).await?;
     let doc = current(ctx, org).await?;
     let consent = accept(ctx, actor, &doc, &patient, version)?;
-    let audit = entry(ctx, actor, AuditAction::ConsentGiven, "Consent", org)
-        .resource(consent.id)
-        .patient(patient.id)
-        .detail(format!(
-            "telehealth consent version {} ({})",
-            version,
-            consent.method.as_str()
-        ));
-    ctx.store.record_consent(&consent, audit).await?;
+    ctx.store
+        .record_consent(&consent, given_audit(ctx, actor, &consent))
+        .await?;
     Ok(consent)
 }
 
