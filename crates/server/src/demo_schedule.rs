@@ -17,7 +17,7 @@ use crate::state::AppState;
 
 /// (name, service line, modality, minutes, patient kind, patients may book it)
 const VISIT_TYPES: [(&str, &str, &str, i64, &str, bool); 10] = [
-    ("Video visit", "primary_care", "video", 20, "any", true),
+    ("Primary care video visit", "primary_care", "video", 20, "any", true),
     (
         "New patient video visit",
         "primary_care",
@@ -26,7 +26,7 @@ const VISIT_TYPES: [(&str, &str, &str, i64, &str, bool); 10] = [
         "new",
         true,
     ),
-    ("Phone visit", "primary_care", "audio_only", 20, "any", true),
+    ("Primary care phone visit", "primary_care", "audio_only", 20, "any", true),
     ("Clinic visit", "primary_care", "in_person", 20, "any", true),
     (
         "Therapy session",
@@ -220,7 +220,7 @@ async fn book_upcoming(
     let ctx = state.ctx();
     let video: VisitTypeId = types
         .iter()
-        .find(|t| t.name == "Video visit")
+        .find(|t| t.name == "Primary care video visit")
         .map(|t| t.id)
         .ok_or(DomainError::NotFound {
             resource: "visit type",
