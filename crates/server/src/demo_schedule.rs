@@ -17,7 +17,14 @@ use crate::state::AppState;
 
 /// (name, service line, modality, minutes, patient kind, patients may book it)
 const VISIT_TYPES: [(&str, &str, &str, i64, &str, bool); 10] = [
-    ("Primary care video visit", "primary_care", "video", 20, "any", true),
+    (
+        "Primary care video visit",
+        "primary_care",
+        "video",
+        20,
+        "any",
+        true,
+    ),
     (
         "New patient video visit",
         "primary_care",
@@ -26,7 +33,14 @@ const VISIT_TYPES: [(&str, &str, &str, i64, &str, bool); 10] = [
         "new",
         true,
     ),
-    ("Primary care phone visit", "primary_care", "audio_only", 20, "any", true),
+    (
+        "Primary care phone visit",
+        "primary_care",
+        "audio_only",
+        20,
+        "any",
+        true,
+    ),
     ("Clinic visit", "primary_care", "in_person", 20, "any", true),
     (
         "Therapy session",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use domain::compliance::{AuditAction, AuditQuery, Outcome};
 use domain::identity::{Role, User};
-use domain::scheduling::{AppointmentQuery, AppointmentStatus, CompetencyGate};
+use domain::scheduling::{AppointmentQuery, AppointmentStatus, CompetencyGate, VisitType};
 use domain::service::org::{SiteInput, create_site};
 use domain::{Clock, DomainError};
 use jiff::{SignedDuration, Timestamp};
@@ -284,16 +284,84 @@ impl CompetencyGate for NobodyCertified {
     }
 }
 
-mod the_competency_gate {
+/// Where the training issue's certification rule plugs in: a gate that refuses everyone.
+async fn the_competency_gate_is_asked_at_booking(backend: Backend) {
+    let app = TestApp::spawn_custom(backend, ServeConfig::for_testing(), |s| {
+        s.competency = Arc::new(NobodyCertified);
+    })
+    .await;
+    let c = app.clinic().await;
+    app.weekly_hours(
+        &c.org,
+        c.clinician.user.id,
+        0,
+        "wednesday",
+        "09:00",
+        "12:00",
+    )
+    .await;
+    let slots = app.open_slots(&c.org, c.clinician.user.id).await;
+    let patient = app.sign_in(&c.patient_user).await;
+    let mut body = booking(&slots[0], &c.video);
+    body["consent_version"] = json!(1);
+    let (status, refused) = post(&app, &patient, "/api/v1/appointments", body).await;
+    assert_eq!((status, code(&refused)), (422, "clinician_not_certified"));
+    // In person is not telehealth: the gate does not apply.
+    let (status, booked) = post(
+        &app,
+        &patient,
+        "/api/v1/appointments",
+        booking(&slots[1], &c.in_person),
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+}
+
+mod the_competency_gate_is_asked_at_booking_and_its_refusal_is_clinician_not_certified {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn is_asked_at_booking_and_its_refusal_is_clinician_not_certified() {
-        let app = TestApp::spawn_custom(Backend::Sqlite, ServeConfig::for_testing(), |s| {
-            s.competency = Arc::new(NobodyCertified);
-        })
-        .await;
+    async fn sqlite() {
+        the_competency_gate_is_asked_at_booking(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        if std::env::var("TELEMED_TEST_POSTGRES_URL").is_err() {
+            eprintln!("TELEMED_TEST_POSTGRES_URL is not set: PostgreSQL variant skipped");
+            return;
+        }
+        the_competency_gate_is_asked_at_booking(Backend::Postgres).await;
+    }
+}
+
+on_both_backends!(
+    visit_types_for_new_or_returning_patients_are_booked_only_by_them,
+    |app: TestApp| async move {
         let c = app.clinic().await;
+        let kind = |name: &str, kind: &str| {
+            let mut input = visit_type_input(name, "primary_care", "video", 20);
+            input.patient_kind = Some(kind.into());
+            input
+        };
+        let ctx = app.state.ctx();
+        let operator = app.operator_of(&c.org);
+        let new = domain::service::scheduling::visit_types::create_in(
+            ctx,
+            &operator,
+            c.org.org.id,
+            &kind("First visit", "new"),
+        )
+        .await
+        .unwrap();
+        let follow_up = domain::service::scheduling::visit_types::create_in(
+            ctx,
+            &operator,
+            c.org.org.id,
+            &kind("Follow-up", "follow_up"),
+        )
+        .await
+        .unwrap();
         app.weekly_hours(
             &c.org,
             c.clinician.user.id,
@@ -305,21 +373,72 @@ mod the_competency_gate {
         .await;
         let slots = app.open_slots(&c.org, c.clinician.user.id).await;
         let patient = app.sign_in(&c.patient_user).await;
-        let mut body = booking(&slots[0], &c.video);
-        body["consent_version"] = json!(1);
-        let (status, refused) = post(&app, &patient, "/api/v1/appointments", body).await;
-        assert_eq!((status, code(&refused)), (422, "clinician_not_certified"));
-        // In person is not telehealth: the gate does not apply.
-        let (status, booked) = post(
+        let book = |slot: usize, visit_type: &VisitType| {
+            let mut body = booking(&slots[slot], visit_type);
+            body["consent_version"] = json!(1);
+            body
+        };
+        let (status, body) =
+            post(&app, &patient, "/api/v1/appointments", book(0, &follow_up)).await;
+        assert_eq!((status, code(&body)), (422, "validation_failed"), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("returning patients")
+        );
+        let (status, first) = post(&app, &patient, "/api/v1/appointments", book(0, &new)).await;
+        assert_eq!(status, 201, "{first}");
+        // The visit takes place: the patient is a returning one from then on.
+        let id = first["id"].as_str().unwrap();
+        app.set_clock(
+            slots[0]
+                .slot
+                .start_at
+                .checked_sub(SignedDuration::from_mins(5))
+                .unwrap(),
+        );
+        let patient = app.sign_in(&c.patient_user).await;
+        let clinician = app.sign_in(&c.clinician).await;
+        post(
             &app,
             &patient,
-            "/api/v1/appointments",
-            booking(&slots[1], &c.in_person),
+            &format!("/api/v1/appointments/{id}/check-in"),
+            json!({"patient_state": "NY"}),
         )
         .await;
-        assert_eq!(status, 201, "{booked}");
+        post(
+            &app,
+            &clinician,
+            &format!("/api/v1/appointments/{id}/start"),
+            json!({}),
+        )
+        .await;
+        let (status, done) = post(
+            &app,
+            &clinician,
+            &format!("/api/v1/appointments/{id}/complete"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            (status, done["status"].as_str()),
+            (200, Some("completed")),
+            "{done}"
+        );
+        let (status, body) = post(&app, &patient, "/api/v1/appointments", book(3, &new)).await;
+        assert_eq!((status, code(&body)), (422, "validation_failed"), "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("new patients")
+        );
+        let (status, body) =
+            post(&app, &patient, "/api/v1/appointments", book(3, &follow_up)).await;
+        assert_eq!(status, 201, "{body}");
     }
-}
+);
 
 on_both_backends!(
     the_appointment_moves_through_its_states_and_refuses_every_illegal_step,

@@ -22,8 +22,8 @@ use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role, Site, UsState, User, optional_text};
 use crate::ids::{AppointmentEventId, AppointmentId, OrgId, PatientId, SiteId, SlotId, UserId};
 use crate::scheduling::{
-    Appointment, AppointmentAction, AppointmentEvent, AppointmentStatus, NewBooking, Rescheduling,
-    ServiceLine, Slot, SlotQuery, VisitType, state,
+    Appointment, AppointmentAction, AppointmentEvent, AppointmentQuery, AppointmentStatus,
+    NewBooking, PatientKind, Rescheduling, ServiceLine, Slot, SlotQuery, VisitType, state,
 };
 use crate::service::Ctx;
 
@@ -589,6 +589,48 @@ fn consent_audit(
         .map(|c| super::consent::given_audit(ctx, actor, c))
 }
 
+/// How far back a completed visit makes a patient a returning one (the usual billing rule: seen in
+/// the last three years).
+pub const RETURNING_WITHIN_DAYS: i64 = 3 * 365;
+
+/// New-patient visit types are for patients not seen in the last three years, follow-up ones for
+/// patients who were; `any` is for everyone.
+async fn check_patient_kind(
+    ctx: Ctx<'_>,
+    visit_type: &VisitType,
+    patient: &Patient,
+) -> DomainResult<()> {
+    if visit_type.patient_kind == PatientKind::Any {
+        return Ok(());
+    }
+    let now = ctx.clock.now();
+    let query = AppointmentQuery {
+        patient_id: Some(patient.id),
+        from: now
+            .checked_sub(SignedDuration::from_hours(24 * RETURNING_WITHIN_DAYS))
+            .ok(),
+        statuses: Some(vec![AppointmentStatus::Completed]),
+        limit: 1,
+        ..AppointmentQuery::default()
+    };
+    let returning = !ctx
+        .store
+        .list_appointments(patient.org_id, &query)
+        .await?
+        .is_empty();
+    match (visit_type.patient_kind, returning) {
+        (PatientKind::New, true) => Err(DomainError::invalid(
+            "visit_type_id",
+            "this visit type is for new patients, and the patient was seen in the last three years; choose a follow-up visit",
+        )),
+        (PatientKind::FollowUp, false) => Err(DomainError::invalid(
+            "visit_type_id",
+            "this visit type is for returning patients, and the patient has not been seen in the last three years; choose a new-patient visit",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Books (or, for staff, proposes) an appointment in a slot.
 pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainResult<Appointment> {
     let org = actor.org()?;
@@ -620,6 +662,7 @@ pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainRe
     }
     let reason = optional_text("reason", input.reason.as_deref(), 1000)?;
     let patient = subject_patient(ctx, actor, org, input.patient_id.as_deref()).await?;
+    check_patient_kind(ctx, &visit_type, &patient).await?;
     let patient_state = patient_state_or_home(input.patient_state.as_deref(), &patient)?;
     let placed = place(
         ctx,
