@@ -85,6 +85,9 @@ pub enum DomainError {
     /// Check-in is only open shortly before the visit.
     #[error("{0}")]
     CheckInNotOpen(String),
+    /// A guest's invitation link that expired, was used already, or whose visit is over.
+    #[error("{0}")]
+    InviteUnusable(String),
     #[error("storage failure: {0}")]
     Storage(String),
 }

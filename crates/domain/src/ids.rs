@@ -97,3 +97,15 @@ typed_id!(
     /// A patient waiting in the on-demand queue.
     QueueEntryId
 );
+typed_id!(
+    /// A one-time link inviting a guest (interpreter, family member) into a visit.
+    InviteId
+);
+typed_id!(
+    /// One recorded happening of a visit (a drop, a switch to audio, a guest joining).
+    VisitEventId
+);
+typed_id!(
+    /// An emergency raised during a visit.
+    EscalationId
+);

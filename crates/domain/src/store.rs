@@ -79,7 +79,9 @@ pub enum RecoveryCodeUse {
 
 /// Every storage port of the domain; `Store` is the one object front doors hold.
 #[async_trait]
-pub trait Store: crate::scheduling::SchedulingStore + Send + Sync {
+pub trait Store:
+    crate::scheduling::SchedulingStore + crate::visits::VisitStore + Send + Sync
+{
     /// "sqlite" or "postgres", for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;

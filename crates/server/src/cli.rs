@@ -297,7 +297,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(config) => {
             init_logging(config.log_format);
             let store = open_store(&cli.database_url, &options).await?;
-            serve(store, config, sealer(&key_path)?).await?;
+            serve(store, config, sealer(&key_path)?, &cli.database_url).await?;
         }
         Command::Demo {
             serve: config,
@@ -314,7 +314,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let scheme = if config.tls() { "https" } else { "http" };
             crate::demo::seed_and_print(&state, &format!("{scheme}://{}", config.addr)).await?;
             if !no_serve {
-                serve(store, config, sealer(&key_path)?).await?;
+                serve(store, config, sealer(&key_path)?, &cli.database_url).await?;
             }
         }
         Command::Org(OrgCommand::Create { name, json }) => {
@@ -525,11 +525,13 @@ async fn serve(
     store: Arc<dyn Store>,
     config: ServeConfig,
     sealer: Arc<Sealer>,
+    database_url: &str,
 ) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(config.addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
     let scheme = if config.tls() { "https" } else { "http" };
     tracing::info!(addr = %config.addr, backend = store.backend(), "serving on {scheme}://{}", config.addr);
     let state = AppState::new(store, Arc::new(SystemClock), config, sealer);
+    crate::startup::start_relay(&state, database_url).await?;
     crate::startup::serve(listener, state).await
 }

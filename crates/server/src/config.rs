@@ -85,6 +85,26 @@ pub struct ServeConfig {
     /// How often background jobs (reminders, no-shows, session expiry) run, in seconds.
     #[arg(long, env = "TELEMED_JOB_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub job_interval_seconds: u64,
+    /// STUN servers for video visits, comma-separated (stun:stun.example.org:3478). Unset: browsers
+    /// connect directly, which works on one network.
+    #[arg(long, env = "TELEMED_STUN_URLS", value_delimiter = ',')]
+    pub stun_urls: Vec<String>,
+    /// TURN servers for video visits behind strict firewalls, comma-separated
+    /// (turn:turn.example.org:3478?transport=udp). Needs --turn-secret.
+    #[arg(
+        long,
+        env = "TELEMED_TURN_URLS",
+        value_delimiter = ',',
+        requires = "turn_secret"
+    )]
+    pub turn_urls: Vec<String>,
+    /// The secret shared with the TURN server (coturn `static-auth-secret` with `use-auth-secret`):
+    /// each participant gets credentials of their own that expire.
+    #[arg(long, env = "TELEMED_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+    /// How long minted TURN credentials work.
+    #[arg(long, env = "TELEMED_TURN_CREDENTIAL_MINUTES", default_value_t = 240, value_parser = clap::value_parser!(i64).range(5..=1440))]
+    pub turn_credential_minutes: i64,
 }
 
 /// Reminder offsets in minutes before a visit, largest first.
@@ -189,6 +209,10 @@ impl ServeConfig {
             mail_from: "Telemed <no-reply@telemed.invalid>".into(),
             public_url: None,
             job_interval_seconds: 60,
+            stun_urls: Vec::new(),
+            turn_urls: Vec::new(),
+            turn_secret: None,
+            turn_credential_minutes: 240,
         }
     }
 
@@ -246,7 +270,11 @@ impl ServeConfig {
              # TELEMED_SMTP_URL=smtp+starttls://user:password@mail.example.org:587   # unset: no reminder emails\n\
              TELEMED_MAIL_FROM=\"{}\"\n\
              # TELEMED_PUBLIC_URL=https://telemed.example.org                   # links in emails; default http://ADDR\n\
-             TELEMED_JOB_INTERVAL_SECONDS={}\n",
+             TELEMED_JOB_INTERVAL_SECONDS={}\n\
+             # TELEMED_STUN_URLS=stun:stun.example.org:3478                    # video visits; unset: direct only\n\
+             # TELEMED_TURN_URLS=turn:turn.example.org:3478?transport=udp      # needs TELEMED_TURN_SECRET\n\
+             # TELEMED_TURN_SECRET=...                                          # coturn static-auth-secret\n\
+             TELEMED_TURN_CREDENTIAL_MINUTES={}\n",
             d.session_idle_minutes,
             d.session_absolute_hours,
             d.max_failed_sign_ins,
@@ -263,6 +291,7 @@ impl ServeConfig {
             d.reminder_offsets,
             d.mail_from,
             d.job_interval_seconds,
+            d.turn_credential_minutes,
         )
     }
 }

@@ -22,6 +22,7 @@
 //! | AvailabilityOverlap    | 409    | availability_overlap  |
 //! | InvalidTransition      | 409    | invalid_transition    |
 //! | CheckInNotOpen         | 422    | check_in_not_open     |
+//! | InviteUnusable         | 410    | invite_unusable       |
 //! | Storage                | 500    | internal_error        |
 //!
 //! Besides these: malformed requests answer 400 `bad_request`, oversize bodies 413 `payload_too_large`,
@@ -85,6 +86,10 @@ impl ApiError {
         )
     }
 
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -127,6 +132,7 @@ impl From<DomainError> for ApiError {
             DomainError::CheckInNotOpen(_) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "check_in_not_open")
             }
+            DomainError::InviteUnusable(_) => (StatusCode::GONE, "invite_unusable"),
             DomainError::Storage(detail) => {
                 tracing::error!(%detail, "storage failure");
                 return Self::new(

@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod reminders;
+pub mod signaling;
 pub mod startup;
 pub mod state;
 pub mod web;

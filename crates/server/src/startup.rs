@@ -27,6 +27,7 @@ pub fn app(state: AppState) -> Router {
     let routes = api::with_openapi_route(api_routes, doc)
         .route("/metrics", get(api::ops::metrics))
         .merge(web::router())
+        .merge(crate::signaling::router())
         .fallback(not_found);
     let timeout = Duration::from_secs(state.config.request_timeout_seconds);
     routes
@@ -96,6 +97,17 @@ async fn security_headers(State(state): State<AppState>, request: Request, next:
         );
     }
     response
+}
+
+/// With PostgreSQL, joins the other servers sharing the database so that visits' live messages
+/// reach participants connected to any of them. With SQLite there is one server: nothing to do.
+pub async fn start_relay(state: &AppState, database_url: &str) -> anyhow::Result<()> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        crate::signaling::relay::start(state.hub.clone(), database_url)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for other servers' live messages: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Serves the app on `listener` until ctrl-c; TLS when the configuration names a certificate and key.

@@ -25,6 +25,8 @@ pub struct AppState {
     pub competency: Arc<dyn domain::scheduling::CompetencyGate>,
     /// Sends reminder emails; `None` when no SMTP server is configured.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Live connections to visits and waiting rooms; tells them when a visit changes.
+    pub hub: Arc<crate::signaling::hub::Hub>,
 }
 
 impl AppState {
@@ -44,6 +46,7 @@ impl AppState {
         };
         Self {
             mailer,
+            hub: crate::signaling::hub::Hub::new(store.clone(), clock.clone()),
             store,
             clock,
             config: Arc::new(config),
@@ -62,6 +65,7 @@ impl AppState {
             break_glass_minutes: self.config.break_glass_minutes,
             scheduling: self.config.scheduling_policy(),
             competency: self.competency.as_ref(),
+            notifier: self.hub.as_ref(),
         }
     }
 }

@@ -2,9 +2,7 @@
 //! behind `record_audit`, and the auditor's queries.
 
 use domain::DomainError;
-use domain::compliance::{
-    AuditAction, AuditActor, AuditEntry, AuditQuery, AuditRecord, Outcome, seal,
-};
+use domain::compliance::{AuditAction, AuditEntry, AuditQuery, AuditRecord, Outcome, seal};
 use domain::identity::Role;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
@@ -264,18 +262,7 @@ fn bind_record<'q>(
 }
 
 fn record_from_row(row: &AnyRow) -> R<AuditRecord> {
-    let actor = match db::text(row, "actor_kind")?.as_str() {
-        "user" => AuditActor::User {
-            id: db::parsed(row, "actor_id")?,
-            role: db::domain_value(row, "actor_role", Role::parse)?,
-        },
-        "client" => AuditActor::Client {
-            id: db::parsed(row, "actor_id")?,
-        },
-        "operator" => AuditActor::Operator,
-        "anonymous" => AuditActor::Anonymous,
-        _ => return Err(unreadable("actor_kind")),
-    };
+    let actor = db::actor(row)?;
     let action =
         AuditAction::parse(&db::text(row, "action")?).ok_or_else(|| unreadable("action"))?;
     let outcome =

@@ -260,6 +260,31 @@ pub(crate) fn fixed_chunks<T>(rows: &[T]) -> Vec<&[T]> {
     chunks
 }
 
+/// The actor of an audit entry, an appointment event or a visit's log (`actor_kind`, `actor_id`,
+/// `actor_role` columns).
+pub(crate) fn actor(row: &AnyRow) -> R<domain::compliance::AuditActor> {
+    use domain::compliance::AuditActor;
+    Ok(match text(row, "actor_kind")?.as_str() {
+        "user" => AuditActor::User {
+            id: parsed(row, "actor_id")?,
+            role: domain_value(row, "actor_role", domain::identity::Role::parse)?,
+        },
+        "client" => AuditActor::Client {
+            id: parsed(row, "actor_id")?,
+        },
+        "operator" => AuditActor::Operator,
+        "anonymous" => AuditActor::Anonymous,
+        "guest" => AuditActor::Guest {
+            invite: parsed(row, "actor_id")?,
+        },
+        other => {
+            return Err(DomainError::Storage(format!(
+                "stored actor_kind '{other}' is unreadable"
+            )));
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::fixed_chunks;

@@ -13,9 +13,11 @@ mod identity;
 mod migrations;
 mod patients;
 mod port;
+pub mod relay;
 mod scheduling;
 mod sessions;
 pub mod testing;
+mod visits;
 
 pub use connect::{Backend, ConnectError, ConnectOptions, connect, connect_with};
 pub use migrations::migration_file_names;

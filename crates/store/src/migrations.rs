@@ -25,6 +25,7 @@ macro_rules! migrations {
 migrations![
     (1, "foundation", "0001_foundation.sql"),
     (2, "scheduling", "0002_scheduling.sql"),
+    (3, "visits", "0003_visits.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

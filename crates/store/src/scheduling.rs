@@ -152,17 +152,7 @@ fn appointment_from_row(row: &AnyRow) -> R<Appointment> {
 }
 
 fn event_from_row(row: &AnyRow) -> R<AppointmentEvent> {
-    let actor = match db::text(row, "actor_kind")?.as_str() {
-        "user" => domain::compliance::AuditActor::User {
-            id: db::parsed(row, "actor_id")?,
-            role: value(row, "actor_role", Role::parse)?,
-        },
-        "client" => domain::compliance::AuditActor::Client {
-            id: db::parsed(row, "actor_id")?,
-        },
-        "anonymous" => domain::compliance::AuditActor::Anonymous,
-        _ => domain::compliance::AuditActor::Operator,
-    };
+    let actor = db::actor(row)?;
     Ok(AppointmentEvent {
         id: db::parsed(row, "id")?,
         appointment_id: db::parsed(row, "appointment_id")?,
@@ -371,7 +361,7 @@ fn bind_appointment<'q>(
         .bind(a.updated_at.as_microsecond())
 }
 
-async fn insert_event(conn: &mut AnyConnection, e: &AppointmentEvent) -> R<()> {
+pub(crate) async fn insert_event(conn: &mut AnyConnection, e: &AppointmentEvent) -> R<()> {
     insert_events(conn, &[e]).await
 }
 
@@ -550,6 +540,61 @@ impl SqlStore {
             .await
             .db()?;
         row.as_ref().map(slot_view_from_row).transpose()
+    }
+}
+
+/// Moves an appointment from `c.from` to `c.to` with its event, consent and audit, inside the
+/// caller's transaction; false (nothing written) if it was no longer in `c.from`. Cancelling an
+/// appointment whose patient is in the waiting room cancels the visit with it.
+pub(crate) async fn apply_status_change(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    c: &StatusChange,
+) -> R<bool> {
+    let done = sqlx::query(
+        "UPDATE appointments SET status = $3, updated_at = $4, \
+         late_cancellation = $5, cancel_reason = COALESCE($6, cancel_reason), \
+         patient_state = COALESCE($7, patient_state), end_at = COALESCE($8, end_at) \
+         WHERE id = $1 AND org_id = $2 AND status = $9",
+    )
+    .bind(c.appointment_id.to_string())
+    .bind(c.org_id.to_string())
+    .bind(c.to.as_str())
+    .bind(c.at.as_microsecond())
+    .bind(c.late_cancellation)
+    .bind(c.cancel_reason.clone())
+    .bind(c.patient_state.map(|s| s.code()))
+    .bind(c.end_at.map(|t| t.as_microsecond()))
+    .bind(c.from.as_str())
+    .execute(&mut *conn)
+    .await
+    .db()?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    insert_event(conn, &c.event).await?;
+    if let Some(consent) = &c.consent {
+        insert_consent(conn, consent).await?;
+    }
+    if c.to == AppointmentStatus::Cancelled {
+        crate::visits::cancel_open_visit(conn, c).await?;
+    }
+    audit::append(conn, backend, c.audit.clone()).await?;
+    Ok(true)
+}
+
+impl SqlStore {
+    /// Forgets what a committed status change made stale.
+    pub(crate) fn after_status_change(&self, c: &StatusChange) {
+        if let Some(consent) = &c.consent {
+            self.caches
+                .consents
+                .remove(&(consent.org_id, consent.patient_id));
+        }
+        if c.to == AppointmentStatus::Cancelled {
+            // Its slot is free again.
+            self.caches.taken_slots.clear();
+        }
     }
 }
 
@@ -984,42 +1029,11 @@ impl SchedulingStore for SqlStore {
 
     async fn change_status(&self, c: StatusChange) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE appointments SET status = $3, updated_at = $4, \
-             late_cancellation = $5, cancel_reason = COALESCE($6, cancel_reason), \
-             patient_state = COALESCE($7, patient_state), end_at = COALESCE($8, end_at) \
-             WHERE id = $1 AND org_id = $2 AND status = $9",
-        )
-        .bind(c.appointment_id.to_string())
-        .bind(c.org_id.to_string())
-        .bind(c.to.as_str())
-        .bind(c.at.as_microsecond())
-        .bind(c.late_cancellation)
-        .bind(c.cancel_reason.clone())
-        .bind(c.patient_state.map(|s| s.code()))
-        .bind(c.end_at.map(|t| t.as_microsecond()))
-        .bind(c.from.as_str())
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        if done.rows_affected() == 0 {
+        if !apply_status_change(&mut tx, self.backend, &c).await? {
             return Ok(false);
         }
-        insert_event(&mut tx, &c.event).await?;
-        if let Some(consent) = &c.consent {
-            insert_consent(&mut tx, consent).await?;
-        }
-        audit::append(&mut tx, self.backend, c.audit).await?;
         tx.commit().await.db()?;
-        if let Some(consent) = &c.consent {
-            self.caches
-                .consents
-                .remove(&(consent.org_id, consent.patient_id));
-        }
-        if c.to == AppointmentStatus::Cancelled {
-            // Its slot is free again.
-            self.caches.taken_slots.clear();
-        }
+        self.after_status_change(&c);
         Ok(true)
     }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::identity::Role;
-use crate::ids::{ClientId, OrgId, PatientId, UserId};
+use crate::ids::{ClientId, InviteId, OrgId, PatientId, UserId};
 
 /// The hash that precedes the first record.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -23,6 +23,10 @@ pub enum AuditActor {
     Operator,
     /// A sign-in attempt for an unknown account.
     Anonymous,
+    /// A guest let into a visit by a one-time invitation.
+    Guest {
+        invite: InviteId,
+    },
 }
 
 impl AuditActor {
@@ -32,6 +36,7 @@ impl AuditActor {
             AuditActor::Client { .. } => "client",
             AuditActor::Operator => "operator",
             AuditActor::Anonymous => "anonymous",
+            AuditActor::Guest { .. } => "guest",
         }
     }
 
@@ -39,6 +44,7 @@ impl AuditActor {
         match self {
             AuditActor::User { id, .. } => Some(id.to_string()),
             AuditActor::Client { id } => Some(id.to_string()),
+            AuditActor::Guest { invite } => Some(invite.to_string()),
             _ => None,
         }
     }
@@ -134,10 +140,24 @@ pub enum AuditAction {
     CalendarFeedIssued,
     #[serde(rename = "calendar_feed.read")]
     CalendarFeedRead,
+    #[serde(rename = "visit.change")]
+    VisitChange,
+    #[serde(rename = "visit.read")]
+    VisitRead,
+    #[serde(rename = "guest.invite")]
+    GuestInvite,
+    #[serde(rename = "guest.join")]
+    GuestJoin,
+    #[serde(rename = "guest.admit")]
+    GuestAdmit,
+    #[serde(rename = "escalation.raised")]
+    EscalationRaised,
+    #[serde(rename = "escalation.acknowledged")]
+    EscalationAcknowledged,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 40] = [
+    pub const ALL: [AuditAction; 47] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -178,6 +198,13 @@ impl AuditAction {
         AuditAction::ReminderSent,
         AuditAction::CalendarFeedIssued,
         AuditAction::CalendarFeedRead,
+        AuditAction::VisitChange,
+        AuditAction::VisitRead,
+        AuditAction::GuestInvite,
+        AuditAction::GuestJoin,
+        AuditAction::GuestAdmit,
+        AuditAction::EscalationRaised,
+        AuditAction::EscalationAcknowledged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -222,6 +249,13 @@ impl AuditAction {
             AuditAction::ReminderSent => "reminder.sent",
             AuditAction::CalendarFeedIssued => "calendar_feed.issued",
             AuditAction::CalendarFeedRead => "calendar_feed.read",
+            AuditAction::VisitChange => "visit.change",
+            AuditAction::VisitRead => "visit.read",
+            AuditAction::GuestInvite => "guest.invite",
+            AuditAction::GuestJoin => "guest.join",
+            AuditAction::GuestAdmit => "guest.admit",
+            AuditAction::EscalationRaised => "escalation.raised",
+            AuditAction::EscalationAcknowledged => "escalation.acknowledged",
         }
     }
 

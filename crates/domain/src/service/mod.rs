@@ -5,6 +5,7 @@ pub mod org;
 pub mod patients;
 pub mod scheduling;
 pub mod users;
+pub mod visits;
 
 use crate::clock::Clock;
 use crate::scheduling::{CompetencyGate, SchedulingPolicy};
@@ -20,4 +21,6 @@ pub struct Ctx<'a> {
     pub scheduling: SchedulingPolicy,
     /// Whether a clinician may take virtual visits (filled by training and certification).
     pub competency: &'a dyn CompetencyGate,
+    /// Tells the screens watching a visit that it changed.
+    pub notifier: &'a dyn crate::visits::VisitNotifier,
 }

@@ -428,9 +428,17 @@ pub struct CheckInRequest {
     #[schema(example = "NY")]
     pub patient_state: String,
     pub consent_version: Option<i64>,
+    /// Virtual visits: where exactly the patient is now (an address or a description), shown to
+    /// the clinician for an emergency.
+    #[schema(example = "home, 12 Elm St, Albany")]
+    pub location: Option<String>,
+    /// Virtual visits: the service line's pre-visit questionnaire (PHQ-9 for behavioral health,
+    /// a symptom form for urgent care).
+    pub questionnaire: Option<crate::api::visits::QuestionnaireRequest>,
 }
 
-/// Check in, from the check-in window before the start until the planned end.
+/// Check in, from the check-in window before the start until the planned end. A virtual visit's
+/// check-in opens its waiting room (see `/api/v1/visits/{id}`).
 #[utoipa::path(post, path = "/api/v1/appointments/{id}/check-in", tag = "scheduling",
     params(("id" = String, Path, description = "Appointment id")),
     request_body = CheckInRequest,
@@ -447,6 +455,8 @@ pub async fn check_in(
     let input = CheckInInput {
         patient_state: body.patient_state,
         consent_version: body.consent_version,
+        location: body.location,
+        questionnaire: body.questionnaire.map(Into::into).unwrap_or_default(),
     };
     Ok(Json(
         appointments::check_in(state.ctx(), &actor, id, &input)

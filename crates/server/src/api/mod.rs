@@ -11,6 +11,7 @@ pub mod ops;
 pub mod patients;
 pub mod queue;
 pub mod session;
+pub mod visits;
 
 use axum::Json;
 use axum::Router;
@@ -26,7 +27,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Telemed API", description = "Telemedicine platform JSON API. Errors: {\"error\": {\"code\", \"message\"}}."),
     modifiers(&SecuritySchemes),
-    tags((name = "patients"), (name = "scheduling"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
+    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -91,6 +92,15 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(queue::take))
         .routes(routes!(calendar::issue))
         .routes(routes!(calendar::feed))
+        .routes(routes!(visits::waiting_room))
+        .routes(routes!(visits::get))
+        .routes(routes!(visits::admit))
+        .routes(routes!(visits::end))
+        .routes(routes!(visits::invite, visits::list_invites))
+        .routes(routes!(visits::admit_guest))
+        .routes(routes!(visits::emergency))
+        .routes(routes!(visits::list_alerts))
+        .routes(routes!(visits::acknowledge_alert))
         .routes(routes!(session::sign_in, session::sign_out))
         .routes(routes!(session::second_factor))
         .routes(routes!(session::me))

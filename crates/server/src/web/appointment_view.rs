@@ -242,6 +242,7 @@ impl Directory {
             AuditActor::Client { .. } => "A connected system".into(),
             AuditActor::Operator => "Telemed (automatic)".into(),
             AuditActor::Anonymous => "Unknown".into(),
+            AuditActor::Guest { .. } => "A guest".into(),
         }
     }
 

@@ -574,6 +574,8 @@ step!(check_in, "checked_in", |ctx, actor, id, form| {
     let input = CheckInInput {
         patient_state: form.get("patient_state").to_string(),
         consent_version: accepted_version(&form),
+        location: form.optional("location"),
+        questionnaire: Default::default(),
     };
     async move { appointments::check_in(ctx, actor, id, &input).await }
 });

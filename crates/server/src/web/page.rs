@@ -64,6 +64,9 @@ pub enum PageError {
     /// The form's CSRF token was missing or wrong.
     Csrf,
     BadRequest(String),
+    /// A link that no longer opens anything (a guest's invitation used, expired, or for a visit
+    /// that is over).
+    Gone(String),
     Internal,
     Redirect(String),
 }
@@ -83,6 +86,7 @@ impl From<DomainError> for PageError {
             ),
             DomainError::Invalid(field) => Self::BadRequest(field.to_string()),
             DomainError::Conflict(message) => Self::BadRequest(message),
+            DomainError::InviteUnusable(message) => Self::Gone(capitalise(&message)),
             DomainError::BadCredentials | DomainError::AccountLocked => {
                 Self::Redirect("/signin".into())
             }
@@ -127,6 +131,7 @@ impl From<ApiError> for PageError {
         match err.status {
             StatusCode::NOT_FOUND => Self::NotFound,
             StatusCode::FORBIDDEN => Self::Forbidden(err.message),
+            StatusCode::GONE => Self::Gone(err.message),
             s if s.is_client_error() => Self::BadRequest(err.message),
             // The API error type has already logged the detail.
             _ => Self::Internal,
@@ -158,6 +163,7 @@ impl IntoResponse for PageError {
                 "Something is wrong with the request",
                 message,
             ),
+            PageError::Gone(message) => (StatusCode::GONE, "This link no longer works", message),
             PageError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Sorry, something went wrong",

@@ -317,7 +317,7 @@ pub async fn cancel(
         (None, true, _) => Some("late cancellation".into()),
         (r, false, _) => r.clone(),
     };
-    apply(
+    let cancelled = apply(
         ctx,
         actor,
         &a,
@@ -329,7 +329,13 @@ pub async fn cancel(
             c.cancel_reason = reason;
         },
     )
-    .await
+    .await?;
+    // A patient waiting for this visit leaves the waiting room at once (the store cancelled the
+    // visit with the appointment).
+    if let Some(v) = ctx.store.get_visit(a.org_id, a.id).await? {
+        ctx.notifier.visit_changed(&v);
+    }
+    Ok(cancelled)
 }
 
 /// The patient (or staff for them) confirms a proposed appointment; the rules run again.
@@ -359,7 +365,7 @@ pub async fn confirm(
 
 /// The booking rules that are checked again later: licensure for where the patient is now,
 /// competency, and consent (virtual visits only). Returns the audit entries and new consent.
-async fn recheck(
+pub(crate) async fn recheck(
     ctx: Ctx<'_>,
     actor: &Actor,
     a: &Appointment,
@@ -392,23 +398,8 @@ async fn recheck(
     Ok((audit, consent))
 }
 
-/// What check-in asks: where the patient is right now.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CheckInInput {
-    pub patient_state: String,
-    pub consent_version: Option<i64>,
-}
-
-/// Check-in, within the window before the start: licensure is checked again against where the
-/// patient is now, and consent and the clinician's certification again.
-pub async fn check_in(
-    ctx: Ctx<'_>,
-    actor: &Actor,
-    id: AppointmentId,
-    input: &CheckInInput,
-) -> DomainResult<Appointment> {
-    let a = appointment_for(ctx, actor, id, Permission::ManageAppointments).await?;
-    state::next(a.status, AppointmentAction::CheckIn)?;
+/// Check-in is open from the window before the start until the planned end.
+pub(crate) fn check_in_open(ctx: Ctx<'_>, a: &Appointment) -> DomainResult<()> {
     let now = ctx.clock.now();
     let window = SignedDuration::from_mins(ctx.scheduling.check_in_window_minutes);
     if now < a.start_at.saturating_sub(window).unwrap_or(a.start_at) {
@@ -422,6 +413,58 @@ pub async fn check_in(
             "the time of this visit has passed; book a new one".into(),
         ));
     }
+    Ok(())
+}
+
+/// What check-in asks: where the patient is right now.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CheckInInput {
+    pub patient_state: String,
+    pub consent_version: Option<i64>,
+    /// Virtual visits: where exactly the patient is (for an emergency).
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Virtual visits: the service line's pre-visit questionnaire.
+    #[serde(default)]
+    pub questionnaire: crate::visits::QuestionnaireInput,
+}
+
+/// The appointment as stored now.
+async fn reload(ctx: Ctx<'_>, a: &Appointment) -> DomainResult<Appointment> {
+    ctx.store
+        .get_appointment(a.org_id, a.id)
+        .await?
+        .ok_or(DomainError::NotFound {
+            resource: "appointment",
+        })
+}
+
+/// Check-in, within the window before the start: licensure is checked again against where the
+/// patient is now, and consent and the clinician's certification again.
+pub async fn check_in(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    id: AppointmentId,
+    input: &CheckInInput,
+) -> DomainResult<Appointment> {
+    let a = appointment_for(ctx, actor, id, Permission::ManageAppointments).await?;
+    if a.modality.is_virtual() {
+        // A virtual visit's check-in opens its waiting room.
+        let visit_input = crate::service::visits::check_in::VisitCheckInInput {
+            patient_state: input.patient_state.clone(),
+            location: input
+                .location
+                .clone()
+                .filter(|l| !l.trim().is_empty())
+                .unwrap_or_else(|| "not given at check-in".into()),
+            consent_version: input.consent_version,
+            questionnaire: input.questionnaire.clone(),
+        };
+        crate::service::visits::check_in::check_in(ctx, actor, id, &visit_input).await?;
+        return reload(ctx, &a).await;
+    }
+    state::next(a.status, AppointmentAction::CheckIn)?;
+    check_in_open(ctx, &a)?;
     let patient_state = UsState::parse("patient_state", &input.patient_state)?;
     let (extra_audit, consent) =
         recheck(ctx, actor, &a, patient_state, input.consent_version).await?;
@@ -445,6 +488,11 @@ pub async fn check_in(
 pub async fn start(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResult<Appointment> {
     let a = appointment_for(ctx, actor, id, Permission::ManageAppointments).await?;
     state::next(a.status, AppointmentAction::Start)?;
+    if let Some(v) = ctx.store.get_visit(a.org_id, a.id).await? {
+        // Starting a virtual visit lets the waiting patient in.
+        crate::service::visits::call::admit_visit(ctx, actor, &v, &a).await?;
+        return reload(ctx, &a).await;
+    }
     if a.modality.is_virtual() {
         let clinician = super::clinician(ctx, a.org_id, a.clinician_id).await?;
         ctx.competency
@@ -466,6 +514,14 @@ pub async fn start(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResu
 /// Ends a visit; an early end frees the rest of the clinician's time.
 pub async fn complete(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResult<Appointment> {
     let a = appointment_for(ctx, actor, id, Permission::ManageAppointments).await?;
+    if let Some(v) = ctx.store.get_visit(a.org_id, a.id).await?
+        && v.state.in_progress()
+    {
+        // Completing a virtual visit ends its call for everyone.
+        let outcome = crate::visits::VisitOutcome::Completed;
+        crate::service::visits::call::end_visit(ctx, actor, &v, &a, outcome).await?;
+        return reload(ctx, &a).await;
+    }
     let now = ctx.clock.now();
     apply(
         ctx,

@@ -1,0 +1,15 @@
+//! Virtual visits: check-in, the waiting room, the call and its record, guests, emergencies.
+//!
+//! A visit opens when a virtual appointment is checked in and follows its own state machine
+//! (`state.rs`); the appointment moves along with it (the call starts the appointment, ending the
+//! call completes it).
+
+pub mod model;
+pub mod questionnaire;
+pub mod state;
+pub mod store;
+
+pub use model::*;
+pub use questionnaire::*;
+pub use state::*;
+pub use store::*;
