@@ -105,6 +105,10 @@ pub struct ServeConfig {
     /// How long minted TURN credentials work.
     #[arg(long, env = "TELEMED_TURN_CREDENTIAL_MINUTES", default_value_t = 240, value_parser = clap::value_parser!(i64).range(5..=1440))]
     pub turn_credential_minutes: i64,
+    /// Route every call through the TURN server (`iceTransportPolicy: "relay"`), so patients and
+    /// clinicians never learn each other's IP address. Needs --turn-urls.
+    #[arg(long, env = "TELEMED_ICE_RELAY_ONLY", requires = "turn_urls")]
+    pub ice_relay_only: bool,
 }
 
 /// Reminder offsets in minutes before a visit, largest first.
@@ -213,6 +217,7 @@ impl ServeConfig {
             turn_urls: Vec::new(),
             turn_secret: None,
             turn_credential_minutes: 240,
+            ice_relay_only: false,
         }
     }
 
@@ -274,7 +279,8 @@ impl ServeConfig {
              # TELEMED_STUN_URLS=stun:stun.example.org:3478                    # video visits; unset: direct only\n\
              # TELEMED_TURN_URLS=turn:turn.example.org:3478?transport=udp      # needs TELEMED_TURN_SECRET\n\
              # TELEMED_TURN_SECRET=...                                          # coturn static-auth-secret\n\
-             TELEMED_TURN_CREDENTIAL_MINUTES={}\n",
+             TELEMED_TURN_CREDENTIAL_MINUTES={}\n\
+             # TELEMED_ICE_RELAY_ONLY=true                                      # calls only through TURN (hides IPs)\n",
             d.session_idle_minutes,
             d.session_absolute_hours,
             d.max_failed_sign_ins,

@@ -119,6 +119,7 @@ async fn run_participant(
         "type": "welcome",
         "you": {"peer": peer, "role": pass.role, "name": pass.name},
         "ice_servers": ice::ice_servers(&state.config, &peer, state.clock.now()),
+        "ice_transport_policy": if state.config.ice_relay_only { "relay" } else { "all" },
     })
     .to_string();
     if socket.send(Message::Text(welcome.into())).await.is_err() {
