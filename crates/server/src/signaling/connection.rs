@@ -137,6 +137,8 @@ async fn run_participant(
     if let Some(frame) = hub.state_frame(id, &peer) {
         outbox.push(frame.into());
     }
+    // The state as loaded now, with the waiting patient's estimate, follows at once.
+    hub.refresh_soon(pass.visit.org_id, id, None);
     let mut refusals = 0u32;
     let reason = loop {
         tokio::select! {

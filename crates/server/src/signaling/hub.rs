@@ -412,7 +412,7 @@ impl Hub {
 
     /// Starts reloading a visit and telling its participants (and the patients waiting for the
     /// same clinician, whose estimate moves).
-    fn refresh_soon(&self, org: OrgId, room_id: AppointmentId, clinician: Option<UserId>) {
+    pub fn refresh_soon(&self, org: OrgId, room_id: AppointmentId, clinician: Option<UserId>) {
         let Some(hub) = self.me.upgrade() else { return };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;

@@ -15,5 +15,6 @@ mod scheduling;
 mod sign_in;
 mod smtp;
 mod tls;
+mod visits;
 mod web;
 mod web_scheduling;
