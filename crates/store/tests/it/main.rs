@@ -12,3 +12,4 @@ mod identity;
 mod patients;
 mod scheduling;
 mod sessions;
+mod visits;

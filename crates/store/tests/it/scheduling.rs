@@ -29,19 +29,19 @@ on_every_backend!(
 );
 
 /// An organization with a site, a clinician, visit types and some patients.
-struct World {
-    org: Organization,
-    site: Site,
-    clinician: User,
-    visit_type: VisitType,
-    patients: Vec<Patient>,
+pub(crate) struct World {
+    pub(crate) org: Organization,
+    pub(crate) site: Site,
+    pub(crate) clinician: User,
+    pub(crate) visit_type: VisitType,
+    pub(crate) patients: Vec<Patient>,
 }
 
-fn ny() -> UsState {
+pub(crate) fn ny() -> UsState {
     UsState::parse("state", "NY").unwrap()
 }
 
-async fn world(db: &TestDb, patients: usize) -> World {
+pub(crate) async fn world(db: &TestDb, patients: usize) -> World {
     let org = db.org("Acme").await;
     let site = db.site(&org, "Main").await;
     let c = clinician(&org, "dr@example.org", &[&site]);
@@ -77,11 +77,11 @@ async fn world(db: &TestDb, patients: usize) -> World {
     }
 }
 
-fn minutes(n: i64) -> Timestamp {
+pub(crate) fn minutes(n: i64) -> Timestamp {
     at(n * 60)
 }
 
-fn slot(w: &World, clinician: UserId, start_min: i64, length: i64) -> Slot {
+pub(crate) fn slot(w: &World, clinician: UserId, start_min: i64, length: i64) -> Slot {
     Slot {
         id: SlotId::new(),
         org_id: w.org.id,
@@ -97,14 +97,14 @@ fn slot(w: &World, clinician: UserId, start_min: i64, length: i64) -> Slot {
     }
 }
 
-async fn publish(db: &TestDb, slots: &[Slot]) -> u64 {
+pub(crate) async fn publish(db: &TestDb, slots: &[Slot]) -> u64 {
     db.store
         .publish_slots(slots, audit(AuditAction::SlotsPublish))
         .await
         .unwrap()
 }
 
-fn appointment(w: &World, p: &Patient, s: &Slot) -> Appointment {
+pub(crate) fn appointment(w: &World, p: &Patient, s: &Slot) -> Appointment {
     Appointment {
         id: AppointmentId::new(),
         org_id: w.org.id,
@@ -130,7 +130,7 @@ fn appointment(w: &World, p: &Patient, s: &Slot) -> Appointment {
     }
 }
 
-fn booking(a: &Appointment) -> NewBooking {
+pub(crate) fn booking(a: &Appointment) -> NewBooking {
     NewBooking {
         appointment: a.clone(),
         event: AppointmentEvent {
@@ -148,7 +148,7 @@ fn booking(a: &Appointment) -> NewBooking {
     }
 }
 
-async fn book(db: &TestDb, a: &Appointment) -> Result<(), DomainError> {
+pub(crate) async fn book(db: &TestDb, a: &Appointment) -> Result<(), DomainError> {
     db.store.book(booking(a)).await
 }
 
@@ -284,7 +284,11 @@ async fn a_cancelled_appointment_frees_its_slot_for_the_next_patient(db: TestDb)
     assert!(open.is_empty(), "the slot is held again");
 }
 
-fn change(a: &Appointment, from: AppointmentStatus, to: AppointmentStatus) -> StatusChange {
+pub(crate) fn change(
+    a: &Appointment,
+    from: AppointmentStatus,
+    to: AppointmentStatus,
+) -> StatusChange {
     StatusChange {
         org_id: a.org_id,
         appointment_id: a.id,
