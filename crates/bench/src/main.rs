@@ -7,6 +7,7 @@
 mod http;
 mod load;
 mod rush;
+mod signaling;
 mod storeprobe;
 mod telemed;
 
@@ -89,6 +90,18 @@ struct Args {
     /// The rush: the share of attempts aimed at those popular slots.
     #[arg(long, default_value_t = 0.6)]
     rush_hot_share: f64,
+    /// Signaling: patients holding a waiting room open at once, for the memory measure.
+    #[arg(long, default_value_t = 10_000)]
+    signaling_idle: usize,
+    /// Signaling: pairs relaying at once (one pair alone is measured too).
+    #[arg(long, default_value_t = 16)]
+    signaling_pairs: usize,
+    /// Signaling: measured round trips per pair.
+    #[arg(long, default_value_t = 2_000)]
+    signaling_round_trips: usize,
+    /// Signaling: bytes of payload in each relayed message.
+    #[arg(long, default_value_t = 1024)]
+    signaling_payload: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -106,6 +119,9 @@ enum Kind {
     /// The 8 a.m. rush: 256 patients booking 10,000 slots, most after the same few; then the
     /// database is checked for double bookings.
     Rush,
+    /// Video visit signaling: relay round trips between a visit's participants (one server, and
+    /// two on PostgreSQL), and one server's memory per waiting patient.
+    Signaling,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -209,10 +225,77 @@ async fn bench(
         let report = rush::run(telemed, log, &config).await?;
         print_rush(backend, &config, &report)?;
     }
-    if args.workloads.iter().any(|k| *k != Kind::Rush) {
+    if args.workloads.contains(&Kind::Signaling) {
+        let config = signaling::SignalingConfig {
+            idle: args.signaling_idle,
+            pairs: args.signaling_pairs.max(1),
+            round_trips: args.signaling_round_trips,
+            payload_bytes: args.signaling_payload,
+        };
+        let report = signaling::run(telemed, log, backend, &config, stamp).await?;
+        print_signaling(backend, &config, &report);
+    }
+    if args
+        .workloads
+        .iter()
+        .any(|k| !matches!(k, Kind::Rush | Kind::Signaling))
+    {
         reads_and_sign_ins(args, telemed, backend, stamp, log).await?;
     }
     Ok(())
+}
+
+/// Prints the signaling tables: relay round trips, and memory per idle connection.
+fn print_signaling(
+    backend: &str,
+    config: &signaling::SignalingConfig,
+    r: &signaling::SignalingReport,
+) {
+    println!();
+    println!(
+        "signaling: seeded {} visits in {:.1} s",
+        config.idle + config.pairs,
+        r.seeding.as_secs_f64()
+    );
+    println!(
+        "| {:<10} | {:<8} | {:>5} | {:>7} | {:>11} | {:>9} | {:>9} | {:>9} | {:>9} |",
+        "relay",
+        "backend",
+        "pairs",
+        "payload",
+        "round trips",
+        "per s",
+        "p50 ms",
+        "p99 ms",
+        "max ms"
+    );
+    println!("|{}|", ["-"; 9].map(|_| "------------").join("|"));
+    for row in &r.latency {
+        println!(
+            "| {:<10} | {:<8} | {:>5} | {:>6}B | {:>11} | {:>9.0} | {:>9.3} | {:>9.3} | {:>9.3} |",
+            row.label,
+            backend,
+            row.pairs,
+            config.payload_bytes,
+            row.round_trips_ns.len(),
+            row.per_second(),
+            row.quantile_ms(0.5),
+            row.quantile_ms(0.99),
+            row.quantile_ms(1.0),
+        );
+    }
+    if let Some(m) = &r.memory {
+        println!();
+        println!(
+            "idle waiting rooms: {} connections opened in {:.1} s; server resident memory {:.1} MiB before, {:.1} MiB after: {:.1} MiB more, {:.2} KiB per connection",
+            m.connections,
+            m.open_seconds,
+            m.before_kib as f64 / 1024.0,
+            m.after_kib as f64 / 1024.0,
+            (m.after_kib.saturating_sub(m.before_kib)) as f64 / 1024.0,
+            m.per_connection_bytes() / 1024.0
+        );
+    }
 }
 
 /// Prints the rush's table and its check of the database; fails on any double booking.

@@ -2,21 +2,32 @@
 //! connection that watches waiting rooms and alerts.
 //!
 //! Each connection is one task that waits for either a frame from the browser or frames queued
-//! for it; calls into the domain are boxed so that an idle connection's task stays small.
+//! for it. The upgrade is done here rather than by axum's extractor so that the task holds
+//! exactly what the connection needs (its future is one allocation of about a kilobyte), and
+//! calls into the domain are boxed so that an idle connection's task stays small: ten thousand
+//! patients may be waiting at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
 use domain::access::{Actor, Permission};
 use domain::identity::Role;
 use domain::ids::AppointmentId;
 use domain::service::visits::{call, guests, room};
 use domain::visits::{ParticipantRole, QualitySample};
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role as WsRole, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::hub::{Identity, MemberInfo, Outbox};
 use super::ice;
@@ -33,20 +44,19 @@ pub const GUEST_COOKIE: &str = "telemed_guest";
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
 /// Each connection reads in chunks this large (a 64 KiB message still arrives whole); small,
 /// because ten thousand patients may be waiting at once.
-const READ_BUFFER_BYTES: usize = 1024;
+const READ_BUFFER_BYTES: usize = 512;
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// A browser page of another site must not open a visit with this browser's cookies
 /// (cross-site WebSocket hijacking): when an `Origin` is sent, it must be ours.
 fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
-    let Some(origin) = headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-    else {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         // Not a browser (browsers always send it on WebSocket requests).
         return true;
     };
     let host = headers
-        .get(axum::http::header::HOST)
+        .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or_default();
     let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
@@ -57,11 +67,59 @@ fn same_origin(headers: &HeaderMap, state: &AppState) -> bool {
     origin_host == host || public_host == Some(origin_host)
 }
 
-fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
-    ws.read_buffer_size(READ_BUFFER_BYTES)
+/// Checks a WebSocket handshake (RFC 6455 §4.2.1) and takes the connection's upgrade; the answer
+/// is the `101 Switching Protocols` to send once everything else is checked.
+fn handshake(parts: &mut Parts) -> Result<(Response, OnUpgrade), ApiError> {
+    let has = |name: header::HeaderName, token: &str| {
+        parts.headers.get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    if !has(header::CONNECTION, "upgrade") || !has(header::UPGRADE, "websocket") {
+        return Err(ApiError::bad_request(
+            "this address takes WebSocket connections only",
+        ));
+    }
+    if parts
+        .headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Err(ApiError::bad_request("WebSocket version 13 is required"));
+    }
+    let key = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .ok_or_else(|| ApiError::bad_request("the WebSocket key is missing"))?;
+    let accept = derive_accept_key(key.as_bytes());
+    let on_upgrade = parts
+        .extensions
+        .remove::<OnUpgrade>()
+        .ok_or_else(|| ApiError::bad_request("this connection cannot be upgraded"))?;
+    let response = Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .map_err(|_| ApiError::bad_request("the WebSocket answer could not be built"))?;
+    Ok((response, on_upgrade))
+}
+
+/// Completes the upgrade into a WebSocket with small buffers; `None` if the client went away.
+async fn accept(on_upgrade: OnUpgrade) -> Option<Socket> {
+    let upgraded = on_upgrade.await.ok()?;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
-        .max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
+        .max_message_size(Some(MAX_FRAME_BYTES))
+        .max_frame_size(Some(MAX_FRAME_BYTES));
+    Some(
+        WebSocketStream::from_raw_socket(TokioIo::new(upgraded), WsRole::Server, Some(config))
+            .await,
+    )
 }
 
 /// Who is connecting: a signed-in person, or a guest whose browser opened an invitation.
@@ -82,8 +140,7 @@ async fn who(parts: &Parts, state: &AppState) -> Result<room::Who, ApiError> {
 pub async fn visit_socket(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    ws: WebSocketUpgrade,
-    parts: Parts,
+    mut parts: Parts,
 ) -> Result<Response, ApiError> {
     if !same_origin(&parts.headers, &state) {
         return Err(ApiError::forbidden("this page may not open a visit"));
@@ -91,30 +148,20 @@ pub async fn visit_socket(
     let id: AppointmentId = id
         .parse()
         .map_err(|_| ApiError::bad_request("the visit id is not valid"))?;
+    let (switching, on_upgrade) = handshake(&mut parts)?;
     let who = who(&parts, &state).await?;
     let pass = room::join(state.ctx(), &who, id).await?;
     let invites = state.store.list_invites(pass.visit.org_id, id).await?;
-    Ok(upgrade(ws)
-        .on_upgrade(move |socket| Box::pin(run_participant(state, socket, who, pass, invites))))
-}
-
-async fn run_participant(
-    state: AppState,
-    mut socket: WebSocket,
-    who: room::Who,
-    pass: room::Pass,
-    invites: Vec<domain::visits::Invite>,
-) {
     let hub = state.hub.clone();
-    let id = pass.visit.appointment_id;
-    let peer = hub.new_peer_id();
     let identity = match &who {
-        room::Who::Member(actor) => match actor.user_id() {
-            Some(user) => Identity::User(user),
-            None => return,
-        },
+        room::Who::Member(actor) => Identity::User(
+            actor
+                .user_id()
+                .ok_or(ApiError::forbidden("only people join visits"))?,
+        ),
         room::Who::Guest(invite) => Identity::Guest(invite.id),
     };
+    let peer = hub.new_peer_id();
     let welcome = serde_json::json!({
         "type": "welcome",
         "you": {"peer": peer, "role": pass.role, "name": pass.name},
@@ -122,86 +169,169 @@ async fn run_participant(
         "ice_transport_policy": if state.config.ice_relay_only { "relay" } else { "all" },
     })
     .to_string();
-    if socket.send(Message::Text(welcome.into())).await.is_err() {
-        return;
-    }
-    let outbox = Arc::new(Outbox::default());
-    let info = MemberInfo {
-        peer: peer.clone(),
+    let member = MemberInfo {
+        peer,
         node: hub.node().to_string(),
         role: pass.role,
-        name: pass.name.clone(),
+        name: pass.name,
         identity,
     };
-    hub.join(&pass.visit, invites, info, outbox.clone());
-    if let Some(frame) = hub.state_frame(id, &peer) {
-        outbox.push(frame.into());
-    }
-    // The state as loaded now, with the waiting patient's estimate, follows at once.
-    hub.refresh_soon(pass.visit.org_id, id, None);
-    let mut refusals = 0u32;
-    let reason = loop {
-        tokio::select! {
-            incoming = tokio::time::timeout(IDLE_LIMIT, socket.recv()) => {
-                let frame = match incoming {
-                    Err(_) => break "idle",
-                    Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break "closed",
-                    Ok(Some(Ok(Message::Text(text)))) => text,
-                    Ok(Some(Ok(Message::Binary(_)))) => {
-                        refusals += 1;
-                        outbox.push(Refusal::new("malformed", "send JSON text messages").frame().into());
-                        continue;
-                    }
-                    Ok(Some(Ok(_))) => continue,
-                };
-                if let Err(refusal) = Box::pin(handle(&state, &who, id, &peer, &outbox, frame.as_str())).await {
-                    refusals += 1;
-                    tracing::warn!(visit = %id, %peer, code = refusal.code, "live message refused");
-                    outbox.push(refusal.frame().into());
-                }
-                if refusals > MAX_REFUSALS {
-                    break "refused";
-                }
-            }
-            () = outbox.ready.notified() => {}
-        }
-        if !flush(&mut socket, &outbox).await {
-            break "closed";
-        }
-        if outbox.is_closed() {
-            break if outbox.was_replaced() {
-                "replaced"
-            } else {
-                "too slow"
-            };
-        }
-    };
-    if reason == "refused" {
-        let _ = flush(&mut socket, &outbox).await;
-        let close = CloseFrame {
-            code: close_code::POLICY,
-            reason: "too many refused messages".into(),
+    let visit = pass.visit;
+    tokio::spawn(async move {
+        let Some(socket) = accept(on_upgrade).await else {
+            return;
         };
-        let _ = socket.send(Message::Close(Some(close))).await;
+        let outbox = Arc::new(Outbox::default());
+        outbox.push(welcome.into());
+        let org = visit.org_id;
+        let peer = member.peer.clone();
+        hub.join(&visit, invites, member, outbox.clone());
+        drop(visit);
+        if let Some(frame) = hub.state_frame(id, &peer) {
+            outbox.push(frame.into());
+        }
+        // The state as loaded now, with the waiting patient's estimate, follows at once.
+        hub.refresh_soon(org, id, None);
+        let participant = Participant {
+            state,
+            who,
+            id,
+            peer,
+            outbox,
+        };
+        participant.run(socket).await;
+    });
+    Ok(switching)
+}
+
+/// One participant's connection, for as long as it lasts.
+struct Participant {
+    state: AppState,
+    who: room::Who,
+    id: AppointmentId,
+    peer: String,
+    outbox: Arc<Outbox>,
+}
+
+impl Participant {
+    async fn run(self, mut socket: Socket) {
+        let mut refusals = 0u32;
+        let reason = loop {
+            if !flush(&mut socket, &self.outbox).await {
+                break "closed";
+            }
+            if self.outbox.is_closed() {
+                break if self.outbox.was_replaced() {
+                    "replaced"
+                } else {
+                    "too slow"
+                };
+            }
+            tokio::select! {
+                incoming = tokio::time::timeout(IDLE_LIMIT, socket.next()) => {
+                    let text = match incoming {
+                        Err(_) => break "idle",
+                        Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break "closed",
+                        Ok(Some(Ok(Message::Text(text)))) => text,
+                        Ok(Some(Ok(Message::Binary(_)))) => {
+                            refusals += 1;
+                            self.outbox.push(Refusal::new("malformed", "send JSON text messages").frame().into());
+                            continue;
+                        }
+                        Ok(Some(Ok(_))) => continue,
+                    };
+                    if let Err(refusal) = Box::pin(self.handle(text.as_str())).await {
+                        refusals += 1;
+                        tracing::warn!(visit = %self.id, peer = %self.peer, code = refusal.code, "live message refused");
+                        self.outbox.push(refusal.frame().into());
+                    }
+                    if refusals > MAX_REFUSALS {
+                        break "refused";
+                    }
+                }
+                () = self.outbox.ready.notified() => {}
+            }
+        };
+        if reason == "refused" {
+            let _ = flush(&mut socket, &self.outbox).await;
+            let close = CloseFrame {
+                code: CloseCode::Policy,
+                reason: "too many refused messages".into(),
+            };
+            let _ = socket.send(Message::Close(Some(close))).await;
+        }
+        drop(socket);
+        let hub = &self.state.hub;
+        hub.leave(self.id, &self.peer);
+        tracing::debug!(visit = %self.id, peer = %self.peer, reason, "live connection ended");
+        if reason != "replaced" {
+            // Leaving is never the end of a visit: it is a drop the participant can come back from.
+            if let Err(e) = Box::pin(call::dropped(self.state.ctx(), &self.who, self.id)).await {
+                tracing::debug!(visit = %self.id, error = %e, "drop not recorded");
+            }
+        }
     }
-    hub.leave(id, &peer);
-    tracing::debug!(visit = %id, %peer, reason, "live connection ended");
-    if reason != "replaced" {
-        // Leaving is never the end of a visit: it is a drop the participant can come back from.
-        if let Err(e) = Box::pin(call::dropped(state.ctx(), &who, id)).await {
-            tracing::debug!(visit = %id, error = %e, "drop not recorded");
+
+    async fn handle(&self, frame: &str) -> Result<(), Refusal> {
+        let (state, who, id) = (&self.state, &self.who, self.id);
+        let hub = &state.hub;
+        match protocol::parse(frame)? {
+            ClientMessage::Signal { to, data } => hub.signal(id, &self.peer, &to, data),
+            ClientMessage::Chat { text } => hub.chat(id, &self.peer, &text),
+            ClientMessage::Ping => {
+                self.outbox
+                    .push(Utf8Bytes::from_static(r#"{"type":"pong"}"#));
+                Ok(())
+            }
+            ClientMessage::Media { audio_only } => {
+                call::set_audio_only(state.ctx(), who, id, audio_only)
+                    .await
+                    .map(|_| ())
+                    .map_err(refusal_of)
+            }
+            ClientMessage::Connected => call::connected(state.ctx(), who, id)
+                .await
+                .map(|_| ())
+                .map_err(refusal_of),
+            ClientMessage::Reconnecting => call::dropped(state.ctx(), who, id)
+                .await
+                .map(|_| ())
+                .map_err(refusal_of),
+            ClientMessage::Stats { samples } => {
+                let now = state.clock.now();
+                let samples = samples
+                    .into_iter()
+                    .map(|s| QualitySample {
+                        appointment_id: id,
+                        at: now,
+                        // The domain records the sender's own role, whatever is said here.
+                        role: ParticipantRole::Patient,
+                        round_trip_ms: s.round_trip_ms,
+                        packet_loss_pct: s.packet_loss_pct,
+                        bitrate_kbps: s.bitrate_kbps,
+                        frames_decoded: s.frames_decoded,
+                    })
+                    .collect();
+                call::report_quality(state.ctx(), who, id, samples)
+                    .await
+                    .map_err(refusal_of)
+            }
         }
     }
 }
 
 /// Sends everything queued; false once the browser is gone.
-async fn flush(socket: &mut WebSocket, outbox: &Outbox) -> bool {
-    for frame in outbox.take() {
-        if socket.send(Message::Text(frame)).await.is_err() {
+async fn flush(socket: &mut Socket, outbox: &Outbox) -> bool {
+    let frames = outbox.take();
+    if frames.is_empty() {
+        return true;
+    }
+    for frame in frames {
+        if socket.feed(Message::Text(frame)).await.is_err() {
             return false;
         }
     }
-    true
+    socket.flush().await.is_ok()
 }
 
 fn refusal_of(e: domain::DomainError) -> Refusal {
@@ -209,67 +339,16 @@ fn refusal_of(e: domain::DomainError) -> Refusal {
     Refusal::new(api.code, api.message)
 }
 
-async fn handle(
-    state: &AppState,
-    who: &room::Who,
-    id: AppointmentId,
-    peer: &str,
-    outbox: &Outbox,
-    frame: &str,
-) -> Result<(), Refusal> {
-    let hub = &state.hub;
-    match protocol::parse(frame)? {
-        ClientMessage::Signal { to, data } => hub.signal(id, peer, &to, data),
-        ClientMessage::Chat { text } => hub.chat(id, peer, &text),
-        ClientMessage::Ping => {
-            outbox.push(r#"{"type":"pong"}"#.into());
-            Ok(())
-        }
-        ClientMessage::Media { audio_only } => {
-            call::set_audio_only(state.ctx(), who, id, audio_only)
-                .await
-                .map(|_| ())
-                .map_err(refusal_of)
-        }
-        ClientMessage::Connected => call::connected(state.ctx(), who, id)
-            .await
-            .map(|_| ())
-            .map_err(refusal_of),
-        ClientMessage::Reconnecting => call::dropped(state.ctx(), who, id)
-            .await
-            .map(|_| ())
-            .map_err(refusal_of),
-        ClientMessage::Stats { samples } => {
-            let now = state.clock.now();
-            let samples = samples
-                .into_iter()
-                .map(|s| QualitySample {
-                    appointment_id: id,
-                    at: now,
-                    role: ParticipantRole::Patient,
-                    round_trip_ms: s.round_trip_ms,
-                    packet_loss_pct: s.packet_loss_pct,
-                    bitrate_kbps: s.bitrate_kbps,
-                    frames_decoded: s.frames_decoded,
-                })
-                .collect();
-            call::report_quality(state.ctx(), who, id, samples)
-                .await
-                .map_err(refusal_of)
-        }
-    }
-}
-
 /// `GET /api/v1/live/staff`: a staff member's screen is told when a waiting room of their sites
 /// (or of their own patients) changes, and of alerts.
 pub async fn staff_socket(
     State(state): State<AppState>,
-    ws: WebSocketUpgrade,
-    parts: Parts,
+    mut parts: Parts,
 ) -> Result<Response, ApiError> {
     if !same_origin(&parts.headers, &state) {
         return Err(ApiError::forbidden("this page may not watch waiting rooms"));
     }
+    let (switching, on_upgrade) = handshake(&mut parts)?;
     let actor: Actor = match session_state(&parts, &state).await? {
         SessionState::Full(signed_in) => signed_in.actor,
         _ => return Err(ApiError::unauthenticated()),
@@ -286,33 +365,28 @@ pub async fn staff_socket(
     let clinician = (actor.role == Some(Role::Clinician))
         .then(|| actor.user_id())
         .flatten();
-    Ok(upgrade(ws)
-        .on_upgrade(move |socket| Box::pin(run_watcher(state, socket, org, sites, clinician)))
-        .into_response())
-}
-
-async fn run_watcher(
-    state: AppState,
-    mut socket: WebSocket,
-    org: domain::ids::OrgId,
-    sites: Option<Vec<domain::ids::SiteId>>,
-    clinician: Option<domain::ids::UserId>,
-) {
-    let outbox = Arc::new(Outbox::default());
-    let id = state.hub.watch(org, sites, clinician, outbox.clone());
-    loop {
-        tokio::select! {
-            incoming = tokio::time::timeout(IDLE_LIMIT, socket.recv()) => match incoming {
-                Ok(Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_)))) => {
-                    outbox.push(r#"{"type":"pong"}"#.into());
-                }
-                _ => break,
-            },
-            () = outbox.ready.notified() => {}
+    tokio::spawn(async move {
+        let Some(mut socket) = accept(on_upgrade).await else {
+            return;
+        };
+        let outbox = Arc::new(Outbox::default());
+        let id = state.hub.watch(org, sites, clinician, outbox.clone());
+        loop {
+            if !flush(&mut socket, &outbox).await || outbox.is_closed() {
+                break;
+            }
+            tokio::select! {
+                incoming = tokio::time::timeout(IDLE_LIMIT, socket.next()) => match incoming {
+                    Ok(Some(Ok(Message::Text(_)))) => {
+                        outbox.push(Utf8Bytes::from_static(r#"{"type":"pong"}"#));
+                    }
+                    Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                    _ => break,
+                },
+                () = outbox.ready.notified() => {}
+            }
         }
-        if !flush(&mut socket, &outbox).await || outbox.is_closed() {
-            break;
-        }
-    }
-    state.hub.unwatch(id);
+        state.hub.unwatch(id);
+    });
+    Ok(switching)
 }

@@ -10,8 +10,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use axum::extract::ws::Utf8Bytes;
 use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, UserId};
+use domain::scheduling::AppointmentQuery;
 use domain::service::visits::room::may_be_in_call;
 use domain::visits::{
     AheadInQueue, Escalation, Invite, ParticipantRole, Visit, VisitNotifier, VisitQuery,
@@ -22,6 +22,7 @@ use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use serde_json::value::RawValue;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::protocol::Refusal;
 
@@ -216,7 +217,8 @@ pub struct Hub {
     node: String,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    rooms: Mutex<HashMap<AppointmentId, Room>>,
+    /// Boxed: the table stays small when it grows (a room holds its visit).
+    rooms: Mutex<HashMap<AppointmentId, Box<Room>>>,
     watchers: Mutex<HashMap<u64, Watcher>>,
     next_id: AtomicU64,
     relay: OnceLock<Arc<dyn Relay>>,
@@ -282,14 +284,16 @@ impl Hub {
     ) -> bool {
         let room_id = visit.appointment_id;
         let mut rooms = lock(&self.rooms);
-        let room = rooms.entry(room_id).or_insert_with(|| Room {
-            org: visit.org_id,
-            visit: visit.clone(),
-            admitted_guests: admitted_guests(&invites),
-            invites,
-            members: Vec::new(),
-            refresh_started: 0,
-            refresh_applied: 0,
+        let room = rooms.entry(room_id).or_insert_with(|| {
+            Box::new(Room {
+                org: visit.org_id,
+                visit: visit.clone(),
+                admitted_guests: admitted_guests(&invites),
+                invites,
+                members: Vec::new(),
+                refresh_started: 0,
+                refresh_applied: 0,
+            })
         });
         replace_identity(room, info.identity);
         let admitted = room.admitted(info.role, info.identity);
@@ -493,16 +497,11 @@ impl Hub {
         room.send_peers();
     }
 
-    /// How long the patient of a waiting visit may still wait.
+    /// How long the patient of a waiting visit may still wait: two queries (the clinician's open
+    /// visits, and their appointments of the day), however long the queue.
     async fn estimate(&self, v: &Visit) -> Result<i64, domain::DomainError> {
         let now = self.clock.now();
-        let Some(own) = self
-            .store
-            .get_appointment(v.org_id, v.appointment_id)
-            .await?
-        else {
-            return Ok(0);
-        };
+        let day_ago = now.checked_sub(SignedDuration::from_hours(24)).ok();
         let query = VisitQuery {
             clinician_id: Some(v.clinician_id),
             states: Some(vec![
@@ -511,30 +510,45 @@ impl Hub {
                 VisitState::InCall,
                 VisitState::Reconnecting,
             ]),
-            since: now.checked_sub(SignedDuration::from_hours(24)).ok(),
-            limit: 50,
+            since: day_ago,
+            limit: 500,
             ..VisitQuery::default()
         };
-        let mut ahead = Vec::new();
-        for other in self.store.list_visits(v.org_id, &query).await? {
-            let before_me = other.state.in_progress()
-                || (other.checked_in_at, other.appointment_id)
-                    < (v.checked_in_at, v.appointment_id);
-            if other.appointment_id == v.appointment_id || !before_me {
-                continue;
-            }
-            if let Some(a) = self
-                .store
-                .get_appointment(v.org_id, other.appointment_id)
-                .await?
-            {
-                ahead.push(AheadInQueue {
-                    in_progress: other.state.in_progress(),
-                    planned_start: a.start_at,
-                    planned_end: a.end_at,
-                });
-            }
-        }
+        let open = self.store.list_visits(v.org_id, &query).await?;
+        let appointments = self
+            .store
+            .list_appointments(
+                v.org_id,
+                &AppointmentQuery {
+                    clinician_id: Some(v.clinician_id),
+                    from: day_ago,
+                    to: now.checked_add(SignedDuration::from_hours(24)).ok(),
+                    limit: 1000,
+                    ..AppointmentQuery::default()
+                },
+            )
+            .await?;
+        let planned = |id: AppointmentId| appointments.iter().find(|a| a.id == id);
+        let Some(own) = planned(v.appointment_id) else {
+            return Ok(0);
+        };
+        let ahead: Vec<AheadInQueue> = open
+            .iter()
+            .filter(|o| {
+                o.appointment_id != v.appointment_id
+                    && (o.state.in_progress()
+                        || (o.checked_in_at, o.appointment_id)
+                            < (v.checked_in_at, v.appointment_id))
+            })
+            .filter_map(|o| planned(o.appointment_id))
+            .map(|a| AheadInQueue {
+                in_progress: open
+                    .iter()
+                    .any(|o| o.appointment_id == a.id && o.state.in_progress()),
+                planned_start: a.start_at,
+                planned_end: a.end_at,
+            })
+            .collect();
         Ok(estimate_wait_minutes(now, own.start_at, &ahead))
     }
 
