@@ -152,7 +152,7 @@ async fn run_participant(
                     }
                     Ok(Some(Ok(_))) => continue,
                 };
-                if let Err(refusal) = Box::pin(handle(&state, &who, id, &peer, &outbox, frame.as_str())).await {
+                if let Err(refusal) = Box::pin(handle(&state, &who, pass.role, id, &peer, &outbox, frame.as_str())).await {
                     refusals += 1;
                     tracing::warn!(visit = %id, %peer, code = refusal.code, "live message refused");
                     outbox.push(refusal.frame().into());
@@ -210,6 +210,7 @@ fn refusal_of(e: domain::DomainError) -> Refusal {
 async fn handle(
     state: &AppState,
     who: &room::Who,
+    role: ParticipantRole,
     id: AppointmentId,
     peer: &str,
     outbox: &Outbox,
@@ -244,7 +245,7 @@ async fn handle(
                 .map(|s| QualitySample {
                     appointment_id: id,
                     at: now,
-                    role: ParticipantRole::Patient,
+                    role,
                     round_trip_ms: s.round_trip_ms,
                     packet_loss_pct: s.packet_loss_pct,
                     bitrate_kbps: s.bitrate_kbps,

@@ -305,6 +305,9 @@ impl Hub {
             org: visit.org_id,
             member: info,
         });
+        // The newcomer's first `state` carries no wait estimate (and the room may hold an older
+        // copy of the visit): reload it and tell everyone.
+        self.refresh_soon(visit.org_id, room_id, None);
         admitted
     }
 
@@ -493,8 +496,8 @@ impl Hub {
         room.send_peers();
     }
 
-    /// How long the patient of a waiting visit may still wait.
-    async fn estimate(&self, v: &Visit) -> Result<i64, domain::DomainError> {
+    /// How long the patient of a waiting visit may still wait, in minutes.
+    pub async fn estimate(&self, v: &Visit) -> Result<i64, domain::DomainError> {
         let now = self.clock.now();
         let Some(own) = self
             .store

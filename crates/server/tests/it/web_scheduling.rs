@@ -571,7 +571,13 @@ on_both_backends!(
             .advance(new_start.duration_since(now) - SignedDuration::from_mins(20));
         let b = browser_for(&app, &account).await;
         let page = b.get(&format!("/appointments/{}", visit.id)).await;
-        assert!(page.body.contains("State you are in right now"));
+        // A video visit is checked in on its own page (where, consent, questionnaire, devices).
+        assert!(
+            page.body
+                .contains(&format!("href=\"/visits/{}/check-in\"", visit.id))
+        );
+        let form = b.get(&format!("/visits/{}/check-in", visit.id)).await;
+        assert!(form.body.contains("State you are in right now"));
         assert!(page.body.contains("recorded as a late cancellation"));
         let checked_in = b
             .post(
