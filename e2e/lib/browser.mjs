@@ -1,6 +1,6 @@
 // Chromium as the suite drives it: Debian's build, fake camera and microphone, loopback WebRTC.
 import { chromium } from 'playwright-core';
-import { PASSWORD, sleep, totp } from './telemed.mjs';
+import { PASSWORD, freshCode, sleep } from './telemed.mjs';
 
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -32,7 +32,7 @@ export async function signIn(page, base, user) {
   await page.fill('#f-password', PASSWORD);
   await Promise.all([page.waitForURL((u) => u.pathname !== '/signin'), page.click('form[action="/signin"] button[type=submit]')]);
   if (new URL(page.url()).pathname === '/signin/code') {
-    await page.fill('#f-code', totp(user.totp));
+    await page.fill('#f-code', await freshCode(user.totp));
     await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/signin')), page.click('form:has(#f-code) button[type=submit]')]);
   }
 }

@@ -28,6 +28,21 @@ export function totp(secretB32, at = Date.now()) {
   return String(code).padStart(6, '0');
 }
 
+// The server accepts each time step of a user's codes once (no replays) and the steps next to
+// the current one: a second sign-in of the same person within 30 s uses the next step's code.
+const lastStep = new Map();
+export async function freshCode(secretB32) {
+  for (;;) {
+    const now = Math.floor(Date.now() / 30000);
+    const step = Math.max(now, (lastStep.get(secretB32) ?? -1) + 1);
+    if (step <= now + 1) {
+      lastStep.set(secretB32, step);
+      return totp(secretB32, step * 30000);
+    }
+    await sleep(1000);
+  }
+}
+
 export async function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -133,7 +148,7 @@ export class Api {
       return this;
     }
     if (first.status !== 'mfa_required') throw new Error(`sign-in of ${email}: ${JSON.stringify(first)}`);
-    const second = await this.must('POST', '/api/v1/session/code', { code: totp(totpSecret) });
+    const second = await this.must('POST', '/api/v1/session/code', { code: await freshCode(totpSecret) });
     this.csrf = second.csrf_token;
     return this;
   }

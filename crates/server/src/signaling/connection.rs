@@ -202,6 +202,19 @@ async fn flush(socket: &mut WebSocket, outbox: &Outbox) -> bool {
     true
 }
 
+/// A report that media flows (or dropped) which lost a race with another participant's report
+/// (both browsers connect at once): the visit moved on meanwhile, which is what was reported.
+/// Not the sender's fault, so not a refusal (refusals count towards closing the connection).
+fn settled<T>(outcome: Result<T, domain::DomainError>) -> Result<(), Refusal> {
+    match outcome {
+        Ok(_)
+        | Err(domain::DomainError::Conflict(_) | domain::DomainError::InvalidTransition { .. }) => {
+            Ok(())
+        }
+        Err(e) => Err(refusal_of(e)),
+    }
+}
+
 fn refusal_of(e: domain::DomainError) -> Refusal {
     let api = ApiError::from(e);
     Refusal::new(api.code, api.message)
@@ -230,14 +243,8 @@ async fn handle(
                 .map(|_| ())
                 .map_err(refusal_of)
         }
-        ClientMessage::Connected => call::connected(state.ctx(), who, id)
-            .await
-            .map(|_| ())
-            .map_err(refusal_of),
-        ClientMessage::Reconnecting => call::dropped(state.ctx(), who, id)
-            .await
-            .map(|_| ())
-            .map_err(refusal_of),
+        ClientMessage::Connected => settled(call::connected(state.ctx(), who, id).await),
+        ClientMessage::Reconnecting => settled(call::dropped(state.ctx(), who, id).await),
         ClientMessage::Stats { samples } => {
             let now = state.clock.now();
             let samples = samples

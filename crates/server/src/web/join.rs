@@ -35,19 +35,18 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> P
 }
 
 /// A join must come from our own page (the token in the address is what grants it; this stops
-/// another site from pushing a browser into a call).
+/// another site from pushing a browser into a call). Browsers say where a form came from in
+/// `Sec-Fetch-Site`; our `no-referrer` policy makes their `Origin` "null", so that is only checked
+/// when it names a site.
 fn from_our_page(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers
-        .get(axum::http::header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-    else {
-        return true;
-    };
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or_default();
-    origin.split_once("://").map(|(_, rest)| rest) == Some(host)
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return matches!(site, "same-origin" | "none");
+    }
+    match header("origin") {
+        None | Some("null") => true,
+        Some(origin) => origin.split_once("://").map(|(_, rest)| rest) == header("host"),
+    }
 }
 
 /// `POST /join/{token}`: uses the link (once) and opens the call in this browser.
