@@ -17,3 +17,4 @@ mod smtp;
 mod tls;
 mod web;
 mod web_scheduling;
+mod web_visits;
