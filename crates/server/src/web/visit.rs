@@ -36,7 +36,7 @@ use super::shell::{Section, Shell};
 /// Who opens a visit page: a signed-in person, or a guest's browser holding an invitation.
 pub enum Viewer {
     Member(Box<SignedIn>),
-    Guest(Invite),
+    Guest(Box<Invite>),
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for Viewer {
         }
         if let Some(token) = cookie_value(&parts.headers, GUEST_COOKIE) {
             match guests::by_session(state.ctx(), &sha256_hex(&token)).await {
-                Ok(Some(invite)) => return Ok(Self::Guest(invite)),
+                Ok(Some(invite)) => return Ok(Self::Guest(Box::new(invite))),
                 Ok(None) => {
                     return Err(PageError::Gone(
                         "This invitation has expired. Ask the person who invited you for a new link."
@@ -73,7 +73,7 @@ impl Viewer {
     fn who(&self) -> Who {
         match self {
             Viewer::Member(me) => Who::Member(me.actor.clone()),
-            Viewer::Guest(invite) => Who::Guest(invite.clone()),
+            Viewer::Guest(invite) => Who::Guest(invite.as_ref().clone()),
         }
     }
 }
