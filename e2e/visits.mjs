@@ -147,8 +147,12 @@ async function scenarioA(clinic) {
   await p.page.click('#chat-form button[type=submit]');
   await c.page.waitForSelector('#chat-log li:has-text("Can you hear me?")', { timeout: 5000 });
 
-  // The patient switches to audio only: the call goes on without video.
-  await p.page.click('#toggle-audio-only');
+  // Two poor quality reports in a row (loss above 8 %) suggest audio only; the patient takes it,
+  // and the call goes on without video.
+  assert(await p.page.isHidden('#quality-prompt'), 'no quality prompt on a good connection');
+  await p.page.evaluate(() => { for (let i = 0; i < 2; i++) window.telemedVisit.judge({ packet_loss_pct: 12, round_trip_ms: 90 }); });
+  await p.page.waitForSelector('#quality-prompt', { state: 'visible', timeout: 2000 });
+  await p.page.click('#quality-audio');
   await until('audio only recorded', async () => {
     const r = await visitRecord(capi, id);
     return r.visit.audio_only && r.visit.modality_used === 'audio_only';

@@ -911,11 +911,12 @@
         var doc = new DOMParser().parseFromString(await response.text(), "text/html");
         var fresh = doc.getElementById("waiting-room-live");
         var current = byId("waiting-room-live");
-        if (fresh && current && !current.contains(document.activeElement)) {
-          current.parentNode.replaceChild(document.importNode(fresh, true), current);
-        } else if (fresh && current) {
-          current.innerHTML = fresh.innerHTML;
+        if (fresh && current && current.contains(document.activeElement) && document.activeElement !== document.body) {
+          // Someone is using a control of the list: try again shortly rather than pull it away.
+          if (!timer) timer = setTimeout(refresh, 2000);
+          return;
         }
+        if (fresh && current) current.parentNode.replaceChild(document.importNode(fresh, true), current);
         W.refreshes += 1;
       } catch (e) {
         /* next change tries again */

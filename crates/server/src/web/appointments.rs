@@ -335,7 +335,10 @@ async fn show_page(
     } else if matches!(
         a.status,
         AppointmentStatus::CheckedIn | AppointmentStatus::InVisit
-    ) {
+    ) && domain::service::visits::record::find(ctx, actor, id)
+        .await?
+        .is_some()
+    {
         Some(VideoLink {
             href: format!("/visits/{id}"),
             label: if staff {

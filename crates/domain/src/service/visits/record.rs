@@ -163,3 +163,13 @@ pub async fn open_for_patient(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Vec<V
     }
     Ok(open)
 }
+
+/// The visit opened for an appointment the actor may see, if there is one (an appointment taken
+/// from the urgent-care queue, or an in-person one, has none).
+pub async fn find(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResult<Option<Visit>> {
+    match visit_for(ctx, actor, id).await {
+        Ok((visit, _)) => Ok(Some(visit)),
+        Err(DomainError::NotFound { resource: "visit" }) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
