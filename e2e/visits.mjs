@@ -32,6 +32,14 @@ const results = [];
 const servers = [];
 let browser = null;
 
+// TELEMED_E2E_SHOTS=DIR keeps screenshots of the pages along the way.
+async function shot(page, name) {
+  const dir = process.env.TELEMED_E2E_SHOTS;
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
 function assert(condition, message) {
   if (!condition) throw new Error(message);
 }
@@ -113,6 +121,7 @@ async function scenarioA(clinic) {
   }, null, { timeout: 15000 }).then((h) => h.jsonValue());
   assert(check.camera === true, `the device check saw no camera: ${JSON.stringify(check)}`);
   assert(check.connection === true, `the connection check failed: ${JSON.stringify(check)}`);
+  await shot(p.page, 'a1-check-in');
   await p.page.selectOption('#f-patient_state', 'NY');
   await p.page.fill('#f-location', 'home, 12 Elm Street, Albany NY');
   await p.page.fill('#f-notes', 'Knee still sore after the fall');
@@ -122,6 +131,7 @@ async function scenarioA(clinic) {
   assert(/You are checked in/.test(waitingText), `waiting room text: ${waitingText}`);
   assert(!(await p.page.$('text=/ask to join/i')), 'there must be no "ask to join" button');
   await p.page.waitForFunction(() => typeof window.telemedVisit.visit?.wait_minutes === 'number', null, { timeout: 10000 });
+  await shot(p.page, 'a2-waiting-room');
 
   // The clinician finds the patient in the waiting room and admits.
   const c = await clinicianWindow(clinic, problems);
@@ -129,6 +139,7 @@ async function scenarioA(clinic) {
   const row = c.page.locator('tr.queue-row', { hasText: patient.family });
   await row.waitFor({ timeout: 10000 });
   const rowText = await row.textContent();
+  await shot(c.page, 'a3-staff-waiting-room');
   assert(/Waiting/.test(rowText) && /Video follow-up/.test(rowText), `queue row: ${rowText}`);
   const admitted = Date.now();
   await Promise.all([c.page.waitForURL(`**/visits/${id}`), row.locator('button', { hasText: 'Admit' }).click()]);
@@ -139,6 +150,8 @@ async function scenarioA(clinic) {
   const firstFrame = Date.now() - admitted;
   timings.push(['a: admit to first decoded frame (both sides)', firstFrame]);
   await Promise.all([videoGrows(p.page, 'patient'), videoGrows(c.page, 'clinician')]);
+  await shot(p.page, 'a4-patient-call');
+  await shot(c.page, 'a5-clinician-call');
   const capi = await clinicianApi(clinic);
   await until('the visit in_call', async () => (await visitRecord(capi, id)).visit.state === 'in_call');
 
@@ -194,6 +207,7 @@ async function scenarioA(clinic) {
     const s = Object.values(await inbound(g.page));
     return s.length === 2 && s.every((x) => x.connectionState === 'connected');
   }, 15000);
+  await shot(g.page, 'a6-interpreter-call');
   const patientPeers = await p.page.evaluate(() => window.telemedVisit.peers.map((x) => x.role));
   assert(patientPeers.includes('guest'), `the patient sees the interpreter: ${patientPeers}`);
 
@@ -214,6 +228,7 @@ async function scenarioA(clinic) {
   // The record page shows the same.
   await c.page.goto(`${base}/visits/${id}/record`);
   const page = await c.page.textContent('main');
+  await shot(c.page, 'a7-record');
   assert(/Modality used\s*(Audio|Phone)/i.test(page) && /Ana Ruiz/.test(page), 'the record page shows modality and guest');
   await Promise.all([p.context.close(), c.context.close(), g.context.close()]);
   return { problems, notes: `first frame ${firstFrame} ms` };

@@ -278,7 +278,8 @@ async fn page(
                 None,
             )
             .hint(&format!(
-                "The clinician must be licensed where the patient is during the visit (booked for {}).",
+                "The clinician must be licensed where {} during the visit (booked for {}).",
+                if staff { "the patient is" } else { "you are" },
                 state_label(a.patient_state)
             ))
             .errors(&errors),
