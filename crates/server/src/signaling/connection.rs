@@ -169,10 +169,11 @@ pub async fn visit_socket(
         "ice_transport_policy": if state.config.ice_relay_only { "relay" } else { "all" },
     })
     .to_string();
+    let role = pass.role;
     let member = MemberInfo {
         peer,
         node: hub.node().to_string(),
-        role: pass.role,
+        role,
         name: pass.name,
         identity,
     };
@@ -183,18 +184,16 @@ pub async fn visit_socket(
         };
         let outbox = Arc::new(Outbox::default());
         outbox.push(welcome.into());
-        let org = visit.org_id;
         let peer = member.peer.clone();
         hub.join(&visit, invites, member, outbox.clone());
         drop(visit);
         if let Some(frame) = hub.state_frame(id, &peer) {
             outbox.push(frame.into());
         }
-        // The state as loaded now, with the waiting patient's estimate, follows at once.
-        hub.refresh_soon(org, id, None);
         let participant = Participant {
             state,
             who,
+            role,
             id,
             peer,
             outbox,
@@ -208,6 +207,7 @@ pub async fn visit_socket(
 struct Participant {
     state: AppState,
     who: room::Who,
+    role: ParticipantRole,
     id: AppointmentId,
     peer: String,
     outbox: Arc<Outbox>,
@@ -289,14 +289,8 @@ impl Participant {
                     .map(|_| ())
                     .map_err(refusal_of)
             }
-            ClientMessage::Connected => call::connected(state.ctx(), who, id)
-                .await
-                .map(|_| ())
-                .map_err(refusal_of),
-            ClientMessage::Reconnecting => call::dropped(state.ctx(), who, id)
-                .await
-                .map(|_| ())
-                .map_err(refusal_of),
+            ClientMessage::Connected => settled(call::connected(state.ctx(), who, id).await),
+            ClientMessage::Reconnecting => settled(call::dropped(state.ctx(), who, id).await),
             ClientMessage::Stats { samples } => {
                 let now = state.clock.now();
                 let samples = samples
@@ -304,8 +298,7 @@ impl Participant {
                     .map(|s| QualitySample {
                         appointment_id: id,
                         at: now,
-                        // The domain records the sender's own role, whatever is said here.
-                        role: ParticipantRole::Patient,
+                        role: self.role,
                         round_trip_ms: s.round_trip_ms,
                         packet_loss_pct: s.packet_loss_pct,
                         bitrate_kbps: s.bitrate_kbps,
@@ -332,6 +325,19 @@ async fn flush(socket: &mut Socket, outbox: &Outbox) -> bool {
         }
     }
     socket.flush().await.is_ok()
+}
+
+/// A report that media flows (or dropped) which lost a race with another participant's report
+/// (both browsers connect at once): the visit moved on meanwhile, which is what was reported.
+/// Not the sender's fault, so not a refusal (refusals count towards closing the connection).
+fn settled<T>(outcome: Result<T, domain::DomainError>) -> Result<(), Refusal> {
+    match outcome {
+        Ok(_)
+        | Err(domain::DomainError::Conflict(_) | domain::DomainError::InvalidTransition { .. }) => {
+            Ok(())
+        }
+        Err(e) => Err(refusal_of(e)),
+    }
 }
 
 fn refusal_of(e: domain::DomainError) -> Refusal {

@@ -309,6 +309,9 @@ impl Hub {
             org: visit.org_id,
             member: info,
         });
+        // The newcomer's first `state` carries no wait estimate (and the room may hold an older
+        // copy of the visit): reload it and tell everyone.
+        self.refresh_soon(visit.org_id, room_id, None);
         admitted
     }
 
@@ -499,7 +502,7 @@ impl Hub {
 
     /// How long the patient of a waiting visit may still wait: two queries (the clinician's open
     /// visits, and their appointments of the day), however long the queue.
-    async fn estimate(&self, v: &Visit) -> Result<i64, domain::DomainError> {
+    pub async fn estimate(&self, v: &Visit) -> Result<i64, domain::DomainError> {
         let now = self.clock.now();
         let day_ago = now.checked_sub(SignedDuration::from_hours(24)).ok();
         let query = VisitQuery {

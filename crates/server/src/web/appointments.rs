@@ -39,6 +39,7 @@ struct ListPage {
     upcoming: Vec<AppointmentSummary>,
     past: Vec<AppointmentSummary>,
     staff: bool,
+    return_visits: Vec<super::visit::ReturnLink>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +77,7 @@ pub async fn list(
         ..AppointmentListInput::default()
     };
     let found = appointments::list(state.ctx(), actor, &input).await?;
+    let return_visits = super::visit::return_links(&state, actor).await?;
     let dir = Directory::load(&state, actor).await?;
     let now = state.clock.now();
     let (ahead, behind): (Vec<&Appointment>, Vec<&Appointment>) =
@@ -97,6 +99,7 @@ pub async fn list(
         upcoming,
         past,
         staff,
+        return_visits,
     }))
 }
 
@@ -125,6 +128,12 @@ pub struct ConfirmForm {
     pub consent: Option<ConsentBox>,
 }
 
+/// The way to a video visit's check-in or its live page.
+pub struct VideoLink {
+    pub href: String,
+    pub label: &'static str,
+}
+
 /// A one-button step (start, complete, mark no-show).
 pub struct StepButton {
     pub action: String,
@@ -149,6 +158,8 @@ struct AppointmentPage {
     confirm: Option<ConfirmForm>,
     check_in: Option<CheckInForm>,
     check_in_opens: Option<String>,
+    /// A video visit is checked in on its own page, and joined from its own page.
+    video: Option<VideoLink>,
     steps: Vec<StepButton>,
     reschedule_href: Option<String>,
     cancel: Option<CancelForm>,
@@ -308,7 +319,38 @@ async fn show_page(
     let window = SignedDuration::from_mins(policy.check_in_window_minutes);
     let opens = a.start_at.saturating_sub(window).unwrap_or(a.start_at);
     let booked = a.status == AppointmentStatus::Booked;
-    let check_in = if booked && now >= opens && now < a.end_at {
+    let video_visit =
+        a.modality.is_virtual() && a.modality != domain::scheduling::Modality::AsyncEVisit;
+    let video = if !video_visit {
+        None
+    } else if booked && now >= opens && now < a.end_at {
+        Some(VideoLink {
+            href: format!("/visits/{id}/check-in"),
+            label: if staff {
+                "Check the patient in"
+            } else {
+                "Check in for your video visit"
+            },
+        })
+    } else if matches!(
+        a.status,
+        AppointmentStatus::CheckedIn | AppointmentStatus::InVisit
+    ) && domain::service::visits::record::find(ctx, actor, id)
+        .await?
+        .is_some()
+    {
+        Some(VideoLink {
+            href: format!("/visits/{id}"),
+            label: if staff {
+                "Open the video visit"
+            } else {
+                "Return to your visit"
+            },
+        })
+    } else {
+        None
+    };
+    let check_in = if booked && now >= opens && now < a.end_at && !video_visit {
         let current = if entered.patient_state.is_empty() {
             a.patient_state.code().to_string()
         } else {
@@ -454,6 +496,7 @@ async fn show_page(
         confirm,
         check_in,
         check_in_opens,
+        video,
         steps,
         reschedule_href,
         cancel,

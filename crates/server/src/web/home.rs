@@ -40,6 +40,7 @@ struct HomePage {
     name: String,
     intro: &'static str,
     links: Vec<HomeLink>,
+    return_visits: Vec<super::visit::ReturnLink>,
 }
 
 fn intro(role: Role) -> &'static str {
@@ -195,9 +196,11 @@ fn links(role: Role) -> Vec<HomeLink> {
     links
 }
 
-pub async fn app(PageUser(me): PageUser) -> PageResult {
+pub async fn app(State(state): State<AppState>, PageUser(me): PageUser) -> PageResult {
     let role = me.user.role;
+    let return_visits = super::visit::return_links(&state, &me.actor).await?;
     Ok(ok(&HomePage {
+        return_visits,
         shell: Shell::new(&me, Section::Home),
         name: me.user.display_name.clone(),
         intro: intro(role),

@@ -16,13 +16,18 @@ mod consent;
 mod form;
 mod front_desk;
 mod home;
+mod join;
 mod page;
 mod patients;
 mod queue;
 mod session;
 mod shell;
 mod signin;
+mod visit;
+mod visit_check_in;
+mod visit_record;
 mod visit_types;
+mod waiting_room;
 mod when;
 
 use axum::Router;
@@ -114,6 +119,26 @@ pub fn router() -> Router<AppState> {
             get(visit_types::edit_form).post(visit_types::update),
         )
         .route("/admin/consent", get(consent::show).post(consent::publish))
+        .route(
+            "/visits/{id}/check-in",
+            get(visit_check_in::form).post(visit_check_in::submit),
+        )
+        .route("/visits/{id}", get(visit::show))
+        .route("/visits/{id}/admit", post(visit::admit))
+        .route("/visits/{id}/end", post(visit::end))
+        .route("/visits/{id}/emergency", post(visit::emergency))
+        .route("/visits/{id}/invites", post(visit::invite))
+        .route(
+            "/visits/{id}/guests/{invite}/admit",
+            post(visit::admit_guest),
+        )
+        .route("/visits/{id}/record", get(visit_record::show))
+        .route("/waiting-room", get(waiting_room::show))
+        .route(
+            "/waiting-room/alerts/{id}/acknowledge",
+            post(waiting_room::acknowledge),
+        )
+        .route("/join/{token}", get(join::show).post(join::submit))
         .route("/assets/{file}", get(assets::serve))
 }
 

@@ -23,6 +23,7 @@ pub enum Section {
     Schedule,
     Availability,
     Queue,
+    WaitingRoom,
     SchedulingSetup,
 }
 
@@ -93,6 +94,10 @@ pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
     } else if role != Role::Patient && role_allows(role, Permission::ManageAppointments) {
         nav.push((Section::FrontDesk, "/front-desk", "Front desk"));
     }
+    // Video visits: patients checked in and waiting, and the alerts staff must see now.
+    if role != Role::Patient && role_allows(role, Permission::ReadAppointments) {
+        nav.push((Section::WaitingRoom, "/waiting-room", "Waiting room"));
+    }
     if role != Role::Clinician && role_allows(role, Permission::ManageAvailability) {
         nav.push((
             Section::Availability,
@@ -157,11 +162,24 @@ mod tests {
         );
         assert_eq!(
             labels(Role::Clinician),
-            ["Home", "Patients", "My schedule", "Queue", "My account"]
+            [
+                "Home",
+                "Patients",
+                "My schedule",
+                "Waiting room",
+                "Queue",
+                "My account"
+            ]
         );
         assert_eq!(
             labels(Role::Nurse),
-            ["Home", "Patients", "Front desk", "My account"]
+            [
+                "Home",
+                "Patients",
+                "Front desk",
+                "Waiting room",
+                "My account"
+            ]
         );
         assert_eq!(
             labels(Role::FrontDesk),
@@ -169,6 +187,7 @@ mod tests {
                 "Home",
                 "Patients",
                 "Front desk",
+                "Waiting room",
                 "Availability",
                 "My account"
             ]
@@ -179,6 +198,7 @@ mod tests {
                 "Home",
                 "Patients",
                 "Front desk",
+                "Waiting room",
                 "Availability",
                 "Users",
                 "My account"
@@ -190,6 +210,7 @@ mod tests {
                 "Home",
                 "Patients",
                 "Front desk",
+                "Waiting room",
                 "Availability",
                 "Scheduling setup",
                 "Users",

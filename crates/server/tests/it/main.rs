@@ -18,3 +18,4 @@ mod tls;
 mod visits;
 mod web;
 mod web_scheduling;
+mod web_visits;

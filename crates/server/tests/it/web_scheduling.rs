@@ -23,20 +23,20 @@ use crate::helpers::*;
 use crate::on_both_backends;
 
 /// A browser without JavaScript: a cookie jar, redirects shown rather than followed.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
+pub(crate) struct Browser {
+    pub(crate) client: reqwest::Client,
+    pub(crate) base: String,
 }
 
-struct Page {
-    status: StatusCode,
-    location: String,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) location: String,
+    pub(crate) body: String,
 }
 
 impl Page {
     /// The session's CSRF token, from the first form of the page (the sign-out button).
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let marker = "name=\"csrf\" value=\"";
         let start = self.body.find(marker).map(|i| i + marker.len());
         let start = start.unwrap_or_else(|| panic!("no csrf field in:\n{}", self.body));
@@ -45,7 +45,7 @@ impl Page {
     }
 
     /// The first link whose address starts with `prefix`, unescaped.
-    fn link(&self, prefix: &str) -> String {
+    pub(crate) fn link(&self, prefix: &str) -> String {
         let marker = format!("href=\"{prefix}");
         let start = self
             .body
@@ -58,7 +58,7 @@ impl Page {
             .replace("&amp;", "&")
     }
 
-    fn assert_redirect_starts(&self, prefix: &str) {
+    pub(crate) fn assert_redirect_starts(&self, prefix: &str) {
         assert_eq!(self.status, StatusCode::SEE_OTHER, "{}", self.body);
         assert!(
             self.location.starts_with(prefix),
@@ -68,7 +68,7 @@ impl Page {
     }
 
     /// Pages pass the content security policy: no inline style or script anywhere.
-    fn assert_no_inline_code(&self) {
+    pub(crate) fn assert_no_inline_code(&self) {
         let html = self.body.to_ascii_lowercase();
         assert!(html.starts_with("<!doctype html>"));
         assert!(!html.contains(" style=") && !html.contains("<style"));
@@ -77,7 +77,7 @@ impl Page {
 }
 
 impl Browser {
-    async fn page(response: reqwest::Response) -> Page {
+    pub(crate) async fn page(response: reqwest::Response) -> Page {
         let location = response
             .headers()
             .get("location")
@@ -91,7 +91,7 @@ impl Browser {
         }
     }
 
-    async fn get(&self, path: &str) -> Page {
+    pub(crate) async fn get(&self, path: &str) -> Page {
         let response = self
             .client
             .get(format!("{}{path}", self.base))
@@ -103,7 +103,7 @@ impl Browser {
         page
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         let response = self
             .client
             .post(format!("{}{path}", self.base))
@@ -117,14 +117,14 @@ impl Browser {
     }
 
     /// Follows a redirect the way a browser does after a form: GET the new address.
-    async fn follow(&self, page: &Page) -> Page {
+    pub(crate) async fn follow(&self, page: &Page) -> Page {
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
         self.get(&page.location).await
     }
 }
 
 /// Signs in through the JSON session endpoint (password, then the code for staff).
-async fn browser_for(app: &TestApp, user: &TestUser) -> Browser {
+pub(crate) async fn browser_for(app: &TestApp, user: &TestUser) -> Browser {
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -155,21 +155,21 @@ async fn browser_for(app: &TestApp, user: &TestUser) -> Browser {
 
 /// A clinic with a clinician licensed in NY, a 30-minute video visit type, and weekly hours
 /// (09:00 to 12:00 New York time) on the weekday three days from now.
-struct Clinic {
-    org: TestOrg,
-    clinician: TestUser,
-    admin: Actor,
-    video: VisitType,
-    day: Date,
+pub(crate) struct Clinic {
+    pub(crate) org: TestOrg,
+    pub(crate) clinician: TestUser,
+    pub(crate) admin: Actor,
+    pub(crate) video: VisitType,
+    pub(crate) day: Date,
     /// 09:00 on that day: the first open time.
-    first: Timestamp,
+    pub(crate) first: Timestamp,
 }
 
-fn new_york() -> TimeZone {
+pub(crate) fn new_york() -> TimeZone {
     TimeZone::get("America/New_York").unwrap()
 }
 
-async fn clinic(app: &TestApp, clinician_sites: &[usize]) -> Clinic {
+pub(crate) async fn clinic(app: &TestApp, clinician_sites: &[usize]) -> Clinic {
     let org = app.org("Clinic").await;
     let clinician = app.staff(&org, Role::Clinician, clinician_sites).await;
     let admin = app.staff(&org, Role::OrgAdmin, &[0, 1]).await;
@@ -222,7 +222,7 @@ async fn clinic(app: &TestApp, clinician_sites: &[usize]) -> Clinic {
 }
 
 /// Books the 09:00 visit for a patient through the domain, as their own account.
-async fn book_first(app: &TestApp, clinic: &Clinic, patient: &TestUser) -> Appointment {
+pub(crate) async fn book_first(app: &TestApp, clinic: &Clinic, patient: &TestUser) -> Appointment {
     let slot = app
         .store()
         .find_slot(clinic.org.org.id, clinic.clinician.user.id, clinic.first)
@@ -571,7 +571,13 @@ on_both_backends!(
             .advance(new_start.duration_since(now) - SignedDuration::from_mins(20));
         let b = browser_for(&app, &account).await;
         let page = b.get(&format!("/appointments/{}", visit.id)).await;
-        assert!(page.body.contains("State you are in right now"));
+        // A video visit is checked in on its own page (where, consent, questionnaire, devices).
+        assert!(
+            page.body
+                .contains(&format!("href=\"/visits/{}/check-in\"", visit.id))
+        );
+        let form = b.get(&format!("/visits/{}/check-in", visit.id)).await;
+        assert!(form.body.contains("State you are in right now"));
         assert!(page.body.contains("recorded as a late cancellation"));
         let checked_in = b
             .post(

@@ -11,7 +11,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::identity::{Email, Role, optional_text, required_text};
 use crate::ids::{AppointmentId, InviteId};
 use crate::service::Ctx;
-use crate::visits::{GuestRelation, Invite, InviteDelivery, VisitCounters};
+use crate::visits::{GuestRelation, Invite, InviteDelivery, Visit, VisitCounters};
 
 /// A visit holds the patient, the clinician and at most two guests (a mesh of four browsers).
 pub const MAX_GUESTS: usize = 2;
@@ -125,21 +125,20 @@ pub async fn delivered(
     ctx.store.set_invite_delivery(invite.id, delivery).await
 }
 
-/// A guest opens their link: it works once, before it expires, while the visit is not over. The
-/// guest's browser gets a session of its own (its hash is bound to the invitation).
-pub async fn open(ctx: Ctx<'_>, token_hash: &str, session_hash: &str) -> DomainResult<Invite> {
+/// The invitation behind a link if it can still be used, with its visit; nothing is used up.
+/// What the page offering the Join button shows: mail scanners fetch links ahead of people.
+pub async fn peek(ctx: Ctx<'_>, token_hash: &str) -> DomainResult<(Invite, Visit)> {
     let invite = ctx
         .store
         .invite_by_token(token_hash)
         .await?
         .ok_or_else(|| DomainError::InviteUnusable("this invitation link is not valid".into()))?;
-    let now = ctx.clock.now();
     if invite.used_at.is_some() {
         return Err(DomainError::InviteUnusable(
-            "this invitation link was used already; ask for a new one".into(),
+            "this invitation link was used already: it works once, on one device; ask for a new one".into(),
         ));
     }
-    if now >= invite.expires_at {
+    if ctx.clock.now() >= invite.expires_at {
         return Err(DomainError::InviteUnusable(
             "this invitation link has expired; ask for a new one".into(),
         ));
@@ -147,10 +146,17 @@ pub async fn open(ctx: Ctx<'_>, token_hash: &str, session_hash: &str) -> DomainR
     let visit = ctx
         .store
         .get_visit(invite.org_id, invite.appointment_id)
-        .await?;
-    if visit.as_ref().is_none_or(|v| v.state.is_over()) {
-        return Err(DomainError::InviteUnusable("this visit has ended".into()));
-    }
+        .await?
+        .filter(|v| !v.state.is_over())
+        .ok_or_else(|| DomainError::InviteUnusable("this visit has ended".into()))?;
+    Ok((invite, visit))
+}
+
+/// A guest opens their link: it works once, before it expires, while the visit is not over. The
+/// guest's browser gets a session of its own (its hash is bound to the invitation).
+pub async fn open(ctx: Ctx<'_>, token_hash: &str, session_hash: &str) -> DomainResult<Invite> {
+    let (invite, visit) = peek(ctx, token_hash).await?;
+    let now = ctx.clock.now();
     let audit = crate::compliance::AuditEntry::new(
         now,
         crate::compliance::AuditActor::Guest { invite: invite.id },
@@ -177,21 +183,19 @@ pub async fn open(ctx: Ctx<'_>, token_hash: &str, session_hash: &str) -> DomainR
         session_hash: Some(session_hash.to_string()),
         ..invite
     };
-    if let Some(v) = visit {
-        ctx.store
-            .log_visit(
-                &log(
-                    ctx,
-                    crate::compliance::AuditActor::Guest { invite: claimed.id },
-                    v.appointment_id,
-                    "guest_joined",
-                    Some(claimed.relation.as_str().into()),
-                ),
-                VisitCounters::default(),
-            )
-            .await?;
-        ctx.notifier.visit_changed(&v);
-    }
+    ctx.store
+        .log_visit(
+            &log(
+                ctx,
+                crate::compliance::AuditActor::Guest { invite: claimed.id },
+                visit.appointment_id,
+                "guest_joined",
+                Some(claimed.relation.as_str().into()),
+            ),
+            VisitCounters::default(),
+        )
+        .await?;
+    ctx.notifier.visit_changed(&visit);
     Ok(claimed)
 }
 

@@ -139,3 +139,37 @@ pub async fn waiting_room(
     ctx.store.record_audit(audit).await?;
     Ok(entries)
 }
+
+/// The signed-in patient's own visits still open (waiting, or in a call they can come back to):
+/// where "return to your visit" leads. Leaving a visit never ends it, so the way back must always
+/// be offered.
+pub async fn open_for_patient(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Vec<Visit>> {
+    if actor.own_patient.is_none() {
+        return Ok(Vec::new());
+    }
+    let input = crate::service::scheduling::appointments::AppointmentListInput {
+        status: Some("checked_in,in_visit".into()),
+        limit: Some(20),
+        ..Default::default()
+    };
+    let appointments = crate::service::scheduling::appointments::list(ctx, actor, &input).await?;
+    let mut open = Vec::new();
+    for a in appointments.iter().filter(|a| a.modality.is_virtual()) {
+        if let Some(v) = ctx.store.get_visit(a.org_id, a.id).await?
+            && !v.state.is_over()
+        {
+            open.push(v);
+        }
+    }
+    Ok(open)
+}
+
+/// The visit opened for an appointment the actor may see, if there is one (an appointment taken
+/// from the urgent-care queue, or an in-person one, has none).
+pub async fn find(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResult<Option<Visit>> {
+    match visit_for(ctx, actor, id).await {
+        Ok((visit, _)) => Ok(Some(visit)),
+        Err(DomainError::NotFound { resource: "visit" }) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
