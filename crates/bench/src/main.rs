@@ -287,7 +287,7 @@ fn print_signaling(
     if let Some(m) = &r.memory {
         println!();
         println!(
-            "idle waiting rooms: {} connections opened in {:.1} s; server resident memory {:.1} MiB before, {:.1} MiB after: {:.1} MiB more, {:.2} KiB per connection",
+            "idle waiting rooms: {} connections opened in {:.1} s; server resident anonymous memory {:.1} MiB before, {:.1} MiB after: {:.1} MiB more, {:.2} KiB per connection",
             m.connections,
             m.open_seconds,
             m.before_kib as f64 / 1024.0,

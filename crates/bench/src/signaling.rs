@@ -554,12 +554,14 @@ async fn latency(
     })
 }
 
-/// Resident memory of a process, in KiB.
+/// Resident anonymous memory of a process (its heap and stacks), in KiB. Not all of VmRSS: the
+/// SQLite file is memory-mapped, and the pages read from it count as resident file pages,
+/// which are the kernel's page cache rather than the server's memory.
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix("RssAnon:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -594,7 +596,12 @@ async fn idle_memory(server: &Server, seats: &[Seat]) -> anyhow::Result<MemoryRe
         }
     }
     let open_seconds = started.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // TELEMED_BENCH_HOLD_SECONDS keeps the connections open longer, to look at the server meanwhile.
+    let hold = std::env::var("TELEMED_BENCH_HOLD_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    tokio::time::sleep(Duration::from_secs(hold)).await;
     let after = rss_kib(server.pid()).context("reading the server's memory")?;
     let report = MemoryReport {
         connections: held.len(),

@@ -32,10 +32,30 @@ pub(crate) const TAKEN_SLOT_TTL: Duration = Duration::from_secs(2);
 pub(crate) const REFERENCE_TTL: Duration = Duration::from_secs(5);
 
 /// A map whose entries expire; bounded, so a flood of distinct keys cannot grow it without end.
+/// Expired entries are swept out once per `ttl` as entries are added, so the map holds about what
+/// was used in the last two periods (ten thousand patients who signed in once do not stay).
 pub(crate) struct TtlMap<K, V> {
     ttl: Duration,
     max_entries: usize,
-    entries: Mutex<HashMap<K, (V, Instant)>>,
+    entries: Mutex<Entries<K, V>>,
+}
+
+struct Entries<K, V> {
+    map: HashMap<K, (V, Instant)>,
+    next_sweep: Instant,
+}
+
+impl<K, V> std::ops::Deref for Entries<K, V> {
+    type Target = HashMap<K, (V, Instant)>;
+    fn deref(&self) -> &Self::Target {
+        &self.map
+    }
+}
+
+impl<K, V> std::ops::DerefMut for Entries<K, V> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.map
+    }
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
@@ -43,11 +63,14 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
         Self {
             ttl,
             max_entries,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries {
+                map: HashMap::new(),
+                next_sweep: Instant::now() + ttl,
+            }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (V, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<K, V>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -61,14 +84,16 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlMap<K, V> {
 
     pub(crate) fn put(&self, key: K, value: V) {
         let mut entries = self.lock();
-        if entries.len() >= self.max_entries {
-            let ttl = self.ttl;
-            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+        let now = Instant::now();
+        let ttl = self.ttl;
+        if entries.len() >= self.max_entries || now >= entries.next_sweep {
+            entries.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            entries.next_sweep = now + ttl;
             if entries.len() >= self.max_entries {
                 entries.clear();
             }
         }
-        entries.insert(key, (value, Instant::now()));
+        entries.insert(key, (value, now));
     }
 
     pub(crate) fn remove(&self, key: &K) {
@@ -145,5 +170,16 @@ mod tests {
         );
         map.remove_where(|k, _| *k == 3);
         assert_eq!(map.get(&3), None);
+    }
+
+    #[test]
+    fn expired_entries_are_swept_out_as_new_ones_arrive() {
+        let map: TtlMap<u32, u32> = TtlMap::new(Duration::from_millis(20), 1000);
+        for k in 0..100 {
+            map.put(k, k);
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        map.put(1000, 0);
+        assert_eq!(map.lock().len(), 1, "the hundred expired entries are gone");
     }
 }

@@ -12,9 +12,9 @@ use domain::ids::{AppointmentId, EscalationId, InviteId, OrgId, SiteId, UserId};
 use domain::scheduling::{Modality, StatusChange};
 use domain::store::StoreResult;
 use domain::visits::{
-    Escalation, EscalationKind, GuestRelation, Invite, InviteDelivery, ParticipantRole,
-    QualitySample, QuestionnaireAnswers, Visit, VisitChange, VisitCounters, VisitLogEntry,
-    VisitOutcome, VisitQuery, VisitState, VisitStore,
+    AheadInQueue, Escalation, EscalationKind, GuestRelation, Invite, InviteDelivery,
+    ParticipantRole, QualitySample, QuestionnaireAnswers, Visit, VisitChange, VisitCounters,
+    VisitLogEntry, VisitOutcome, VisitQuery, VisitState, VisitStore,
 };
 use domain::{DomainError, identity::Role};
 use jiff::Timestamp;
@@ -313,6 +313,38 @@ impl VisitStore for SqlStore {
             .await
             .db()?;
         rows.iter().map(visit_from_row).collect()
+    }
+
+    async fn queue_ahead(&self, v: &Visit, since: Timestamp) -> StoreResult<Vec<AheadInQueue>> {
+        // Small rows, and only those ahead: a join of every waiting room asks this.
+        let rows = sqlx::query(
+            "SELECT v.state, a.start_at, a.end_at FROM visits v \
+             JOIN appointments a ON a.id = v.appointment_id \
+             WHERE v.org_id = $1 AND v.clinician_id = $2 AND v.checked_in_at >= $3 \
+             AND v.appointment_id <> $4 \
+             AND (v.state IN ('admitted', 'in_call', 'reconnecting') \
+                  OR (v.state = 'waiting' AND (v.checked_in_at < $5 \
+                      OR (v.checked_in_at = $5 AND v.appointment_id < $4)))) \
+             LIMIT 500",
+        )
+        .bind(v.org_id.to_string())
+        .bind(v.clinician_id.to_string())
+        .bind(since.as_microsecond())
+        .bind(v.appointment_id.to_string())
+        .bind(v.checked_in_at.as_microsecond())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        rows.iter()
+            .map(|row| {
+                let state = db::domain_value(row, "state", VisitState::parse)?;
+                Ok(AheadInQueue {
+                    in_progress: state.in_progress(),
+                    planned_start: db::ts(row, "start_at")?,
+                    planned_end: db::ts(row, "end_at")?,
+                })
+            })
+            .collect()
     }
 
     async fn change_visit(&self, c: VisitChange) -> StoreResult<bool> {

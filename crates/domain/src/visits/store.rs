@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 
-use super::model::{Escalation, Invite, InviteDelivery, QualitySample, Visit, VisitLogEntry};
+use super::model::{
+    AheadInQueue, Escalation, Invite, InviteDelivery, QualitySample, Visit, VisitLogEntry,
+};
 use super::state::{VisitOutcome, VisitState};
 use crate::compliance::AuditEntry;
 use crate::ids::{AppointmentId, EscalationId, InviteId, OrgId, SiteId, UserId};
@@ -70,6 +72,9 @@ pub trait VisitStore: Send + Sync {
     async fn get_visit(&self, org: OrgId, id: AppointmentId) -> StoreResult<Option<Visit>>;
     /// Visits by check-in time, oldest first.
     async fn list_visits(&self, org: OrgId, query: &VisitQuery) -> StoreResult<Vec<Visit>>;
+    /// The visits ahead of `visit` in its clinician's queue (checked in since `since`): those in a
+    /// call, and those waiting that checked in earlier, with their appointments' planned times.
+    async fn queue_ahead(&self, visit: &Visit, since: Timestamp) -> StoreResult<Vec<AheadInQueue>>;
     /// False when the visit was no longer in `change.from` (nothing written).
     async fn change_visit(&self, change: VisitChange) -> StoreResult<bool>;
     /// Records a happening that is not a change of state (a drop, a switch to audio, a guest).

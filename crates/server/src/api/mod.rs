@@ -93,7 +93,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calendar::issue))
         .routes(routes!(calendar::feed))
         .routes(routes!(visits::waiting_room))
-        .routes(routes!(visits::get))
+        .routes(routes!(visits::get_record))
         .routes(routes!(visits::admit))
         .routes(routes!(visits::end))
         .routes(routes!(visits::invite, visits::list_invites))

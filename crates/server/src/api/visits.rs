@@ -240,7 +240,7 @@ pub struct VisitRecordResponse {
     responses((status = 200, body = VisitRecordResponse), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
-pub async fn get(
+pub async fn get_record(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<AppointmentId>,

@@ -44,7 +44,7 @@ pub const GUEST_COOKIE: &str = "telemed_guest";
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
 /// Each connection reads in chunks this large (a 64 KiB message still arrives whole); small,
 /// because ten thousand patients may be waiting at once.
-const READ_BUFFER_BYTES: usize = 512;
+const READ_BUFFER_BYTES: usize = 256;
 
 type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
@@ -177,36 +177,32 @@ pub async fn visit_socket(
         name: pass.name,
         identity,
     };
-    let visit = pass.visit;
-    tokio::spawn(async move {
-        let Some(socket) = accept(on_upgrade).await else {
-            return;
-        };
-        let outbox = Arc::new(Outbox::default());
-        outbox.push(welcome.into());
-        let peer = member.peer.clone();
-        hub.join(&visit, invites, member, outbox.clone());
-        drop(visit);
-        if let Some(frame) = hub.state_frame(id, &peer) {
-            outbox.push(frame.into());
-        }
-        let participant = Participant {
-            state,
-            who,
-            role,
-            id,
-            peer,
-            outbox,
-        };
-        participant.run(socket).await;
-    });
+    // Everything but the socket is settled here, so that the connection's task holds only
+    // `Participant` and the socket (captured values would stay in the task for its whole life).
+    let outbox = Arc::new(Outbox::default());
+    outbox.push(welcome.into());
+    let peer = member.peer.clone();
+    hub.join(&pass.visit, invites, member, outbox.clone());
+    if let Some(frame) = hub.state_frame(id, &peer) {
+        outbox.push(frame.into());
+    }
+    let participant = Participant {
+        state,
+        who: Box::new(who),
+        role,
+        id,
+        peer,
+        outbox,
+    };
+    tokio::spawn(participant.serve(on_upgrade));
     Ok(switching)
 }
 
 /// One participant's connection, for as long as it lasts.
 struct Participant {
     state: AppState,
-    who: room::Who,
+    /// Boxed: a guest's invitation is large, and the task holds this for hours.
+    who: Box<room::Who>,
     role: ParticipantRole,
     id: AppointmentId,
     peer: String,
@@ -214,7 +210,11 @@ struct Participant {
 }
 
 impl Participant {
-    async fn run(self, mut socket: Socket) {
+    async fn serve(self, on_upgrade: OnUpgrade) {
+        let Some(mut socket) = accept(on_upgrade).await else {
+            self.state.hub.leave(self.id, &self.peer);
+            return;
+        };
         let mut refusals = 0u32;
         let reason = loop {
             if !flush(&mut socket, &self.outbox).await {
@@ -266,14 +266,16 @@ impl Participant {
         tracing::debug!(visit = %self.id, peer = %self.peer, reason, "live connection ended");
         if reason != "replaced" {
             // Leaving is never the end of a visit: it is a drop the participant can come back from.
-            if let Err(e) = Box::pin(call::dropped(self.state.ctx(), &self.who, self.id)).await {
+            if let Err(e) =
+                Box::pin(call::dropped(self.state.ctx(), self.who.as_ref(), self.id)).await
+            {
                 tracing::debug!(visit = %self.id, error = %e, "drop not recorded");
             }
         }
     }
 
     async fn handle(&self, frame: &str) -> Result<(), Refusal> {
-        let (state, who, id) = (&self.state, &self.who, self.id);
+        let (state, who, id) = (&self.state, self.who.as_ref(), self.id);
         let hub = &state.hub;
         match protocol::parse(frame)? {
             ClientMessage::Signal { to, data } => hub.signal(id, &self.peer, &to, data),

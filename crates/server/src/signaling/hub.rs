@@ -11,11 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, UserId};
-use domain::scheduling::AppointmentQuery;
 use domain::service::visits::room::may_be_in_call;
 use domain::visits::{
-    AheadInQueue, Escalation, Invite, ParticipantRole, Visit, VisitNotifier, VisitQuery,
-    VisitState, estimate_wait_minutes,
+    Escalation, Invite, ParticipantRole, Visit, VisitNotifier, VisitState, estimate_wait_minutes,
 };
 use domain::{Clock, Store};
 use jiff::SignedDuration;
@@ -290,7 +288,8 @@ impl Hub {
                 visit: visit.clone(),
                 admitted_guests: admitted_guests(&invites),
                 invites,
-                members: Vec::new(),
+                // The patient and the clinician; guests are rarer.
+                members: Vec::with_capacity(2),
                 refresh_started: 0,
                 refresh_applied: 0,
             })
@@ -500,58 +499,21 @@ impl Hub {
         room.send_peers();
     }
 
-    /// How long the patient of a waiting visit may still wait: two queries (the clinician's open
-    /// visits, and their appointments of the day), however long the queue.
+    /// How long the patient of a waiting visit may still wait, in minutes (one query for the
+    /// queue ahead, one for the patient's own planned start).
     pub async fn estimate(&self, v: &Visit) -> Result<i64, domain::DomainError> {
         let now = self.clock.now();
-        let day_ago = now.checked_sub(SignedDuration::from_hours(24)).ok();
-        let query = VisitQuery {
-            clinician_id: Some(v.clinician_id),
-            states: Some(vec![
-                VisitState::Waiting,
-                VisitState::Admitted,
-                VisitState::InCall,
-                VisitState::Reconnecting,
-            ]),
-            since: day_ago,
-            limit: 500,
-            ..VisitQuery::default()
-        };
-        let open = self.store.list_visits(v.org_id, &query).await?;
-        let appointments = self
+        let Some(own) = self
             .store
-            .list_appointments(
-                v.org_id,
-                &AppointmentQuery {
-                    clinician_id: Some(v.clinician_id),
-                    from: day_ago,
-                    to: now.checked_add(SignedDuration::from_hours(24)).ok(),
-                    limit: 1000,
-                    ..AppointmentQuery::default()
-                },
-            )
-            .await?;
-        let planned = |id: AppointmentId| appointments.iter().find(|a| a.id == id);
-        let Some(own) = planned(v.appointment_id) else {
+            .get_appointment(v.org_id, v.appointment_id)
+            .await?
+        else {
             return Ok(0);
         };
-        let ahead: Vec<AheadInQueue> = open
-            .iter()
-            .filter(|o| {
-                o.appointment_id != v.appointment_id
-                    && (o.state.in_progress()
-                        || (o.checked_in_at, o.appointment_id)
-                            < (v.checked_in_at, v.appointment_id))
-            })
-            .filter_map(|o| planned(o.appointment_id))
-            .map(|a| AheadInQueue {
-                in_progress: open
-                    .iter()
-                    .any(|o| o.appointment_id == a.id && o.state.in_progress()),
-                planned_start: a.start_at,
-                planned_end: a.end_at,
-            })
-            .collect();
+        let since = now
+            .checked_sub(SignedDuration::from_hours(24))
+            .unwrap_or(now);
+        let ahead = self.store.queue_ahead(v, since).await?;
         Ok(estimate_wait_minutes(now, own.start_at, &ahead))
     }
 

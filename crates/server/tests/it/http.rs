@@ -359,6 +359,20 @@ on_both_backends!(
             );
         }
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        // Operation ids must be unique across the document (OpenAPI requires it; clients use
+        // them as method names).
+        let mut operation_ids = std::collections::HashMap::new();
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    if let Some(earlier) =
+                        operation_ids.insert(id.to_owned(), format!("{method} {path}"))
+                    {
+                        panic!("operationId {id} is used by {earlier} and by {method} {path}");
+                    }
+                }
+            }
+        }
         // Every response is described (OpenAPI requires it) and list filters are query parameters.
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {

@@ -17,6 +17,7 @@ on_every_backend!(
     counters_quality_and_the_log_are_kept_per_visit,
     an_invitation_is_claimed_once_and_a_guest_admitted_once,
     an_escalation_is_acknowledged_once_and_listed_per_site,
+    the_queue_ahead_holds_calls_in_progress_and_earlier_check_ins,
 );
 
 fn visit_of(a: &Appointment) -> Visit {
@@ -579,4 +580,79 @@ async fn an_escalation_is_acknowledged_once_and_listed_per_site(db: TestDb) {
     let history = db.store.visit_escalations(w.org.id, a.id).await.unwrap();
     assert_eq!(history[0].acknowledged_at, Some(at(110)));
     assert_eq!(history[0].acknowledged_by, Some(w.clinician.id));
+}
+
+async fn the_queue_ahead_holds_calls_in_progress_and_earlier_check_ins(db: TestDb) {
+    let w = world(&db, 1).await;
+    // Three visits of one clinician, checked in one after the other.
+    let mut opened_visits = Vec::new();
+    for (i, start_min) in [600, 640, 680].into_iter().enumerate() {
+        let a = booked(&db, &w, start_min).await;
+        let mut visit = visit_of(&a);
+        visit.checked_in_at = at(60 + 10 * i as i64);
+        let check_in = change(&a, AppointmentStatus::Booked, AppointmentStatus::CheckedIn);
+        assert!(
+            db.store
+                .open_visit(check_in, &visit, entry(&a, "checked_in"))
+                .await
+                .unwrap()
+        );
+        opened_visits.push((a, visit));
+    }
+    let planned = |rows: Vec<AheadInQueue>| {
+        let mut starts: Vec<_> = rows
+            .into_iter()
+            .map(|r| (r.planned_start, r.in_progress))
+            .collect();
+        starts.sort();
+        starts
+    };
+    let ahead = |i: usize, since: i64| {
+        let visit = opened_visits[i].1.clone();
+        let store = db.store.clone();
+        async move { store.queue_ahead(&visit, at(since)).await.unwrap() }
+    };
+    let (first, second, third) = (
+        &opened_visits[0].0,
+        &opened_visits[1].0,
+        &opened_visits[2].0,
+    );
+    assert!(
+        ahead(0, 0).await.is_empty(),
+        "the first to check in waits for no one"
+    );
+    assert_eq!(
+        planned(ahead(2, 0).await),
+        vec![(first.start_at, false), (second.start_at, false)]
+    );
+    // The last one admits the third patient first: that call is ahead of everyone still waiting.
+    assert!(
+        db.store
+            .change_visit(visit_change(
+                third,
+                VisitState::Waiting,
+                VisitState::Admitted
+            ))
+            .await
+            .unwrap()
+    );
+    assert_eq!(planned(ahead(0, 0).await), vec![(third.start_at, true)]);
+    assert_eq!(
+        planned(ahead(1, 0).await),
+        vec![(first.start_at, false), (third.start_at, true)]
+    );
+    // Check-ins before `since` are left out (yesterday's forgotten visits do not count).
+    assert_eq!(planned(ahead(1, 65).await), vec![(third.start_at, true)]);
+    // An ended visit is no longer ahead of anyone.
+    assert!(
+        db.store
+            .change_visit(visit_change(
+                first,
+                VisitState::Waiting,
+                VisitState::Cancelled
+            ))
+            .await
+            .unwrap()
+    );
+    assert_eq!(planned(ahead(1, 0).await), vec![(third.start_at, true)]);
 }
