@@ -364,13 +364,12 @@ on_both_backends!(
         let mut operation_ids = std::collections::HashMap::new();
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
-                if let Some(id) = operation["operationId"].as_str() {
-                    if let Some(earlier) =
-                        operation_ids.insert(id.to_owned(), format!("{method} {path}"))
-                    {
-                        panic!("operationId {id} is used by {earlier} and by {method} {path}");
-                    }
-                }
+                let id = operation["operationId"].as_str().unwrap_or_default();
+                let earlier = operation_ids.insert(id.to_owned(), format!("{method} {path}"));
+                assert!(
+                    earlier.is_none(),
+                    "operationId {id:?} is used by {earlier:?} and by {method} {path}"
+                );
             }
         }
         // Every response is described (OpenAPI requires it) and list filters are query parameters.
