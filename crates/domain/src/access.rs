@@ -176,6 +176,10 @@ pub enum Permission {
     SearchSlots,
     /// Take the next patient from the on-demand queue.
     TakeFromQueue,
+    /// Write courses, see everyone's training records, grant certification exceptions.
+    ManageTraining,
+    /// Follow one's own courses and take their tests.
+    TakeTraining,
 }
 
 impl Permission {
@@ -196,6 +200,8 @@ impl Permission {
             Permission::ManageAppointments => "manage appointments",
             Permission::SearchSlots => "search open slots",
             Permission::TakeFromQueue => "take patients from the on-demand queue",
+            Permission::ManageTraining => "manage training and certifications",
+            Permission::TakeTraining => "take training",
         }
     }
 }
@@ -239,6 +245,11 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
             R::Patient | R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin
         ),
         P::TakeFromQueue => matches!(role, R::Clinician),
+        P::ManageTraining => matches!(role, R::ProgramManager | R::OrgAdmin),
+        P::TakeTraining => matches!(
+            role,
+            R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin | R::ProgramManager
+        ),
     }
 }
 

@@ -109,3 +109,23 @@ typed_id!(
     /// An emergency raised during a visit.
     EscalationId
 );
+typed_id!(
+    /// A training course: modules to read and a test to pass.
+    CourseId
+);
+typed_id!(
+    /// A staff member's enrolment in a course.
+    EnrolmentId
+);
+typed_id!(
+    /// One submitted test (pre-test or post-test) of an enrolment.
+    AssessmentId
+);
+typed_id!(
+    /// A telehealth competency certification issued on passing a certifying course.
+    CertificationId
+);
+typed_id!(
+    /// A program manager's time-limited leave for an uncertified clinician to take virtual visits.
+    GateExceptionId
+);

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod scheduling;
 pub mod service;
 pub mod store;
+pub mod training;
 pub mod visits;
 
 pub use access::{Actor, Permission, Principal};

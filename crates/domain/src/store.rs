@@ -80,7 +80,11 @@ pub enum RecoveryCodeUse {
 /// Every storage port of the domain; `Store` is the one object front doors hold.
 #[async_trait]
 pub trait Store:
-    crate::scheduling::SchedulingStore + crate::visits::VisitStore + Send + Sync
+    crate::scheduling::SchedulingStore
+    + crate::visits::VisitStore
+    + crate::training::TrainingStore
+    + Send
+    + Sync
 {
     /// "sqlite" or "postgres", for logs and `/readyz`.
     fn backend(&self) -> &'static str;

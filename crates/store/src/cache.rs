@@ -124,6 +124,9 @@ pub(crate) struct Caches {
     /// Patients' telehealth consents. They only ever grow (each write here clears the entry), so
     /// a stale list can only ask a patient to agree again, never skip the question.
     pub(crate) consents: TtlMap<(OrgId, PatientId), Vec<PatientConsent>>,
+    /// Whether an organization requires a certification of a role (asked at every virtual
+    /// booking); cleared when a course is written.
+    pub(crate) certifying: TtlMap<(OrgId, domain::identity::Role), bool>,
 }
 
 impl Default for Caches {
@@ -136,6 +139,7 @@ impl Default for Caches {
             consent: TtlMap::new(REFERENCE_TTL, 10_000),
             users: TtlMap::new(REFERENCE_TTL, 100_000),
             consents: TtlMap::new(REFERENCE_TTL, 100_000),
+            certifying: TtlMap::new(REFERENCE_TTL, 10_000),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod relay;
 mod scheduling;
 mod sessions;
 pub mod testing;
+mod training;
 mod visits;
 
 pub use connect::{Backend, ConnectError, ConnectOptions, connect, connect_with};

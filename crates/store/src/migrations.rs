@@ -26,6 +26,7 @@ migrations![
     (1, "foundation", "0001_foundation.sql"),
     (2, "scheduling", "0002_scheduling.sql"),
     (3, "visits", "0003_visits.sql"),
+    (4, "training", "0004_training.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

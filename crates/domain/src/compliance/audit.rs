@@ -154,10 +154,24 @@ pub enum AuditAction {
     EscalationRaised,
     #[serde(rename = "escalation.acknowledged")]
     EscalationAcknowledged,
+    #[serde(rename = "training.course_create")]
+    CourseCreate,
+    #[serde(rename = "training.progress")]
+    TrainingProgress,
+    #[serde(rename = "training.assessment")]
+    AssessmentSubmitted,
+    #[serde(rename = "certification.issued")]
+    CertificationIssued,
+    #[serde(rename = "certification.reminder")]
+    CertificationReminder,
+    #[serde(rename = "certification.exception_granted")]
+    GateExceptionGranted,
+    #[serde(rename = "training.read")]
+    TrainingRead,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 47] = [
+    pub const ALL: [AuditAction; 54] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -205,6 +219,13 @@ impl AuditAction {
         AuditAction::GuestAdmit,
         AuditAction::EscalationRaised,
         AuditAction::EscalationAcknowledged,
+        AuditAction::CourseCreate,
+        AuditAction::TrainingProgress,
+        AuditAction::AssessmentSubmitted,
+        AuditAction::CertificationIssued,
+        AuditAction::CertificationReminder,
+        AuditAction::GateExceptionGranted,
+        AuditAction::TrainingRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -256,6 +277,13 @@ impl AuditAction {
             AuditAction::GuestAdmit => "guest.admit",
             AuditAction::EscalationRaised => "escalation.raised",
             AuditAction::EscalationAcknowledged => "escalation.acknowledged",
+            AuditAction::CourseCreate => "training.course_create",
+            AuditAction::TrainingProgress => "training.progress",
+            AuditAction::AssessmentSubmitted => "training.assessment",
+            AuditAction::CertificationIssued => "certification.issued",
+            AuditAction::CertificationReminder => "certification.reminder",
+            AuditAction::GateExceptionGranted => "certification.exception_granted",
+            AuditAction::TrainingRead => "training.read",
         }
     }
 

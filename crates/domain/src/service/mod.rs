@@ -4,6 +4,7 @@ pub mod audit;
 pub mod org;
 pub mod patients;
 pub mod scheduling;
+pub mod training;
 pub mod users;
 pub mod visits;
 
