@@ -12,4 +12,5 @@ mod identity;
 mod patients;
 mod scheduling;
 mod sessions;
+mod training;
 mod visits;
