@@ -47,6 +47,8 @@ impl AppState {
         Self {
             mailer,
             hub: crate::signaling::hub::Hub::new(store.clone(), clock.clone()),
+            // The telehealth certification rule, once the organization has a certifying course.
+            competency: Arc::new(domain::training::CertificationGate::new(store.clone())),
             store,
             clock,
             config: Arc::new(config),
@@ -54,7 +56,6 @@ impl AppState {
             tokens: Arc::default(),
             sealer,
             sign_in_throttle: Arc::default(),
-            competency: Arc::new(domain::scheduling::NoCertificationRequired),
         }
     }
 

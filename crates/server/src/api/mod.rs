@@ -11,6 +11,7 @@ pub mod ops;
 pub mod patients;
 pub mod queue;
 pub mod session;
+pub mod training;
 pub mod visits;
 
 use axum::Json;
@@ -27,7 +28,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Telemed API", description = "Telemedicine platform JSON API. Errors: {\"error\": {\"code\", \"message\"}}."),
     modifiers(&SecuritySchemes),
-    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
+    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "training"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -101,6 +102,13 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(visits::emergency))
         .routes(routes!(visits::list_alerts))
         .routes(routes!(visits::acknowledge_alert))
+        .routes(routes!(training::list_courses, training::create_course))
+        .routes(routes!(training::mine))
+        .routes(routes!(training::records))
+        .routes(routes!(training::get_enrolment))
+        .routes(routes!(training::complete_module))
+        .routes(routes!(training::submit_test))
+        .routes(routes!(training::grant_exception))
         .routes(routes!(session::sign_in, session::sign_out))
         .routes(routes!(session::second_factor))
         .routes(routes!(session::me))

@@ -15,6 +15,7 @@ mod scheduling;
 mod sign_in;
 mod smtp;
 mod tls;
+mod training;
 mod visits;
 mod web;
 mod web_scheduling;
