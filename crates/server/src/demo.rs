@@ -246,6 +246,8 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
             users::create(ctx, state, &operator, org.id, &account, false).await?;
         }
     }
+    // Training first: clinicians without a certification could not be booked for video.
+    crate::demo_training::seed(state, &org).await?;
     crate::demo_schedule::seed(state, &org, &site_ids, &created).await?;
     Ok(org)
 }

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_schedule;
+pub mod demo_training;
 pub mod error;
 pub mod extract;
 pub mod ics;
