@@ -34,6 +34,13 @@ pub async fn send_reminders_once(state: &AppState) -> Result<ReminderRun, domain
     reminders::send_due_once(state).await
 }
 
+/// Enrols holders of certifications expiring within the month in a refresher, and emails them.
+pub async fn send_refreshers_once(
+    state: &AppState,
+) -> Result<crate::refreshers::RefresherRun, domain::DomainError> {
+    crate::refreshers::send_due_once(state).await
+}
+
 /// Publishes every clinician's slots to the end of the booking horizon.
 pub async fn publish_slots_once(state: &AppState) -> Result<u64, domain::DomainError> {
     scheduling::publish_horizon_once(state.ctx()).await
@@ -74,6 +81,16 @@ pub async fn run_forever(state: AppState) {
                 "reminders"
             ),
             Err(e) => tracing::warn!(error = %e, "reminder job failed"),
+        }
+        match send_refreshers_once(&state).await {
+            Ok(run) if run.enrolled == 0 => {}
+            Ok(run) => tracing::info!(
+                enrolled = run.enrolled,
+                emailed = run.emailed,
+                failed = run.email_failed,
+                "certification refreshers"
+            ),
+            Err(e) => tracing::warn!(error = %e, "refresher job failed"),
         }
         if ticks.is_multiple_of(publish_every(interval)) {
             match publish_slots_once(&state).await {

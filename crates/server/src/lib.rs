@@ -25,6 +25,7 @@ pub mod ics;
 pub mod jobs;
 pub mod mail;
 pub mod metrics;
+pub mod refreshers;
 pub mod reminders;
 pub mod signaling;
 pub mod startup;

@@ -433,3 +433,85 @@ on_both_backends!(
         assert_eq!((status, code(&body)), (403, "forbidden"), "{body}");
     }
 );
+
+on_both_backends!(
+    a_month_before_expiry_the_holder_is_enrolled_in_a_refresher_and_emailed_once,
+    |first: TestApp| async move {
+        let smtp = crate::smtp::SmtpCapture::start().await;
+        let config = server::config::ServeConfig {
+            smtp_url: Some(smtp.url().parse().unwrap()),
+            mail_from: "Riverside Training <training@riverside.example>".into(),
+            public_url: Some("https://telemed.riverside.example".into()),
+            ..server::config::ServeConfig::for_testing()
+        };
+        let backend = if first.database_url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let app = TestApp::spawn_with(backend, config).await;
+        let c = app.clinic().await;
+        let pm = app.staff(&c.org, Role::ProgramManager, &[0]).await;
+        let pm = app.sign_in(&pm).await;
+        post(
+            &app,
+            &pm,
+            "/api/v1/training/courses",
+            course_json(&template::telehealth_competency()),
+        )
+        .await;
+        let clinician = app.sign_in(&c.clinician).await;
+        let result = take_course(&app, &clinician, &right_answers()).await;
+        let expires: Timestamp = result["certification"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // Two months before: nothing is due.
+        app.set_clock(
+            expires
+                .checked_sub(SignedDuration::from_hours(24 * 60))
+                .unwrap(),
+        );
+        let run = server::jobs::send_refreshers_once(&app.state)
+            .await
+            .unwrap();
+        assert_eq!(run.enrolled, 0);
+        // Three weeks before: enrolled again and emailed, once.
+        app.set_clock(
+            expires
+                .checked_sub(SignedDuration::from_hours(24 * 21))
+                .unwrap(),
+        );
+        let run = server::jobs::send_refreshers_once(&app.state)
+            .await
+            .unwrap();
+        assert_eq!((run.enrolled, run.emailed), (1, 1));
+        let run = server::jobs::send_refreshers_once(&app.state)
+            .await
+            .unwrap();
+        assert_eq!(run.enrolled, 0, "reminded once");
+        let messages = smtp.messages();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].to, vec![format!("<{}>", c.clinician.email)]);
+        let text = crate::smtp::readable(&messages[0].data);
+        assert!(
+            text.contains(&format!("expires on {}", expires.strftime("%Y-%m-%d"))),
+            "{text}"
+        );
+        assert!(
+            text.contains("https://telemed.riverside.example/training/enrolments/"),
+            "{text}"
+        );
+        let clinician = app.sign_in(&c.clinician).await;
+        let (_, me) = get(&app, &clinician, "/api/v1/training/me").await;
+        assert_eq!(me["standing"], "expiring");
+        let reasons: Vec<&str> = me["enrolments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["reason"].as_str().unwrap())
+            .collect();
+        assert_eq!(reasons, ["role", "refresher"]);
+    }
+);
