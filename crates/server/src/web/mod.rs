@@ -23,6 +23,7 @@ mod queue;
 mod session;
 mod shell;
 mod signin;
+mod training;
 mod visit;
 mod visit_check_in;
 mod visit_record;
@@ -138,6 +139,19 @@ pub fn router() -> Router<AppState> {
             "/waiting-room/alerts/{id}/acknowledge",
             post(waiting_room::acknowledge),
         )
+        .route("/training", get(training::mine))
+        .route("/training/enrolments/{id}", get(training::show))
+        .route(
+            "/training/enrolments/{id}/modules/{index}",
+            post(training::complete_module),
+        )
+        .route(
+            "/training/enrolments/{id}/tests/{kind}",
+            post(training::submit_test),
+        )
+        .route("/training/records", get(training::records))
+        .route("/training/records.csv", get(training::export))
+        .route("/training/exceptions", post(training::grant_exception))
         .route("/join/{token}", get(join::show).post(join::submit))
         .route("/assets/{file}", get(assets::serve))
 }

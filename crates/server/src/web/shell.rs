@@ -25,6 +25,8 @@ pub enum Section {
     Queue,
     WaitingRoom,
     SchedulingSetup,
+    Training,
+    TrainingRecords,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +116,12 @@ pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
             "/admin/visit-types",
             "Scheduling setup",
         ));
+    }
+    if role_allows(role, Permission::TakeTraining) && role != Role::ProgramManager {
+        nav.push((Section::Training, "/training", "My training"));
+    }
+    if role_allows(role, Permission::ManageTraining) {
+        nav.push((Section::TrainingRecords, "/training/records", "Training"));
     }
     if role_allows(role, Permission::ManageUsers) {
         nav.push((Section::Users, "/admin/users", "Users"));

@@ -19,4 +19,5 @@ mod training;
 mod visits;
 mod web;
 mod web_scheduling;
+mod web_training;
 mod web_visits;
