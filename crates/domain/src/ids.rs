@@ -129,3 +129,27 @@ typed_id!(
     /// A program manager's time-limited leave for an uncertified clinician to take virtual visits.
     GateExceptionId
 );
+typed_id!(
+    /// An organization's implementation program.
+    ProgramId
+);
+typed_id!(
+    /// A phase of the program (planning, development, pilot, full-scale).
+    PhaseId
+);
+typed_id!(
+    /// A milestone or task of the program.
+    TaskId
+);
+typed_id!(
+    /// A risk of the register.
+    RiskId
+);
+typed_id!(
+    /// An adoption goal ("30% of patient meetings digital by ...").
+    GoalId
+);
+typed_id!(
+    /// A pilot evaluation: measured figures against targets, and the go / no-go decision.
+    EvaluationId
+);

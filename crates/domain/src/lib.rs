@@ -5,6 +5,7 @@ pub mod clock;
 pub mod compliance;
 pub mod error;
 pub mod identity;
+pub mod program;
 pub mod ids;
 pub mod scheduling;
 pub mod service;

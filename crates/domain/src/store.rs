@@ -83,6 +83,7 @@ pub trait Store:
     crate::scheduling::SchedulingStore
     + crate::visits::VisitStore
     + crate::training::TrainingStore
+    + crate::program::ProgramStore
     + Send
     + Sync
 {

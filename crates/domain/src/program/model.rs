@@ -1,0 +1,192 @@
+//! Program, phases, tasks, roster, risks, site rollout, evaluations and goals.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use crate::error::DomainError;
+use crate::ids::{EvaluationId, GoalId, OrgId, PhaseId, ProgramId, RiskId, SiteId, TaskId, UserId};
+
+macro_rules! named {
+    ($ty:ident, $what:literal, $($variant:ident => ($name:literal, $label:literal)),+ $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $ty { $($variant),+ }
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+            pub fn label(self) -> &'static str {
+                match self { $($ty::$variant => $label),+ }
+            }
+            pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == raw.trim()).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    DomainError::invalid(field, format!(concat!("is not a ", $what, " (one of {})"), names.join(", ")))
+                })
+            }
+        }
+    };
+}
+
+named!(TaskKind, "task kind", Milestone => ("milestone", "Milestone"), Task => ("task", "Task"));
+named!(TaskStatus, "task status",
+    NotStarted => ("not_started", "Not started"),
+    InProgress => ("in_progress", "In progress"),
+    Blocked => ("blocked", "Blocked"),
+    Done => ("done", "Done"),
+);
+named!(GovernanceRole, "governance role",
+    ExecutiveSponsor => ("executive_sponsor", "Executive sponsor"),
+    ProgramManager => ("program_manager", "Program manager"),
+    ClinicalChampion => ("clinical_champion", "Clinical champion"),
+    SuperUser => ("super_user", "Super-user"),
+    ComplianceOfficer => ("compliance_officer", "Compliance officer"),
+    TrainingLead => ("training_lead", "Training lead"),
+);
+named!(RiskCategory, "risk category",
+    Technical => ("technical", "Technical"),
+    Operational => ("operational", "Operational"),
+    Financial => ("financial", "Financial"),
+    Regulatory => ("regulatory", "Regulatory"),
+    Adoption => ("adoption", "Adoption"),
+);
+named!(RiskStatus, "risk status",
+    Open => ("open", "Open"),
+    Mitigating => ("mitigating", "Mitigating"),
+    Closed => ("closed", "Closed"),
+);
+named!(SiteStage, "site stage",
+    NotStarted => ("not_started", "Not started"),
+    Preparing => ("preparing", "Preparing"),
+    Pilot => ("pilot", "Pilot"),
+    Live => ("live", "Live"),
+    Optimising => ("optimising", "Optimising"),
+);
+named!(Decision, "decision", Go => ("go", "Go"), NoGo => ("no_go", "No go"));
+
+/// The organization's implementation program (one per organization).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    pub id: ProgramId,
+    pub org_id: OrgId,
+    pub name: String,
+    /// Week 1 starts on this day; the template spans 48 weeks.
+    pub starts_on: Date,
+    pub ends_on: Date,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase {
+    pub id: PhaseId,
+    pub program_id: ProgramId,
+    pub position: i64,
+    pub name: String,
+    pub starts_on: Date,
+    pub ends_on: Date,
+}
+
+/// A milestone or a task of a phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: TaskId,
+    pub program_id: ProgramId,
+    pub phase_id: PhaseId,
+    pub kind: TaskKind,
+    pub title: String,
+    pub owner_id: Option<UserId>,
+    pub starts_on: Date,
+    pub due_on: Date,
+    pub status: TaskStatus,
+    /// Tasks that must be done before this one can be.
+    pub depends_on: Vec<TaskId>,
+    pub updated_at: Timestamp,
+}
+
+impl Task {
+    pub fn is_late(&self, today: Date) -> bool {
+        self.status != TaskStatus::Done && self.due_on < today
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterEntry {
+    pub program_id: ProgramId,
+    pub user_id: UserId,
+    pub role: GovernanceRole,
+    /// For clinical champions and super-users: their site.
+    pub site_id: Option<SiteId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Risk {
+    pub id: RiskId,
+    pub org_id: OrgId,
+    pub title: String,
+    pub category: RiskCategory,
+    /// 1 (rare) to 5 (almost certain).
+    pub likelihood: i64,
+    /// 1 (negligible) to 5 (severe).
+    pub impact: i64,
+    pub owner_id: Option<UserId>,
+    pub mitigation: String,
+    pub status: RiskStatus,
+    pub next_review_on: Date,
+    pub updated_at: Timestamp,
+}
+
+impl Risk {
+    pub fn score(&self) -> i64 {
+        self.likelihood * self.impact
+    }
+
+    pub fn review_overdue(&self, today: Date) -> bool {
+        self.status != RiskStatus::Closed && self.next_review_on < today
+    }
+}
+
+/// One item of a site's readiness checklist.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReadinessItem {
+    pub key: String,
+    pub label: String,
+    /// Required before the site may move to pilot or live.
+    pub required: bool,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteRollout {
+    pub site_id: SiteId,
+    pub org_id: OrgId,
+    pub stage: SiteStage,
+    pub checklist: Vec<ReadinessItem>,
+    pub updated_at: Timestamp,
+}
+
+/// A pilot site's measured figures against its targets, and the decision taken on them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PilotEvaluation {
+    pub id: EvaluationId,
+    pub org_id: OrgId,
+    pub site_id: SiteId,
+    pub target_digital_pct: i64,
+    pub measured_digital_pct: i64,
+    pub target_no_show_pct: i64,
+    pub measured_no_show_pct: i64,
+    pub decision: Decision,
+    pub notes: String,
+    pub decided_by: UserId,
+    pub decided_at: Timestamp,
+}
+
+/// "`target_pct`% of patient meetings digital by `by`", for the organization or one site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptionGoal {
+    pub id: GoalId,
+    pub org_id: OrgId,
+    pub site_id: Option<SiteId>,
+    pub target_pct: i64,
+    pub by: Date,
+    pub created_at: Timestamp,
+}
