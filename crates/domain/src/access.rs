@@ -180,6 +180,8 @@ pub enum Permission {
     ManageTraining,
     /// Follow one's own courses and take their tests.
     TakeTraining,
+    /// Run the implementation program: tasks, roster, risks, site stages, goals.
+    ManageProgram,
 }
 
 impl Permission {
@@ -202,6 +204,7 @@ impl Permission {
             Permission::TakeFromQueue => "take patients from the on-demand queue",
             Permission::ManageTraining => "manage training and certifications",
             Permission::TakeTraining => "take training",
+            Permission::ManageProgram => "run the implementation program",
         }
     }
 }
@@ -246,10 +249,8 @@ pub fn role_allows(role: Role, permission: Permission) -> bool {
         ),
         P::TakeFromQueue => matches!(role, R::Clinician),
         P::ManageTraining => matches!(role, R::ProgramManager | R::OrgAdmin),
-        P::TakeTraining => matches!(
-            role,
-            R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin | R::OrgAdmin | R::ProgramManager
-        ),
+        P::TakeTraining => matches!(role, R::Clinician | R::Nurse | R::FrontDesk | R::SiteAdmin),
+        P::ManageProgram => matches!(role, R::ProgramManager | R::OrgAdmin),
     }
 }
 

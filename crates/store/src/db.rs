@@ -166,6 +166,8 @@ pub(crate) enum Arg {
     Text(String),
     Int(i64),
     Flag(bool),
+    /// A NULL in a text column.
+    Null,
 }
 
 /// Binds `args` in order (`$1`, `$2`, ...).
@@ -178,6 +180,7 @@ pub(crate) fn bind_args<'q>(
             Arg::Text(v) => query.bind(v),
             Arg::Int(v) => query.bind(v),
             Arg::Flag(v) => query.bind(v),
+            Arg::Null => query.bind(None::<String>),
         };
     }
     query

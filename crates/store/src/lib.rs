@@ -13,6 +13,7 @@ mod identity;
 mod migrations;
 mod patients;
 mod port;
+mod program;
 pub mod relay;
 mod scheduling;
 mod sessions;

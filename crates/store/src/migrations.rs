@@ -27,6 +27,7 @@ migrations![
     (2, "scheduling", "0002_scheduling.sql"),
     (3, "visits", "0003_visits.sql"),
     (4, "training", "0004_training.sql"),
+    (5, "program", "0005_program.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

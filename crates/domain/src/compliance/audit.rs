@@ -168,10 +168,22 @@ pub enum AuditAction {
     GateExceptionGranted,
     #[serde(rename = "training.read")]
     TrainingRead,
+    #[serde(rename = "program.change")]
+    ProgramChange,
+    #[serde(rename = "risk.change")]
+    RiskChange,
+    #[serde(rename = "site.stage_change")]
+    SiteStageChange,
+    #[serde(rename = "site.gate_override")]
+    SiteGateOverride,
+    #[serde(rename = "site.pilot_evaluated")]
+    PilotEvaluated,
+    #[serde(rename = "goal.create")]
+    GoalCreate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 54] = [
+    pub const ALL: [AuditAction; 60] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -226,6 +238,12 @@ impl AuditAction {
         AuditAction::CertificationReminder,
         AuditAction::GateExceptionGranted,
         AuditAction::TrainingRead,
+        AuditAction::ProgramChange,
+        AuditAction::RiskChange,
+        AuditAction::SiteStageChange,
+        AuditAction::SiteGateOverride,
+        AuditAction::PilotEvaluated,
+        AuditAction::GoalCreate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -284,6 +302,12 @@ impl AuditAction {
             AuditAction::CertificationReminder => "certification.reminder",
             AuditAction::GateExceptionGranted => "certification.exception_granted",
             AuditAction::TrainingRead => "training.read",
+            AuditAction::ProgramChange => "program.change",
+            AuditAction::RiskChange => "risk.change",
+            AuditAction::SiteStageChange => "site.stage_change",
+            AuditAction::SiteGateOverride => "site.gate_override",
+            AuditAction::PilotEvaluated => "site.pilot_evaluated",
+            AuditAction::GoalCreate => "goal.create",
         }
     }
 

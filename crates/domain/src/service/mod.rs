@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod org;
 pub mod patients;
+pub mod program;
 pub mod scheduling;
 pub mod training;
 pub mod users;

@@ -59,15 +59,21 @@ pub async fn create_course_in(
     Ok(course)
 }
 
+/// Learners and those who manage training may read courses.
+fn require_reader(actor: &Actor) -> DomainResult<()> {
+    access::require(actor, Permission::TakeTraining)
+        .or_else(|_| access::require(actor, Permission::ManageTraining))
+}
+
 pub async fn list_courses(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Vec<Course>> {
     let org = actor.org()?;
-    access::require(actor, Permission::TakeTraining)?;
+    require_reader(actor)?;
     ctx.store.list_courses(org).await
 }
 
 pub async fn get_course(ctx: Ctx<'_>, actor: &Actor, id: CourseId) -> DomainResult<Course> {
     let org = actor.org()?;
-    access::require(actor, Permission::TakeTraining)?;
+    require_reader(actor)?;
     ctx.store
         .get_course(org, id)
         .await?

@@ -117,7 +117,7 @@ pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
             "Scheduling setup",
         ));
     }
-    if role_allows(role, Permission::TakeTraining) && role != Role::ProgramManager {
+    if role_allows(role, Permission::TakeTraining) {
         nav.push((Section::Training, "/training", "My training"));
     }
     if role_allows(role, Permission::ManageTraining) {
@@ -176,6 +176,7 @@ mod tests {
                 "My schedule",
                 "Waiting room",
                 "Queue",
+                "My training",
                 "My account"
             ]
         );
@@ -186,6 +187,7 @@ mod tests {
                 "Patients",
                 "Front desk",
                 "Waiting room",
+                "My training",
                 "My account"
             ]
         );
@@ -197,6 +199,7 @@ mod tests {
                 "Front desk",
                 "Waiting room",
                 "Availability",
+                "My training",
                 "My account"
             ]
         );
@@ -208,6 +211,7 @@ mod tests {
                 "Front desk",
                 "Waiting room",
                 "Availability",
+                "My training",
                 "Users",
                 "My account"
             ]
@@ -221,6 +225,7 @@ mod tests {
                 "Waiting room",
                 "Availability",
                 "Scheduling setup",
+                "Training",
                 "Users",
                 "Sites",
                 "Audit trail",
@@ -232,6 +237,9 @@ mod tests {
             labels(Role::Auditor),
             ["Home", "Audit trail", "Emergency access", "My account"]
         );
-        assert_eq!(labels(Role::ProgramManager), ["Home", "My account"]);
+        assert_eq!(
+            labels(Role::ProgramManager),
+            ["Home", "Training", "My account"]
+        );
     }
 }
