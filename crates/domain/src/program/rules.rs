@@ -436,14 +436,41 @@ mod tests {
 
     #[test]
     fn the_template_has_four_phases_over_48_weeks_with_their_milestones() {
-        let (phases, tasks) = template(ProgramId::new(), d("2026-01-05"), t("2026-01-01T00:00:00Z"));
+        let (phases, tasks) =
+            template(ProgramId::new(), d("2026-01-05"), t("2026-01-01T00:00:00Z"));
         let names: Vec<&str> = phases.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["Planning and design", "Development and integration", "Pilot launch and validation", "Full-scale deployment"]);
-        assert_eq!((phases[0].starts_on, phases[0].ends_on), (d("2026-01-05"), d("2026-03-29")), "weeks 1-12");
+        assert_eq!(
+            names,
+            [
+                "Planning and design",
+                "Development and integration",
+                "Pilot launch and validation",
+                "Full-scale deployment"
+            ]
+        );
+        assert_eq!(
+            (phases[0].starts_on, phases[0].ends_on),
+            (d("2026-01-05"), d("2026-03-29")),
+            "weeks 1-12"
+        );
         assert_eq!(phases[1].starts_on, d("2026-03-30"), "week 13");
         assert_eq!(phases[3].ends_on, program_end(d("2026-01-05")));
-        assert_eq!(program_end(d("2026-01-05")), d("2026-12-06"), "week 48 ends 336 days later");
-        for title in ["Requirements and stakeholders", "Platform configuration", "EHR integration (FHIR R4)", "Security and compliance review", "Training delivery", "Pilot go-live", "Pilot evaluation", "Enterprise rollout", "Optimisation"] {
+        assert_eq!(
+            program_end(d("2026-01-05")),
+            d("2026-12-06"),
+            "week 48 ends 336 days later"
+        );
+        for title in [
+            "Requirements and stakeholders",
+            "Platform configuration",
+            "EHR integration (FHIR R4)",
+            "Security and compliance review",
+            "Training delivery",
+            "Pilot go-live",
+            "Pilot evaluation",
+            "Enterprise rollout",
+            "Optimisation",
+        ] {
             assert!(tasks.iter().any(|t| t.title == title), "{title}");
         }
         let go_live = tasks.iter().find(|t| t.title == "Pilot go-live").unwrap();
@@ -451,7 +478,11 @@ mod tests {
         // Every task lies in its phase, and the template's own graph has no cycle.
         for task in &tasks {
             let phase = phases.iter().find(|p| p.id == task.phase_id).unwrap();
-            assert!(phase.starts_on <= task.starts_on && task.due_on <= phase.ends_on, "{}", task.title);
+            assert!(
+                phase.starts_on <= task.starts_on && task.due_on <= phase.ends_on,
+                "{}",
+                task.title
+            );
             check_dependencies(&tasks, task.id, &task.depends_on).unwrap();
         }
     }
@@ -460,12 +491,19 @@ mod tests {
     fn a_dependency_that_closes_a_cycle_is_refused() {
         let (_, tasks) = template(ProgramId::new(), d("2026-01-05"), t("2026-01-01T00:00:00Z"));
         let requirements = tasks[0].id;
-        let evaluation = tasks.iter().find(|t| t.title == "Pilot evaluation").unwrap().id;
+        let evaluation = tasks
+            .iter()
+            .find(|t| t.title == "Pilot evaluation")
+            .unwrap()
+            .id;
         // Requirements would wait for the pilot evaluation, which waits (through the chain) for them.
         let err = check_dependencies(&tasks, requirements, &[evaluation]).unwrap_err();
         assert!(err.to_string().contains("cycle"), "{err}");
         assert!(check_dependencies(&tasks, requirements, &[requirements]).is_err());
-        assert!(check_dependencies(&tasks, requirements, &[TaskId::new()]).is_err(), "unknown task");
+        assert!(
+            check_dependencies(&tasks, requirements, &[TaskId::new()]).is_err(),
+            "unknown task"
+        );
         assert!(check_dependencies(&tasks, evaluation, &[requirements]).is_ok());
     }
 
@@ -474,7 +512,10 @@ mod tests {
         let (_, mut tasks) = template(ProgramId::new(), d("2026-01-05"), t("2026-01-01T00:00:00Z"));
         let workflows = tasks[2].clone();
         let err = check_can_finish(&tasks, &workflows.depends_on).unwrap_err();
-        assert!(err.to_string().contains("Requirements and stakeholders"), "{err}");
+        assert!(
+            err.to_string().contains("Requirements and stakeholders"),
+            "{err}"
+        );
         tasks[0].status = TaskStatus::Done;
         check_can_finish(&tasks, &workflows.depends_on).unwrap();
     }
@@ -490,8 +531,18 @@ mod tests {
             created_at: t("2026-01-01T00:00:00Z"),
         };
         assert!(check_task_dates(&program, d("2026-02-01"), d("2026-03-01")).is_ok());
-        assert!(check_task_dates(&program, d("2025-12-31"), d("2026-03-01")).unwrap_err().to_string().contains("starts_on"));
-        assert!(check_task_dates(&program, d("2026-02-01"), d("2027-01-01")).unwrap_err().to_string().contains("due_on"));
+        assert!(
+            check_task_dates(&program, d("2025-12-31"), d("2026-03-01"))
+                .unwrap_err()
+                .to_string()
+                .contains("starts_on")
+        );
+        assert!(
+            check_task_dates(&program, d("2026-02-01"), d("2027-01-01"))
+                .unwrap_err()
+                .to_string()
+                .contains("due_on")
+        );
         assert!(check_task_dates(&program, d("2026-03-01"), d("2026-02-01")).is_err());
     }
 
@@ -500,13 +551,27 @@ mod tests {
         let mut checklist = default_checklist();
         assert!(check_stage_move(SiteStage::Preparing, &checklist, None).is_ok());
         let err = check_stage_move(SiteStage::Pilot, &checklist, None).unwrap_err();
-        assert!(matches!(err, DomainError::Conflict(_)) && err.to_string().contains("not ready for pilot"), "{err}");
+        assert!(
+            matches!(err, DomainError::Conflict(_))
+                && err.to_string().contains("not ready for pilot"),
+            "{err}"
+        );
         assert!(check_stage_move(SiteStage::Live, &checklist, Some("too short")).is_err());
-        assert!(check_stage_move(SiteStage::Live, &checklist, Some("Board decision of 3 March: go live with paper fallback")).is_ok());
+        assert!(
+            check_stage_move(
+                SiteStage::Live,
+                &checklist,
+                Some("Board decision of 3 March: go live with paper fallback")
+            )
+            .is_ok()
+        );
         for item in checklist.iter_mut().filter(|i| i.required) {
             item.done = true;
         }
-        assert!(check_stage_move(SiteStage::Pilot, &checklist, None).is_ok(), "the optional item does not hold it back");
+        assert!(
+            check_stage_move(SiteStage::Pilot, &checklist, None).is_ok(),
+            "the optional item does not hold it back"
+        );
     }
 
     #[test]
@@ -524,14 +589,21 @@ mod tests {
             next_review_on: d("2026-01-01"),
             updated_at: t("2026-01-01T00:00:00Z"),
         };
-        let risks = [risk(5, 4, RiskStatus::Open), risk(5, 4, RiskStatus::Mitigating), risk(1, 1, RiskStatus::Open), risk(3, 3, RiskStatus::Closed)];
+        let risks = [
+            risk(5, 4, RiskStatus::Open),
+            risk(5, 4, RiskStatus::Mitigating),
+            risk(1, 1, RiskStatus::Open),
+            risk(3, 3, RiskStatus::Closed),
+        ];
         let cells = heat_map(&risks);
         assert_eq!(cells[4][3], 2);
         assert_eq!(cells[0][0], 1);
         assert_eq!(cells[2][2], 0, "closed risks leave the map");
         assert_eq!(cells.iter().flatten().sum::<usize>(), 3);
         assert_eq!(risks[0].score(), 20);
-        assert!(risks[0].review_overdue(d("2026-01-02")) && !risks[3].review_overdue(d("2026-01-02")));
+        assert!(
+            risks[0].review_overdue(d("2026-01-02")) && !risks[3].review_overdue(d("2026-01-02"))
+        );
     }
 
     /// Hand-counted: January 1 digital of 4 (25%), February 2 of 4 (50%), March 3 of 4 (75%).
@@ -539,7 +611,10 @@ mod tests {
         let mut m = Vec::new();
         for (month, digital) in [("01", 1), ("02", 2), ("03", 3)] {
             for i in 0..4 {
-                m.push(Meeting { at: t(&format!("2026-{month}-1{i}T15:00:00Z")), digital: i < digital });
+                m.push(Meeting {
+                    at: t(&format!("2026-{month}-1{i}T15:00:00Z")),
+                    digital: i < digital,
+                });
             }
         }
         m
@@ -549,13 +624,27 @@ mod tests {
     fn the_digital_share_is_counted_per_month_and_projected_along_its_trend() {
         let tz = TimeZone::UTC;
         let months = digital_share_by_month(&fixture(), &tz);
-        let shares: Vec<(Date, usize, usize)> = months.iter().map(|m| (m.month, m.digital, m.total)).collect();
-        assert_eq!(shares, [(d("2026-01-01"), 1, 4), (d("2026-02-01"), 2, 4), (d("2026-03-01"), 3, 4)]);
+        let shares: Vec<(Date, usize, usize)> = months
+            .iter()
+            .map(|m| (m.month, m.digital, m.total))
+            .collect();
+        assert_eq!(
+            shares,
+            [
+                (d("2026-01-01"), 1, 4),
+                (d("2026-02-01"), 2, 4),
+                (d("2026-03-01"), 3, 4)
+            ]
+        );
         assert_eq!(months[1].pct(), 50.0);
         // +25 points a month: April 100% (capped), and back in time the line is at 0 in December.
         assert_eq!(projected_pct(&months, d("2026-04-15")), Some(100.0));
         assert_eq!(projected_pct(&months, d("2025-12-01")), Some(0.0));
-        assert_eq!(projected_pct(&months[..1], d("2026-04-15")), None, "one month is no trend");
+        assert_eq!(
+            projected_pct(&months[..1], d("2026-04-15")),
+            None,
+            "one month is no trend"
+        );
         let goal = |target| AdoptionGoal {
             id: crate::ids::GoalId::new(),
             org_id: crate::ids::OrgId::new(),
@@ -567,14 +656,24 @@ mod tests {
         let p = goal_progress(&goal(30), &fixture(), &tz);
         assert_eq!((p.current_pct, p.on_track), (Some(75.0), true));
         let p = goal_progress(&goal(80), &fixture(), &tz);
-        assert_eq!((p.projected_pct, p.on_track), (Some(75.0), false), "March projected at 75%");
+        assert_eq!(
+            (p.projected_pct, p.on_track),
+            (Some(75.0), false),
+            "March projected at 75%"
+        );
     }
 
     #[test]
     fn a_meeting_counts_in_the_month_of_the_organizations_time_zone() {
         // 03:00 UTC on March 1 is still February in New York.
         let tz = TimeZone::get("America/New_York").unwrap();
-        let months = digital_share_by_month(&[Meeting { at: t("2026-03-01T03:00:00Z"), digital: true }], &tz);
+        let months = digital_share_by_month(
+            &[Meeting {
+                at: t("2026-03-01T03:00:00Z"),
+                digital: true,
+            }],
+            &tz,
+        );
         assert_eq!(months[0].month, d("2026-02-01"));
     }
 }

@@ -19,6 +19,8 @@ mod home;
 mod join;
 mod page;
 mod patients;
+mod program;
+mod program_charts;
 mod queue;
 mod session;
 mod shell;
@@ -139,6 +141,27 @@ pub fn router() -> Router<AppState> {
             "/waiting-room/alerts/{id}/acknowledge",
             post(waiting_room::acknowledge),
         )
+        .route("/program", get(program::home).post(program::start))
+        .route("/program/goals", post(program::add_goal))
+        .route("/program/roster", post(program::set_roster))
+        .route("/program/board", get(program::board))
+        .route("/program/tasks", post(program::add_task))
+        .route("/program/tasks/{id}/status", post(program::set_task_status))
+        .route("/program/timeline", get(program::timeline))
+        .route(
+            "/program/risks",
+            get(program::risks).post(program::add_risk),
+        )
+        .route("/program/risks/{id}", post(program::review_risk))
+        .route("/program/sites", get(program::sites))
+        .route("/program/sites/{id}/stage", post(program::move_site))
+        .route(
+            "/program/sites/{id}/checklist/{key}",
+            post(program::set_item),
+        )
+        .route("/program/sites/{id}/evaluation", post(program::evaluate))
+        .route("/program/tasks.csv", get(program::tasks_csv))
+        .route("/program/risks.csv", get(program::risks_csv))
         .route("/training", get(training::mine))
         .route("/training/enrolments/{id}", get(training::show))
         .route(

@@ -27,6 +27,7 @@ pub enum Section {
     SchedulingSetup,
     Training,
     TrainingRecords,
+    Program,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +120,9 @@ pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
     }
     if role_allows(role, Permission::TakeTraining) {
         nav.push((Section::Training, "/training", "My training"));
+    }
+    if role_allows(role, Permission::ManageProgram) {
+        nav.push((Section::Program, "/program", "Program"));
     }
     if role_allows(role, Permission::ManageTraining) {
         nav.push((Section::TrainingRecords, "/training/records", "Training"));
@@ -225,6 +229,7 @@ mod tests {
                 "Waiting room",
                 "Availability",
                 "Scheduling setup",
+                "Program",
                 "Training",
                 "Users",
                 "Sites",
@@ -239,7 +244,7 @@ mod tests {
         );
         assert_eq!(
             labels(Role::ProgramManager),
-            ["Home", "Training", "My account"]
+            ["Home", "Program", "Training", "My account"]
         );
     }
 }
