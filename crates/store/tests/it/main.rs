@@ -10,6 +10,7 @@ mod break_glass;
 mod connect;
 mod identity;
 mod patients;
+mod program;
 mod scheduling;
 mod sessions;
 mod training;
