@@ -18,6 +18,7 @@ mod tls;
 mod training;
 mod visits;
 mod web;
+mod web_program;
 mod web_scheduling;
 mod web_training;
 mod web_visits;

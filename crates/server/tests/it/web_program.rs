@@ -1,0 +1,380 @@
+//! The implementation program through its pages, as a browser without JavaScript: the program
+//! manager starts the program from the template, sees the Gantt chart and the heat map as valid
+//! SVG, is refused a cycle and an unmet gate, overrides the gate with an audited reason, and
+//! exports CSV. Staff cannot open any of it.
+
+use domain::Clock;
+use domain::compliance::{AuditAction, AuditQuery};
+use domain::identity::Role;
+use domain::program::TaskStatus;
+use domain::service::program::{self, TaskInput};
+use jiff::SignedDuration;
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use crate::web_scheduling::browser_for;
+
+/// The first `<svg>...</svg>` of a page, parsed as XML (the test fails if it is not well formed).
+fn svg_of(html: &str) -> String {
+    let start = html.find("<svg").expect("an svg element");
+    let end = html[start..].find("</svg>").expect("a closed svg") + start + "</svg>".len();
+    let svg = html[start..end].to_string();
+    let doc =
+        roxmltree::Document::parse(&svg).unwrap_or_else(|e| panic!("invalid SVG ({e}):\n{svg}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "svg");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    assert!(root.attribute("viewBox").is_some());
+    svg
+}
+
+fn count(svg: &str, needle: &str) -> usize {
+    svg.matches(needle).count()
+}
+
+on_both_backends!(
+    a_program_manager_runs_the_program_from_the_template_to_a_pilot,
+    |app: TestApp| async move {
+        let org = app.org("Riverside").await;
+        let pm = app.staff(&org, Role::ProgramManager, &[0]).await;
+        let nurse = app.staff(&org, Role::Nurse, &[0]).await;
+        let browser = browser_for(&app, &pm).await;
+        let page = browser.get("/program").await;
+        assert_eq!(page.status, StatusCode::OK);
+        page.assert_no_inline_code();
+        let csrf = page.csrf();
+        // Week 1 began 20 weeks ago: some template items are late by now.
+        let today = app.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+        let start = today
+            .checked_sub(jiff::Span::new().days(140))
+            .unwrap()
+            .to_string();
+        let bad = browser
+            .post(
+                "/program",
+                &[("csrf", &csrf), ("name", "Rollout"), ("starts_on", "soon")],
+            )
+            .await;
+        let shown = browser.follow(&bad).await;
+        assert!(shown.body.contains("starts_on"), "{}", shown.body);
+        let started = browser
+            .post(
+                "/program",
+                &[
+                    ("csrf", &csrf),
+                    ("name", "Telehealth rollout"),
+                    ("starts_on", &start),
+                ],
+            )
+            .await;
+        let home = browser.follow(&started).await;
+        assert!(
+            home.body.contains("Planning and design")
+                && home.body.contains("Full-scale deployment")
+        );
+        assert!(
+            home.body.contains("Late milestones and tasks"),
+            "{}",
+            home.body
+        );
+
+        // The timeline: valid SVG with every phase and milestone, today's line and late items.
+        let timeline = browser.get("/program/timeline").await;
+        timeline.assert_no_inline_code();
+        let svg = svg_of(&timeline.body);
+        for name in [
+            "Planning and design",
+            "Development and integration",
+            "Pilot launch and validation",
+            "Full-scale deployment",
+            "Pilot go-live",
+            "EHR integration (FHIR R4)",
+        ] {
+            assert!(svg.contains(name), "{name} in the chart");
+        }
+        assert_eq!(count(&svg, "class=\"gantt-today\""), 1, "today's line");
+        assert!(count(&svg, " late\"") >= 3, "late items are marked:\n{svg}");
+
+        // Dependencies: a cycle is refused, and nothing is done before what it depends on.
+        let actor = server::auth::actor::actor_for_user(&pm.user, None);
+        let ctx = app.state.ctx();
+        let overview = program::overview(ctx, &actor).await.unwrap();
+        let requirements = overview
+            .tasks
+            .iter()
+            .find(|t| t.title == "Requirements and stakeholders")
+            .unwrap()
+            .clone();
+        let evaluation = overview
+            .tasks
+            .iter()
+            .find(|t| t.title == "Pilot evaluation")
+            .unwrap()
+            .clone();
+        let input = |t: &domain::program::Task, status: &str, deps: Vec<String>| TaskInput {
+            phase_id: t.phase_id.to_string(),
+            title: t.title.clone(),
+            kind: t.kind.as_str().into(),
+            owner_id: None,
+            starts_on: t.starts_on.to_string(),
+            due_on: t.due_on.to_string(),
+            status: Some(status.into()),
+            depends_on: deps,
+        };
+        let cycle = program::update_task(
+            ctx,
+            &actor,
+            requirements.id,
+            &input(
+                &requirements,
+                "in_progress",
+                vec![evaluation.id.to_string()],
+            ),
+        )
+        .await;
+        assert!(cycle.unwrap_err().to_string().contains("cycle"));
+        let early = program::update_task(
+            ctx,
+            &actor,
+            evaluation.id,
+            &input(
+                &evaluation,
+                "done",
+                evaluation
+                    .depends_on
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
+        )
+        .await;
+        assert!(matches!(early, Err(domain::DomainError::Conflict(_))));
+        // Dates outside the program are refused with the field named.
+        let mut outside = input(&requirements, "done", vec![]);
+        outside.due_on = "2099-01-01".into();
+        assert!(
+            program::update_task(ctx, &actor, requirements.id, &outside)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("due_on")
+        );
+        // On the board, a card moves to done.
+        let card = browser
+            .post(
+                &format!("/program/tasks/{}/status", requirements.id),
+                &[("csrf", &csrf), ("status", "done")],
+            )
+            .await;
+        card.assert_redirect_starts("/program/board?done=task");
+        let stored = app
+            .store()
+            .get_task(org.org.id, requirements.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, TaskStatus::Done);
+
+        // Risks: a rating out of range is refused and nothing written; the heat map counts the rest.
+        let refused = browser
+            .post(
+                "/program/risks",
+                &[
+                    ("csrf", &csrf),
+                    ("title", "Bandwidth at Albany"),
+                    ("category", "technical"),
+                    ("likelihood", "7"),
+                    ("impact", "4"),
+                    ("next_review_on", &today.to_string()),
+                ],
+            )
+            .await;
+        let shown = browser.follow(&refused).await;
+        assert!(shown.body.contains("likelihood"), "{}", shown.body);
+        for (title, l, i) in [
+            ("Bandwidth at Albany", "4", "5"),
+            ("Clinicians prefer the phone", "4", "5"),
+            ("Payer rules change", "2", "3"),
+        ] {
+            let saved = browser
+                .post(
+                    "/program/risks",
+                    &[
+                        ("csrf", &csrf),
+                        ("title", title),
+                        ("category", "technical"),
+                        ("likelihood", l),
+                        ("impact", i),
+                        ("mitigation", "Plan B"),
+                        (
+                            "next_review_on",
+                            &today
+                                .checked_sub(jiff::Span::new().days(1))
+                                .unwrap()
+                                .to_string(),
+                        ),
+                    ],
+                )
+                .await;
+            saved.assert_redirect_starts("/program/risks?done=risk");
+        }
+        let risks = browser.get("/program/risks").await;
+        risks.assert_no_inline_code();
+        let heat = svg_of(&risks.body);
+        assert_eq!(count(&heat, "<rect"), 25, "a 5×5 grid");
+        assert!(heat.contains("likelihood 4, impact 5: 2 open risk(s)"));
+        assert!(
+            risks.body.contains("3 risk review(s) overdue"),
+            "{}",
+            risks.body
+        );
+        let csv = browser.get("/program/risks.csv").await;
+        assert!(
+            csv.body.lines().count() == 4 && csv.body.contains("\"20\""),
+            "{}",
+            csv.body
+        );
+        let tasks_csv = browser.get("/program/tasks.csv").await;
+        assert_eq!(tasks_csv.body.lines().count(), 1 + overview.tasks.len());
+
+        // Sites: pilot waits for the readiness items; an override needs a reason and is audited.
+        let site = org.sites[0].id;
+        let refused = browser
+            .post(
+                &format!("/program/sites/{site}/stage"),
+                &[("csrf", &csrf), ("stage", "pilot")],
+            )
+            .await;
+        let shown = browser.follow(&refused).await;
+        assert!(shown.body.contains("not ready for pilot"), "{}", shown.body);
+        assert_eq!(
+            program::sites(ctx, &actor).await.unwrap()[0].rollout.stage,
+            domain::program::SiteStage::NotStarted,
+            "nothing written"
+        );
+        let ticked = browser
+            .post(
+                &format!("/program/sites/{site}/checklist/equipment_tested"),
+                &[("csrf", &csrf), ("done", "true")],
+            )
+            .await;
+        ticked.assert_redirect_starts("/program/sites?done=item");
+        let computed = browser
+            .post(
+                &format!("/program/sites/{site}/checklist/staff_certified"),
+                &[("csrf", &csrf), ("done", "true")],
+            )
+            .await;
+        assert!(
+            browser
+                .follow(&computed)
+                .await
+                .body
+                .contains("cannot be ticked by hand")
+        );
+        let moved = browser
+            .post(
+                &format!("/program/sites/{site}/stage"),
+                &[
+                    ("csrf", &csrf),
+                    ("stage", "pilot"),
+                    (
+                        "override_reason",
+                        "Board approved the pilot with paper fallback on 3 March",
+                    ),
+                ],
+            )
+            .await;
+        moved.assert_redirect_starts("/program/sites?done=override");
+        let overrides = app
+            .store()
+            .search_audit(&AuditQuery {
+                org_id: Some(org.org.id),
+                action: Some(AuditAction::SiteGateOverride),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(overrides.len(), 1);
+        assert!(
+            overrides[0]
+                .entry
+                .detail
+                .as_deref()
+                .unwrap()
+                .contains("paper fallback")
+        );
+        // The pilot evaluation records measured figures (none yet: 0%) and the decision.
+        let evaluated = browser
+            .post(
+                &format!("/program/sites/{site}/evaluation"),
+                &[
+                    ("csrf", &csrf),
+                    ("target_digital_pct", "30"),
+                    ("target_no_show_pct", "10"),
+                    ("decision", "no_go"),
+                    ("notes", "Too early"),
+                ],
+            )
+            .await;
+        evaluated.assert_redirect_starts("/program/sites?done=evaluation");
+        let sites = browser.get("/program/sites").await;
+        assert!(
+            sites.body.contains("No go — digital 0% (target 30%)"),
+            "{}",
+            sites.body
+        );
+
+        // Goals: a goal in the past is refused; one ahead is shown, off track with no meetings.
+        let past = browser
+            .post(
+                "/program/goals",
+                &[("csrf", &csrf), ("target_pct", "30"), ("by", "2020-01-01")],
+            )
+            .await;
+        assert!(
+            browser
+                .follow(&past)
+                .await
+                .body
+                .contains("must be in the future")
+        );
+        let by = app
+            .clock
+            .now()
+            .checked_add(SignedDuration::from_hours(24 * 700))
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .to_string();
+        browser
+            .post(
+                "/program/goals",
+                &[("csrf", &csrf), ("target_pct", "30"), ("by", &by)],
+            )
+            .await
+            .assert_redirect_starts("/program?done=goal");
+        let home = browser.get("/program").await;
+        assert!(home.body.contains("Off track"), "{}", home.body);
+
+        // Staff see none of it.
+        let staff = browser_for(&app, &nurse).await;
+        for path in [
+            "/program",
+            "/program/timeline",
+            "/program/risks",
+            "/program/tasks.csv",
+        ] {
+            assert_eq!(
+                staff.get(path).await.status,
+                StatusCode::FORBIDDEN,
+                "{path}"
+            );
+        }
+    }
+);
