@@ -249,6 +249,8 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
     // Training first: clinicians without a certification could not be booked for video.
     crate::demo_training::seed(state, &org).await?;
     crate::demo_schedule::seed(state, &org, &site_ids, &created).await?;
+    let types = state.store.list_visit_types(org.id).await?;
+    crate::demo_program::seed(state, &org, &site_ids, &created, &types).await?;
     Ok(org)
 }
 

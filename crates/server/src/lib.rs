@@ -17,6 +17,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod demo_program;
 pub mod demo_schedule;
 pub mod demo_training;
 pub mod error;

@@ -378,3 +378,83 @@ on_both_backends!(
         }
     }
 );
+
+on_both_backends!(
+    the_demo_seeds_a_program_in_flight,
+    |app: TestApp| async move {
+        server::demo::seed_and_print(&app.state, "http://127.0.0.1:8080")
+            .await
+            .unwrap();
+        let org = app
+            .store()
+            .find_org_by_name(server::demo::ORG_NAME)
+            .await
+            .unwrap()
+            .unwrap();
+        let users = app
+            .store()
+            .list_users(org.id, Some(Role::ProgramManager))
+            .await
+            .unwrap();
+        let actor = server::auth::actor::actor_for_user(&users[0], None);
+        let ctx = app.state.ctx();
+        let o = program::overview(ctx, &actor).await.unwrap();
+        let mut stages: Vec<(&str, &str)> = o
+            .sites
+            .iter()
+            .map(|s| (s.site.name.as_str(), s.rollout.stage.as_str()))
+            .collect();
+        stages.sort();
+        assert_eq!(
+            stages,
+            [
+                ("Albany Clinic", "preparing"),
+                ("Brooklyn Clinic", "live"),
+                ("Oakland Clinic", "not_started")
+            ]
+        );
+        assert_eq!(o.evaluations.len(), 1, "the pilot was evaluated");
+        assert!(
+            o.tasks.iter().any(|t| t.is_late(o.today)),
+            "something is late"
+        );
+        assert!(o.tasks.iter().any(|t| t.status == TaskStatus::Done));
+        assert_eq!(o.risks.len(), 5);
+        assert!(o.roster.len() >= 5);
+        // Goals measured from six months of past visits: the share rises month by month.
+        let (goal, progress) = &o.goals[0];
+        assert_eq!(goal.target_pct, 30);
+        assert_eq!(progress.months.len(), 6, "{progress:?}");
+        assert!(
+            progress.months.windows(2).all(|w| w[0].pct() < w[1].pct()),
+            "{progress:?}"
+        );
+        assert!(progress.on_track);
+        // Training: certified, expiring, excepted and uncertified staff.
+        let records = domain::service::training::records(ctx, &actor)
+            .await
+            .unwrap();
+        let standings: std::collections::HashSet<&str> =
+            records.iter().map(|r| r.standing.as_str()).collect();
+        for s in ["certified", "expiring", "exception", "uncertified"] {
+            assert!(standings.contains(s), "{s} in {standings:?}");
+        }
+        // Brooklyn met its gate (certified staff, a super-user): its moves are plain stage changes.
+        let moves = app
+            .store()
+            .search_audit(&AuditQuery {
+                org_id: Some(org.id),
+                action: Some(AuditAction::SiteStageChange),
+                limit: 50,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            moves
+                .iter()
+                .any(|m| m.entry.detail.as_deref() == Some("pilot to live")),
+            "{moves:?}"
+        );
+    }
+);
