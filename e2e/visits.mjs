@@ -8,6 +8,8 @@
 //      and the drop is recorded
 //   d. patient and clinician on two servers sharing one PostgreSQL database
 //   e. the call relayed through coturn with credentials minted by telemed (relay-only ICE)
+//   f. the program manager's Gantt timeline and risk heat map render in Chromium (screenshots
+//      kept in TELEMED_E2E_SHOTS, by default target/e2e-screenshots)
 //
 // Run through run.sh (a network namespace with only loopback). Environment: TELEMED_BIN (the
 // binary), TELEMED_E2E_ONLY (e.g. "a,b"), TELEMED_CI_SKIP_POSTGRES=1 (skip d), TELEMED_E2E_PG
@@ -17,7 +19,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Api, Server, bookSoonest, createClinic, freePort, newPatient, openHours, sleep } from './lib/telemed.mjs';
+import { Api, PASSWORD, Server, bookSoonest, cli, createClinic, freePort, newPatient, openHours, sleep } from './lib/telemed.mjs';
 import { inbound, launch, person, signIn, videoGrows, waitForVideo, watch } from './lib/browser.mjs';
 
 const BIN = process.env.TELEMED_BIN;
@@ -25,7 +27,7 @@ if (!BIN || !fs.existsSync(BIN)) {
   console.error(`TELEMED_BIN must name the telemed binary (got ${BIN})`);
   process.exit(2);
 }
-const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e').split(',').map((s) => s.trim());
+const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f').split(',').map((s) => s.trim());
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'telemed-e2e-'));
 const timings = [];
 const results = [];
@@ -386,6 +388,72 @@ async function scenarioE() {
 }
 
 // ---------------------------------------------------------------------------------------------
+async function scenarioF() {
+  const problems = [];
+  const server = await sqliteServer('program');
+  const c = server.common();
+  const org = cli(server.bin, c, ['org', 'create', '--name', 'E2E Program Health', '--json']).id;
+  cli(server.bin, c, ['site', 'create', '--org', org, '--name', 'Pilot Clinic', '--state', 'NY', '--time-zone', 'America/New_York', '--json']);
+  const email = `pm-${crypto.randomBytes(4).toString('hex')}@e2e.test`;
+  const pm = cli(server.bin, c, ['user', 'create', '--org', org, '--role', 'program_manager', '--email', email, '--password', PASSWORD, '--json']);
+  await server.start();
+  const w = await person(browser, 'program manager', problems);
+  await w.page.setViewportSize({ width: 1280, height: 900 });
+  await signIn(w.page, server.base, { email, totp: pm.totp_secret });
+  // Week 1 was 20 weeks ago: the chart has a today line and late items.
+  const start = new Date(Date.now() - 140 * 86400000).toISOString().slice(0, 10);
+  await w.page.goto(`${server.base}/program`);
+  await w.page.fill('#f-starts_on', start);
+  await Promise.all([w.page.waitForURL(/done=started/), w.page.click('form[action="/program"] button[type=submit]')]);
+  await w.page.goto(`${server.base}/program/risks`);
+  await w.page.fill('#f-title', 'Patients without broadband cannot join video');
+  await w.page.fill('#f-likelihood', '4');
+  await w.page.fill('#f-impact', '5');
+  await w.page.fill('#f-next_review_on', new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10));
+  await Promise.all([w.page.waitForURL(/done=risk/), w.page.click('form[action="/program/risks"] button[type=submit]')]);
+
+  await w.page.goto(`${server.base}/program/timeline`);
+  const gantt = await w.page.evaluate(() => {
+    const svg = document.querySelector('svg.gantt');
+    const box = svg.getBoundingClientRect();
+    const bar = document.querySelector('.gantt-row.task .gantt-bar, .gantt-row.late .gantt-bar');
+    const today = document.querySelector('.gantt-today');
+    const late = document.querySelector('.gantt-row.late .gantt-bar');
+    return {
+      width: box.width, height: box.height,
+      rows: document.querySelectorAll('.gantt-row').length,
+      barWidth: bar ? bar.getBoundingClientRect().width : 0,
+      todayInside: today ? today.getBoundingClientRect().left > box.left && today.getBoundingClientRect().right < box.right : false,
+      lateFill: late ? getComputedStyle(late).fill : null,
+    };
+  });
+  assert(gantt.width >= 900 && gantt.height > 300, `the chart is drawn: ${JSON.stringify(gantt)}`);
+  assert(gantt.rows === 18, `4 phases and 14 items: ${JSON.stringify(gantt)}`);
+  assert(gantt.barWidth > 5 && gantt.todayInside, `bars and today's line: ${JSON.stringify(gantt)}`);
+  assert(gantt.lateFill === 'rgb(179, 38, 30)', `late items are red: ${JSON.stringify(gantt)}`);
+  const shots = process.env.TELEMED_E2E_SHOTS || path.resolve('..', 'target', 'e2e-screenshots');
+  fs.mkdirSync(shots, { recursive: true });
+  await w.page.screenshot({ path: path.join(shots, 'program-timeline.png'), fullPage: true });
+
+  await w.page.goto(`${server.base}/program/risks`);
+  const heat = await w.page.evaluate(() => {
+    const cells = [...document.querySelectorAll('.heat-cell')];
+    const high = document.querySelector('.heat-high rect');
+    const counted = cells.filter((c) => c.querySelector('.heat-count')).map((c) => c.querySelector('title').textContent);
+    return { cells: cells.length, highFill: high ? getComputedStyle(high).fill : null, counted, width: document.querySelector('svg.heat-map').getBoundingClientRect().width };
+  });
+  assert(heat.cells === 25 && heat.width >= 300, `a 5x5 map: ${JSON.stringify(heat)}`);
+  assert(heat.highFill === 'rgb(241, 167, 161)', `high scores are red: ${JSON.stringify(heat)}`);
+  assert(heat.counted.length === 1 && heat.counted[0].startsWith('likelihood 4, impact 5: 1'), `the risk is in its cell: ${JSON.stringify(heat)}`);
+  await w.page.screenshot({ path: path.join(shots, 'program-risks.png'), fullPage: true });
+  const sizes = ['program-timeline.png', 'program-risks.png'].map((f) => fs.statSync(path.join(shots, f)).size);
+  assert(sizes.every((s) => s > 10000), `screenshots written: ${sizes}`);
+  await w.context.close();
+  await server.stop();
+  return { problems, notes: `screenshots in ${shots} (${sizes.map((s) => Math.round(s / 1024) + ' KB').join(', ')})` };
+}
+
+// ---------------------------------------------------------------------------------------------
 async function run(name, label, fn) {
   if (!only.includes(name)) return;
   const started = Date.now();
@@ -426,6 +494,7 @@ try {
     await run('d', 'patient and clinician on two servers sharing one PostgreSQL database', scenarioD);
   }
   await run('e', 'the call relayed through coturn with minted TURN credentials', scenarioE);
+  await run('f', "the program's Gantt timeline and risk heat map render in Chromium", scenarioF);
 } finally {
   if (browser) await browser.close().catch(() => {});
   for (const s of servers) await s.stop();
