@@ -515,3 +515,108 @@ on_both_backends!(
         assert_eq!(reasons, ["role", "refresher"]);
     }
 );
+
+on_both_backends!(
+    a_certification_that_ends_before_the_call_keeps_the_clinician_from_hosting_it,
+    |app: TestApp| async move {
+        let c = app.clinic().await;
+        app.weekly_hours(
+            &c.org,
+            c.clinician.user.id,
+            0,
+            "wednesday",
+            "09:00",
+            "12:00",
+        )
+        .await;
+        let slots = app.open_slots(&c.org, c.clinician.user.id).await;
+        let start = slots[0].slot.start_at;
+        let booking_time = app.clock.now();
+        let pm_user = app.staff(&c.org, Role::ProgramManager, &[0]).await;
+        let pm = app.sign_in(&pm_user).await;
+        post(
+            &app,
+            &pm,
+            "/api/v1/training/courses",
+            course_json(&template::telehealth_competency()),
+        )
+        .await;
+        // The clinician passed 12 months before the visit's start plus 5 minutes: the
+        // certification ends 5 minutes into the visit.
+        let passed_at = start
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .checked_sub(jiff::Span::new().months(12))
+            .unwrap()
+            .timestamp()
+            .checked_add(SignedDuration::from_mins(5))
+            .unwrap();
+        app.set_clock(passed_at);
+        let clinician = app.sign_in(&c.clinician).await;
+        let result = take_course(&app, &clinician, &right_answers()).await;
+        let expires: Timestamp = result["certification"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            expires,
+            start.checked_add(SignedDuration::from_mins(5)).unwrap()
+        );
+
+        // Booked (valid at the start) and checked in five minutes early.
+        app.set_clock(booking_time);
+        let patient = app.sign_in(&c.patient_user).await;
+        let mut body = booking(&slots[0], &c.video);
+        body["consent_version"] = json!(1);
+        let (status, booked) = post(&app, &patient, "/api/v1/appointments", body).await;
+        assert_eq!(status, 201, "{booked}");
+        let id = booked["id"].as_str().unwrap().to_string();
+        app.set_clock(start.checked_sub(SignedDuration::from_mins(5)).unwrap());
+        let patient = app.sign_in(&c.patient_user).await;
+        let (status, body) = post(
+            &app,
+            &patient,
+            &format!("/api/v1/appointments/{id}/check-in"),
+            json!({"patient_state": "NY", "location": "home"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+
+        // Ten minutes in, the certification has ended: the clinician may not host the call.
+        app.set_clock(start.checked_add(SignedDuration::from_mins(10)).unwrap());
+        let clinician = app.sign_in(&c.clinician).await;
+        let (status, body) = post(
+            &app,
+            &clinician,
+            &format!("/api/v1/visits/{id}/admit"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            (status, code(&body)),
+            (422, "clinician_not_certified"),
+            "{body}"
+        );
+        // The program manager's exception lets the visit go ahead.
+        let pm = app.sign_in(&pm_user).await;
+        let until = app
+            .clock
+            .now()
+            .checked_add(SignedDuration::from_hours(24 * 7))
+            .unwrap();
+        let (status, body) = post(&app, &pm, "/api/v1/certification-exceptions", json!({"clinician_id": c.clinician.user.id.to_string(), "reason": "Refresher course on Friday", "until": until.to_string()})).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = post(
+            &app,
+            &clinician,
+            &format!("/api/v1/visits/{id}/admit"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["state"].as_str()),
+            (200, Some("admitted")),
+            "{body}"
+        );
+    }
+);
