@@ -9,6 +9,7 @@ pub mod consent;
 pub mod oauth;
 pub mod ops;
 pub mod patients;
+pub mod program;
 pub mod queue;
 pub mod session;
 pub mod training;
@@ -28,7 +29,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Telemed API", description = "Telemedicine platform JSON API. Errors: {\"error\": {\"code\", \"message\"}}."),
     modifiers(&SecuritySchemes),
-    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "training"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
+    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "training"), (name = "program"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -102,6 +103,13 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(visits::emergency))
         .routes(routes!(visits::list_alerts))
         .routes(routes!(visits::acknowledge_alert))
+        .routes(routes!(program::program_overview, program::start_program))
+        .routes(routes!(program::add_task))
+        .routes(routes!(program::update_task))
+        .routes(routes!(program::add_risk))
+        .routes(routes!(program::update_risk))
+        .routes(routes!(program::move_site))
+        .routes(routes!(program::add_goal))
         .routes(routes!(training::list_courses, training::create_course))
         .routes(routes!(training::mine))
         .routes(routes!(training::records))

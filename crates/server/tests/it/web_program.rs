@@ -458,3 +458,133 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    the_program_api_refuses_bad_input_with_the_field_and_writes_nothing,
+    |app: TestApp| async move {
+        use crate::clinic::{code, get, post};
+        use serde_json::json;
+        let org = app.org("Riverside").await;
+        let pm = app.staff(&org, Role::ProgramManager, &[0]).await;
+        let pm = app.sign_in(&pm).await;
+        let (status, body) = post(
+            &app,
+            &pm,
+            "/api/v1/program",
+            json!({"name": "Rollout", "starts_on": "2026-13-01"}),
+        )
+        .await;
+        assert_eq!((status, code(&body)), (422, "validation_failed"));
+        let (status, program) = post(
+            &app,
+            &pm,
+            "/api/v1/program",
+            json!({"name": "Rollout", "starts_on": "2026-01-05"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{program}");
+        let (status, body) = post(
+            &app,
+            &pm,
+            "/api/v1/program",
+            json!({"name": "Again", "starts_on": "2026-01-05"}),
+        )
+        .await;
+        assert_eq!((status, code(&body)), (409, "conflict"));
+        let (_, o) = get(&app, &pm, "/api/v1/program").await;
+        let tasks = o["tasks"].as_array().unwrap();
+        assert_eq!(
+            (o["phases"].as_array().unwrap().len(), tasks.len()),
+            (4, 14)
+        );
+        let first = tasks.iter().find(|t| t["title"] == "Requirements and stakeholders").unwrap();
+        let last = tasks
+            .iter()
+            .find(|t| t["title"] == "Pilot evaluation")
+            .unwrap();
+        let mut cyclic = json!({
+            "phase_id": first["phase_id"], "title": first["title"], "kind": first["kind"],
+            "starts_on": first["starts_on"], "due_on": first["due_on"], "depends_on": [last["id"]],
+        });
+        let (status, body) = app_put(
+            &app,
+            &pm,
+            &format!("/api/v1/program/tasks/{}", first["id"].as_str().unwrap()),
+            &cyclic,
+        )
+        .await;
+        assert_eq!((status, code(&body)), (422, "validation_failed"), "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("cycle"));
+        cyclic["depends_on"] = json!([]);
+        cyclic["due_on"] = json!("2030-01-01");
+        let (status, body) = app_put(
+            &app,
+            &pm,
+            &format!("/api/v1/program/tasks/{}", first["id"].as_str().unwrap()),
+            &cyclic,
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("due_on")
+        );
+        let (status, body) = post(&app, &pm, "/api/v1/risks", json!({"title": "r", "category": "technical", "likelihood": 9, "impact": 1, "next_review_on": "2027-01-01"})).await;
+        assert_eq!((status, code(&body)), (422, "validation_failed"));
+        let site = org.sites[0].id;
+        let (status, body) = post(
+            &app,
+            &pm,
+            &format!("/api/v1/sites/{site}/rollout/stage"),
+            json!({"stage": "live"}),
+        )
+        .await;
+        assert_eq!((status, code(&body)), (409, "conflict"), "{body}");
+        let (status, body) = post(
+            &app,
+            &pm,
+            &format!("/api/v1/sites/{site}/rollout/stage"),
+            json!({"stage": "preparing"}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["stage"].as_str()),
+            (200, Some("preparing")),
+            "{body}"
+        );
+        let (status, body) = post(
+            &app,
+            &pm,
+            "/api/v1/goals",
+            json!({"target_pct": 130, "by": "2030-01-01"}),
+        )
+        .await;
+        assert_eq!((status, code(&body)), (422, "validation_failed"));
+        let (_, after) = get(&app, &pm, "/api/v1/program").await;
+        assert!(
+            after["risks"].as_array().unwrap().is_empty()
+                && after["goals"].as_array().unwrap().is_empty(),
+            "nothing written"
+        );
+    }
+);
+
+async fn app_put(
+    app: &TestApp,
+    session: &Session,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let response = session
+        .client
+        .put(app.url(path))
+        .header("x-csrf-token", &session.csrf)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
