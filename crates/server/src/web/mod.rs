@@ -13,6 +13,7 @@ mod availability;
 mod booking;
 mod calendar;
 mod consent;
+mod csv_export;
 mod form;
 mod front_desk;
 mod home;

@@ -5,8 +5,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
 use domain::DomainError;
@@ -803,43 +802,12 @@ pub async fn evaluate(
     }
 }
 
-/// One CSV line, every field quoted, formula-looking cells defused.
-fn csv_line(fields: &[String]) -> String {
-    fields
-        .iter()
-        .map(|f| {
-            let safe = if f.starts_with(['=', '+', '-', '@']) {
-                format!("'{f}")
-            } else {
-                f.clone()
-            };
-            format!("\"{}\"", safe.replace('"', "\"\""))
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-        + "\r\n"
-}
-
-fn csv_response(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
-}
-
 pub async fn tasks_csv(
     State(state): State<AppState>,
     PageUser(me): PageUser,
 ) -> Result<Response, PageError> {
     let (o, users) = load(&state, &me).await?;
-    let mut out = csv_line(
+    let mut out = super::csv_export::line(
         &[
             "phase",
             "kind",
@@ -867,7 +835,7 @@ pub async fn tasks_csv(
             .map(|x| x.title.clone())
             .collect::<Vec<_>>()
             .join("; ");
-        out.push_str(&csv_line(&[
+        out.push_str(&super::csv_export::line(&[
             phase,
             t.kind.as_str().into(),
             t.title.clone(),
@@ -879,7 +847,7 @@ pub async fn tasks_csv(
             deps,
         ]));
     }
-    Ok(csv_response("program-tasks.csv", out))
+    Ok(super::csv_export::download("program-tasks.csv", out))
 }
 
 pub async fn risks_csv(
@@ -887,7 +855,7 @@ pub async fn risks_csv(
     PageUser(me): PageUser,
 ) -> Result<Response, PageError> {
     let (o, users) = load(&state, &me).await?;
-    let mut out = csv_line(
+    let mut out = super::csv_export::line(
         &[
             "title",
             "category",
@@ -903,7 +871,7 @@ pub async fn risks_csv(
         .map(String::from),
     );
     for r in risk_rows(&o, &users) {
-        out.push_str(&csv_line(&[
+        out.push_str(&super::csv_export::line(&[
             r.title,
             r.category.into(),
             r.likelihood.to_string(),
@@ -916,5 +884,5 @@ pub async fn risks_csv(
             r.overdue.to_string(),
         ]));
     }
-    Ok(csv_response("risks.csv", out))
+    Ok(super::csv_export::download("risks.csv", out))
 }

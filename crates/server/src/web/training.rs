@@ -4,8 +4,8 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use jiff::Timestamp;
 use serde::Deserialize;
 
@@ -537,30 +537,13 @@ pub async fn grant_exception(
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
-/// One CSV line, each field quoted (and a leading `=`, `+`, `-` or `@` defused, so a
-/// spreadsheet never runs a cell as a formula).
-fn csv_line(fields: &[String]) -> String {
-    let quoted: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            let safe = if f.starts_with(['=', '+', '-', '@']) {
-                format!("'{f}")
-            } else {
-                f.clone()
-            };
-            format!("\"{}\"", safe.replace('"', "\"\""))
-        })
-        .collect();
-    quoted.join(",") + "\r\n"
-}
-
 /// `GET /training/records.csv`: every enrolment of every person, with scores and certification.
 pub async fn export(
     State(state): State<AppState>,
     PageUser(me): PageUser,
 ) -> Result<Response, PageError> {
     let records = training::records(state.ctx(), &me.actor).await?;
-    let mut out = csv_line(
+    let mut out = super::csv_export::line(
         &[
             "name",
             "email",
@@ -598,7 +581,7 @@ pub async fn export(
             let mut row = base.to_vec();
             row.extend(std::iter::repeat_n(String::new(), 8));
             row.push(until.clone());
-            out.push_str(&csv_line(&row));
+            out.push_str(&super::csv_export::line(&row));
         }
         for (e, c) in &r.enrolments {
             let mut row = base.to_vec();
@@ -613,18 +596,8 @@ pub async fn export(
                 e.completed_at.map(|t| t.to_string()).unwrap_or_default(),
                 until.clone(),
             ]);
-            out.push_str(&csv_line(&row));
+            out.push_str(&super::csv_export::line(&row));
         }
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"training-records.csv\"",
-            ),
-        ],
-        out,
-    )
-        .into_response())
+    Ok(super::csv_export::download("training-records.csv", out))
 }

@@ -497,7 +497,10 @@ on_both_backends!(
             (o["phases"].as_array().unwrap().len(), tasks.len()),
             (4, 14)
         );
-        let first = tasks.iter().find(|t| t["title"] == "Requirements and stakeholders").unwrap();
+        let first = tasks
+            .iter()
+            .find(|t| t["title"] == "Requirements and stakeholders")
+            .unwrap();
         let last = tasks
             .iter()
             .find(|t| t["title"] == "Pilot evaluation")
