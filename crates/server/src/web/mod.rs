@@ -148,6 +148,10 @@ pub fn router() -> Router<AppState> {
         .route("/program/board", get(program::board))
         .route("/program/tasks", post(program::add_task))
         .route("/program/tasks/{id}/status", post(program::set_task_status))
+        .route(
+            "/program/tasks/{id}",
+            get(program::task).post(program::update_task),
+        )
         .route("/program/timeline", get(program::timeline))
         .route(
             "/program/risks",

@@ -581,6 +581,104 @@ pub async fn set_task_status(
 }
 
 #[derive(Template)]
+#[template(path = "pages/program_task.html")]
+struct TaskPage {
+    shell: Shell,
+    tabs: Vec<NavLink>,
+    problem: Option<String>,
+    id: String,
+    title: String,
+    kind: String,
+    phase_id: String,
+    owner_id: String,
+    starts_on: String,
+    due_on: String,
+    status: String,
+    depends_on: Vec<String>,
+    statuses: Vec<(&'static str, &'static str)>,
+    phases: Vec<(String, String)>,
+    others: Vec<(String, String)>,
+    staff: Vec<(String, String)>,
+}
+
+/// A task's own page: every field editable (title, kind, phase, owner, dates, status, what it
+/// waits for).
+pub async fn task(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    Path(id): Path<String>,
+    PageQuery(n): PageQuery<Notice>,
+) -> PageResult {
+    let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
+    let (o, users) = load(&state, &me).await?;
+    let t = o
+        .tasks
+        .iter()
+        .find(|t| t.id == id)
+        .ok_or(PageError::NotFound)?;
+    let page = TaskPage {
+        shell: Shell::new(&me, Section::Program).notice(notice(&n)),
+        tabs: tabs("/program/board"),
+        problem: n.problem.clone(),
+        id: t.id.to_string(),
+        title: t.title.clone(),
+        kind: t.kind.as_str().into(),
+        phase_id: t.phase_id.to_string(),
+        owner_id: t.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+        starts_on: t.starts_on.to_string(),
+        due_on: t.due_on.to_string(),
+        status: t.status.as_str().into(),
+        depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
+        statuses: TaskStatus::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
+        phases: o
+            .phases
+            .iter()
+            .map(|p| (p.id.to_string(), p.name.clone()))
+            .collect(),
+        others: o
+            .tasks
+            .iter()
+            .filter(|x| x.id != id)
+            .map(|x| (x.id.to_string(), x.title.clone()))
+            .collect(),
+        staff: users
+            .iter()
+            .filter(|u| u.active && u.role != domain::identity::Role::Patient)
+            .map(|u| (u.id.to_string(), u.display_name.clone()))
+            .collect(),
+    };
+    Ok(ok(&page))
+}
+
+pub async fn update_task(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    Path(id): Path<String>,
+    form: FormData,
+) -> PageResult {
+    check_csrf(&me.session.csrf_token, &form)?;
+    let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
+    let input = TaskInput {
+        phase_id: form.get("phase_id").into(),
+        title: form.get("title").into(),
+        kind: form.get("kind").into(),
+        owner_id: form.optional("owner_id"),
+        starts_on: form.get("starts_on").into(),
+        due_on: form.get("due_on").into(),
+        status: form.optional("status"),
+        depends_on: form.all("depends_on"),
+    };
+    let back = format!("/program/tasks/{id}");
+    match program::update_task(state.ctx(), &me.actor, id, &input).await {
+        Ok(_) => Ok(see_other(&format!("{back}?done=task"))),
+        Err(e) => problem_href(&back, e),
+    }
+}
+
+#[derive(Template)]
 #[template(path = "pages/program_timeline.html")]
 struct TimelinePage {
     shell: Shell,
