@@ -1,6 +1,6 @@
-//! The demo's implementation program, in flight: started 26 weeks ago from the template, the
-//! planning done, development nearly done (EHR integration late), Brooklyn live after a pilot
-//! that was evaluated "go", Albany preparing, Oakland not started; a governance roster, a risk
+//! The demo's implementation program, in flight: started 35 weeks ago from the template, the
+//! pilot phase ending (its support period late, its evaluation under way), Brooklyn live after a
+//! pilot that was evaluated "go", Albany preparing, Oakland not started; a governance roster, a risk
 //! register with one review overdue, and six months of past visits whose digital share rises
 //! towards the organization's goal of 30% by 2028-11-30.
 
@@ -47,7 +47,7 @@ pub async fn seed(
         ..Actor::operator()
     };
     let today = state.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
-    let start = today.checked_sub((26 * 7).days()).unwrap_or(today);
+    let start = today.checked_sub((35 * 7).days()).unwrap_or(today);
     program::start_in(
         ctx,
         &actor,
@@ -57,13 +57,11 @@ pub async fn seed(
     )
     .await?;
 
-    // Progress: everything due more than three weeks ago is done, except the EHR integration,
-    // which is late; the item due next is in progress.
+    // Progress: everything due more than three weeks ago is done; what has started since is in
+    // progress (the pilot's support period, due a week ago, is late).
     let overview = program::overview(ctx, &actor).await?;
     for task in &overview.tasks {
-        let status = if task.title == "EHR integration (FHIR R4)" {
-            TaskStatus::InProgress
-        } else if task.due_on < today.checked_sub(21.days()).unwrap_or(today) {
+        let status = if task.due_on < today.checked_sub(21.days()).unwrap_or(today) {
             TaskStatus::Done
         } else if task.starts_on <= today {
             TaskStatus::InProgress
