@@ -1,5 +1,8 @@
 //! Telemed's domain: types, rules, use cases and the storage port. No IO lives here.
 
+#[macro_use]
+mod named;
+
 pub mod access;
 pub mod clock;
 pub mod compliance;

@@ -121,8 +121,7 @@ fn invite_from_row(row: &AnyRow) -> R<Invite> {
         created_by: db::parsed(row, "created_by")?,
         created_at: db::ts(row, "created_at")?,
         expires_at: db::ts(row, "expires_at")?,
-        delivery: InviteDelivery::parse(&db::text(row, "delivery")?)
-            .ok_or_else(|| unreadable("delivery"))?,
+        delivery: db::domain_value(row, "delivery", InviteDelivery::parse)?,
         used_at: db::opt_ts(row, "used_at")?,
         session_hash: db::opt_text(row, "session_hash")?,
         admitted_at: db::opt_ts(row, "admitted_at")?,
@@ -132,7 +131,7 @@ fn invite_from_row(row: &AnyRow) -> R<Invite> {
 fn escalation_from_row(row: &AnyRow) -> R<Escalation> {
     Ok(Escalation {
         id: db::parsed(row, "id")?,
-        kind: EscalationKind::parse(&db::text(row, "kind")?).ok_or_else(|| unreadable("kind"))?,
+        kind: db::domain_value(row, "kind", EscalationKind::parse)?,
         appointment_id: db::parsed(row, "appointment_id")?,
         org_id: db::parsed(row, "org_id")?,
         site_id: db::parsed(row, "site_id")?,

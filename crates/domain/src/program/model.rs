@@ -3,66 +3,49 @@
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use crate::error::DomainError;
 use crate::ids::{EvaluationId, GoalId, OrgId, PhaseId, ProgramId, RiskId, SiteId, TaskId, UserId};
 
-macro_rules! named {
-    ($ty:ident, $what:literal, $($variant:ident => ($name:literal, $label:literal)),+ $(,)?) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $ty { $($variant),+ }
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $name),+ }
-            }
-            pub fn label(self) -> &'static str {
-                match self { $($ty::$variant => $label),+ }
-            }
-            pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == raw.trim()).ok_or_else(|| {
-                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    DomainError::invalid(field, format!(concat!("is not a ", $what, " (one of {})"), names.join(", ")))
-                })
-            }
-        }
-    };
-}
-
-named!(TaskKind, "task kind", Milestone => ("milestone", "Milestone"), Task => ("task", "Task"));
-named!(TaskStatus, "task status",
+named_values!(TaskKind, "a task kind" {
+    Milestone => ("milestone", "Milestone"),
+    Task => ("task", "Task"),
+});
+named_values!(TaskStatus, "a task status" {
     NotStarted => ("not_started", "Not started"),
     InProgress => ("in_progress", "In progress"),
     Blocked => ("blocked", "Blocked"),
     Done => ("done", "Done"),
-);
-named!(GovernanceRole, "governance role",
+});
+named_values!(GovernanceRole, "a governance role" {
     ExecutiveSponsor => ("executive_sponsor", "Executive sponsor"),
     ProgramManager => ("program_manager", "Program manager"),
     ClinicalChampion => ("clinical_champion", "Clinical champion"),
     SuperUser => ("super_user", "Super-user"),
     ComplianceOfficer => ("compliance_officer", "Compliance officer"),
     TrainingLead => ("training_lead", "Training lead"),
-);
-named!(RiskCategory, "risk category",
+});
+named_values!(RiskCategory, "a risk category" {
     Technical => ("technical", "Technical"),
     Operational => ("operational", "Operational"),
     Financial => ("financial", "Financial"),
     Regulatory => ("regulatory", "Regulatory"),
     Adoption => ("adoption", "Adoption"),
-);
-named!(RiskStatus, "risk status",
+});
+named_values!(RiskStatus, "a risk status" {
     Open => ("open", "Open"),
     Mitigating => ("mitigating", "Mitigating"),
     Closed => ("closed", "Closed"),
-);
-named!(SiteStage, "site stage",
+});
+named_values!(SiteStage, "a site stage" {
     NotStarted => ("not_started", "Not started"),
     Preparing => ("preparing", "Preparing"),
     Pilot => ("pilot", "Pilot"),
     Live => ("live", "Live"),
     Optimising => ("optimising", "Optimising"),
-);
-named!(Decision, "decision", Go => ("go", "Go"), NoGo => ("no_go", "No go"));
+});
+named_values!(Decision, "a decision" {
+    Go => ("go", "Go"),
+    NoGo => ("no_go", "No go"),
+});
 
 /// The organization's implementation program (one per organization).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,58 +12,6 @@ use crate::ids::{
     TemplateId, UserId, VisitTypeId,
 };
 
-/// Declares a closed set of values with a stable snake_case name and a label for people.
-macro_rules! named_values {
-    ($(#[$doc:meta])* $name:ident, $what:literal { $($variant:ident => ($code:literal, $label:literal)),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $($variant),*
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $code),*
-                }
-            }
-
-            pub fn label(self) -> &'static str {
-                match self {
-                    $($name::$variant => $label),*
-                }
-            }
-
-            pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
-                let raw = raw.trim();
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == raw)
-                    .ok_or_else(|| {
-                        DomainError::invalid(
-                            field,
-                            format!(
-                                "'{raw}' is not {}; expected one of {}",
-                                $what,
-                                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-                            ),
-                        )
-                    })
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 named_values!(
     /// The clinical service a visit belongs to.
     ServiceLine, "a service line" {

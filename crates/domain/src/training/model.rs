@@ -3,7 +3,6 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::error::DomainError;
 use crate::identity::Role;
 use crate::ids::{
     AssessmentId, CertificationId, CourseId, EnrolmentId, GateExceptionId, OrgId, UserId,
@@ -46,52 +45,37 @@ pub struct Question {
     pub answer: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EnrolmentReason {
-    /// Enrolled because of the person's role.
-    Role,
-    /// Enrolled again after failing the post-test.
-    Remedial,
-    /// Enrolled again before the certification expires.
-    Refresher,
-}
+named_values!(
+    /// Why a person is enrolled in a course.
+    EnrolmentReason, "an enrolment reason" {
+        /// Enrolled because of the person's role.
+        Role => ("role", "For your role"),
+        /// Enrolled again after failing the post-test.
+        Remedial => ("remedial", "Remedial"),
+        /// Enrolled again before the certification expires.
+        Refresher => ("refresher", "Refresher"),
+    }
+);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EnrolmentStatus {
-    Enrolled,
-    InProgress,
-    Passed,
-    Failed,
-}
+named_values!(
+    /// Where an enrolment stands.
+    EnrolmentStatus, "an enrolment status" {
+        Enrolled => ("enrolled", "Not started"),
+        InProgress => ("in_progress", "In progress"),
+        Passed => ("passed", "Passed"),
+        Failed => ("failed", "Not passed"),
+    }
+);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TestKind {
-    /// Taken before the modules: measures what the person knew; never fails anyone.
-    Pre,
-    /// Taken after every module: passing it completes the course.
-    Post,
-}
-
-macro_rules! string_enum {
-    ($ty:ident, $what:literal, $($variant:ident => $name:literal),+ $(,)?) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
-            pub fn as_str(self) -> &'static str {
-                match self { $($ty::$variant => $name),+ }
-            }
-            pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == raw.trim()).ok_or_else(|| {
-                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    DomainError::invalid(field, format!(concat!("is not a known ", $what, " (one of {})"), names.join(", ")))
-                })
-            }
-        }
-    };
-}
-
-string_enum!(EnrolmentReason, "enrolment reason", Role => "role", Remedial => "remedial", Refresher => "refresher");
-string_enum!(EnrolmentStatus, "enrolment status", Enrolled => "enrolled", InProgress => "in_progress", Passed => "passed", Failed => "failed");
-string_enum!(TestKind, "test", Pre => "pre", Post => "post");
+named_values!(
+    /// The two tests of a course, drawn from its question bank.
+    TestKind, "a test" {
+        /// Taken before the modules: measures what the person knew; never fails anyone.
+        Pre => ("pre", "Pre-test"),
+        /// Taken after every module: passing it completes the course.
+        Post => ("post", "Post-test"),
+    }
+);
 
 impl EnrolmentStatus {
     pub fn is_open(self) -> bool {
@@ -169,24 +153,14 @@ impl GateException {
     }
 }
 
-/// A person's standing for the gate at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CertificationStanding {
-    Certified,
-    /// Certified, but the certification ends within the reminder window.
-    Expiring,
-    /// Not certified, but an exception lets them take virtual visits.
-    Excepted,
-    Uncertified,
-}
-
-impl CertificationStanding {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertificationStanding::Certified => "certified",
-            CertificationStanding::Expiring => "expiring",
-            CertificationStanding::Excepted => "exception",
-            CertificationStanding::Uncertified => "uncertified",
-        }
+named_values!(
+    /// A person's standing for the gate at one moment.
+    CertificationStanding, "a certification standing" {
+        Certified => ("certified", "Certified"),
+        /// Certified, but the certification ends within the reminder window.
+        Expiring => ("expiring", "Expires within 30 days"),
+        /// Not certified, but an exception lets them take virtual visits.
+        Excepted => ("exception", "Working under an exception"),
+        Uncertified => ("uncertified", "Not certified"),
     }
-}
+);

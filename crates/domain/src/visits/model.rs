@@ -182,84 +182,25 @@ impl QualitySummary {
     }
 }
 
-/// Who a guest is to the patient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuestRelation {
-    Interpreter,
-    Family,
-    Caregiver,
-    Other,
-}
-
-impl GuestRelation {
-    pub const ALL: [GuestRelation; 4] = [
-        GuestRelation::Interpreter,
-        GuestRelation::Family,
-        GuestRelation::Caregiver,
-        GuestRelation::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GuestRelation::Interpreter => "interpreter",
-            GuestRelation::Family => "family",
-            GuestRelation::Caregiver => "caregiver",
-            GuestRelation::Other => "other",
-        }
+named_values!(
+    /// Who a guest is to the patient.
+    GuestRelation, "a guest relation" {
+        Interpreter => ("interpreter", "Interpreter"),
+        Family => ("family", "Family member"),
+        Caregiver => ("caregiver", "Caregiver"),
+        Other => ("other", "Guest"),
     }
+);
 
-    pub fn label(self) -> &'static str {
-        match self {
-            GuestRelation::Interpreter => "Interpreter",
-            GuestRelation::Family => "Family member",
-            GuestRelation::Caregiver => "Caregiver",
-            GuestRelation::Other => "Guest",
-        }
+named_values!(
+    /// How an invitation reached the guest.
+    InviteDelivery, "an invitation delivery" {
+        /// The link was shown to whoever invited, to pass on.
+        LinkShown => ("link_shown", "Link shown"),
+        Emailed => ("emailed", "Emailed"),
+        EmailFailed => ("email_failed", "Email failed"),
     }
-
-    pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.as_str() == raw.trim())
-            .ok_or_else(|| {
-                DomainError::invalid(
-                    field,
-                    "must be one of interpreter, family, caregiver, other",
-                )
-            })
-    }
-}
-
-/// How an invitation reached the guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InviteDelivery {
-    /// The link was shown to whoever invited, to pass on.
-    LinkShown,
-    Emailed,
-    EmailFailed,
-}
-
-impl InviteDelivery {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InviteDelivery::LinkShown => "link_shown",
-            InviteDelivery::Emailed => "emailed",
-            InviteDelivery::EmailFailed => "email_failed",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [
-            InviteDelivery::LinkShown,
-            InviteDelivery::Emailed,
-            InviteDelivery::EmailFailed,
-        ]
-        .into_iter()
-        .find(|d| d.as_str() == raw)
-    }
-}
+);
 
 /// A one-time link into a visit for a guest. Only the link token's hash is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -294,37 +235,15 @@ impl Invite {
     }
 }
 
-/// Why the site's staff are alerted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationKind {
-    /// The clinician raised an emergency during the visit.
-    Emergency,
-    /// Check-in was stopped: the clinician is not licensed where the patient says they are.
-    LicensureMismatch,
-}
-
-impl EscalationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EscalationKind::Emergency => "emergency",
-            EscalationKind::LicensureMismatch => "licensure_mismatch",
-        }
+named_values!(
+    /// Why the site's staff are alerted.
+    EscalationKind, "an escalation kind" {
+        /// The clinician raised an emergency during the visit.
+        Emergency => ("emergency", "Emergency"),
+        /// Check-in was stopped: the clinician is not licensed where the patient says they are.
+        LicensureMismatch => ("licensure_mismatch", "Check-in stopped: licensure"),
     }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            EscalationKind::Emergency => "Emergency",
-            EscalationKind::LicensureMismatch => "Check-in stopped: licensure",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [EscalationKind::Emergency, EscalationKind::LicensureMismatch]
-            .into_iter()
-            .find(|k| k.as_str() == raw)
-    }
-}
+);
 
 /// Something the site's staff must see now: an emergency raised during a visit, or a check-in
 /// stopped by the licensure rule. Where the patient is, and why.

@@ -15,29 +15,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 
-/// Where a visit stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VisitState {
-    /// Checked in, in the waiting room.
-    Waiting,
-    /// The clinician let the patient in; the call is being set up.
-    Admitted,
-    InCall,
-    /// A participant's connection dropped; the call is re-established (ICE restart).
-    Reconnecting,
-    Ended,
-    Cancelled,
-}
+named_values!(
+    /// Where a visit stands.
+    VisitState, "a visit state" {
+        /// Checked in, in the waiting room.
+        Waiting => ("waiting", "Waiting"),
+        /// The clinician let the patient in; the call is being set up.
+        Admitted => ("admitted", "Admitted"),
+        InCall => ("in_call", "In call"),
+        /// A participant's connection dropped; the call is re-established (ICE restart).
+        Reconnecting => ("reconnecting", "Reconnecting"),
+        Ended => ("ended", "Ended"),
+        Cancelled => ("cancelled", "Cancelled"),
+    }
+);
 
-/// How an ended visit ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VisitOutcome {
-    Completed,
-    PatientLeft,
-    TechnicalFailure,
-}
+named_values!(
+    /// How an ended visit ended.
+    VisitOutcome, "a visit outcome" {
+        Completed => ("completed", "Completed"),
+        PatientLeft => ("patient_left", "Patient left"),
+        TechnicalFailure => ("technical_failure", "Technical failure"),
+    }
+);
 
 /// What happens to a visit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -51,58 +51,6 @@ pub enum VisitEvent {
     End(VisitOutcome),
     Cancel,
 }
-
-macro_rules! names {
-    ($ty:ident { $($variant:ident => $name:literal),* $(,)? }) => {
-        impl $ty {
-            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($ty::$variant => $name),*
-                }
-            }
-
-            pub fn parse(field: &str, raw: &str) -> Result<Self, DomainError> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == raw.trim())
-                    .ok_or_else(|| {
-                        DomainError::invalid(
-                            field,
-                            format!(
-                                "'{}' is not one of {}",
-                                raw.trim(),
-                                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-                            ),
-                        )
-                    })
-            }
-        }
-
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-names!(VisitState {
-    Waiting => "waiting",
-    Admitted => "admitted",
-    InCall => "in_call",
-    Reconnecting => "reconnecting",
-    Ended => "ended",
-    Cancelled => "cancelled",
-});
-
-names!(VisitOutcome {
-    Completed => "completed",
-    PatientLeft => "patient_left",
-    TechnicalFailure => "technical_failure",
-});
 
 impl VisitState {
     /// The visit is over: nobody joins it any more.

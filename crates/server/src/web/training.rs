@@ -13,9 +13,7 @@ use domain::DomainError;
 use domain::identity::Role;
 use domain::ids::{EnrolmentId, UserId};
 use domain::service::training::{self, TrainingRecord};
-use domain::training::{
-    Assessment, CertificationStanding, Course, Enrolment, EnrolmentStatus, TestKind,
-};
+use domain::training::{Assessment, CertificationStanding, Course, Enrolment, TestKind};
 
 use crate::state::AppState;
 
@@ -26,32 +24,6 @@ use super::shell::{Section, Shell};
 
 fn day(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d").to_string()
-}
-
-fn standing_label(s: CertificationStanding) -> &'static str {
-    match s {
-        CertificationStanding::Certified => "Certified",
-        CertificationStanding::Expiring => "Expires within 30 days",
-        CertificationStanding::Excepted => "Working under an exception",
-        CertificationStanding::Uncertified => "Not certified",
-    }
-}
-
-fn status_label(s: EnrolmentStatus) -> &'static str {
-    match s {
-        EnrolmentStatus::Enrolled => "Not started",
-        EnrolmentStatus::InProgress => "In progress",
-        EnrolmentStatus::Passed => "Passed",
-        EnrolmentStatus::Failed => "Not passed",
-    }
-}
-
-fn reason_label(e: &Enrolment) -> &'static str {
-    match e.reason {
-        domain::training::EnrolmentReason::Role => "For your role",
-        domain::training::EnrolmentReason::Remedial => "Remedial",
-        domain::training::EnrolmentReason::Refresher => "Refresher",
-    }
 }
 
 pub struct EnrolmentRow {
@@ -68,8 +40,8 @@ fn enrolment_row(e: &Enrolment, c: &Course) -> EnrolmentRow {
     EnrolmentRow {
         href: format!("/training/enrolments/{}", e.id),
         course: c.title.clone(),
-        reason: reason_label(e),
-        status: status_label(e.status),
+        reason: e.reason.label(),
+        status: e.status.label(),
         progress: format!("{} of {} modules", e.modules_done.len(), c.modules.len()),
         score: e
             .post_score_pct
@@ -102,7 +74,7 @@ pub async fn mine(State(state): State<AppState>, PageUser(me): PageUser) -> Page
     let exception = record.exceptions.iter().find(|e| e.covers(now));
     let page = MyTrainingPage {
         shell: Shell::new(&me, Section::Training),
-        standing: standing_label(record.standing),
+        standing: record.standing.label(),
         certified: matches!(
             record.standing,
             CertificationStanding::Certified | CertificationStanding::Expiring
@@ -184,11 +156,7 @@ fn enrolment_page(
 ) -> EnrolmentPage {
     let test = test_due(e, c).map(|kind| TestView {
         kind: kind.as_str(),
-        title: if kind == TestKind::Pre {
-            "Pre-test"
-        } else {
-            "Post-test"
-        },
+        title: kind.label(),
         intro: if kind == TestKind::Pre {
             "What do you know already? This test never fails anyone; take it before the modules."
                 .into()
@@ -228,8 +196,8 @@ fn enrolment_page(
         id: e.id.to_string(),
         course: c.title.clone(),
         summary: c.summary.clone(),
-        status: status_label(e.status),
-        reason: reason_label(e),
+        status: e.status.label(),
+        reason: e.reason.label(),
         pass_mark: c.pass_mark_pct,
         certifies: c.certifies,
         modules: c
@@ -255,11 +223,7 @@ fn enrolment_page(
         results: assessments
             .iter()
             .map(|a| ResultView {
-                title: if a.kind == TestKind::Pre {
-                    "Pre-test"
-                } else {
-                    "Post-test"
-                },
+                title: a.kind.label(),
                 score: a.score_pct,
                 passed: a.passed,
             })
@@ -407,7 +371,7 @@ async fn records_page(
                     .map(|s| s.name.clone())
                     .collect::<Vec<_>>()
                     .join(", "),
-                standing: standing_label(r.standing),
+                standing: r.standing.label(),
                 standing_class: match r.standing {
                     CertificationStanding::Certified => "badge",
                     CertificationStanding::Expiring | CertificationStanding::Excepted => {
@@ -419,7 +383,7 @@ async fn records_page(
                 courses: r
                     .enrolments
                     .iter()
-                    .map(|(e, c)| format!("{}: {}", c.title, status_label(e.status)))
+                    .map(|(e, c)| format!("{}: {}", c.title, e.status.label()))
                     .collect::<Vec<_>>()
                     .join("; "),
             }
