@@ -146,6 +146,16 @@ pub(crate) fn date(row: &AnyRow, col: &str) -> R<Date> {
     parsed::<Date>(row, col)
 }
 
+/// A value stored as JSON text (lists and small documents read whole with their row).
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> R<String> {
+    serde_json::to_string(value).map_err(|e| DomainError::Storage(format!("cannot encode: {e}")))
+}
+
+/// A JSON text column read back.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> R<T> {
+    serde_json::from_str(&text(row, col)?).map_err(|e| decode_error(col, e))
+}
+
 /// Domain values with their own `parse(field, raw)` (roles, states, emails...).
 pub(crate) fn domain_value<T>(row: &AnyRow, col: &str, parse: fn(&str, &str) -> R<T>) -> R<T> {
     let raw = text(row, col)?;

@@ -2,7 +2,6 @@
 //! pilot evaluations, adoption goals, and the counts of meetings that goals are measured by.
 
 use async_trait::async_trait;
-use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::ids::{OrgId, SiteId, TaskId};
 use domain::program::*;
@@ -23,15 +22,6 @@ const RISK_COLUMNS: &str = "id, org_id, title, category, likelihood, impact, own
                             next_review_on, updated_at";
 const EVALUATION_COLUMNS: &str = "id, org_id, site_id, target_digital_pct, measured_digital_pct, \
                                   target_no_show_pct, measured_no_show_pct, decision, notes, decided_by, decided_at";
-
-fn json<T: serde::Serialize>(value: &T) -> R<String> {
-    serde_json::to_string(value).map_err(|e| DomainError::Storage(format!("cannot encode: {e}")))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> R<T> {
-    serde_json::from_str(&db::text(row, col)?)
-        .map_err(|_| DomainError::Storage(format!("stored {col} is unreadable")))
-}
 
 fn program_from_row(row: &AnyRow) -> R<Program> {
     Ok(Program {
@@ -56,7 +46,6 @@ fn phase_from_row(row: &AnyRow) -> R<Phase> {
 }
 
 fn task_from_row(row: &AnyRow) -> R<Task> {
-    let deps: Vec<String> = from_json(row, "depends_on")?;
     Ok(Task {
         id: db::parsed(row, "id")?,
         program_id: db::parsed(row, "program_id")?,
@@ -67,13 +56,7 @@ fn task_from_row(row: &AnyRow) -> R<Task> {
         starts_on: db::date(row, "starts_on")?,
         due_on: db::date(row, "due_on")?,
         status: db::domain_value(row, "status", TaskStatus::parse)?,
-        depends_on: deps
-            .iter()
-            .map(|d| {
-                d.parse()
-                    .map_err(|_| DomainError::Storage("stored depends_on is unreadable".into()))
-            })
-            .collect::<R<Vec<TaskId>>>()?,
+        depends_on: db::from_json(row, "depends_on")?,
         updated_at: db::ts(row, "updated_at")?,
     })
 }
@@ -115,7 +98,6 @@ fn day(d: Date) -> String {
 }
 
 fn task_args(t: &Task) -> R<Vec<Arg>> {
-    let deps: Vec<String> = t.depends_on.iter().map(ToString::to_string).collect();
     Ok(vec![
         Arg::Text(t.id.to_string()),
         Arg::Text(t.program_id.to_string()),
@@ -129,7 +111,7 @@ fn task_args(t: &Task) -> R<Vec<Arg>> {
         Arg::Text(day(t.starts_on)),
         Arg::Text(day(t.due_on)),
         Arg::Text(t.status.as_str().into()),
-        Arg::Text(json(&deps)?),
+        Arg::Text(db::json(&t.depends_on)?),
         Arg::Int(t.updated_at.as_microsecond()),
     ])
 }
@@ -386,7 +368,7 @@ impl ProgramStore for SqlStore {
                     site_id: db::parsed(row, "site_id")?,
                     org_id: db::parsed(row, "org_id")?,
                     stage: db::domain_value(row, "stage", SiteStage::parse)?,
-                    checklist: from_json(row, "checklist")?,
+                    checklist: db::from_json(row, "checklist")?,
                     updated_at: db::ts(row, "updated_at")?,
                 })
             })
@@ -408,7 +390,7 @@ impl ProgramStore for SqlStore {
                 .bind(r.site_id.to_string())
                 .bind(r.org_id.to_string())
                 .bind(r.stage.as_str())
-                .bind(json(&r.checklist)?)
+                .bind(db::json(&r.checklist)?)
                 .bind(r.updated_at.as_microsecond())
                 .execute(&mut *tx)
                 .await;
@@ -423,7 +405,7 @@ impl ProgramStore for SqlStore {
                  WHERE site_id = $4 AND org_id = $5 AND updated_at = $6",
             )
             .bind(r.stage.as_str())
-            .bind(json(&r.checklist)?)
+            .bind(db::json(&r.checklist)?)
             .bind(r.updated_at.as_microsecond())
             .bind(r.site_id.to_string())
             .bind(r.org_id.to_string())

@@ -7,7 +7,6 @@
 //! kind, so a double submission writes nothing.
 
 use async_trait::async_trait;
-use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::identity::Role;
 use domain::ids::{CourseId, EnrolmentId, OrgId, UserId};
@@ -29,16 +28,6 @@ const CERTIFICATION_COLUMNS: &str =
     "id, org_id, user_id, course_id, enrolment_id, issued_at, expires_at, reminded_at";
 const EXCEPTION_COLUMNS: &str = "id, org_id, clinician_id, reason, granted_by, granted_at, ends_at";
 
-fn json<T: serde::Serialize>(value: &T) -> R<String> {
-    serde_json::to_string(value).map_err(|e| DomainError::Storage(format!("cannot encode: {e}")))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> R<T> {
-    let raw = db::text(row, col)?;
-    serde_json::from_str(&raw)
-        .map_err(|_| DomainError::Storage(format!("stored {col} is unreadable")))
-}
-
 fn course_from_row(row: &AnyRow, audience: Vec<Role>) -> R<Course> {
     Ok(Course {
         id: db::parsed(row, "id")?,
@@ -46,8 +35,8 @@ fn course_from_row(row: &AnyRow, audience: Vec<Role>) -> R<Course> {
         title: db::text(row, "title")?,
         summary: db::text(row, "summary")?,
         audience,
-        modules: from_json(row, "modules")?,
-        questions: from_json(row, "questions")?,
+        modules: db::from_json(row, "modules")?,
+        questions: db::from_json(row, "questions")?,
         pass_mark_pct: db::int(row, "pass_mark_pct")?,
         certifies: db::flag(row, "certifies")?,
         validity_months: db::int(row, "validity_months")?,
@@ -63,7 +52,7 @@ fn enrolment_from_row(row: &AnyRow) -> R<Enrolment> {
         course_id: db::parsed(row, "course_id")?,
         reason: db::domain_value(row, "reason", EnrolmentReason::parse)?,
         status: db::domain_value(row, "status", EnrolmentStatus::parse)?,
-        modules_done: from_json(row, "modules_done")?,
+        modules_done: db::from_json(row, "modules_done")?,
         pre_score_pct: db::opt_int(row, "pre_score_pct")?,
         post_score_pct: db::opt_int(row, "post_score_pct")?,
         enrolled_at: db::ts(row, "enrolled_at")?,
@@ -76,7 +65,7 @@ fn assessment_from_row(row: &AnyRow) -> R<Assessment> {
         id: db::parsed(row, "id")?,
         enrolment_id: db::parsed(row, "enrolment_id")?,
         kind: db::domain_value(row, "kind", TestKind::parse)?,
-        answers: from_json(row, "answers")?,
+        answers: db::from_json(row, "answers")?,
         score_pct: db::int(row, "score_pct")?,
         passed: db::flag(row, "passed")?,
         submitted_at: db::ts(row, "submitted_at")?,
@@ -120,7 +109,7 @@ async fn insert_enrolment(conn: &mut AnyConnection, e: &Enrolment) -> R<()> {
         .bind(e.course_id.to_string())
         .bind(e.reason.as_str())
         .bind(e.status.as_str())
-        .bind(json(&e.modules_done)?)
+        .bind(db::json(&e.modules_done)?)
         .bind(e.pre_score_pct)
         .bind(e.post_score_pct)
         .bind(e.enrolled_at.as_microsecond())
@@ -203,8 +192,8 @@ impl TrainingStore for SqlStore {
             .bind(c.org_id.to_string())
             .bind(c.title.clone())
             .bind(c.summary.clone())
-            .bind(json(&c.modules)?)
-            .bind(json(&c.questions)?)
+            .bind(db::json(&c.modules)?)
+            .bind(db::json(&c.questions)?)
             .bind(c.pass_mark_pct)
             .bind(c.certifies)
             .bind(c.validity_months)
@@ -362,7 +351,7 @@ impl TrainingStore for SqlStore {
             .bind(a.id.to_string())
             .bind(a.enrolment_id.to_string())
             .bind(a.kind.as_str())
-            .bind(json(&a.answers)?)
+            .bind(db::json(&a.answers)?)
             .bind(a.score_pct)
             .bind(a.passed)
             .bind(a.submitted_at.as_microsecond())
@@ -544,13 +533,13 @@ async fn swap_enrolment(
          AND COALESCE(pre_score_pct, -1) = $9 AND COALESCE(post_score_pct, -1) = $10",
     )
     .bind(next.status.as_str())
-    .bind(json(&next.modules_done)?)
+    .bind(db::json(&next.modules_done)?)
     .bind(next.pre_score_pct)
     .bind(next.post_score_pct)
     .bind(next.completed_at.map(|t| t.as_microsecond()))
     .bind(expected.id.to_string())
     .bind(expected.status.as_str())
-    .bind(json(&expected.modules_done)?)
+    .bind(db::json(&expected.modules_done)?)
     .bind(expected.pre_score_pct.unwrap_or(-1))
     .bind(expected.post_score_pct.unwrap_or(-1))
     .execute(conn)
