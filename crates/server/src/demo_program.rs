@@ -59,8 +59,8 @@ pub async fn seed(
 
     // Progress: everything due more than three weeks ago is done; what has started since is in
     // progress (the pilot's support period, due a week ago, is late).
-    let overview = program::overview(ctx, &actor).await?;
-    for task in &overview.tasks {
+    let plan = program::plan(ctx, &actor).await?;
+    for task in &plan.tasks {
         let status = if task.due_on < today.checked_sub(21.days()).unwrap_or(today) {
             TaskStatus::Done
         } else if task.starts_on <= today {

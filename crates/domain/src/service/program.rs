@@ -1,6 +1,8 @@
 //! Program use cases. Only program managers and organization administrators run the program;
 //! every change is audited with who made it.
 
+use std::collections::HashSet;
+
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
@@ -13,7 +15,6 @@ use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, Site, required_text};
 use crate::ids::{EvaluationId, GoalId, OrgId, PhaseId, ProgramId, RiskId, SiteId, TaskId, UserId};
 use crate::program::*;
-use crate::training::{CertificationStanding, standing};
 
 fn parse_date(field: &str, raw: &str) -> DomainResult<Date> {
     raw.trim()
@@ -425,8 +426,16 @@ pub async fn sites(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Vec<SiteReadines
         None => Vec::new(),
     };
     let users = ctx.store.list_users(org, None).await?;
-    let certifications = ctx.store.list_certifications(org, None).await?;
-    let exceptions = ctx.store.list_gate_exceptions(org, None).await?;
+    // Certified now: a certification valid today (an exception lets someone work, but does not
+    // count as certified).
+    let certified_now: HashSet<UserId> = ctx
+        .store
+        .list_certifications(org, None)
+        .await?
+        .iter()
+        .filter(|c| c.valid_at(now))
+        .map(|c| c.user_id)
+        .collect();
     let mut out = Vec::new();
     for site in ctx.store.list_sites(org).await? {
         let found = stored.iter().find(|r| r.site_id == site.id);
@@ -447,22 +456,7 @@ pub async fn sites(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Vec<SiteReadines
             .collect();
         let certified = staff
             .iter()
-            .filter(|u| {
-                let mine: Vec<_> = certifications
-                    .iter()
-                    .filter(|c| c.user_id == u.id)
-                    .cloned()
-                    .collect();
-                let exc: Vec<_> = exceptions
-                    .iter()
-                    .filter(|e| e.clinician_id == u.id)
-                    .cloned()
-                    .collect();
-                matches!(
-                    standing(&mine, &exc, now),
-                    CertificationStanding::Certified | CertificationStanding::Expiring
-                )
-            })
+            .filter(|u| certified_now.contains(&u.id))
             .count();
         let certified_pct = (certified as i64 * 100)
             .checked_div(staff.len() as i64)
@@ -547,7 +541,7 @@ pub async fn set_readiness(
     Ok(rollout)
 }
 
-/// Moves a site to another stage. Pilot and live wait for the required readiness items, unless
+/// Moves a site to another stage (and returns its readiness as it now is). Pilot and live wait for the required readiness items, unless
 /// the program manager overrides the gate with a written reason (audited as an override).
 pub async fn move_site(
     ctx: Ctx<'_>,
@@ -555,7 +549,7 @@ pub async fn move_site(
     site: SiteId,
     to: &str,
     override_reason: Option<&str>,
-) -> DomainResult<SiteRollout> {
+) -> DomainResult<SiteReadiness> {
     let org = org_of(actor)?;
     let to = SiteStage::parse("stage", to)?;
     let current = site_readiness(ctx, actor, site).await?;
@@ -594,7 +588,11 @@ pub async fn move_site(
             "the site's rollout changed meanwhile; reload it".into(),
         ));
     }
-    Ok(rollout)
+    Ok(SiteReadiness {
+        stored_at: Some(rollout.updated_at),
+        rollout,
+        ..current
+    })
 }
 
 /// The site's measured figures over the last `days`: digital share of meetings held, and the
@@ -749,21 +747,19 @@ pub async fn goal_progress_of(ctx: Ctx<'_>, goal: &AdoptionGoal) -> DomainResult
     Ok(goal_progress(goal, &meetings, &jiff::tz::TimeZone::UTC))
 }
 
-/// What the program manager's home page shows.
+/// The plan: the program, its phases and tasks, the roster and the risks (what the board, the
+/// timeline, the risk register and their exports show).
 #[derive(Debug, Clone)]
-pub struct Overview {
+pub struct Plan {
     pub program: Option<Program>,
     pub phases: Vec<Phase>,
     pub tasks: Vec<Task>,
     pub roster: Vec<RosterEntry>,
     pub risks: Vec<Risk>,
-    pub sites: Vec<SiteReadiness>,
-    pub evaluations: Vec<PilotEvaluation>,
-    pub goals: Vec<(AdoptionGoal, GoalProgress)>,
     pub today: Date,
 }
 
-pub async fn overview(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Overview> {
+pub async fn plan(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Plan> {
     let org = org_of(actor)?;
     let program = ctx.store.get_program(org).await?;
     let (phases, tasks, roster) = match &program {
@@ -774,20 +770,50 @@ pub async fn overview(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Overview> {
         ),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
+    Ok(Plan {
+        program,
+        phases,
+        tasks,
+        roster,
+        risks: ctx.store.list_risks(org).await?,
+        today: ctx.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date(),
+    })
+}
+
+/// The sites' rollout: stages, readiness and pilot evaluations (newest first).
+#[derive(Debug, Clone)]
+pub struct Rollout {
+    pub sites: Vec<SiteReadiness>,
+    pub evaluations: Vec<PilotEvaluation>,
+}
+
+pub async fn rollout(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Rollout> {
+    let org = org_of(actor)?;
+    Ok(Rollout {
+        sites: sites(ctx, actor).await?,
+        evaluations: ctx.store.list_evaluations(org, None).await?,
+    })
+}
+
+/// What the program manager's home page shows: the plan, the rollout, and the adoption goals
+/// with their progress (the one view that reads the meetings behind the goals).
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub plan: Plan,
+    pub rollout: Rollout,
+    pub goals: Vec<(AdoptionGoal, GoalProgress)>,
+}
+
+pub async fn overview(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Overview> {
+    let org = org_of(actor)?;
     let mut goals = Vec::new();
     for g in ctx.store.list_goals(org).await? {
         let progress = goal_progress_of(ctx, &g).await?;
         goals.push((g, progress));
     }
     Ok(Overview {
-        program,
-        phases,
-        tasks,
-        roster,
-        risks: ctx.store.list_risks(org).await?,
-        sites: sites(ctx, actor).await?,
-        evaluations: ctx.store.list_evaluations(org, None).await?,
+        plan: plan(ctx, actor).await?,
+        rollout: rollout(ctx, actor).await?,
         goals,
-        today: ctx.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date(),
     })
 }

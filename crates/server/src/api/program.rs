@@ -197,14 +197,15 @@ pub struct OverviewResponse {
 }
 
 fn overview_response(o: &Overview) -> OverviewResponse {
+    let plan = &o.plan;
     OverviewResponse {
-        program: o.program.as_ref().map(|p| ProgramResponse {
+        program: plan.program.as_ref().map(|p| ProgramResponse {
             id: p.id.to_string(),
             name: p.name.clone(),
             starts_on: p.starts_on.to_string(),
             ends_on: p.ends_on.to_string(),
         }),
-        phases: o
+        phases: plan
             .phases
             .iter()
             .map(|p| PhaseResponse {
@@ -215,9 +216,18 @@ fn overview_response(o: &Overview) -> OverviewResponse {
                 ends_on: p.ends_on.to_string(),
             })
             .collect(),
-        tasks: o.tasks.iter().map(|t| task_response(t, o.today)).collect(),
-        risks: o.risks.iter().map(|r| risk_response(r, o.today)).collect(),
+        tasks: plan
+            .tasks
+            .iter()
+            .map(|t| task_response(t, plan.today))
+            .collect(),
+        risks: plan
+            .risks
+            .iter()
+            .map(|r| risk_response(r, plan.today))
+            .collect(),
         sites: o
+            .rollout
             .sites
             .iter()
             .map(|s| rollout_response(&s.rollout, &s.site.name, s.certified_pct))
@@ -422,27 +432,19 @@ pub async fn move_site(
     ApiPath(id): ApiPath<SiteId>,
     ApiJson(body): ApiJson<StageRequest>,
 ) -> ApiResult<Json<SiteRolloutResponse>> {
-    let ctx = state.ctx();
-    let r = program::move_site(
-        ctx,
+    let moved = program::move_site(
+        state.ctx(),
         &actor,
         id,
         &body.stage,
         body.override_reason.as_deref(),
     )
     .await?;
-    let site = state
-        .store
-        .get_site(r.org_id, id)
-        .await?
-        .map(|s| s.name)
-        .unwrap_or_default();
-    let pct = program::sites(ctx, &actor)
-        .await?
-        .iter()
-        .find(|s| s.site.id == id)
-        .map_or(0, |s| s.certified_pct);
-    Ok(Json(rollout_response(&r, &site, pct)))
+    Ok(Json(rollout_response(
+        &moved.rollout,
+        &moved.site.name,
+        moved.certified_pct,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use domain::DomainError;
 use domain::ids::{RiskId, SiteId, TaskId};
 use domain::program::{SiteStage, Task, TaskStatus};
-use domain::service::program::{self, Overview, RiskInput, TaskInput};
+use domain::service::program::{self, Overview, Plan, RiskInput, Rollout, TaskInput};
 
 use crate::state::AppState;
 
@@ -126,8 +126,8 @@ fn user_name(users: &[domain::identity::User], id: Option<domain::ids::UserId>) 
         .unwrap_or_else(|| "-".into())
 }
 
-fn risk_rows(o: &Overview, users: &[domain::identity::User]) -> Vec<RiskRow> {
-    o.risks
+fn risk_rows(p: &Plan, users: &[domain::identity::User]) -> Vec<RiskRow> {
+    p.risks
         .iter()
         .map(|r| RiskRow {
             id: r.id.to_string(),
@@ -140,13 +140,13 @@ fn risk_rows(o: &Overview, users: &[domain::identity::User]) -> Vec<RiskRow> {
             mitigation: r.mitigation.clone(),
             status: r.status.label(),
             review: r.next_review_on.to_string(),
-            overdue: r.review_overdue(o.today),
+            overdue: r.review_overdue(p.today),
         })
         .collect()
 }
 
-fn site_rows(o: &Overview) -> Vec<SiteRow> {
-    o.sites
+fn site_rows(r: &Rollout) -> Vec<SiteRow> {
+    r.sites
         .iter()
         .map(|s| {
             let unmet: Vec<String> = domain::program::unmet_items(&s.rollout.checklist)
@@ -171,7 +171,7 @@ fn site_rows(o: &Overview) -> Vec<SiteRow> {
                         (i.key.clone(), i.label.clone(), i.done, i.required, computed)
                     })
                     .collect(),
-                evaluations: o
+                evaluations: r
                     .evaluations
                     .iter()
                     .filter(|e| e.site_id == s.site.id)
@@ -204,7 +204,7 @@ fn goal_rows(o: &Overview) -> Vec<GoalRow> {
         .map(|(g, p)| {
             let place = g
                 .site_id
-                .and_then(|id| o.sites.iter().find(|s| s.site.id == id))
+                .and_then(|id| o.rollout.sites.iter().find(|s| s.site.id == id))
                 .map(|s| s.site.name.clone())
                 .unwrap_or_else(|| "the organization".into());
             GoalRow {
@@ -261,13 +261,30 @@ struct HomePage {
     roles: Vec<(&'static str, &'static str)>,
 }
 
+/// The plan (no rollout, no goals: the pages that need them ask for them) and the staff's names.
 async fn load(
     state: &AppState,
     me: &crate::auth::actor::SignedIn,
-) -> Result<(Overview, Vec<domain::identity::User>), PageError> {
-    let o = program::overview(state.ctx(), &me.actor).await?;
+) -> Result<(Plan, Vec<domain::identity::User>), PageError> {
+    let p = program::plan(state.ctx(), &me.actor).await?;
     let users = state.store.list_users(me.actor.org()?, None).await?;
-    Ok((o, users))
+    Ok((p, users))
+}
+
+/// Staff who may own a task or a risk, or be named on the roster: (id, label).
+fn staff_choices(users: &[domain::identity::User], with_role: bool) -> Vec<(String, String)> {
+    users
+        .iter()
+        .filter(|u| u.active && u.role != domain::identity::Role::Patient)
+        .map(|u| {
+            let label = if with_role {
+                format!("{} ({})", u.display_name, u.role.label())
+            } else {
+                u.display_name.clone()
+            };
+            (u.id.to_string(), label)
+        })
+        .collect()
 }
 
 pub async fn home(
@@ -275,12 +292,14 @@ pub async fn home(
     PageUser(me): PageUser,
     PageQuery(n): PageQuery<Notice>,
 ) -> PageResult {
-    let (o, users) = load(&state, &me).await?;
-    let phases = o
+    let o = program::overview(state.ctx(), &me.actor).await?;
+    let users = state.store.list_users(me.actor.org()?, None).await?;
+    let plan = &o.plan;
+    let phases = plan
         .phases
         .iter()
         .map(|p| {
-            let mine: Vec<&Task> = o.tasks.iter().filter(|t| t.phase_id == p.id).collect();
+            let mine: Vec<&Task> = plan.tasks.iter().filter(|t| t.phase_id == p.id).collect();
             let done = mine.iter().filter(|t| t.status == TaskStatus::Done).count();
             PhaseProgress {
                 name: p.name.clone(),
@@ -291,26 +310,26 @@ pub async fn home(
             }
         })
         .collect();
-    let late = o
+    let late = plan
         .tasks
         .iter()
-        .filter(|t| t.is_late(o.today))
+        .filter(|t| t.is_late(plan.today))
         .map(|t| LateItem {
             title: t.title.clone(),
             due: t.due_on.to_string(),
             kind: t.kind.label(),
         })
         .collect();
-    let mut top_risks = risk_rows(&o, &users);
+    let mut top_risks = risk_rows(plan, &users);
     top_risks.retain(|r| r.status != "Closed");
     top_risks.truncate(5);
-    let roster = o
+    let roster = plan
         .roster
         .iter()
         .map(|e| {
             let site = e
                 .site_id
-                .and_then(|id| o.sites.iter().find(|s| s.site.id == id))
+                .and_then(|id| o.rollout.sites.iter().find(|s| s.site.id == id))
                 .map(|s| s.site.name.clone())
                 .unwrap_or_default();
             (
@@ -324,13 +343,13 @@ pub async fn home(
         shell: Shell::new(&me, Section::Program).notice(notice(&n)),
         tabs: tabs("/program"),
         problem: n.problem.clone(),
-        started: o.program.is_some(),
-        name: o
+        started: plan.program.is_some(),
+        name: plan
             .program
             .as_ref()
             .map(|p| p.name.clone())
             .unwrap_or_default(),
-        dates: o
+        dates: plan
             .program
             .as_ref()
             .map(|p| format!("{} to {}", p.starts_on, p.ends_on))
@@ -338,20 +357,12 @@ pub async fn home(
         phases,
         late,
         top_risks,
-        sites: site_rows(&o),
+        sites: site_rows(&o.rollout),
         goals: goal_rows(&o),
         roster,
-        staff: users
-            .iter()
-            .filter(|u| u.active && u.role != domain::identity::Role::Patient)
-            .map(|u| {
-                (
-                    u.id.to_string(),
-                    format!("{} ({})", u.display_name, u.role.label()),
-                )
-            })
-            .collect(),
+        staff: staff_choices(&users, true),
         site_choices: o
+            .rollout
             .sites
             .iter()
             .map(|s| (s.site.id.to_string(), s.site.name.clone()))
@@ -513,11 +524,7 @@ pub async fn board(
             .iter()
             .map(|t| (t.id.to_string(), t.title.clone()))
             .collect(),
-        staff: users
-            .iter()
-            .filter(|u| u.active && u.role != domain::identity::Role::Patient)
-            .map(|u| (u.id.to_string(), u.display_name.clone()))
-            .collect(),
+        staff: staff_choices(&users, false),
     };
     Ok(ok(&page))
 }
@@ -644,11 +651,7 @@ pub async fn task(
             .filter(|x| x.id != id)
             .map(|x| (x.id.to_string(), x.title.clone()))
             .collect(),
-        staff: users
-            .iter()
-            .filter(|u| u.active && u.role != domain::identity::Role::Patient)
-            .map(|u| (u.id.to_string(), u.display_name.clone()))
-            .collect(),
+        staff: staff_choices(&users, false),
     };
     Ok(ok(&page))
 }
@@ -735,11 +738,7 @@ pub async fn risks(
             .iter()
             .map(|c| (c.as_str(), c.label()))
             .collect(),
-        staff: users
-            .iter()
-            .filter(|u| u.active && u.role != domain::identity::Role::Patient)
-            .map(|u| (u.id.to_string(), u.display_name.clone()))
-            .collect(),
+        staff: staff_choices(&users, false),
     };
     Ok(ok(&page))
 }
@@ -821,12 +820,12 @@ pub async fn sites(
     PageUser(me): PageUser,
     PageQuery(n): PageQuery<Notice>,
 ) -> PageResult {
-    let (o, _) = load(&state, &me).await?;
+    let rollout = program::rollout(state.ctx(), &me.actor).await?;
     let page = SitesPage {
         shell: Shell::new(&me, Section::Program).notice(notice(&n)),
         tabs: tabs("/program/sites"),
         problem: n.problem.clone(),
-        sites: site_rows(&o),
+        sites: site_rows(&rollout),
         stages: SiteStage::ALL
             .iter()
             .map(|s| (s.as_str(), s.label()))

@@ -102,14 +102,14 @@ on_both_backends!(
         // Dependencies: a cycle is refused, and nothing is done before what it depends on.
         let actor = server::auth::actor::actor_for_user(&pm.user, None);
         let ctx = app.state.ctx();
-        let overview = program::overview(ctx, &actor).await.unwrap();
-        let requirements = overview
+        let plan = program::plan(ctx, &actor).await.unwrap();
+        let requirements = plan
             .tasks
             .iter()
             .find(|t| t.title == "Requirements and stakeholders")
             .unwrap()
             .clone();
-        let evaluation = overview
+        let evaluation = plan
             .tasks
             .iter()
             .find(|t| t.title == "Pilot evaluation")
@@ -239,7 +239,7 @@ on_both_backends!(
             csv.body
         );
         let tasks_csv = browser.get("/program/tasks.csv").await;
-        assert_eq!(tasks_csv.body.lines().count(), 1 + overview.tasks.len());
+        assert_eq!(tasks_csv.body.lines().count(), 1 + plan.tasks.len());
 
         // Sites: pilot waits for the readiness items; an override needs a reason and is audited.
         let site = org.sites[0].id;
@@ -400,6 +400,7 @@ on_both_backends!(
         let ctx = app.state.ctx();
         let o = program::overview(ctx, &actor).await.unwrap();
         let mut stages: Vec<(&str, &str)> = o
+            .rollout
             .sites
             .iter()
             .map(|s| (s.site.name.as_str(), s.rollout.stage.as_str()))
@@ -413,14 +414,14 @@ on_both_backends!(
                 ("Oakland Clinic", "not_started")
             ]
         );
-        assert_eq!(o.evaluations.len(), 1, "the pilot was evaluated");
+        assert_eq!(o.rollout.evaluations.len(), 1, "the pilot was evaluated");
         assert!(
-            o.tasks.iter().any(|t| t.is_late(o.today)),
+            o.plan.tasks.iter().any(|t| t.is_late(o.plan.today)),
             "something is late"
         );
-        assert!(o.tasks.iter().any(|t| t.status == TaskStatus::Done));
-        assert_eq!(o.risks.len(), 5);
-        assert!(o.roster.len() >= 5);
+        assert!(o.plan.tasks.iter().any(|t| t.status == TaskStatus::Done));
+        assert_eq!(o.plan.risks.len(), 5);
+        assert!(o.plan.roster.len() >= 5);
         // Goals measured from six months of past visits: the share rises month by month.
         let (goal, progress) = &o.goals[0];
         assert_eq!(goal.target_pct, 30);
