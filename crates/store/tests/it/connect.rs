@@ -73,6 +73,10 @@ async fn a_sqlite_database_is_created_with_its_directory_and_keeps_its_data_when
 }
 
 #[tokio::test]
+#[cfg_attr(
+    not(telemed_pg),
+    ignore = "set TELEMED_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
 async fn a_postgres_store_names_its_backend() {
     let Ok(base) = std::env::var("TELEMED_TEST_POSTGRES_URL") else {
         eprintln!("skipped: set TELEMED_TEST_POSTGRES_URL to run this test on PostgreSQL");

@@ -24,6 +24,7 @@ macro_rules! on_every_backend {
                 }
 
                 #[tokio::test]
+                #[cfg_attr(not(telemed_pg), ignore = "set TELEMED_TEST_POSTGRES_URL to run on PostgreSQL")]
                 async fn postgres() {
                     if let Some(db) = crate::helpers::TestDb::postgres().await {
                         let url = db.url.clone();
