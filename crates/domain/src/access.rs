@@ -1,6 +1,6 @@
 //! Who is acting, and what each role may do. Every use case asks here before touching data.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::compliance::{AuditActor, BreakGlassGrant};
 use crate::error::DomainError;
@@ -291,18 +291,87 @@ pub fn require(actor: &Actor, permission: Permission) -> Result<(), DomainError>
 pub enum PatientAccess {
     /// Normal access: own record, same site, organization-wide role, or integration scope.
     Normal,
+    /// In the patient's care team through an appointment or visit around now.
+    CareTeam,
     /// Only through an active emergency access grant; the audit entry is flagged.
     BreakGlass,
 }
 
+/// An appointment or visit that ties a staff member (its clinician, or the visit's nurse) to a
+/// patient from a while before it until a while after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CareLink {
+    pub user_id: UserId,
+    pub patient_id: PatientId,
+    pub start_at: Timestamp,
+    pub end_at: Timestamp,
+}
+
+/// How long before and after an appointment its clinician and nurse are in the patient's care
+/// team: long enough to prepare, write the note, answer the patient's questions afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CareTeamWindow {
+    pub before: SignedDuration,
+    pub after: SignedDuration,
+}
+
+impl Default for CareTeamWindow {
+    /// Two days before, thirty days after.
+    fn default() -> Self {
+        Self {
+            before: SignedDuration::from_hours(48),
+            after: SignedDuration::from_hours(30 * 24),
+        }
+    }
+}
+
+impl CareTeamWindow {
+    /// True when `link` puts `user` in `patient`'s care team at `now`.
+    pub fn covers(
+        &self,
+        link: &CareLink,
+        user: UserId,
+        patient: PatientId,
+        now: Timestamp,
+    ) -> bool {
+        link.user_id == user
+            && link.patient_id == patient
+            && link.start_at.saturating_sub(self.before).is_ok_and(|from| now >= from)
+            && link.end_at.saturating_add(self.after).is_ok_and(|until| now <= until)
+    }
+}
+
+/// What the per-record rule needs besides the actor and the patient: the actor's emergency
+/// grants and care links for this patient, and the care-team window.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessFacts<'a> {
+    pub grants: &'a [BreakGlassGrant],
+    pub care_links: &'a [CareLink],
+    pub window: CareTeamWindow,
+}
+
+impl AccessFacts<'_> {
+    /// No grants and no care links: only the standing rules apply.
+    pub fn none() -> AccessFacts<'static> {
+        AccessFacts {
+            grants: &[],
+            care_links: &[],
+            window: CareTeamWindow::default(),
+        }
+    }
+}
+
 /// The per-record rule for reading or changing one patient.
 ///
-/// Another organization's patient is reported as not found, so ids cannot be probed across tenants.
+/// Staff of the patient's home site, organization-wide roles, and the patient's care team (a
+/// clinician or nurse with an appointment or visit with them, within the window) have normal
+/// access; other clinicians need emergency access. Another organization's patient is reported
+/// as not found, so ids cannot be probed across tenants.
 pub fn check_patient_access(
     actor: &Actor,
     patient: &Patient,
     permission: Permission,
-    active_grants: &[BreakGlassGrant],
+    facts: AccessFacts<'_>,
     now: Timestamp,
 ) -> Result<PatientAccess, DomainError> {
     if !actor.in_org(patient.org_id) {
@@ -327,7 +396,16 @@ pub fn check_patient_access(
             if organization_wide || actor.site_ids.contains(&patient.primary_site_id) {
                 return Ok(PatientAccess::Normal);
             }
-            let granted = active_grants
+            let treating = matches!(role, Role::Clinician | Role::Nurse)
+                && facts
+                    .care_links
+                    .iter()
+                    .any(|link| facts.window.covers(link, *user, patient.id, now));
+            if treating {
+                return Ok(PatientAccess::CareTeam);
+            }
+            let granted = facts
+                .grants
                 .iter()
                 .any(|g| g.user_id == *user && g.patient_id == patient.id && g.is_active(now));
             if granted {
@@ -341,5 +419,148 @@ pub fn check_patient_access(
             }
         }
         _ => require(actor, permission).map(|()| PatientAccess::Normal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::{Address, Sex, UsState};
+
+    fn patient(org: OrgId, site: SiteId) -> Patient {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        Patient {
+            id: PatientId::new(),
+            org_id: org,
+            mrn: "A-1".into(),
+            given_name: "Ana".into(),
+            family_name: "Ruiz".into(),
+            birth_date: jiff::civil::date(1980, 1, 2),
+            sex: Sex::parse("sex", "female").unwrap(),
+            email: None,
+            phone: None,
+            address: Address {
+                line1: "1 Main St".into(),
+                line2: None,
+                city: "Albany".into(),
+                state: UsState::parse("state", "NY").unwrap(),
+                postal_code: "12207".into(),
+            },
+            preferred_language: "en".into(),
+            primary_site_id: site,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn staff(org: OrgId, role: Role, site: SiteId) -> (Actor, UserId) {
+        let user = UserId::new();
+        let actor = Actor {
+            principal: Principal::User(user),
+            org_id: Some(org),
+            role: Some(role),
+            site_ids: vec![site],
+            own_patient: None,
+            scopes: Vec::new(),
+            source_ip: None,
+        };
+        (actor, user)
+    }
+
+    #[test]
+    fn a_clinician_with_an_appointment_is_in_the_care_team_only_inside_the_window() {
+        let org = OrgId::new();
+        let (albany, brooklyn) = (SiteId::new(), SiteId::new());
+        let p = patient(org, albany);
+        let (dr, user) = staff(org, Role::Clinician, brooklyn);
+        let start = Timestamp::from_second(1_800_000_000).unwrap();
+        let link = CareLink {
+            user_id: user,
+            patient_id: p.id,
+            start_at: start,
+            end_at: start + SignedDuration::from_mins(20),
+        };
+        let window = CareTeamWindow {
+            before: SignedDuration::from_hours(2),
+            after: SignedDuration::from_hours(24),
+        };
+        let facts = AccessFacts {
+            grants: &[],
+            care_links: std::slice::from_ref(&link),
+            window,
+        };
+        let at = |mins: i64| start + SignedDuration::from_mins(mins);
+        let check = |now| check_patient_access(&dr, &p, Permission::ReadPatient, facts, now);
+        assert_eq!(check(at(-120)).ok(), Some(PatientAccess::CareTeam));
+        assert_eq!(check(at(10)).ok(), Some(PatientAccess::CareTeam));
+        assert_eq!(check(at(20 + 24 * 60)).ok(), Some(PatientAccess::CareTeam));
+        assert!(matches!(check(at(-121)), Err(DomainError::BreakGlassRequired)));
+        assert!(matches!(
+            check(at(21 + 24 * 60)),
+            Err(DomainError::BreakGlassRequired)
+        ));
+        // Another clinician's appointment does not count.
+        let (other, _) = staff(org, Role::Clinician, brooklyn);
+        assert!(matches!(
+            check_patient_access(&other, &p, Permission::ReadPatient, facts, at(0)),
+            Err(DomainError::BreakGlassRequired)
+        ));
+    }
+
+    #[test]
+    fn the_visits_nurse_is_in_the_care_team_but_the_front_desk_is_not() {
+        let org = OrgId::new();
+        let (albany, brooklyn) = (SiteId::new(), SiteId::new());
+        let p = patient(org, albany);
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        for (role, allowed) in [(Role::Nurse, true), (Role::FrontDesk, false)] {
+            let (actor, user) = staff(org, role, brooklyn);
+            let link = CareLink {
+                user_id: user,
+                patient_id: p.id,
+                start_at: now,
+                end_at: now,
+            };
+            let facts = AccessFacts {
+                grants: &[],
+                care_links: std::slice::from_ref(&link),
+                window: CareTeamWindow::default(),
+            };
+            let got = check_patient_access(&actor, &p, Permission::ReadPatient, facts, now);
+            assert_eq!(got.is_ok(), allowed, "{role:?}");
+        }
+    }
+
+    #[test]
+    fn emergency_access_is_for_clinicians_outside_the_care_team() {
+        let org = OrgId::new();
+        let (albany, brooklyn) = (SiteId::new(), SiteId::new());
+        let p = patient(org, albany);
+        let (dr, user) = staff(org, Role::Clinician, brooklyn);
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let grant = crate::compliance::grant(
+            org,
+            user,
+            p.id,
+            "Patient unconscious in the ED, no records",
+            now,
+            30,
+        )
+        .unwrap();
+        let facts = AccessFacts {
+            grants: std::slice::from_ref(&grant),
+            care_links: &[],
+            window: CareTeamWindow::default(),
+        };
+        assert_eq!(
+            check_patient_access(&dr, &p, Permission::ReadPatient, facts, now).ok(),
+            Some(PatientAccess::BreakGlass)
+        );
+        // Another organization's patient stays "not found" whatever the links say.
+        let (stranger, _) = staff(OrgId::new(), Role::Clinician, brooklyn);
+        assert!(matches!(
+            check_patient_access(&stranger, &p, Permission::ReadPatient, facts, now),
+            Err(DomainError::NotFound { .. })
+        ));
     }
 }

@@ -88,6 +88,13 @@ pub enum DomainError {
     /// A guest's invitation link that expired, was used already, or whose visit is over.
     #[error("{0}")]
     InviteUnusable(String),
+    /// A rule of a record's life refuses the step (editing a signed note, an e-consult
+    /// transition its state machine does not allow...). `rule` is the stable code clients see.
+    #[error("{message}")]
+    Refused {
+        rule: &'static str,
+        message: String,
+    },
     #[error("storage failure: {0}")]
     Storage(String),
 }
@@ -95,6 +102,15 @@ pub enum DomainError {
 impl DomainError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid(FieldError::new(field, message))
+    }
+}
+
+impl DomainError {
+    pub fn refused(rule: &'static str, message: impl Into<String>) -> Self {
+        Self::Refused {
+            rule,
+            message: message.into(),
+        }
     }
 }
 

@@ -153,3 +153,27 @@ typed_id!(
     /// A pilot evaluation: measured figures against targets, and the go / no-go decision.
     EvaluationId
 );
+typed_id!(
+    /// The note of one visit or appointment.
+    NoteId
+);
+typed_id!(
+    /// A signed addendum to a signed note.
+    AddendumId
+);
+typed_id!(
+    /// A secure-messaging thread between a patient and a care team.
+    ThreadId
+);
+typed_id!(
+    /// One message of a thread.
+    MessageId
+);
+typed_id!(
+    /// A file attached to a message or an e-consult.
+    AttachmentId
+);
+typed_id!(
+    /// An e-consult or a second-opinion request.
+    EconsultId
+);

@@ -82,6 +82,8 @@ pub enum RecoveryCodeUse {
 pub trait Store:
     crate::scheduling::SchedulingStore
     + crate::visits::VisitStore
+    + crate::visits::CareTeamStore
+    + crate::notes::NoteStore
     + crate::training::TrainingStore
     + crate::program::ProgramStore
     + Send

@@ -133,6 +133,7 @@ impl From<DomainError> for ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "check_in_not_open")
             }
             DomainError::InviteUnusable(_) => (StatusCode::GONE, "invite_unusable"),
+            DomainError::Refused { rule, .. } => (StatusCode::CONFLICT, *rule),
             DomainError::Storage(detail) => {
                 tracing::error!(%detail, "storage failure");
                 return Self::new(

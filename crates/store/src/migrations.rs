@@ -28,6 +28,7 @@ migrations![
     (3, "visits", "0003_visits.sql"),
     (4, "training", "0004_training.sql"),
     (5, "program", "0005_program.sql"),
+    (8, "clinical", "0008_clinical.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

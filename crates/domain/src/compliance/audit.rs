@@ -180,10 +180,42 @@ pub enum AuditAction {
     PilotEvaluated,
     #[serde(rename = "goal.create")]
     GoalCreate,
+    #[serde(rename = "note.read")]
+    NoteRead,
+    #[serde(rename = "note.write")]
+    NoteWrite,
+    #[serde(rename = "note.sign")]
+    NoteSign,
+    #[serde(rename = "note.addendum")]
+    NoteAddendum,
+    #[serde(rename = "note.list")]
+    NoteList,
+    #[serde(rename = "summary.read")]
+    SummaryRead,
+    #[serde(rename = "summary.notified")]
+    SummaryNotified,
+    #[serde(rename = "care_team.change")]
+    CareTeamChange,
+    #[serde(rename = "thread.read")]
+    ThreadRead,
+    #[serde(rename = "thread.list")]
+    ThreadList,
+    #[serde(rename = "thread.change")]
+    ThreadChange,
+    #[serde(rename = "message.send")]
+    MessageSend,
+    #[serde(rename = "attachment.read")]
+    AttachmentRead,
+    #[serde(rename = "econsult.read")]
+    EconsultRead,
+    #[serde(rename = "econsult.change")]
+    EconsultChange,
+    #[serde(rename = "keys.rotate")]
+    KeysRotate,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 60] = [
+    pub const ALL: [AuditAction; 76] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -244,6 +276,22 @@ impl AuditAction {
         AuditAction::SiteGateOverride,
         AuditAction::PilotEvaluated,
         AuditAction::GoalCreate,
+        AuditAction::NoteRead,
+        AuditAction::NoteWrite,
+        AuditAction::NoteSign,
+        AuditAction::NoteAddendum,
+        AuditAction::NoteList,
+        AuditAction::SummaryRead,
+        AuditAction::SummaryNotified,
+        AuditAction::CareTeamChange,
+        AuditAction::ThreadRead,
+        AuditAction::ThreadList,
+        AuditAction::ThreadChange,
+        AuditAction::MessageSend,
+        AuditAction::AttachmentRead,
+        AuditAction::EconsultRead,
+        AuditAction::EconsultChange,
+        AuditAction::KeysRotate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -308,6 +356,22 @@ impl AuditAction {
             AuditAction::SiteGateOverride => "site.gate_override",
             AuditAction::PilotEvaluated => "site.pilot_evaluated",
             AuditAction::GoalCreate => "goal.create",
+            AuditAction::NoteRead => "note.read",
+            AuditAction::NoteWrite => "note.write",
+            AuditAction::NoteSign => "note.sign",
+            AuditAction::NoteAddendum => "note.addendum",
+            AuditAction::NoteList => "note.list",
+            AuditAction::SummaryRead => "summary.read",
+            AuditAction::SummaryNotified => "summary.notified",
+            AuditAction::CareTeamChange => "care_team.change",
+            AuditAction::ThreadRead => "thread.read",
+            AuditAction::ThreadList => "thread.list",
+            AuditAction::ThreadChange => "thread.change",
+            AuditAction::MessageSend => "message.send",
+            AuditAction::AttachmentRead => "attachment.read",
+            AuditAction::EconsultRead => "econsult.read",
+            AuditAction::EconsultChange => "econsult.change",
+            AuditAction::KeysRotate => "keys.rotate",
         }
     }
 

@@ -25,4 +25,8 @@ pub struct Ctx<'a> {
     pub competency: &'a dyn CompetencyGate,
     /// Tells the screens watching a visit that it changed.
     pub notifier: &'a dyn crate::visits::VisitNotifier,
+    /// How long around an appointment its clinician and nurse are in the patient's care team.
+    pub care_team: crate::access::CareTeamWindow,
+    /// Settings of notes, messaging and e-consults.
+    pub clinical: crate::notes::ClinicalPolicy,
 }

@@ -227,15 +227,7 @@ async fn open(
             resource: "patient",
         });
     };
-    let grants = match actor.user_id() {
-        Some(user) => {
-            ctx.store
-                .active_break_glass(user, id, ctx.clock.now())
-                .await?
-        }
-        None => Vec::new(),
-    };
-    match access::check_patient_access(actor, &patient, permission, &grants, ctx.clock.now()) {
+    match patient_access(ctx, actor, &patient, permission).await {
         Ok(how) => Ok((patient, how)),
         Err(err @ DomainError::NotFound { .. }) => Err(err),
         Err(err) => {
@@ -247,8 +239,47 @@ async fn open(
     }
 }
 
+/// The per-record rule with what it needs from storage: the actor's emergency grants and their
+/// appointments with this patient (the care team).
+pub async fn patient_access(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    patient: &Patient,
+    permission: Permission,
+) -> DomainResult<PatientAccess> {
+    let now = ctx.clock.now();
+    // Home-site staff, organization-wide roles and the patient themself need nothing stored.
+    if let Ok(how) =
+        access::check_patient_access(actor, patient, permission, access::AccessFacts::none(), now)
+    {
+        return Ok(how);
+    }
+    let (grants, care_links) = match (actor.user_id(), actor.role) {
+        (Some(user), Some(role)) if role != crate::identity::Role::Patient => (
+            ctx.store.active_break_glass(user, patient.id, now).await?,
+            ctx.store.care_links(patient.org_id, user, patient.id).await?,
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let facts = access::AccessFacts {
+        grants: &grants,
+        care_links: &care_links,
+        window: ctx.care_team,
+    };
+    access::check_patient_access(actor, patient, permission, facts, now)
+}
+
 /// Opens one patient's record; the read is audited durably before this returns.
 pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: PatientId) -> DomainResult<Patient> {
+    get_with_access(ctx, actor, id).await.map(|(patient, _)| patient)
+}
+
+/// [`get`], and how the actor came to open the record (emergency access shows a banner).
+pub async fn get_with_access(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    id: PatientId,
+) -> DomainResult<(Patient, PatientAccess)> {
     let org = actor.org()?;
     let (patient, how) = open(
         ctx,
@@ -262,7 +293,7 @@ pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: PatientId) -> DomainResult<Pat
     let audit = entry(ctx, actor, AuditAction::PatientRead, org, id)
         .flagged(how == PatientAccess::BreakGlass);
     ctx.store.record_audit(audit).await?;
-    Ok(patient)
+    Ok((patient, how))
 }
 
 pub async fn update(

@@ -4,11 +4,13 @@
 //! (`state.rs`); the appointment moves along with it (the call starts the appointment, ending the
 //! call completes it).
 
+pub mod care_team;
 pub mod model;
 pub mod questionnaire;
 pub mod state;
 pub mod store;
 
+pub use care_team::*;
 pub use model::*;
 pub use questionnaire::*;
 pub use state::*;

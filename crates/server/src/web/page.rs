@@ -101,7 +101,8 @@ impl From<DomainError> for PageError {
             | DomainError::ClinicianBusy
             | DomainError::AvailabilityOverlap(_)
             | DomainError::InvalidTransition { .. }
-            | DomainError::CheckInNotOpen(_)) => Self::BadRequest(capitalise(&err.to_string())),
+            | DomainError::CheckInNotOpen(_)
+            | DomainError::Refused { .. }) => Self::BadRequest(capitalise(&err.to_string())),
             DomainError::MfaRequired | DomainError::BadMfaCode => {
                 Self::Redirect("/signin/code".into())
             }

@@ -265,18 +265,9 @@ pub(crate) async fn patient_for(
                 Err(not_found())
             }
         }
-        (Principal::User(user), Some(_)) => {
-            let grants = ctx
-                .store
-                .active_break_glass(*user, id, ctx.clock.now())
+        (Principal::User(_), Some(_)) => {
+            crate::service::patients::patient_access(ctx, actor, &patient, Permission::ReadPatient)
                 .await?;
-            access::check_patient_access(
-                actor,
-                &patient,
-                Permission::ReadPatient,
-                &grants,
-                ctx.clock.now(),
-            )?;
             Ok(patient)
         }
         (Principal::User(_), None) => Err(not_found()),
