@@ -72,6 +72,8 @@ pub enum ConnectError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("could not start the database writer: {0}")]
     Writer(std::io::Error),
+    #[error("data keys: {0}")]
+    Keys(String),
 }
 
 /// How to open a store. `ConnectOptions::default()` is what `connect` uses.
@@ -83,6 +85,10 @@ pub struct ConnectOptions {
     pub postgres_connections: u32,
     /// SQLite reader pool size (default 8); SQLite always has exactly one writer connection.
     pub sqlite_readers: u32,
+    /// The file of key-encryption keys that wrap the data keys sealing free text (created if
+    /// missing). `None`: `data.keys` beside a SQLite database; a PostgreSQL store without one
+    /// refuses to seal or open free text.
+    pub data_key_file: Option<PathBuf>,
 }
 
 impl Default for ConnectOptions {
@@ -91,6 +97,7 @@ impl Default for ConnectOptions {
             migrate: true,
             postgres_connections: 16,
             sqlite_readers: 8,
+            data_key_file: None,
         }
     }
 }
@@ -109,6 +116,25 @@ pub async fn connect_with(
     url: &str,
     options: ConnectOptions,
 ) -> Result<Arc<dyn domain::Store>, ConnectError> {
+    Ok(Arc::new(open_store(url, options).await?))
+}
+
+/// Rotates the data keys of the database at `url` (see `sealing.rs`), reporting progress as
+/// `(done, total)`. Runs beside a server using the same database and key file.
+pub async fn rotate_data_keys(
+    url: &str,
+    options: ConnectOptions,
+    progress: &(dyn Fn(u64, u64) + Send + Sync),
+) -> Result<crate::sealing::Rotation, ConnectError> {
+    let store = open_store(url, options).await?;
+    store
+        .keys
+        .rotate(&store.writer, progress)
+        .await
+        .map_err(|e| ConnectError::Keys(e.to_string()))
+}
+
+async fn open_store(url: &str, options: ConnectOptions) -> Result<SqlStore, ConnectError> {
     sqlx::any::install_default_drivers();
     let backend = Backend::from_url(url)?;
     let (writer, reader, maintenance) = match backend {
@@ -136,13 +162,19 @@ pub async fn connect_with(
     if let Some(maintenance) = maintenance {
         spawn_checkpointer(maintenance, group_commits.downgrade());
     }
-    Ok(Arc::new(SqlStore {
+    let key_file = options.data_key_file.clone().or_else(|| {
+        (backend == Backend::Sqlite).then(|| crate::sealing::default_data_key_path(url))
+    });
+    let keys =
+        crate::sealing::Keyring::load(key_file).map_err(|e| ConnectError::Keys(e.to_string()))?;
+    Ok(SqlStore {
         backend,
         writer,
         reader,
         group_commits,
         caches: crate::cache::Caches::default(),
-    }))
+        keys,
+    })
 }
 
 /// The file path of a `sqlite:` URL, without its query string.

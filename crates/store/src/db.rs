@@ -28,6 +28,20 @@ pub(crate) struct SqlStore {
     pub(crate) group_commits: mpsc::Sender<WriteJob>,
     /// Short-lived caches of repeated lookups (see `cache.rs`).
     pub(crate) caches: crate::cache::Caches,
+    /// Seals and opens free text (see `sealing.rs`).
+    pub(crate) keys: crate::sealing::Keyring,
+}
+
+impl SqlStore {
+    /// Seals free text for its place (`table.column:row id`); call before a transaction begins.
+    pub(crate) async fn seal(&self, context: &str, plain: &str) -> R<String> {
+        self.keys.seal(&self.writer, &self.reader, context, plain).await
+    }
+
+    /// Opens a value sealed by [`SqlStore::seal`] for the same place.
+    pub(crate) async fn open(&self, context: &str, sealed: &str) -> R<String> {
+        self.keys.open(&self.reader, context, sealed).await
+    }
 }
 
 impl SqlStore {

@@ -6,20 +6,26 @@
 
 mod audit;
 mod break_glass;
+mod care_team;
 mod cache;
 mod connect;
 mod db;
 mod identity;
 mod migrations;
+mod notes;
 mod patients;
 mod port;
 mod program;
 pub mod relay;
 mod scheduling;
+mod sealing;
 mod sessions;
 pub mod testing;
 mod training;
 mod visits;
 
-pub use connect::{Backend, ConnectError, ConnectOptions, connect, connect_with};
+pub use connect::{
+    Backend, ConnectError, ConnectOptions, connect, connect_with, rotate_data_keys,
+};
+pub use sealing::{Rotation, default_data_key_path};
 pub use migrations::migration_file_names;

@@ -25,10 +25,23 @@ impl Drop for TempDirGuard {
     }
 }
 
+/// A fresh temporary directory (not created yet), removed when the guard is dropped.
+pub fn temp_dir() -> TempDirGuard {
+    let path = std::env::temp_dir().join(format!("telemed-test-{}", uuid::Uuid::new_v4().simple()));
+    TempDirGuard { path }
+}
+
+/// Connection options whose data key file lives in `dir` (so PostgreSQL tests can seal too).
+pub fn options_with_keys(dir: &TempDirGuard) -> crate::ConnectOptions {
+    crate::ConnectOptions {
+        data_key_file: Some(dir.path().join("data.keys")),
+        ..crate::ConnectOptions::default()
+    }
+}
+
 /// A URL for a new SQLite database in a fresh temporary directory; keep the guard alive while it is used.
 pub async fn fresh_sqlite_url() -> (String, TempDirGuard) {
-    let path = std::env::temp_dir().join(format!("telemed-test-{}", uuid::Uuid::new_v4().simple()));
-    let guard = TempDirGuard { path };
+    let guard = temp_dir();
     let url = format!("sqlite://{}", guard.path.join("telemed.db").display());
     (url, guard)
 }

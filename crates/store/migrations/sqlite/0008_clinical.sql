@@ -13,6 +13,7 @@ CREATE TABLE data_keys (
     created_at  BIGINT NOT NULL,
     is_current  INTEGER NOT NULL
 );
+CREATE UNIQUE INDEX data_keys_one_current ON data_keys (is_current) WHERE is_current = TRUE;
 
 -- Staff who take part in a visit besides its clinician (the visit's nurse): they are in the
 -- patient's care team around the visit, like the clinician.

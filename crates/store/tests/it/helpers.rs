@@ -48,7 +48,9 @@ pub struct TestDb {
 impl TestDb {
     pub async fn sqlite() -> Self {
         let (url, dir) = testing::fresh_sqlite_url().await;
-        let store = store::connect(&url).await.unwrap();
+        let store = store::connect_with(&url, testing::options_with_keys(&dir))
+            .await
+            .unwrap();
         Self {
             store,
             url,
@@ -63,12 +65,20 @@ impl TestDb {
             return None;
         };
         let url = testing::fresh_postgres_url(&base).await.unwrap();
-        let store = store::connect(&url).await.unwrap();
+        let dir = testing::temp_dir();
+        let store = store::connect_with(&url, testing::options_with_keys(&dir))
+            .await
+            .unwrap();
         Some(Self {
             store,
             url,
-            _dir: None,
+            _dir: Some(dir),
         })
+    }
+
+    /// The temporary directory of this database (its data key file lives there).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.as_ref().map(|d| d.path()).unwrap_or(std::path::Path::new("."))
     }
 
     pub fn is_sqlite(&self) -> bool {
