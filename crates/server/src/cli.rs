@@ -35,6 +35,11 @@ pub struct Cli {
     /// database, or `telemed-data/secret.key`. Back it up with the database: without it staff must re-enrol.
     #[arg(long, global = true, env = "TELEMED_SECRET_KEY_FILE")]
     pub secret_key_file: Option<std::path::PathBuf>,
+    /// Key-encryption keys that wrap the data keys sealing notes, messages and attachments
+    /// (created if missing). Default: `data.keys` beside the SQLite database, or
+    /// `telemed-data/data.keys`. Keep it out of database backups, and back it up on its own.
+    #[arg(long, global = true, env = "TELEMED_DATA_KEY_FILE")]
+    pub data_key_file: Option<std::path::PathBuf>,
     /// SQLite: read-only connections beside the one writer. Each is a thread: about the number of
     /// cores is best.
     #[arg(long, global = true, env = "TELEMED_SQLITE_READERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -87,6 +92,16 @@ pub enum Command {
     /// Print the configuration settings with their defaults.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Manage the keys that seal free text at rest.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new key-encryption key and a new data key, re-wrap every data key under it, and
+    /// retire the old key-encryption key. Safe while the server runs, and to run again.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +275,11 @@ fn connect_options(cli: &Cli) -> store::ConnectOptions {
     store::ConnectOptions {
         sqlite_readers: cli.sqlite_readers,
         postgres_connections: cli.postgres_connections,
+        data_key_file: Some(
+            cli.data_key_file
+                .clone()
+                .unwrap_or_else(|| store::default_data_key_path(&cli.database_url)),
+        ),
         ..store::ConnectOptions::default()
     }
 }
@@ -479,6 +499,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         ExitCode::FAILURE
                     }
                 },
+            );
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let bar = indicatif::ProgressBar::new(0).with_style(
+                indicatif::ProgressStyle::with_template("re-wrapping data keys {bar:30} {pos}/{len}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let rotation = store::rotate_data_keys(&cli.database_url, options, &|done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish();
+            say!(
+                "new key-encryption key {} ({} data keys re-wrapped, {} old key-encryption key(s) retired); new values are sealed with data key {}",
+                rotation.key_encryption_key,
+                rotation.rewrapped,
+                rotation.retired_keks,
+                rotation.data_key
             );
         }
         Command::Backup { to } => {

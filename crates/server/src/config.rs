@@ -109,6 +109,22 @@ pub struct ServeConfig {
     /// clinicians never learn each other's IP address. Needs --turn-urls.
     #[arg(long, env = "TELEMED_ICE_RELAY_ONLY", requires = "turn_urls")]
     pub ice_relay_only: bool,
+    /// How long before an appointment its clinician and the visit's nurse join the patient's
+    /// care team (and may open the record without emergency access).
+    #[arg(long, env = "TELEMED_CARE_TEAM_HOURS_BEFORE", default_value_t = 48, value_parser = clap::value_parser!(i64).range(0..=720))]
+    pub care_team_hours_before: i64,
+    /// How long after an appointment they stay in it (notes, results, the patient's questions).
+    #[arg(long, env = "TELEMED_CARE_TEAM_DAYS_AFTER", default_value_t = 30, value_parser = clap::value_parser!(i64).range(0..=365))]
+    pub care_team_days_after: i64,
+    /// A draft note older than this shows on its clinician's home page.
+    #[arg(long, env = "TELEMED_UNSIGNED_NOTE_HOURS", default_value_t = 72, value_parser = clap::value_parser!(i64).range(1..=720))]
+    pub unsigned_note_hours: i64,
+    /// Target time to answer a patient's message, in business days of the site.
+    #[arg(long, env = "TELEMED_REPLY_BUSINESS_DAYS", default_value_t = 2, value_parser = clap::value_parser!(i64).range(1..=30))]
+    pub reply_business_days: i64,
+    /// Largest attachment accepted (bytes).
+    #[arg(long, env = "TELEMED_ATTACHMENT_MAX_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
+    pub attachment_max_bytes: u64,
 }
 
 /// Reminder offsets in minutes before a visit, largest first.
@@ -218,6 +234,28 @@ impl ServeConfig {
             turn_secret: None,
             turn_credential_minutes: 240,
             ice_relay_only: false,
+            care_team_hours_before: 48,
+            care_team_days_after: 30,
+            unsigned_note_hours: 72,
+            reply_business_days: 2,
+            attachment_max_bytes: 10 * 1024 * 1024,
+        }
+    }
+
+    /// The care-team window, as the access rule takes it.
+    pub fn care_team_window(&self) -> domain::access::CareTeamWindow {
+        domain::access::CareTeamWindow {
+            before: jiff::SignedDuration::from_hours(self.care_team_hours_before),
+            after: jiff::SignedDuration::from_hours(self.care_team_days_after * 24),
+        }
+    }
+
+    /// Settings of notes, messaging and e-consults, as the domain takes them.
+    pub fn clinical_policy(&self) -> domain::notes::ClinicalPolicy {
+        domain::notes::ClinicalPolicy {
+            unsigned_note_hours: self.unsigned_note_hours,
+            reply_business_days: self.reply_business_days,
+            attachment_max_bytes: usize::try_from(self.attachment_max_bytes).unwrap_or(usize::MAX),
         }
     }
 
@@ -254,6 +292,7 @@ impl ServeConfig {
              # The values below are the defaults.\n\
              TELEMED_DATABASE_URL=sqlite://telemed-data/telemed.db   # or postgres://user@host/db\n\
              TELEMED_SECRET_KEY_FILE=telemed-data/secret.key       # seals TOTP secrets; default beside the SQLite file\n\
+             TELEMED_DATA_KEY_FILE=telemed-data/data.keys          # wraps the keys sealing notes and messages; keep it apart from backups of the database\n\
              TELEMED_ADDR=127.0.0.1:8080\n\
              # TELEMED_TLS_CERT=/etc/telemed/cert.pem\n\
              # TELEMED_TLS_KEY=/etc/telemed/key.pem\n\
@@ -280,7 +319,12 @@ impl ServeConfig {
              # TELEMED_TURN_URLS=turn:turn.example.org:3478?transport=udp      # needs TELEMED_TURN_SECRET\n\
              # TELEMED_TURN_SECRET=...                                          # coturn static-auth-secret\n\
              TELEMED_TURN_CREDENTIAL_MINUTES={}\n\
-             # TELEMED_ICE_RELAY_ONLY=true                                      # calls only through TURN (hides IPs)\n",
+             # TELEMED_ICE_RELAY_ONLY=true                                      # calls only through TURN (hides IPs)\n\
+             TELEMED_CARE_TEAM_HOURS_BEFORE={}\n\
+             TELEMED_CARE_TEAM_DAYS_AFTER={}\n\
+             TELEMED_UNSIGNED_NOTE_HOURS={}\n\
+             TELEMED_REPLY_BUSINESS_DAYS={}\n\
+             TELEMED_ATTACHMENT_MAX_BYTES={}\n",
             d.session_idle_minutes,
             d.session_absolute_hours,
             d.max_failed_sign_ins,
@@ -298,6 +342,11 @@ impl ServeConfig {
             d.mail_from,
             d.job_interval_seconds,
             d.turn_credential_minutes,
+            d.care_team_hours_before,
+            d.care_team_days_after,
+            d.unsigned_note_hours,
+            d.reply_business_days,
+            d.attachment_max_bytes,
         )
     }
 }

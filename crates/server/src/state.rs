@@ -67,6 +67,8 @@ impl AppState {
             scheduling: self.config.scheduling_policy(),
             competency: self.competency.as_ref(),
             notifier: self.hub.as_ref(),
+            care_team: self.config.care_team_window(),
+            clinical: self.config.clinical_policy(),
         }
     }
 }

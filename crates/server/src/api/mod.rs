@@ -6,6 +6,7 @@ pub mod audit;
 pub mod availability;
 pub mod calendar;
 pub mod consent;
+pub mod notes;
 pub mod oauth;
 pub mod ops;
 pub mod patients;
@@ -29,7 +30,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Telemed API", description = "Telemedicine platform JSON API. Errors: {\"error\": {\"code\", \"message\"}}."),
     modifiers(&SecuritySchemes),
-    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "training"), (name = "program"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
+    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "notes"), (name = "training"), (name = "program"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -103,6 +104,14 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(visits::emergency))
         .routes(routes!(visits::list_alerts))
         .routes(routes!(visits::acknowledge_alert))
+        .routes(routes!(notes::search_codes))
+        .routes(routes!(notes::start_note, notes::appointment_note))
+        .routes(routes!(notes::unsigned_notes))
+        .routes(routes!(notes::get_note, notes::save_note))
+        .routes(routes!(notes::sign_note))
+        .routes(routes!(notes::add_addendum))
+        .routes(routes!(notes::get_summary))
+        .routes(routes!(notes::my_summaries))
         .routes(routes!(program::program_overview, program::start_program))
         .routes(routes!(program::add_task))
         .routes(routes!(program::update_task))

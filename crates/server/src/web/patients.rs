@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use domain::access::{self, check_patient_access};
+use domain::access::{self, PatientAccess};
 use domain::identity::{Patient, PatientQuery, Role, UsState};
 use domain::ids::{PatientId, SiteId};
 use domain::service::patients::{self, PatientInput};
@@ -444,23 +444,16 @@ pub async fn show(
 ) -> PageResult {
     let id = parse_id(&raw)?;
     let actor = &me.actor;
-    let patient = match patients::get(state.ctx(), actor, id).await {
-        Ok(patient) => patient,
+    let (patient, how) = match patients::get_with_access(state.ctx(), actor, id).await {
+        Ok(found) => found,
         Err(DomainError::BreakGlassRequired) => {
             let page = BreakGlassPage::new(&me, id, "", FormErrors::default());
             return Ok(render(StatusCode::FORBIDDEN, &page));
         }
         Err(other) => return Err(other.into()),
     };
-    // Allowed now, but not without a grant: this read went through emergency access (and was flagged).
-    let emergency = check_patient_access(
-        actor,
-        &patient,
-        Permission::ReadPatient,
-        &[],
-        state.clock.now(),
-    )
-    .is_err();
+    // This read went through emergency access (and was flagged): the page says so.
+    let emergency = how == PatientAccess::BreakGlass;
     let sites = site_names(&state, actor).await?;
     let can_edit =
         me.user.role != Role::Patient && access::require(actor, Permission::WritePatient).is_ok();

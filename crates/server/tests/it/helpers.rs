@@ -130,9 +130,11 @@ impl TestApp {
                 )
             }
         };
-        let store: Arc<dyn Store> = store::connect(&database_url)
-            .await
-            .expect("connect to the test database");
+        let dir = dir.unwrap_or_else(store::testing::temp_dir);
+        let store: Arc<dyn Store> =
+            store::connect_with(&database_url, store::testing::options_with_keys(&dir))
+                .await
+                .expect("connect to the test database");
         let clock = Arc::new(FixedClock::new(domain::SystemClock.now()));
         let sealer = Arc::new(server::auth::sealed::Sealer::random());
         // Background jobs stay out of the way: tests run them with `jobs::*_once`.
@@ -151,7 +153,7 @@ impl TestApp {
             clock,
             database_url,
             http: reqwest::Client::new(),
-            _dir: dir,
+            _dir: Some(dir),
         }
     }
 

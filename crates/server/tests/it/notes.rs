@@ -1,0 +1,297 @@
+//! Visit notes and the care team through the JSON API, on SQLite and PostgreSQL: the treating
+//! clinician opens a patient of another site without emergency access (only around the visit),
+//! telehealth facts filled from the visit record, ICD-10-CM codes checked, drafts saved by
+//! version, signing by the visit's clinician only, a signed note locked, signed addenda, the
+//! unsigned list, and the patient's after-visit summary; every refusal writes nothing.
+
+use domain::compliance::{AuditAction, AuditQuery};
+use domain::Clock;
+use domain::identity::Role;
+use jiff::SignedDuration;
+use serde_json::{Value, json};
+
+use crate::clinic::*;
+use crate::helpers::*;
+use crate::on_both_backends;
+
+/// A video visit at site 1 (West) for a patient whose home site is 0 (North), with a
+/// clinician who works only at site 1; checked in, admitted and ended.
+struct Visited {
+    c: Clinic,
+    id: String,
+    clinician: TestUser,
+    session: Session,
+    patient: Session,
+}
+
+async fn put(app: &TestApp, session: &Session, path: &str, body: Value) -> (u16, Value) {
+    let response = session
+        .client
+        .put(app.url(path))
+        .header("x-csrf-token", &session.csrf)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn booked_at_west(app: &TestApp) -> Visited {
+    let c = app.clinic().await;
+    let clinician = app.staff(&c.org, Role::Clinician, &[1]).await;
+    app.weekly_hours(&c.org, clinician.user.id, 1, "wednesday", "09:00", "12:00")
+        .await;
+    let slots = app.open_slots(&c.org, clinician.user.id).await;
+    let patient = app.sign_in(&c.patient_user).await;
+    let mut body = booking(&slots[0], &c.video);
+    body["consent_version"] = json!(1);
+    let (status, booked) = post(app, &patient, "/api/v1/appointments", body).await;
+    assert_eq!(status, 201, "{booked}");
+    app.set_clock(
+        slots[0]
+            .slot
+            .start_at
+            .checked_sub(SignedDuration::from_mins(5))
+            .unwrap(),
+    );
+    let session = app.sign_in(&clinician).await;
+    // The clock jumped ahead: the patient's first session has expired.
+    let patient = app.sign_in(&c.patient_user).await;
+    Visited {
+        c,
+        id: booked["id"].as_str().unwrap().to_string(),
+        clinician,
+        session,
+        patient,
+    }
+}
+
+async fn visited(app: &TestApp) -> Visited {
+    let v = booked_at_west(app).await;
+    let (status, body) = post(
+        app,
+        &v.patient,
+        &format!("/api/v1/appointments/{}/check-in", v.id),
+        json!({"patient_state": "NY", "location": "home, 12 Elm St, Albany", "questionnaire": {"notes": "sore throat"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    for (path, body) in [
+        ("admit", json!({})),
+        ("end", json!({"outcome": "completed"})),
+    ] {
+        let (status, out) = post(
+            app,
+            &v.session,
+            &format!("/api/v1/visits/{}/{path}", v.id),
+            body,
+        )
+        .await;
+        assert_eq!(status, 200, "{path}: {out}");
+    }
+    v
+}
+
+on_both_backends!(
+    the_treating_clinician_opens_the_record_without_emergency_access_only_around_the_visit,
+    |app: TestApp| async move {
+        let v = booked_at_west(&app).await;
+        let path = format!("/api/v1/patients/{}", v.c.patient.id);
+        // Five minutes before the visit, at another site than the patient's home clinic.
+        let (status, body) = get(&app, &v.session, &path).await;
+        assert_eq!(status, 200, "{body}");
+        let reads = app
+            .store()
+            .search_audit(&AuditQuery {
+                action: Some(AuditAction::PatientRead),
+                patient_id: Some(v.c.patient.id),
+                limit: 500,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(reads.iter().all(|r| !r.entry.flagged), "not emergency access");
+        // Another clinician of that site, without an appointment, needs emergency access.
+        let other = app.staff(&v.c.org, Role::Clinician, &[1]).await;
+        let other = app.sign_in(&other).await;
+        let (status, body) = get(&app, &other, &path).await;
+        assert_eq!((status, code(&body)), (403, "break_glass_required"));
+        // Long after the visit the window has closed (default 30 days).
+        app.set_clock(app.clock.now() + SignedDuration::from_hours(31 * 24));
+        let session = app.sign_in(&v.clinician).await;
+        let (status, body) = get(&app, &session, &path).await;
+        assert_eq!((status, code(&body)), (403, "break_glass_required"), "{body}");
+    }
+);
+
+on_both_backends!(
+    a_note_is_filled_from_the_visit_checked_signed_once_and_then_takes_addenda_only,
+    |app: TestApp| async move {
+        let v = visited(&app).await;
+        let (status, note) = post(
+            &app,
+            &v.session,
+            &format!("/api/v1/appointments/{}/note", v.id),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 201, "{note}");
+        let facts = &note["facts"];
+        assert_eq!(facts["modality"], "video");
+        assert_eq!(facts["patient_state"], "NY");
+        assert_eq!(facts["consent_version"], 1);
+        assert!(facts["clinician_site"].as_str().unwrap().ends_with("West Clinic"));
+        assert!(facts["checked_in_at"].is_string());
+        assert_eq!(note["template"], "soap");
+        let id = note["id"].as_str().unwrap().to_string();
+        let path = format!("/api/v1/notes/{id}");
+
+        // Facts cannot be typed over: the request has no such field.
+        let (status, body) = put(
+            &app,
+            &v.session,
+            &path,
+            json!({"version": 1, "fields": {"facts": {"modality": "in_person"}}}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        // Codes must exist and be billable, and the refusal names the field.
+        for (bad, says) in [("Q99.99", "not an ICD-10-CM code"), ("J06", "not a billable code")] {
+            let (status, body) = put(
+                &app,
+                &v.session,
+                &path,
+                json!({"version": 1, "fields": {"subjective": "x", "diagnoses": ["J02.9", bad]}}),
+            )
+            .await;
+            assert_eq!(status, 422, "{body}");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with("diagnoses[1]") && message.contains(says), "{message}");
+        }
+        let fields = json!({
+            "subjective": "Sore throat for two days, no fever.",
+            "assessment": "Viral pharyngitis.",
+            "plan": "Warm fluids, lozenges.",
+            "instructions": "Drink warm fluids and rest. Take paracetamol if the throat hurts.",
+            "diagnoses": ["j02.9"],
+            "follow_up_days": 7
+        });
+        let (status, saved) = put(&app, &v.session, &path, json!({"version": 1, "fields": fields})).await;
+        assert_eq!(status, 200, "{saved}");
+        assert_eq!(saved["version"], 2);
+        assert_eq!(saved["diagnoses"][0]["code"], "J02.9");
+        assert_eq!(saved["diagnoses"][0]["description"], "Acute pharyngitis, unspecified");
+        // A tab still on version 1 is told to reload; nothing written.
+        let (status, body) = put(&app, &v.session, &path, json!({"version": 1, "fields": {"subjective": "stale"}})).await;
+        assert_eq!((status, code(&body)), (409, "note_changed"));
+
+        // The visit's nurse drafts but does not sign; another clinician does not sign either.
+        let nurse = app.staff(&v.c.org, Role::Nurse, &[0]).await;
+        let nurse = app.sign_in(&nurse).await;
+        let (status, body) = put(&app, &nurse, &path, json!({"version": 2, "fields": fields})).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = post(&app, &nurse, &format!("{path}/sign"), json!({"version": 3})).await;
+        assert_eq!((status, code(&body)), (409, "not_note_signer"));
+        let other = app.staff(&v.c.org, Role::Clinician, &[0, 1]).await;
+        let other = app.sign_in(&other).await;
+        let (status, body) = post(&app, &other, &format!("{path}/sign"), json!({"version": 3})).await;
+        assert_eq!((status, code(&body)), (409, "not_note_signer"));
+        // Signing needs a diagnosis.
+        let (status, body) = post(
+            &app,
+            &v.session,
+            &format!("{path}/sign"),
+            json!({"version": 3, "fields": {"subjective": "no codes"}}),
+        )
+        .await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().starts_with("diagnoses"));
+
+        let (status, signed) = post(&app, &v.session, &format!("{path}/sign"), json!({"version": 3})).await;
+        assert_eq!(status, 200, "{signed}");
+        assert_eq!(signed["status"], "signed");
+        let sha = signed["signature"]["sha256"].as_str().unwrap();
+        assert_eq!(sha.len(), 64);
+        let (_, read) = get(&app, &v.session, &path).await;
+        assert_eq!(read["signature_matches"], true);
+        assert_eq!(read["sections"]["subjective"], "Sore throat for two days, no fever.");
+
+        // Locked: no save, no second signature, and nothing changes.
+        let before = app.store().audit_head().await.unwrap().0;
+        let (status, body) = put(&app, &v.session, &path, json!({"version": 4, "fields": fields})).await;
+        assert_eq!((status, code(&body)), (409, "note_signed"));
+        let (status, body) = post(&app, &v.session, &format!("{path}/sign"), json!({"version": 4})).await;
+        assert_eq!((status, code(&body)), (409, "note_signed"));
+        let (_, after) = get(&app, &v.session, &path).await;
+        assert_eq!(after["version"], read["version"]);
+        assert_eq!(after["signature"]["sha256"], sha);
+        // Only the read above was written meanwhile.
+        assert_eq!(app.store().audit_head().await.unwrap().0, before + 1);
+
+        // Addenda, each signed by the visit's clinician.
+        let (status, body) = post(&app, &other, &format!("{path}/addenda"), json!({"text": "mine"})).await;
+        assert_eq!((status, code(&body)), (409, "not_note_signer"));
+        let (status, addendum) = post(
+            &app,
+            &v.session,
+            &format!("{path}/addenda"),
+            json!({"text": "Throat swab negative for strep."}),
+        )
+        .await;
+        assert_eq!(status, 201, "{addendum}");
+        assert_eq!(addendum["signature"]["sha256"].as_str().unwrap().len(), 64);
+        let (_, read) = get(&app, &v.session, &path).await;
+        assert_eq!(read["addenda"].as_array().unwrap().len(), 1);
+
+        // The patient reads the summary of their own note, never the note.
+        let (status, summary) = get(&app, &v.patient, &format!("{path}/summary")).await;
+        assert_eq!(status, 200, "{summary}");
+        assert_eq!(summary["diagnoses"][0]["description"], "Acute pharyngitis, unspecified");
+        assert!(summary["instructions"].as_str().unwrap().starts_with("Drink warm fluids"));
+        assert!(summary["follow_up"].as_str().unwrap().contains("in about a week"));
+        let (status, _) = get(&app, &v.patient, &path).await;
+        assert_eq!(status, 404);
+        let (status, list) = get(&app, &v.patient, "/api/v1/me/summaries").await;
+        assert_eq!(status, 200);
+        assert_eq!(list[0]["read"], true);
+        // Every read of the note was audited.
+        let reads = app
+            .store()
+            .search_audit(&AuditQuery {
+                action: Some(AuditAction::NoteRead),
+                patient_id: Some(v.c.patient.id),
+                limit: 500,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(reads.len() >= 3, "{}", reads.len());
+    }
+);
+
+on_both_backends!(
+    drafts_older_than_the_limit_are_listed_for_their_clinician,
+    |app: TestApp| async move {
+        let v = visited(&app).await;
+        let (status, note) = post(
+            &app,
+            &v.session,
+            &format!("/api/v1/appointments/{}/note", v.id),
+            json!({}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let (_, list) = get(&app, &v.session, "/api/v1/notes/unsigned").await;
+        assert_eq!(list.as_array().unwrap().len(), 0);
+        app.set_clock(app.clock.now() + SignedDuration::from_hours(73));
+        let session = app.sign_in(&v.clinician).await;
+        let (_, list) = get(&app, &session, "/api/v1/notes/unsigned").await;
+        assert_eq!(list[0]["id"], note["id"]);
+        // Someone else's drafts are not theirs to see here.
+        let other = app.staff(&v.c.org, Role::Clinician, &[1]).await;
+        let other = app.sign_in(&other).await;
+        let (_, list) = get(&app, &other, "/api/v1/notes/unsigned").await;
+        assert_eq!(list.as_array().unwrap().len(), 0);
+    }
+);
