@@ -336,8 +336,14 @@ impl CareTeamWindow {
     ) -> bool {
         link.user_id == user
             && link.patient_id == patient
-            && link.start_at.saturating_sub(self.before).is_ok_and(|from| now >= from)
-            && link.end_at.saturating_add(self.after).is_ok_and(|until| now <= until)
+            && link
+                .start_at
+                .saturating_sub(self.before)
+                .is_ok_and(|from| now >= from)
+            && link
+                .end_at
+                .saturating_add(self.after)
+                .is_ok_and(|until| now <= until)
     }
 }
 
@@ -494,7 +500,10 @@ mod tests {
         assert_eq!(check(at(-120)).ok(), Some(PatientAccess::CareTeam));
         assert_eq!(check(at(10)).ok(), Some(PatientAccess::CareTeam));
         assert_eq!(check(at(20 + 24 * 60)).ok(), Some(PatientAccess::CareTeam));
-        assert!(matches!(check(at(-121)), Err(DomainError::BreakGlassRequired)));
+        assert!(matches!(
+            check(at(-121)),
+            Err(DomainError::BreakGlassRequired)
+        ));
         assert!(matches!(
             check(at(21 + 24 * 60)),
             Err(DomainError::BreakGlassRequired)

@@ -91,10 +91,7 @@ pub enum DomainError {
     /// A rule of a record's life refuses the step (editing a signed note, an e-consult
     /// transition its state machine does not allow...). `rule` is the stable code clients see.
     #[error("{message}")]
-    Refused {
-        rule: &'static str,
-        message: String,
-    },
+    Refused { rule: &'static str, message: String },
     #[error("storage failure: {0}")]
     Storage(String),
 }

@@ -503,8 +503,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Keys(KeysCommand::Rotate) => {
             let bar = indicatif::ProgressBar::new(0).with_style(
-                indicatif::ProgressStyle::with_template("re-wrapping data keys {bar:30} {pos}/{len}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "re-wrapping data keys {bar:30} {pos}/{len}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let rotation = store::rotate_data_keys(&cli.database_url, options, &|done, total| {
                 bar.set_length(total);

@@ -251,6 +251,7 @@ async fn seed(state: &AppState) -> Result<Organization, DomainError> {
     crate::demo_schedule::seed(state, &org, &site_ids, &created).await?;
     let types = state.store.list_visit_types(org.id).await?;
     crate::demo_program::seed(state, &org, &site_ids, &created, &types).await?;
+    crate::demo_notes::seed(state, &org, &site_ids, &created, &types).await?;
     Ok(org)
 }
 

@@ -35,7 +35,9 @@ pub(crate) struct SqlStore {
 impl SqlStore {
     /// Seals free text for its place (`table.column:row id`); call before a transaction begins.
     pub(crate) async fn seal(&self, context: &str, plain: &str) -> R<String> {
-        self.keys.seal(&self.writer, &self.reader, context, plain).await
+        self.keys
+            .seal(&self.writer, &self.reader, context, plain)
+            .await
     }
 
     /// Opens a value sealed by [`SqlStore::seal`] for the same place.

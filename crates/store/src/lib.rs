@@ -6,8 +6,8 @@
 
 mod audit;
 mod break_glass;
-mod care_team;
 mod cache;
+mod care_team;
 mod connect;
 mod db;
 mod identity;
@@ -24,8 +24,6 @@ pub mod testing;
 mod training;
 mod visits;
 
-pub use connect::{
-    Backend, ConnectError, ConnectOptions, connect, connect_with, rotate_data_keys,
-};
-pub use sealing::{Rotation, default_data_key_path};
+pub use connect::{Backend, ConnectError, ConnectOptions, connect, connect_with, rotate_data_keys};
 pub use migrations::migration_file_names;
+pub use sealing::{Rotation, default_data_key_path};

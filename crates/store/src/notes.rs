@@ -57,7 +57,9 @@ impl SqlStore {
 
     async fn note_from_row(&self, row: &AnyRow, diagnoses: Vec<Diagnosis>) -> R<Note> {
         let id: NoteId = db::parsed(row, "id")?;
-        let facts = self.open(&facts_place(id), &db::text(row, "facts")?).await?;
+        let facts = self
+            .open(&facts_place(id), &db::text(row, "facts")?)
+            .await?;
         let body = self.open(&body_place(id), &db::text(row, "body")?).await?;
         let unreadable =
             |col: &str| DomainError::Storage(format!("stored note {col} could not be read"));
@@ -105,10 +107,7 @@ impl SqlStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<String> = rows
-            .iter()
-            .map(|r| db::text(r, "id"))
-            .collect::<R<_>>()?;
+        let ids: Vec<String> = rows.iter().map(|r| db::text(r, "id")).collect::<R<_>>()?;
         let mut diagnoses: std::collections::HashMap<String, Vec<Diagnosis>> =
             std::collections::HashMap::new();
         for chunk in ids.chunks(100) {
@@ -147,8 +146,6 @@ impl SqlStore {
         Ok(self.query_notes(sql, args).await?.pop())
     }
 }
-
-
 
 async fn write_diagnoses(
     conn: &mut sqlx::AnyConnection,

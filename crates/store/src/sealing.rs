@@ -63,7 +63,8 @@ fn seal_bytes(key: &LessSafeKey, aad: &str, plain: &[u8]) -> R<Vec<u8>> {
 }
 
 fn open_bytes(key: &LessSafeKey, aad: &str, sealed: &[u8]) -> R<Vec<u8>> {
-    let unreadable = || sealing_error("a sealed value could not be opened: wrong key or damaged value");
+    let unreadable =
+        || sealing_error("a sealed value could not be opened: wrong key or damaged value");
     if sealed.len() < NONCE_LEN {
         return Err(unreadable());
     }
@@ -85,7 +86,10 @@ struct KeyFile {
 impl KeyFile {
     fn read(path: &Path) -> R<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            sealing_error(format!("cannot read the data key file {}: {e}", path.display()))
+            sealing_error(format!(
+                "cannot read the data key file {}: {e}",
+                path.display()
+            ))
         })?;
         let mut keys = Vec::new();
         for line in text.lines().map(str::trim) {
@@ -125,7 +129,10 @@ impl KeyFile {
             text.push_str(&format!("{id} {}\n", STANDARD.encode(bytes)));
         }
         let io = |e: std::io::Error| {
-            sealing_error(format!("cannot write the data key file {}: {e}", path.display()))
+            sealing_error(format!(
+                "cannot write the data key file {}: {e}",
+                path.display()
+            ))
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
@@ -136,7 +143,10 @@ impl KeyFile {
     }
 
     fn new_key() -> R<(String, [u8; 32])> {
-        Ok((format!("kek-{}", uuid::Uuid::now_v7().simple()), random::<32>()?))
+        Ok((
+            format!("kek-{}", uuid::Uuid::now_v7().simple()),
+            random::<32>()?,
+        ))
     }
 
     fn current(&self) -> Option<&(String, [u8; 32])> {
@@ -267,7 +277,11 @@ impl Keyring {
             .await
             .db()?
             .ok_or_else(|| sealing_error(format!("data key {id} is not in the database")))?;
-        let key = Arc::new(self.unwrap_key(id, &db::text(&row, "kek_id")?, &db::text(&row, "wrapped")?)?);
+        let key = Arc::new(self.unwrap_key(
+            id,
+            &db::text(&row, "kek_id")?,
+            &db::text(&row, "wrapped")?,
+        )?);
         self.write()?.data_keys.insert(id.to_string(), key.clone());
         Ok(key)
     }

@@ -95,7 +95,9 @@ pub fn check_billable(field: &str, raw: &str) -> Result<Icd10Code, DomainError> 
     }
     let k = key(trimmed);
     let list = list();
-    let start = list.keys.partition_point(|(key, _)| key.as_str() < k.as_str());
+    let start = list
+        .keys
+        .partition_point(|(key, _)| key.as_str() < k.as_str());
     match list.keys.get(start) {
         Some((more, _)) if more.starts_with(&k) => Err(DomainError::invalid(
             field,
@@ -124,7 +126,9 @@ pub fn search(query: &str, limit: usize) -> Vec<Icd10Code> {
         && k.starts_with(|c: char| c.is_ascii_alphabetic())
         && k.chars().nth(1).is_some_and(|c| c.is_ascii_digit());
     if looks_like_code {
-        let start = list.keys.partition_point(|(key, _)| key.as_str() < k.as_str());
+        let start = list
+            .keys
+            .partition_point(|(key, _)| key.as_str() < k.as_str());
         let found: Vec<Icd10Code> = list.keys[start..]
             .iter()
             .take_while(|(key, _)| key.starts_with(&k))
@@ -180,13 +184,20 @@ mod tests {
 
     #[test]
     fn a_category_is_refused_as_not_billable_and_an_unknown_code_as_unknown() {
-        let err = check_billable("diagnoses[0]", "E11").unwrap_err().to_string();
+        let err = check_billable("diagnoses[0]", "E11")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("category, not a billable code"), "{err}");
         assert!(err.starts_with("diagnoses[0]"), "{err}");
-        let err = check_billable("diagnoses[1]", "Q99.99").unwrap_err().to_string();
+        let err = check_billable("diagnoses[1]", "Q99.99")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is not an ICD-10-CM code"), "{err}");
         assert!(check_billable("d", " ").is_err());
-        assert_eq!(check_billable("d", "f41.1").map(|c| c.code).ok(), Some("F41.1"));
+        assert_eq!(
+            check_billable("d", "f41.1").map(|c| c.code).ok(),
+            Some("F41.1")
+        );
     }
 
     #[test]
@@ -199,7 +210,10 @@ mod tests {
         let by_words = search("generalized anxiety", 10);
         assert!(by_words.iter().any(|c| c.code == "F41.1"), "{by_words:?}");
         let by_prefixes = search("acute upper resp", 5);
-        assert!(by_prefixes.iter().any(|c| c.code == "J06.9"), "{by_prefixes:?}");
+        assert!(
+            by_prefixes.iter().any(|c| c.code == "J06.9"),
+            "{by_prefixes:?}"
+        );
         assert!(search("zzzzqqq", 5).is_empty());
         assert_eq!(search("diabetes", 3).len(), 3);
     }

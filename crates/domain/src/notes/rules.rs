@@ -327,9 +327,14 @@ mod tests {
 
     #[test]
     fn sections_keep_line_breaks_and_refuse_other_control_characters() {
-        assert_eq!(long_text("plan", " a\r\nb ", 10).ok().as_deref(), Some("a\nb"));
+        assert_eq!(
+            long_text("plan", " a\r\nb ", 10).ok().as_deref(),
+            Some("a\nb")
+        );
         assert!(long_text("plan", "a\u{7}b", 10).is_err());
-        let err = long_text("plan", &"x".repeat(11), 10).unwrap_err().to_string();
+        let err = long_text("plan", &"x".repeat(11), 10)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("plan:"), "{err}");
     }
 
@@ -338,7 +343,9 @@ mod tests {
         let ok = check_diagnoses(&["j06.9".into(), "".into(), "F41.1".into()]).unwrap();
         assert_eq!(ok.len(), 2);
         assert_eq!(ok[0].code, "J06.9");
-        let err = check_diagnoses(&["J06.9".into(), "J069".into()]).unwrap_err().to_string();
+        let err = check_diagnoses(&["J06.9".into(), "J069".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("diagnoses[1]"), "{err}");
         let err = check_diagnoses(&["E11".into()]).unwrap_err().to_string();
         assert!(err.contains("not a billable code"), "{err}");

@@ -157,7 +157,11 @@ pub async fn start(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResu
     staff_only(actor)?;
     rules::check_can_draft(actor.role)?;
     let (appointment, _, _) = open_appointment(ctx, actor, id, Permission::WritePatient).await?;
-    if let Some(existing) = ctx.store.note_for_appointment(appointment.org_id, id).await? {
+    if let Some(existing) = ctx
+        .store
+        .note_for_appointment(appointment.org_id, id)
+        .await?
+    {
         return Ok(existing);
     }
     let user = actor.user_id().ok_or(DomainError::Forbidden {
@@ -266,7 +270,9 @@ async fn revised(
 async fn stale(ctx: Ctx<'_>, note: &Note) -> DomainError {
     match ctx.store.get_note(note.org_id, note.id).await {
         Ok(Some(now)) if now.status == NoteStatus::Signed => {
-            next(NoteStatus::Signed, NoteEvent::Save).err().unwrap_or_else(not_found)
+            next(NoteStatus::Signed, NoteEvent::Save)
+                .err()
+                .unwrap_or_else(not_found)
         }
         _ => DomainError::refused(
             "note_changed",
@@ -411,8 +417,10 @@ async fn summary_of(ctx: Ctx<'_>, org: OrgId, note: &Note) -> DomainResult<After
     let site = ctx.store.get_site(org, note.site_id).await?;
     Ok(summarize(
         note,
-        clinician.as_ref().map_or("your clinician", |u| u.display_name.as_str()),
-        site.as_ref().map_or("your clinic", |s| s.name.as_str()),
+        clinician
+            .as_ref()
+            .map_or("your clinician", |u| u.display_name.as_str()),
+        site.as_ref(),
         ctx.clinical.reply_business_days,
     ))
 }
@@ -464,7 +472,10 @@ pub async fn my_summaries(
     let notes = ctx.store.patient_notes(org, patient, true).await?;
     let mut out = Vec::with_capacity(notes.len());
     for note in &notes {
-        out.push((summary_of(ctx, org, note).await?, note.summary_read_at.is_some()));
+        out.push((
+            summary_of(ctx, org, note).await?,
+            note.summary_read_at.is_some(),
+        ));
     }
     let audit = AuditEntry::new(
         ctx.clock.now(),
@@ -488,10 +499,7 @@ pub struct SummaryNotice {
 }
 
 /// The job's side: signed notes whose patients have not been told yet.
-pub async fn pending_summary_notices(
-    ctx: Ctx<'_>,
-    limit: i64,
-) -> DomainResult<Vec<SummaryNotice>> {
+pub async fn pending_summary_notices(ctx: Ctx<'_>, limit: i64) -> DomainResult<Vec<SummaryNotice>> {
     let notes = ctx.store.summaries_to_notify(limit).await?;
     let mut out = Vec::with_capacity(notes.len());
     for note in notes {
@@ -518,7 +526,11 @@ pub async fn summary_notified(
     .org(note.org_id)
     .resource(note.id)
     .patient(note.patient_id)
-    .detail(if emailed { "emailed" } else { "no email address" });
+    .detail(if emailed {
+        "emailed"
+    } else {
+        "no email address"
+    });
     ctx.store
         .mark_summary(note.org_id, note.id, Some(ctx.clock.now()), None)
         .await?;

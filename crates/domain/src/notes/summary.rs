@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 
 use super::model::{Diagnosis, Note, NoteTemplate};
+use crate::identity::Site;
 use crate::ids::{AppointmentId, NoteId};
 use crate::scheduling::Modality;
 
@@ -15,6 +16,8 @@ pub struct AfterVisitSummary {
     pub visit_at: Timestamp,
     pub clinician_name: String,
     pub site_name: String,
+    /// The site's IANA time zone, for showing the visit's time.
+    pub time_zone: String,
     /// "Video visit", "Phone (audio-only) visit"...
     pub how: &'static str,
     pub diagnoses: Vec<Diagnosis>,
@@ -41,9 +44,10 @@ pub const CRISIS_LINE: &str = "If you have thoughts of harming yourself, call or
 pub fn summarize(
     note: &Note,
     clinician_name: &str,
-    site_name: &str,
+    site: Option<&Site>,
     reply_business_days: i64,
 ) -> AfterVisitSummary {
+    let site_name = site.map_or("your clinic", |s| s.name.as_str());
     let sections = &note.sections;
     let mut warning_signs = if sections.warning_signs.trim().is_empty() {
         STANDARD_WARNING_SIGNS.to_string()
@@ -84,6 +88,7 @@ pub fn summarize(
             .unwrap_or(note.created_at),
         clinician_name: clinician_name.to_string(),
         site_name: site_name.to_string(),
+        time_zone: site.map_or_else(|| "UTC".to_string(), |s| s.time_zone.as_str().to_string()),
         how: facts.modality_used.label(),
         diagnoses: note.diagnoses.clone(),
         instructions: sections.instructions.clone(),

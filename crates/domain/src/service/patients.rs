@@ -257,7 +257,9 @@ pub async fn patient_access(
     let (grants, care_links) = match (actor.user_id(), actor.role) {
         (Some(user), Some(role)) if role != crate::identity::Role::Patient => (
             ctx.store.active_break_glass(user, patient.id, now).await?,
-            ctx.store.care_links(patient.org_id, user, patient.id).await?,
+            ctx.store
+                .care_links(patient.org_id, user, patient.id)
+                .await?,
         ),
         _ => (Vec::new(), Vec::new()),
     };
@@ -271,7 +273,9 @@ pub async fn patient_access(
 
 /// Opens one patient's record; the read is audited durably before this returns.
 pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: PatientId) -> DomainResult<Patient> {
-    get_with_access(ctx, actor, id).await.map(|(patient, _)| patient)
+    get_with_access(ctx, actor, id)
+        .await
+        .map(|(patient, _)| patient)
 }
 
 /// [`get`], and how the actor came to open the record (emergency access shows a banner).

@@ -41,6 +41,14 @@ struct HomePage {
     intro: &'static str,
     links: Vec<HomeLink>,
     return_visits: Vec<super::visit::ReturnLink>,
+    /// A clinician's drafts older than the configured limit.
+    unsigned: Vec<UnsignedNote>,
+    unsigned_hours: i64,
+}
+
+pub struct UnsignedNote {
+    pub href: String,
+    pub started: String,
 }
 
 fn intro(role: Role) -> &'static str {
@@ -199,8 +207,27 @@ fn links(role: Role) -> Vec<HomeLink> {
 pub async fn app(State(state): State<AppState>, PageUser(me): PageUser) -> PageResult {
     let role = me.user.role;
     let return_visits = super::visit::return_links(&state, &me.actor).await?;
+    let drafts = domain::notes::service::unsigned(state.ctx(), &me.actor).await?;
+    let mut unsigned = Vec::with_capacity(drafts.len());
+    if !drafts.is_empty() {
+        let sites = org::list_sites(state.ctx(), &me.actor, me.actor.org()?).await?;
+        for n in drafts {
+            // Times in the zone of the visit's site, as on the note itself.
+            let tz = sites
+                .iter()
+                .find(|s| s.id == n.site_id)
+                .and_then(|s| jiff::tz::TimeZone::get(s.time_zone.as_str()).ok())
+                .unwrap_or(jiff::tz::TimeZone::UTC);
+            unsigned.push(UnsignedNote {
+                href: format!("/visits/{}/note", n.appointment_id),
+                started: super::when::when(n.created_at, &tz),
+            });
+        }
+    }
     Ok(ok(&HomePage {
         return_visits,
+        unsigned,
+        unsigned_hours: state.config.unsigned_note_hours,
         shell: Shell::new(&me, Section::Home),
         name: me.user.display_name.clone(),
         intro: intro(role),

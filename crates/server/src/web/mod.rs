@@ -18,6 +18,7 @@ mod form;
 mod front_desk;
 mod home;
 mod join;
+mod notes;
 mod page;
 mod patients;
 mod program;
@@ -137,6 +138,12 @@ pub fn router() -> Router<AppState> {
             post(visit::admit_guest),
         )
         .route("/visits/{id}/record", get(visit_record::show))
+        .route("/visits/{id}/note", get(notes::show).post(notes::start))
+        .route("/notes/{id}/save", post(notes::save))
+        .route("/notes/{id}/sign", post(notes::sign))
+        .route("/notes/{id}/addenda", post(notes::addend))
+        .route("/summaries", get(notes::summaries))
+        .route("/summaries/{id}", get(notes::summary))
         .route("/waiting-room", get(waiting_room::show))
         .route(
             "/waiting-room/alerts/{id}/acknowledge",

@@ -28,6 +28,7 @@ pub enum Section {
     Training,
     TrainingRecords,
     Program,
+    Summaries,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +88,7 @@ pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
         if role_allows(role, Permission::SearchSlots) {
             nav.push((Section::UrgentCare, "/urgent-care", "Urgent care"));
         }
+        nav.push((Section::Summaries, "/summaries", "Visit summaries"));
     }
     if role_allows(role, Permission::ListPatients) {
         nav.push((Section::Patients, "/patients", "Patients"));
@@ -169,6 +171,7 @@ mod tests {
                 "Book a visit",
                 "My appointments",
                 "Urgent care",
+                "Visit summaries",
                 "My profile"
             ]
         );

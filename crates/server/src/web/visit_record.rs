@@ -59,6 +59,7 @@ struct RecordPage {
     escalations: Vec<EscalationRow>,
     live_href: Option<String>,
     appointment_href: String,
+    note_href: String,
 }
 
 fn detail(label: &'static str, value: String) -> Detail {
@@ -240,6 +241,7 @@ pub async fn show(
         guests,
         escalations,
         live_href: (own && !v.state.is_over()).then(|| format!("/visits/{id}")),
+        note_href: format!("/visits/{id}/note"),
         appointment_href: format!("/appointments/{id}"),
     }))
 }

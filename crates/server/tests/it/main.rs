@@ -19,6 +19,7 @@ mod tls;
 mod training;
 mod visits;
 mod web;
+mod web_notes;
 mod web_program;
 mod web_scheduling;
 mod web_training;

@@ -4,8 +4,8 @@
 //! version, signing by the visit's clinician only, a signed note locked, signed addenda, the
 //! unsigned list, and the patient's after-visit summary; every refusal writes nothing.
 
-use domain::compliance::{AuditAction, AuditQuery};
 use domain::Clock;
+use domain::compliance::{AuditAction, AuditQuery};
 use domain::identity::Role;
 use jiff::SignedDuration;
 use serde_json::{Value, json};
@@ -16,12 +16,12 @@ use crate::on_both_backends;
 
 /// A video visit at site 1 (West) for a patient whose home site is 0 (North), with a
 /// clinician who works only at site 1; checked in, admitted and ended.
-struct Visited {
-    c: Clinic,
-    id: String,
-    clinician: TestUser,
-    session: Session,
-    patient: Session,
+pub(crate) struct Visited {
+    pub(crate) c: Clinic,
+    pub(crate) id: String,
+    pub(crate) clinician: TestUser,
+    pub(crate) session: Session,
+    pub(crate) patient: Session,
 }
 
 async fn put(app: &TestApp, session: &Session, path: &str, body: Value) -> (u16, Value) {
@@ -67,7 +67,7 @@ async fn booked_at_west(app: &TestApp) -> Visited {
     }
 }
 
-async fn visited(app: &TestApp) -> Visited {
+pub(crate) async fn visited(app: &TestApp) -> Visited {
     let v = booked_at_west(app).await;
     let (status, body) = post(
         app,
@@ -111,7 +111,10 @@ on_both_backends!(
             })
             .await
             .unwrap();
-        assert!(reads.iter().all(|r| !r.entry.flagged), "not emergency access");
+        assert!(
+            reads.iter().all(|r| !r.entry.flagged),
+            "not emergency access"
+        );
         // Another clinician of that site, without an appointment, needs emergency access.
         let other = app.staff(&v.c.org, Role::Clinician, &[1]).await;
         let other = app.sign_in(&other).await;
@@ -121,7 +124,11 @@ on_both_backends!(
         app.set_clock(app.clock.now() + SignedDuration::from_hours(31 * 24));
         let session = app.sign_in(&v.clinician).await;
         let (status, body) = get(&app, &session, &path).await;
-        assert_eq!((status, code(&body)), (403, "break_glass_required"), "{body}");
+        assert_eq!(
+            (status, code(&body)),
+            (403, "break_glass_required"),
+            "{body}"
+        );
     }
 );
 
@@ -141,7 +148,12 @@ on_both_backends!(
         assert_eq!(facts["modality"], "video");
         assert_eq!(facts["patient_state"], "NY");
         assert_eq!(facts["consent_version"], 1);
-        assert!(facts["clinician_site"].as_str().unwrap().ends_with("West Clinic"));
+        assert!(
+            facts["clinician_site"]
+                .as_str()
+                .unwrap()
+                .ends_with("West Clinic")
+        );
         assert!(facts["checked_in_at"].is_string());
         assert_eq!(note["template"], "soap");
         let id = note["id"].as_str().unwrap().to_string();
@@ -157,7 +169,10 @@ on_both_backends!(
         .await;
         assert_eq!(status, 422, "{body}");
         // Codes must exist and be billable, and the refusal names the field.
-        for (bad, says) in [("Q99.99", "not an ICD-10-CM code"), ("J06", "not a billable code")] {
+        for (bad, says) in [
+            ("Q99.99", "not an ICD-10-CM code"),
+            ("J06", "not a billable code"),
+        ] {
             let (status, body) = put(
                 &app,
                 &v.session,
@@ -167,7 +182,10 @@ on_both_backends!(
             .await;
             assert_eq!(status, 422, "{body}");
             let message = body["error"]["message"].as_str().unwrap();
-            assert!(message.starts_with("diagnoses[1]") && message.contains(says), "{message}");
+            assert!(
+                message.starts_with("diagnoses[1]") && message.contains(says),
+                "{message}"
+            );
         }
         let fields = json!({
             "subjective": "Sore throat for two days, no fever.",
@@ -177,25 +195,43 @@ on_both_backends!(
             "diagnoses": ["j02.9"],
             "follow_up_days": 7
         });
-        let (status, saved) = put(&app, &v.session, &path, json!({"version": 1, "fields": fields})).await;
+        let (status, saved) = put(
+            &app,
+            &v.session,
+            &path,
+            json!({"version": 1, "fields": fields}),
+        )
+        .await;
         assert_eq!(status, 200, "{saved}");
         assert_eq!(saved["version"], 2);
         assert_eq!(saved["diagnoses"][0]["code"], "J02.9");
-        assert_eq!(saved["diagnoses"][0]["description"], "Acute pharyngitis, unspecified");
+        assert_eq!(
+            saved["diagnoses"][0]["description"],
+            "Acute pharyngitis, unspecified"
+        );
         // A tab still on version 1 is told to reload; nothing written.
-        let (status, body) = put(&app, &v.session, &path, json!({"version": 1, "fields": {"subjective": "stale"}})).await;
+        let (status, body) = put(
+            &app,
+            &v.session,
+            &path,
+            json!({"version": 1, "fields": {"subjective": "stale"}}),
+        )
+        .await;
         assert_eq!((status, code(&body)), (409, "note_changed"));
 
         // The visit's nurse drafts but does not sign; another clinician does not sign either.
         let nurse = app.staff(&v.c.org, Role::Nurse, &[0]).await;
         let nurse = app.sign_in(&nurse).await;
-        let (status, body) = put(&app, &nurse, &path, json!({"version": 2, "fields": fields})).await;
+        let (status, body) =
+            put(&app, &nurse, &path, json!({"version": 2, "fields": fields})).await;
         assert_eq!(status, 200, "{body}");
-        let (status, body) = post(&app, &nurse, &format!("{path}/sign"), json!({"version": 3})).await;
+        let (status, body) =
+            post(&app, &nurse, &format!("{path}/sign"), json!({"version": 3})).await;
         assert_eq!((status, code(&body)), (409, "not_note_signer"));
         let other = app.staff(&v.c.org, Role::Clinician, &[0, 1]).await;
         let other = app.sign_in(&other).await;
-        let (status, body) = post(&app, &other, &format!("{path}/sign"), json!({"version": 3})).await;
+        let (status, body) =
+            post(&app, &other, &format!("{path}/sign"), json!({"version": 3})).await;
         assert_eq!((status, code(&body)), (409, "not_note_signer"));
         // Signing needs a diagnosis.
         let (status, body) = post(
@@ -206,22 +242,48 @@ on_both_backends!(
         )
         .await;
         assert_eq!(status, 422, "{body}");
-        assert!(body["error"]["message"].as_str().unwrap().starts_with("diagnoses"));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("diagnoses")
+        );
 
-        let (status, signed) = post(&app, &v.session, &format!("{path}/sign"), json!({"version": 3})).await;
+        let (status, signed) = post(
+            &app,
+            &v.session,
+            &format!("{path}/sign"),
+            json!({"version": 3}),
+        )
+        .await;
         assert_eq!(status, 200, "{signed}");
         assert_eq!(signed["status"], "signed");
         let sha = signed["signature"]["sha256"].as_str().unwrap();
         assert_eq!(sha.len(), 64);
         let (_, read) = get(&app, &v.session, &path).await;
         assert_eq!(read["signature_matches"], true);
-        assert_eq!(read["sections"]["subjective"], "Sore throat for two days, no fever.");
+        assert_eq!(
+            read["sections"]["subjective"],
+            "Sore throat for two days, no fever."
+        );
 
         // Locked: no save, no second signature, and nothing changes.
         let before = app.store().audit_head().await.unwrap().0;
-        let (status, body) = put(&app, &v.session, &path, json!({"version": 4, "fields": fields})).await;
+        let (status, body) = put(
+            &app,
+            &v.session,
+            &path,
+            json!({"version": 4, "fields": fields}),
+        )
+        .await;
         assert_eq!((status, code(&body)), (409, "note_signed"));
-        let (status, body) = post(&app, &v.session, &format!("{path}/sign"), json!({"version": 4})).await;
+        let (status, body) = post(
+            &app,
+            &v.session,
+            &format!("{path}/sign"),
+            json!({"version": 4}),
+        )
+        .await;
         assert_eq!((status, code(&body)), (409, "note_signed"));
         let (_, after) = get(&app, &v.session, &path).await;
         assert_eq!(after["version"], read["version"]);
@@ -230,7 +292,13 @@ on_both_backends!(
         assert_eq!(app.store().audit_head().await.unwrap().0, before + 1);
 
         // Addenda, each signed by the visit's clinician.
-        let (status, body) = post(&app, &other, &format!("{path}/addenda"), json!({"text": "mine"})).await;
+        let (status, body) = post(
+            &app,
+            &other,
+            &format!("{path}/addenda"),
+            json!({"text": "mine"}),
+        )
+        .await;
         assert_eq!((status, code(&body)), (409, "not_note_signer"));
         let (status, addendum) = post(
             &app,
@@ -247,9 +315,22 @@ on_both_backends!(
         // The patient reads the summary of their own note, never the note.
         let (status, summary) = get(&app, &v.patient, &format!("{path}/summary")).await;
         assert_eq!(status, 200, "{summary}");
-        assert_eq!(summary["diagnoses"][0]["description"], "Acute pharyngitis, unspecified");
-        assert!(summary["instructions"].as_str().unwrap().starts_with("Drink warm fluids"));
-        assert!(summary["follow_up"].as_str().unwrap().contains("in about a week"));
+        assert_eq!(
+            summary["diagnoses"][0]["description"],
+            "Acute pharyngitis, unspecified"
+        );
+        assert!(
+            summary["instructions"]
+                .as_str()
+                .unwrap()
+                .starts_with("Drink warm fluids")
+        );
+        assert!(
+            summary["follow_up"]
+                .as_str()
+                .unwrap()
+                .contains("in about a week")
+        );
         let (status, _) = get(&app, &v.patient, &path).await;
         assert_eq!(status, 404);
         let (status, list) = get(&app, &v.patient, "/api/v1/me/summaries").await;
@@ -293,5 +374,81 @@ on_both_backends!(
         let other = app.sign_in(&other).await;
         let (_, list) = get(&app, &other, "/api/v1/notes/unsigned").await;
         assert_eq!(list.as_array().unwrap().len(), 0);
+    }
+);
+
+on_both_backends!(
+    the_patient_is_emailed_once_that_a_summary_is_ready_without_health_information,
+    |first: TestApp| async move {
+        let smtp = crate::smtp::SmtpCapture::start().await;
+        let config = server::config::ServeConfig {
+            smtp_url: Some(smtp.url().parse().unwrap()),
+            public_url: Some("https://telemed.riverside.example".into()),
+            ..server::config::ServeConfig::for_testing()
+        };
+        let backend = if first.database_url.starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let app = TestApp::spawn_with(backend, config).await;
+        let v = visited(&app).await;
+        let mut patient = v.c.patient.clone();
+        patient.email = Some(domain::identity::Email::parse("email", "ada@example.org").unwrap());
+        app.store()
+            .update_patient(
+                &patient,
+                domain::compliance::AuditEntry::new(
+                    app.clock.now(),
+                    domain::compliance::AuditActor::Operator,
+                    AuditAction::PatientUpdate,
+                    "Patient",
+                ),
+            )
+            .await
+            .unwrap();
+        let (_, note) = post(
+            &app,
+            &v.session,
+            &format!("/api/v1/appointments/{}/note", v.id),
+            json!({}),
+        )
+        .await;
+        let path = format!("/api/v1/notes/{}", note["id"].as_str().unwrap());
+        let (status, body) = post(
+            &app,
+            &v.session,
+            &format!("{path}/sign"),
+            json!({"version": 1, "fields": {"assessment": "Strep throat", "diagnoses": ["J02.0"]}}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let run = server::notices::send_summary_notices_once(&app.state)
+            .await
+            .unwrap();
+        assert_eq!(run.emailed, 1);
+        let messages = smtp.messages();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].to, vec!["<ada@example.org>".to_string()]);
+        let text = crate::smtp::readable(&messages[0].data);
+        assert!(
+            text.contains("https://telemed.riverside.example/summaries"),
+            "{text}"
+        );
+        for secret in [
+            "J02",
+            "Strep",
+            "pharyngitis",
+            "throat",
+            "West Clinic",
+            "Test Clinician",
+        ] {
+            assert!(!text.contains(secret), "{secret} in the email: {text}");
+        }
+        // Once only.
+        let again = server::notices::send_summary_notices_once(&app.state)
+            .await
+            .unwrap();
+        assert_eq!(again, server::notices::NoticeRun::default());
     }
 );

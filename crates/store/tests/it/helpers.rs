@@ -78,7 +78,10 @@ impl TestDb {
 
     /// The temporary directory of this database (its data key file lives there).
     pub fn dir(&self) -> &std::path::Path {
-        self._dir.as_ref().map(|d| d.path()).unwrap_or(std::path::Path::new("."))
+        self._dir
+            .as_ref()
+            .map(|d| d.path())
+            .unwrap_or(std::path::Path::new("."))
     }
 
     pub fn is_sqlite(&self) -> bool {

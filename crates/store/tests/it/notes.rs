@@ -124,7 +124,13 @@ async fn a_note_is_stored_once_per_appointment_and_read_back_whole(db: TestDb) {
         Some(note.id)
     );
     // Another organization sees nothing.
-    assert!(db.store.get_note(OrgId::new(), note.id).await.unwrap().is_none());
+    assert!(
+        db.store
+            .get_note(OrgId::new(), note.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // A second note for the same appointment is refused, naming the field; nothing written.
     let err = db
         .store
@@ -213,7 +219,10 @@ async fn addenda_are_added_to_signed_notes_only(db: TestDb) {
     };
     assert!(
         !db.store
-            .add_addendum(&addendum("too early", 1550), audit(AuditAction::NoteAddendum))
+            .add_addendum(
+                &addendum("too early", 1550),
+                audit(AuditAction::NoteAddendum)
+            )
             .await
             .unwrap()
     );
@@ -256,7 +265,10 @@ async fn unsigned_notes_are_listed_per_clinician_oldest_first(db: TestDb) {
         .unsigned_notes(w.org.id, w.clinician.id, at(5000))
         .await
         .unwrap();
-    assert_eq!(list.iter().map(|n| n.id).collect::<Vec<_>>(), [n2.id, n1.id]);
+    assert_eq!(
+        list.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [n2.id, n1.id]
+    );
     let list = db
         .store
         .unsigned_notes(w.org.id, w.clinician.id, at(1500))
@@ -268,7 +280,10 @@ async fn unsigned_notes_are_listed_per_clinician_oldest_first(db: TestDb) {
         .patient_notes(w.org.id, w.patients[0].id, true)
         .await
         .unwrap();
-    assert_eq!(signed_only.iter().map(|n| n.id).collect::<Vec<_>>(), [n3.id]);
+    assert_eq!(
+        signed_only.iter().map(|n| n.id).collect::<Vec<_>>(),
+        [n3.id]
+    );
     let to_notify = db.store.summaries_to_notify(10).await.unwrap();
     assert_eq!(to_notify.len(), 1);
     db.store
@@ -321,7 +336,10 @@ async fn care_links_come_from_the_clinicians_and_the_nurses_appointments(db: Tes
             .await
             .unwrap();
     }
-    assert_eq!(db.store.visit_staff(w.org.id, a.id).await.unwrap(), vec![staff]);
+    assert_eq!(
+        db.store.visit_staff(w.org.id, a.id).await.unwrap(),
+        vec![staff]
+    );
     assert_eq!(
         db.store
             .care_links(w.org.id, nurse.id, patient)
@@ -347,7 +365,11 @@ async fn raw_database(db: &TestDb) -> Vec<u8> {
             .arg(&db.url)
             .output()
             .expect("pg_dump runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 }
@@ -440,7 +462,10 @@ async fn rotating_keys_rewraps_every_data_key_and_old_values_still_open(db: Test
         .await
         .unwrap();
     let fresh = ::store::connect_with(&db.url, options).await.unwrap();
-    for (id, text) in [(note.id, "before the rotation"), (later.id, "after the rotation")] {
+    for (id, text) in [
+        (note.id, "before the rotation"),
+        (later.id, "after the rotation"),
+    ] {
         for s in [&db.store, &fresh] {
             let back = s.get_note(w.org.id, id).await.unwrap().unwrap();
             assert_eq!(back.sections.subjective, text);
