@@ -53,6 +53,8 @@ impl AppState {
             competency: competency.clone(),
             scheduling: config.scheduling_policy(),
             break_glass_minutes: config.break_glass_minutes,
+            care_team: config.care_team_window(),
+            clinical: config.clinical_policy(),
         });
         Self {
             mailer,

@@ -33,6 +33,8 @@ pub struct HubDeps {
     pub competency: Arc<dyn CompetencyGate>,
     pub scheduling: SchedulingPolicy,
     pub break_glass_minutes: i64,
+    pub care_team: domain::access::CareTeamWindow,
+    pub clinical: domain::notes::ClinicalPolicy,
 }
 
 struct Member {
@@ -207,6 +209,8 @@ impl Hub {
             scheduling: self.deps.scheduling,
             competency: self.deps.competency.as_ref(),
             notifier: self,
+            care_team: self.deps.care_team,
+            clinical: self.deps.clinical,
         }
     }
 

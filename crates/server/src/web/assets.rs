@@ -8,23 +8,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::page::PageError;
 
-<<<<<<< HEAD
-const CSS: &str = include_str!("../../assets/app.css");
-const JS: &str = include_str!("../../assets/app.js");
-const VISIT_JS: &str = include_str!("../../assets/visit.js");
-const NOTES_JS: &str = include_str!("../../assets/notes.js");
-const FAVICON: &str = include_str!("../../assets/favicon.svg");
-
-/// The file, or the 404 page. Cached for an hour: assets change only with a new binary.
-pub async fn serve(Path(file): Path<String>) -> Response {
-    let (content_type, body) = match file.as_str() {
-        "app.css" => ("text/css; charset=utf-8", CSS),
-        "app.js" => ("text/javascript; charset=utf-8", JS),
-        "visit.js" => ("text/javascript; charset=utf-8", VISIT_JS),
-        "notes.js" => ("text/javascript; charset=utf-8", NOTES_JS),
-        "favicon.svg" => ("image/svg+xml", FAVICON),
-        _ => return PageError::NotFound.into_response(),
-=======
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Every file under `/assets/`: its path there, its type, its content.
@@ -35,6 +18,7 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../assets/app.css"),
     ),
     ("app.js", JS, include_str!("../../assets/app.js")),
+    ("notes.js", JS, include_str!("../../assets/notes.js")),
     (
         "favicon.svg",
         "image/svg+xml",
@@ -101,7 +85,6 @@ pub async fn serve_live(Path(file): Path<String>) -> Response {
 fn respond(path: &str) -> Response {
     let Some((_, content_type, body)) = FILES.iter().find(|(p, ..)| *p == path) else {
         return PageError::NotFound.into_response();
->>>>>>> main
     };
     (
         [
