@@ -9,6 +9,7 @@ pub mod compliance;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod messaging;
 pub mod notes;
 pub mod program;
 pub mod scheduling;

@@ -84,6 +84,7 @@ pub trait Store:
     + crate::visits::VisitStore
     + crate::visits::CareTeamStore
     + crate::notes::NoteStore
+    + crate::messaging::MessagingStore
     + crate::training::TrainingStore
     + crate::program::ProgramStore
     + Send

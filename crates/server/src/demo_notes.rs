@@ -1,33 +1,20 @@
-//! The demo's visit notes: recent video visits of the patients who can sign in, each with a
-//! note written and signed by its clinician through the same use cases as the pages (so their
-//! after-visit summaries are in the portal), one with an addendum; and one draft of Dr. Adams
-//! older than the unsigned-note limit, so her home page asks her to sign it.
+//! The demo's visit notes, on video visits of the patients who can sign in: Dr. Adams's notes of
+//! last month's visits (one with an addendum) and Dr. Chen's behavioral health note, each signed
+//! half an hour after the visit with its real SHA-256 (so their after-visit summaries are in the
+//! portal, already announced); and one draft of Dr. Adams left unsigned since, so her home page
+//! asks her to sign it. They sit on visits the program's history already has (or, for Dr. Chen,
+//! on one in the last full month), so the adoption figures stay as the program seeds them.
 
 use domain::DomainError;
 use domain::compliance::{AuditAction, AuditActor, AuditEntry};
 use domain::identity::{Organization, Patient, User};
-use domain::ids::{AppointmentEventId, AppointmentId, NoteId, SiteId};
+use domain::ids::{AddendumId, AppointmentId, NoteId, SiteId};
 use domain::notes::rules::{self, VisitRecord};
-use domain::notes::service as notes;
-use domain::notes::{Note, NoteInput, NoteStatus, NoteTemplate};
-use domain::scheduling::{
-    Appointment, AppointmentAction, AppointmentEvent, AppointmentStatus, Modality, NewBooking,
-    VisitType,
-};
+use domain::notes::{Addendum, Note, NoteInput, NoteStatus, NoteTemplate, Signature};
+use domain::scheduling::{Appointment, AppointmentQuery, AppointmentStatus, Modality, VisitType};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::auth::actor::actor_for_user;
 use crate::state::AppState;
-
-struct Written {
-    clinician: &'static str,
-    patient: usize,
-    site: usize,
-    visit_type: &'static str,
-    days_ago: i64,
-    input: fn() -> NoteInput,
-    addendum: Option<&'static str>,
-}
 
 fn sinusitis() -> NoteInput {
     NoteInput {
@@ -78,6 +65,17 @@ fn hypertension() -> NoteInput {
     }
 }
 
+fn back_pain() -> NoteInput {
+    NoteInput {
+        subjective: "Low back pain for five days after lifting boxes. No numbness, no leg \
+                     weakness, bladder and bowel normal."
+            .into(),
+        objective: "Moves stiffly on video, able to stand on heels and toes.".into(),
+        diagnoses: vec!["M54.50".into()],
+        ..NoteInput::default()
+    }
+}
+
 fn anxiety() -> NoteInput {
     NoteInput {
         subjective: "Worry most days for months, trouble falling asleep, tension in shoulders. \
@@ -103,38 +101,6 @@ fn anxiety() -> NoteInput {
     }
 }
 
-const WRITTEN: [Written; 3] = [
-    Written {
-        clinician: "dr.adams@riverside.example",
-        patient: 0,
-        site: 0,
-        visit_type: "Primary care video visit",
-        days_ago: 2,
-        input: sinusitis,
-        addendum: Some(
-            "Patient messaged on day 3: congestion easing, no fever. No change to the plan.",
-        ),
-    },
-    Written {
-        clinician: "dr.adams@riverside.example",
-        patient: 1,
-        site: 1,
-        visit_type: "Primary care video visit",
-        days_ago: 6,
-        input: hypertension,
-        addendum: None,
-    },
-    Written {
-        clinician: "dr.chen@riverside.example",
-        patient: 2,
-        site: 2,
-        visit_type: "Therapy session",
-        days_ago: 9,
-        input: anxiety,
-        addendum: None,
-    },
-];
-
 /// A completed appointment in the past, written as the booking it was.
 async fn past_visit(
     state: &AppState,
@@ -143,15 +109,13 @@ async fn past_visit(
     patient: &Patient,
     site: SiteId,
     visit_type: &VisitType,
-    days_ago: i64,
+    at: Timestamp,
 ) -> Result<Appointment, DomainError> {
-    // Three hours before now, that many days ago; an hour earlier if that time is taken.
+    // At `at`, or an hour later if that time is taken.
     for shift in 0..4 {
-        let start = state
-            .clock
-            .now()
-            .checked_sub(SignedDuration::from_hours(24 * days_ago + 3 + shift))
-            .unwrap_or(state.clock.now());
+        let start = at
+            .checked_add(SignedDuration::from_hours(shift))
+            .unwrap_or(at);
         match book_past(state, org, clinician, patient, site, visit_type, start).await {
             Err(DomainError::ClinicianBusy | DomainError::PatientDoubleBooked) => continue,
             other => return other,
@@ -191,34 +155,127 @@ async fn book_past(
         created_at: start,
         updated_at: start,
     };
-    let booking = NewBooking {
-        event: AppointmentEvent {
-            id: AppointmentEventId::new(),
-            appointment_id: a.id,
-            at: start,
-            action: AppointmentAction::Book,
-            from_status: None,
-            to_status: a.status,
-            actor: AuditActor::Operator,
-            detail: Some("demo history".into()),
-        },
-        consent: None,
-        audit: vec![
-            AuditEntry::new(
-                start,
-                AuditActor::Operator,
-                AuditAction::AppointmentCreate,
-                "Appointment",
-            )
-            .org(org.id)
-            .resource(a.id)
-            .patient(a.patient_id)
-            .detail("demo history"),
-        ],
-        appointment: a.clone(),
-    };
-    state.store.book(booking).await?;
+    state
+        .store
+        .book(crate::demo_program::history_booking(a.clone()))
+        .await?;
     Ok(a)
+}
+
+/// The latest completed video visit of a patient with a clinician, from the demo's history.
+async fn history_visit(
+    state: &AppState,
+    org: &Organization,
+    clinician: &User,
+    patient: &Patient,
+) -> Result<Option<Appointment>, DomainError> {
+    let query = AppointmentQuery {
+        patient_id: Some(patient.id),
+        clinician_id: Some(clinician.id),
+        to: Some(state.clock.now()),
+        statuses: Some(vec![AppointmentStatus::Completed]),
+        limit: 200,
+        ..AppointmentQuery::default()
+    };
+    Ok(state
+        .store
+        .list_appointments(org.id, &query)
+        .await?
+        .into_iter()
+        .filter(|a| a.modality == Modality::Video)
+        .max_by_key(|a| a.start_at))
+}
+
+/// Writes a note as its clinician would have: started at the end of the visit, signed (with its
+/// digest) `sign_after` later unless `None`, the summary already announced to the patient.
+async fn write_note(
+    state: &AppState,
+    a: &Appointment,
+    input: NoteInput,
+    sign_after: Option<SignedDuration>,
+    addendum: Option<&str>,
+) -> Result<(), DomainError> {
+    let Some(site) = state.store.get_site(a.org_id, a.site_id).await? else {
+        return Ok(());
+    };
+    let template = NoteTemplate::for_line(a.service_line);
+    let draft = input.check(template)?;
+    let started = a.end_at;
+    let actor = AuditActor::User {
+        id: a.clinician_id,
+        role: domain::identity::Role::Clinician,
+    };
+    let mut note = Note {
+        id: NoteId::new(),
+        org_id: a.org_id,
+        appointment_id: a.id,
+        patient_id: a.patient_id,
+        clinician_id: a.clinician_id,
+        site_id: a.site_id,
+        template,
+        status: NoteStatus::Draft,
+        facts: rules::facts_from(VisitRecord {
+            appointment: a,
+            visit: None,
+            log: &[],
+            guests: &[],
+            site: &site,
+            consent: None,
+        }),
+        sections: draft.sections,
+        diagnoses: draft.diagnoses,
+        version: 1,
+        created_by: a.clinician_id,
+        created_at: started,
+        updated_by: a.clinician_id,
+        updated_at: started,
+        signature: None,
+        summary_notified_at: None,
+        summary_read_at: None,
+    };
+    let entry = |at: Timestamp, action: AuditAction| {
+        AuditEntry::new(at, actor.clone(), action, "Note")
+            .org(a.org_id)
+            .resource(note.id)
+            .patient(a.patient_id)
+    };
+    if let Some(after) = sign_after {
+        let at = started.checked_add(after).unwrap_or(started);
+        note.status = NoteStatus::Signed;
+        note.updated_at = at;
+        note.signature = Some(Signature {
+            by: a.clinician_id,
+            at,
+            sha256: rules::note_digest(&note, a.clinician_id, at),
+        });
+        note.summary_notified_at = Some(at);
+    }
+    state
+        .store
+        .create_note(&note, entry(note.updated_at, AuditAction::NoteWrite))
+        .await?;
+    if let (Some(text), Some(signature)) = (addendum, &note.signature) {
+        let at = signature
+            .at
+            .checked_add(SignedDuration::from_hours(50))
+            .unwrap_or(signature.at);
+        let addendum = Addendum {
+            id: AddendumId::new(),
+            note_id: note.id,
+            org_id: note.org_id,
+            text: text.to_string(),
+            signature: Signature {
+                by: a.clinician_id,
+                at,
+                sha256: rules::addendum_digest(&signature.sha256, text, a.clinician_id, at),
+            },
+        };
+        state
+            .store
+            .add_addendum(&addendum, entry(at, AuditAction::NoteAddendum))
+            .await?;
+    }
+    Ok(())
 }
 
 pub async fn seed(
@@ -230,89 +287,48 @@ pub async fn seed(
 ) -> Result<(), DomainError> {
     let users = state.store.list_users(org.id, None).await?;
     let find = |email: &str| users.iter().find(|u| u.email.as_str() == email);
-    let ctx = state.ctx();
-    for w in &WRITTEN {
-        let (Some(clinician), Some(patient), Some(site), Some(visit_type)) = (
-            find(w.clinician),
-            patients.get(w.patient),
-            site_ids.get(w.site),
-            types.iter().find(|t| t.name == w.visit_type),
-        ) else {
-            continue;
-        };
-        let a = past_visit(
-            state, org, clinician, patient, *site, visit_type, w.days_ago,
-        )
-        .await?;
-        let actor = actor_for_user(clinician, None);
-        let note = notes::start(ctx, &actor, a.id).await?;
-        let signed = notes::sign(ctx, &actor, note.id, note.version, Some(&(w.input)())).await?;
-        if let Some(text) = w.addendum {
-            notes::addend(ctx, &actor, signed.id, text).await?;
+    let thirty_minutes = Some(SignedDuration::from_mins(30));
+    if let Some(adams) = find("dr.adams@riverside.example") {
+        let notes: [(usize, NoteInput, Option<SignedDuration>, Option<&str>); 3] = [
+            (
+                0,
+                sinusitis(),
+                thirty_minutes,
+                Some(
+                    "Patient messaged two days later: congestion easing, no fever. No change to the plan.",
+                ),
+            ),
+            (1, hypertension(), thirty_minutes, None),
+            (3, back_pain(), None, None),
+        ];
+        for (index, input, sign_after, addendum) in notes {
+            let Some(patient) = patients.get(index) else {
+                continue;
+            };
+            if let Some(a) = history_visit(state, org, adams, patient).await? {
+                write_note(state, &a, input, sign_after, addendum).await?;
+            }
         }
     }
-    // A draft from four days ago that Dr. Adams has not signed yet.
-    let (Some(adams), Some(patient), Some(visit_type)) = (
-        find("dr.adams@riverside.example"),
-        patients.get(3),
-        types.iter().find(|t| t.name == "Primary care video visit"),
+    // Dr. Chen's therapy session with Emma, on the 15th of the last full month.
+    let (Some(chen), Some(emma), Some(site), Some(therapy)) = (
+        find("dr.chen@riverside.example"),
+        patients.get(2),
+        site_ids.get(2),
+        types.iter().find(|t| t.name == "Therapy session"),
     ) else {
         return Ok(());
     };
-    let a = past_visit(state, org, adams, patient, site_ids[0], visit_type, 4).await?;
-    let Some(site) = state.store.get_site(org.id, a.site_id).await? else {
-        return Ok(());
-    };
-    let started: Timestamp = a.end_at;
-    let draft = NoteInput {
-        subjective: "Low back pain for five days after lifting boxes. No numbness, no leg \
-                     weakness, bladder and bowel normal."
-            .into(),
-        objective: "Moves stiffly on video, able to stand on heels and toes.".into(),
-        diagnoses: vec!["M54.50".into()],
-        ..NoteInput::default()
-    }
-    .check(NoteTemplate::Soap)?;
-    let note = Note {
-        id: NoteId::new(),
-        org_id: org.id,
-        appointment_id: a.id,
-        patient_id: a.patient_id,
-        clinician_id: adams.id,
-        site_id: a.site_id,
-        template: NoteTemplate::Soap,
-        status: NoteStatus::Draft,
-        facts: rules::facts_from(VisitRecord {
-            appointment: &a,
-            visit: None,
-            log: &[],
-            guests: &[],
-            site: &site,
-            consent: None,
-        }),
-        sections: draft.sections,
-        diagnoses: draft.diagnoses,
-        version: 1,
-        created_by: adams.id,
-        created_at: started,
-        updated_by: adams.id,
-        updated_at: started,
-        signature: None,
-        summary_notified_at: None,
-        summary_read_at: None,
-    };
-    let audit = AuditEntry::new(
-        started,
-        AuditActor::User {
-            id: adams.id,
-            role: adams.role,
-        },
-        AuditAction::NoteWrite,
-        "Note",
-    )
-    .org(org.id)
-    .resource(note.id)
-    .patient(note.patient_id)
-    .detail("started");
-    state.store.create_note(&note, audit).await
+    let now = state.clock.now();
+    let last_month = now
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .first_of_month()
+        .checked_sub(jiff::ToSpan::months(1))
+        .and_then(|d| d.checked_add(jiff::ToSpan::days(14)))
+        .ok()
+        .and_then(|d| d.at(17, 0, 0, 0).to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map_or(now, |z| z.timestamp());
+    let a = past_visit(state, org, chen, emma, *site, therapy, last_month).await?;
+    write_note(state, &a, anxiety(), thirty_minutes, None).await
 }

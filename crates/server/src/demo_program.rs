@@ -269,35 +269,40 @@ async fn seed_past_visits(
                     created_at: start,
                     updated_at: start,
                 };
-                let booking = NewBooking {
-                    event: AppointmentEvent {
-                        id: AppointmentEventId::new(),
-                        appointment_id: a.id,
-                        at: start,
-                        action: AppointmentAction::Book,
-                        from_status: None,
-                        to_status: a.status,
-                        actor: AuditActor::Operator,
-                        detail: Some("demo history".into()),
-                    },
-                    consent: None,
-                    audit: vec![
-                        AuditEntry::new(
-                            start,
-                            AuditActor::Operator,
-                            AuditAction::AppointmentCreate,
-                            "Appointment",
-                        )
-                        .org(org.id)
-                        .resource(a.id)
-                        .patient(a.patient_id)
-                        .detail("demo history"),
-                    ],
-                    appointment: a,
-                };
-                state.store.book(booking).await?;
+                state.store.book(history_booking(a)).await?;
             }
         }
     }
     Ok(())
+}
+
+/// A booking written as the demo's history: its booking event and audit record at its start.
+pub(crate) fn history_booking(a: Appointment) -> NewBooking {
+    let start = a.start_at;
+    NewBooking {
+        event: AppointmentEvent {
+            id: AppointmentEventId::new(),
+            appointment_id: a.id,
+            at: start,
+            action: AppointmentAction::Book,
+            from_status: None,
+            to_status: a.status,
+            actor: AuditActor::Operator,
+            detail: Some("demo history".into()),
+        },
+        consent: None,
+        audit: vec![
+            AuditEntry::new(
+                start,
+                AuditActor::Operator,
+                AuditAction::AppointmentCreate,
+                "Appointment",
+            )
+            .org(a.org_id)
+            .resource(a.id)
+            .patient(a.patient_id)
+            .detail("demo history"),
+        ],
+        appointment: a,
+    }
 }

@@ -35,13 +35,24 @@ pub(crate) struct SqlStore {
 impl SqlStore {
     /// Seals free text for its place (`table.column:row id`); call before a transaction begins.
     pub(crate) async fn seal(&self, context: &str, plain: &str) -> R<String> {
+        self.seal_bytes(context, plain.as_bytes()).await
+    }
+
+    /// Opens text sealed by [`SqlStore::seal`] for the same place.
+    pub(crate) async fn open(&self, context: &str, sealed: &str) -> R<String> {
+        String::from_utf8(self.open_bytes(context, sealed).await?)
+            .map_err(|_| DomainError::Storage("a sealed value is not text".into()))
+    }
+
+    /// Seals bytes (a file) for its place.
+    pub(crate) async fn seal_bytes(&self, context: &str, plain: &[u8]) -> R<String> {
         self.keys
             .seal(&self.writer, &self.reader, context, plain)
             .await
     }
 
-    /// Opens a value sealed by [`SqlStore::seal`] for the same place.
-    pub(crate) async fn open(&self, context: &str, sealed: &str) -> R<String> {
+    /// Opens bytes sealed by [`SqlStore::seal_bytes`].
+    pub(crate) async fn open_bytes(&self, context: &str, sealed: &str) -> R<Vec<u8>> {
         self.keys.open(&self.reader, context, sealed).await
     }
 }

@@ -11,6 +11,7 @@ mod care_team;
 mod connect;
 mod db;
 mod identity;
+mod messaging;
 mod migrations;
 mod notes;
 mod patients;

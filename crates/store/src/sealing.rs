@@ -357,22 +357,22 @@ impl Keyring {
         writer: &AnyPool,
         reader: &AnyPool,
         context: &str,
-        plain: &str,
+        plain: &[u8],
     ) -> R<String> {
         let id = self.current_id(writer, reader).await?;
         let key = self.data_key(reader, &id).await?;
-        let sealed = seal_bytes(&key, context, plain.as_bytes())?;
+        let sealed = seal_bytes(&key, context, plain)?;
         Ok(format!("{PREFIX}{id}:{}", STANDARD.encode(sealed)))
     }
 
     /// Opens a value sealed for `context`.
-    pub(crate) async fn open(&self, reader: &AnyPool, context: &str, sealed: &str) -> R<String> {
+    pub(crate) async fn open(&self, reader: &AnyPool, context: &str, sealed: &str) -> R<Vec<u8>> {
         let damaged = || sealing_error("a stored value is not a sealed value");
         let rest = sealed.strip_prefix(PREFIX).ok_or_else(damaged)?;
         let (id, body) = rest.split_once(':').ok_or_else(damaged)?;
         let key = self.data_key(reader, id).await?;
         let bytes = STANDARD.decode(body).map_err(|_| damaged())?;
-        String::from_utf8(open_bytes(&key, context, &bytes)?).map_err(|_| damaged())
+        open_bytes(&key, context, &bytes)
     }
 
     /// Rotates: a new KEK in the file, a new current data key under it, every data key

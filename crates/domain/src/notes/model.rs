@@ -86,6 +86,8 @@ pub struct TelehealthFacts {
     /// The version of the telehealth consent the patient agreed to, and when.
     pub consent_version: Option<i64>,
     pub consent_given_at: Option<Timestamp>,
+    /// When the appointment was planned to start.
+    pub planned_start: Option<Timestamp>,
     pub checked_in_at: Option<Timestamp>,
     pub call_started_at: Option<Timestamp>,
     pub call_ended_at: Option<Timestamp>,

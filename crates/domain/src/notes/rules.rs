@@ -232,6 +232,7 @@ pub fn facts_from(record: VisitRecord<'_>) -> TelehealthFacts {
             .collect(),
         consent_version: record.consent.map(|c| c.version),
         consent_given_at: record.consent.map(|c| c.given_at),
+        planned_start: Some(record.appointment.start_at),
         checked_in_at: visit.map(|v| v.checked_in_at),
         call_started_at: visit.and_then(|v| v.started_at),
         call_ended_at: visit.and_then(|v| v.ended_at),

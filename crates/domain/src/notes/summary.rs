@@ -12,7 +12,7 @@ use crate::scheduling::Modality;
 pub struct AfterVisitSummary {
     pub note_id: NoteId,
     pub appointment_id: AppointmentId,
-    /// When the visit was held (the call's start, or the check-in, or the note's signing).
+    /// When the visit was held (the call's start, the check-in, the planned start, or the signing).
     pub visit_at: Timestamp,
     pub clinician_name: String,
     pub site_name: String,
@@ -84,6 +84,7 @@ pub fn summarize(
         visit_at: facts
             .call_started_at
             .or(facts.checked_in_at)
+            .or(facts.planned_start)
             .or(note.signature.as_ref().map(|s| s.at))
             .unwrap_or(note.created_at),
         clinician_name: clinician_name.to_string(),

@@ -29,4 +29,6 @@ pub struct Ctx<'a> {
     pub care_team: crate::access::CareTeamWindow,
     /// Settings of notes, messaging and e-consults.
     pub clinical: crate::notes::ClinicalPolicy,
+    /// Tells staff with an inbox open that a thread changed.
+    pub inbox: &'a dyn crate::messaging::InboxNotifier,
 }

@@ -211,6 +211,7 @@ impl Hub {
             notifier: self,
             care_team: self.deps.care_team,
             clinical: self.deps.clinical,
+            inbox: &domain::messaging::NoInboxOpen,
         }
     }
 

@@ -94,7 +94,9 @@ CREATE TABLE message_threads (
     reply_due_at       BIGINT,
     staff_unread       BIGINT NOT NULL,
     patient_unread     BIGINT NOT NULL,
-    message_count      BIGINT NOT NULL
+    message_count      BIGINT NOT NULL,
+    -- When the patient was last emailed that something new waits (never what).
+    patient_notified_at BIGINT
 );
 CREATE INDEX message_threads_inbox ON message_threads (org_id, site_id, last_message_at);
 CREATE INDEX message_threads_inbox_status ON message_threads (org_id, site_id, status, last_message_at);
@@ -155,7 +157,9 @@ CREATE TABLE econsults (
     opinion         TEXT,
     opinion_sha256  TEXT,
     minutes_spent   BIGINT NOT NULL,
-    updated_at      BIGINT NOT NULL
+    updated_at      BIGINT NOT NULL,
+    -- When the requesting side was last told of a change (a question back, the opinion).
+    requester_notified_at BIGINT
 );
 CREATE INDEX econsults_by_specialty ON econsults (org_id, specialty, status, due_at);
 CREATE INDEX econsults_by_requester ON econsults (org_id, requested_by, submitted_at);

@@ -9,6 +9,7 @@ mod audit;
 mod break_glass;
 mod connect;
 mod identity;
+mod messaging;
 mod notes;
 mod patients;
 mod program;

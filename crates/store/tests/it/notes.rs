@@ -45,6 +45,7 @@ fn facts(guest: &str) -> TelehealthFacts {
         }],
         consent_version: Some(2),
         consent_given_at: Some(at(10)),
+        planned_start: Some(at(60)),
         checked_in_at: Some(at(100)),
         call_started_at: Some(at(200)),
         call_ended_at: Some(at(1400)),
@@ -351,7 +352,7 @@ async fn care_links_come_from_the_clinicians_and_the_nurses_appointments(db: Tes
 }
 
 /// Everything the database holds as bytes: the SQLite file and its WAL, or a `pg_dump`.
-async fn raw_database(db: &TestDb) -> Vec<u8> {
+pub(crate) async fn raw_database(db: &TestDb) -> Vec<u8> {
     if db.is_sqlite() {
         let path = db.url.trim_start_matches("sqlite://").to_string();
         let mut bytes = std::fs::read(&path).unwrap();
@@ -374,7 +375,7 @@ async fn raw_database(db: &TestDb) -> Vec<u8> {
     }
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
