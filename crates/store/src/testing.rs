@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
-use crate::connect::ConnectError;
+use crate::connect_error::ConnectError;
 
 /// A temporary directory, removed with everything in it when dropped.
 #[derive(Debug)]
@@ -75,7 +75,7 @@ pub async fn drop_postgres_database(base: &str, url: &str) -> Result<(), Connect
 /// that tamper with the audit trail behind the application's back.
 pub async fn execute_raw(url: &str, sql: &str) -> Result<(), ConnectError> {
     sqlx::any::install_default_drivers();
-    let backend = crate::connect::Backend::from_url(url)?.name();
+    let backend = crate::backend::Backend::from_url(url)?.name();
     let mut conn = AnyConnection::connect(url)
         .await
         .map_err(|source| ConnectError::Connect { backend, source })?;
@@ -92,7 +92,7 @@ pub async fn execute_raw(url: &str, sql: &str) -> Result<(), ConnectError> {
 /// check what the database holds afterwards, without going through the application.
 pub async fn query_i64(url: &str, sql: &str) -> Result<i64, ConnectError> {
     sqlx::any::install_default_drivers();
-    let backend = crate::connect::Backend::from_url(url)?.name();
+    let backend = crate::backend::Backend::from_url(url)?.name();
     let mut conn = AnyConnection::connect(url)
         .await
         .map_err(|source| ConnectError::Connect { backend, source })?;
