@@ -16,12 +16,33 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use async_trait::async_trait;
 
-use crate::db::{self, DbResult, R, write_error};
+use crate::db::{self, DbResult, Insert, R, write_error};
 use crate::sql_store::SqlStore;
 
 const USER_COLUMNS: &str = "id, org_id, email, display_name, role, active, patient_id, created_at";
 const CREDENTIAL_COLUMNS: &str = "c.user_id, u.org_id, u.role, u.active, c.password_hash, c.totp_secret, \
                                   c.totp_confirmed, c.failed_attempts, c.locked_until, c.last_totp_step";
+
+const USER_SITES: Insert = Insert {
+    into: "user_sites (user_id, site_id)",
+    columns: 2,
+    suffix: "",
+};
+const LANGUAGES: Insert = Insert {
+    into: "clinician_languages (user_id, language)",
+    columns: 2,
+    suffix: "",
+};
+const LICENSES: Insert = Insert {
+    into: "clinician_licenses (user_id, state, number, expires_on)",
+    columns: 4,
+    suffix: "",
+};
+const RECOVERY_CODES: Insert = Insert {
+    into: "recovery_codes (user_id, code_hash)",
+    columns: 2,
+    suffix: "",
+};
 
 fn org_from_row(row: &AnyRow) -> R<Organization> {
     Ok(Organization {
@@ -100,14 +121,11 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
             .await
             .db()?;
     }
-    for site in &user.site_ids {
-        sqlx::query("INSERT INTO user_sites (user_id, site_id) VALUES ($1, $2)")
-            .bind(id.clone())
-            .bind(site.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| write_error(e, |_| "site_ids: a site is listed twice".into()))?;
-    }
+    db::insert_rows(conn, &USER_SITES, &user.site_ids, |q, site| {
+        q.bind(id.clone()).bind(site.to_string())
+    })
+    .await
+    .map_err(|e| write_error(e, |_| "site_ids: a site is listed twice".into()))?;
     if let Some(profile) = &user.clinician {
         let specialties = serde_json::to_string(&profile.specialties)
             .map_err(|e| DomainError::Storage(format!("specialties could not be encoded: {e}")))?;
@@ -120,24 +138,19 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
         .execute(&mut *conn)
         .await
         .db()?;
-        for language in &profile.languages {
-            sqlx::query("INSERT INTO clinician_languages (user_id, language) VALUES ($1, $2)")
-                .bind(id.clone())
-                .bind(language.clone())
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| write_error(e, |_| "languages: a language is listed twice".into()))?;
-        }
-        for license in &profile.licenses {
-            sqlx::query("INSERT INTO clinician_licenses (user_id, state, number, expires_on) VALUES ($1, $2, $3, $4)")
-                .bind(id.clone())
+        db::insert_rows(conn, &LANGUAGES, &profile.languages, |q, language| {
+            q.bind(id.clone()).bind(language.as_str())
+        })
+        .await
+        .map_err(|e| write_error(e, |_| "languages: a language is listed twice".into()))?;
+        db::insert_rows(conn, &LICENSES, &profile.licenses, |q, license| {
+            q.bind(id.clone())
                 .bind(license.state.code())
-                .bind(license.number.clone())
+                .bind(license.number.as_str())
                 .bind(license.expires_on.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| write_error(e, |_| "licenses: the same license is listed twice".into()))?;
-        }
+        })
+        .await
+        .map_err(|e| write_error(e, |_| "licenses: the same license is listed twice".into()))?;
     }
     Ok(())
 }
@@ -598,18 +611,18 @@ impl IdentityStore for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .db()?;
-            for hash in recovery_code_hashes {
-                sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
-                    .bind(id.clone())
-                    .bind(hash.clone())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| {
-                        write_error(e, |_| {
-                            "recovery_codes: the same code is listed twice".into()
-                        })
-                    })?;
-            }
+            db::insert_rows(
+                &mut *tx,
+                &RECOVERY_CODES,
+                recovery_code_hashes,
+                |q, hash| q.bind(id.clone()).bind(hash.as_str()),
+            )
+            .await
+            .map_err(|e| {
+                write_error(e, |_| {
+                    "recovery_codes: the same code is listed twice".into()
+                })
+            })?;
             Ok(())
         })
         .await

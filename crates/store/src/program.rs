@@ -11,11 +11,16 @@ use jiff::civil::Date;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use crate::db::{self, Arg, DbResult, Filter, R, write_error};
+use crate::db::{self, Arg, DbResult, Filter, Insert, R, write_error};
 use crate::sql_store::SqlStore;
 
 const PROGRAM_COLUMNS: &str = "id, org_id, name, starts_on, ends_on, created_at";
 const PHASE_COLUMNS: &str = "id, program_id, position, name, starts_on, ends_on";
+const PHASES: Insert = Insert {
+    into: "program_phases (id, program_id, position, name, starts_on, ends_on)",
+    columns: 6,
+    suffix: "",
+};
 const TASK_COLUMNS: &str = "id, program_id, phase_id, kind, title, owner_id, starts_on, due_on, status, depends_on, updated_at";
 const RISK_COLUMNS: &str = "id, org_id, title, category, likelihood, impact, owner_id, mitigation, status, \
                             next_review_on, updated_at";
@@ -150,21 +155,16 @@ impl ProgramStore for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| write_error(e, |_| "the organization already has a program".into()))?;
-            for ph in phases {
-                let sql = AssertSqlSafe(format!(
-                    "INSERT INTO program_phases ({PHASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-                ));
-                sqlx::query(sql)
-                    .bind(ph.id.to_string())
+            db::insert_rows(&mut *tx, &PHASES, phases, |q, ph| {
+                q.bind(ph.id.to_string())
                     .bind(ph.program_id.to_string())
                     .bind(ph.position)
-                    .bind(ph.name.clone())
+                    .bind(ph.name.as_str())
                     .bind(day(ph.starts_on))
                     .bind(day(ph.ends_on))
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
-            }
+            })
+            .await
+            .db()?;
             for t in tasks {
                 insert_task(&mut *tx, t).await?;
             }

@@ -15,8 +15,14 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use crate::db::{self, Arg, DbResult, Filter, R, write_error};
+use crate::db::{self, Arg, DbResult, Filter, Insert, R, write_error};
 use crate::sql_store::SqlStore;
+
+const COURSE_ROLES: Insert = Insert {
+    into: "training_course_roles (course_id, role)",
+    columns: 2,
+    suffix: "",
+};
 
 const COURSE_COLUMNS: &str = "id, org_id, title, summary, modules, questions, pass_mark_pct, certifies, \
                               validity_months, created_at";
@@ -204,14 +210,11 @@ impl TrainingStore for SqlStore {
                         format!("title: a course named {} already exists", c.title)
                     })
                 })?;
-            for role in &c.audience {
-                sqlx::query("INSERT INTO training_course_roles (course_id, role) VALUES ($1, $2)")
-                    .bind(c.id.to_string())
-                    .bind(role.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
-            }
+            db::insert_rows(&mut *tx, &COURSE_ROLES, &c.audience, |q, role| {
+                q.bind(c.id.to_string()).bind(role.as_str())
+            })
+            .await
+            .db()?;
             enrol_missing(&mut *tx, c.org_id, c.created_at).await?;
             Ok(())
         })

@@ -21,7 +21,8 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
 use crate::db::{self, Arg, DbResult, Filter, Insert, Query, R};
-use crate::scheduling::{apply_status_change, insert_event};
+use crate::scheduling::appointments::apply_status_change;
+use crate::scheduling::insert_event;
 use crate::sql_store::SqlStore;
 use crate::visit_log;
 

@@ -7,9 +7,7 @@
 //! the database lets exactly one commit. Bookings and moves run in the group-commit writer as
 //! write jobs (`appointments.rs`), with the overlap checks (`clash.rs`) in the same transaction.
 
-mod appointments;
-
-pub(crate) use appointments::apply_status_change;
+pub(crate) mod appointments;
 mod availability;
 mod clash;
 mod queue;
