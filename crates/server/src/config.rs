@@ -38,6 +38,10 @@ pub struct ServeConfig {
     /// Sign-in attempts (password or code) accepted from one address per minute; more get 429.
     #[arg(long, env = "TELEMED_SIGN_IN_ATTEMPTS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_in_attempts_per_minute: u32,
+    /// Failed token requests accepted per minute for one client id, and from one address; more get
+    /// 429 with Retry-After until the minute ends.
+    #[arg(long, env = "TELEMED_TOKEN_FAILURES_PER_MINUTE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_failures_per_minute: u32,
     /// How long a locked account stays locked.
     #[arg(long, env = "TELEMED_LOCKOUT_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=10080))]
     pub lockout_minutes: i64,
@@ -199,6 +203,7 @@ impl ServeConfig {
             session_absolute_hours: 12,
             max_failed_sign_ins: 5,
             sign_in_attempts_per_minute: 30,
+            token_failures_per_minute: 10,
             lockout_minutes: 15,
             token_ttl_seconds: 900,
             break_glass_minutes: 60,
@@ -262,6 +267,7 @@ impl ServeConfig {
              TELEMED_SESSION_ABSOLUTE_HOURS={}\n\
              TELEMED_MAX_FAILED_SIGN_INS={}\n\
              TELEMED_SIGN_IN_ATTEMPTS_PER_MINUTE={}\n\
+             TELEMED_TOKEN_FAILURES_PER_MINUTE={}\n\
              TELEMED_LOCKOUT_MINUTES={}\n\
              TELEMED_TOKEN_TTL_SECONDS={}\n\
              TELEMED_BREAK_GLASS_MINUTES={}\n\
@@ -285,6 +291,7 @@ impl ServeConfig {
             d.session_absolute_hours,
             d.max_failed_sign_ins,
             d.sign_in_attempts_per_minute,
+            d.token_failures_per_minute,
             d.lockout_minutes,
             d.token_ttl_seconds,
             d.break_glass_minutes,

@@ -277,6 +277,17 @@ pub async fn set_active(
     {
         return Err(DomainError::NotFound { resource: "user" });
     }
+    access::check_may_change_account(actor, user.role)?;
+    if !active && user.active && user.role == Role::OrgAdmin {
+        // An organization without an active administrator can only be repaired from the shell.
+        let admins = ctx.store.list_users(org, Some(Role::OrgAdmin)).await?;
+        if !admins.iter().any(|u| u.active && u.id != id) {
+            return Err(DomainError::invalid(
+                "active",
+                "this is the organization's last active administrator",
+            ));
+        }
+    }
     user.active = active;
     let audit = AuditEntry::new(
         ctx.clock.now(),

@@ -10,6 +10,7 @@ mod architecture;
 mod audit_trail;
 mod cli;
 mod clinic;
+mod hardening;
 mod http;
 mod scheduling;
 mod sign_in;
