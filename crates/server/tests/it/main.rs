@@ -13,6 +13,7 @@ mod cli;
 mod clinic;
 mod hardening;
 mod http;
+mod openapi;
 mod scheduling;
 mod sign_in;
 mod smtp;
