@@ -540,6 +540,7 @@ async fn serve(
     sealer: Arc<Sealer>,
     database_url: &str,
 ) -> anyhow::Result<()> {
+    crate::connections::raise_file_limit();
     let listener = std::net::TcpListener::bind(config.addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
     let scheme = if config.tls() { "https" } else { "http" };

@@ -11,6 +11,7 @@ mod audit_coverage;
 mod audit_trail;
 mod cli;
 mod clinic;
+mod connections;
 mod hardening;
 mod http;
 mod openapi;
