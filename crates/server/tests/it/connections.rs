@@ -114,20 +114,27 @@ on_both_backends!(
 
 on_both_backends!(
     one_address_gets_only_its_share_of_connections,
-    short_limits(),
+    // Timeouts far longer than the test: the held connections stay open throughout.
+    ServeConfig {
+        header_timeout_seconds: 60,
+        idle_connection_seconds: 60,
+        max_connections_per_address: 20,
+        ..ServeConfig::for_testing()
+    },
     |app: TestApp| async move {
         let mut held = Vec::new();
-        for _ in 0..20 {
+        for _ in 0..21 {
             held.push(connect_from(app.addr, 3).await);
         }
-        // The kernel completes the handshake; the server closes the extra one on arrival,
-        // long before the 1 s header timeout.
-        let mut extra = connect_from(app.addr, 3).await;
-        let closed = closed_within(&mut extra, Duration::from_secs(4)).await;
-        assert!(
-            closed.is_some_and(|t| t < Duration::from_millis(800)),
-            "closed after {closed:?}"
-        );
+        // The kernel completes every handshake; the server closes one of the 21 on arrival
+        // (which one depends on the order their tasks run in) and keeps the other 20.
+        let closed = futures_util::future::join_all(
+            held.iter_mut()
+                .map(|s| closed_within(s, Duration::from_secs(5))),
+        )
+        .await;
+        let refused = closed.iter().filter(|c| c.is_some()).count();
+        assert_eq!(refused, 1, "{closed:?}");
         // Other addresses are served meanwhile.
         assert!(healthz_answers(app.addr).await);
         drop(held);
@@ -186,11 +193,10 @@ on_both_backends!(
                 .await
                 .expect("the pinging socket stays open");
             if quiet_closed.is_none() {
-                match tokio::time::timeout(Duration::from_millis(400), quiet.next()).await {
-                    Ok(None | Some(Err(_) | Ok(Message::Close(_)))) => {
-                        quiet_closed = Some(started.elapsed());
-                    }
-                    _ => {}
+                if let Ok(None | Some(Err(_) | Ok(Message::Close(_)))) =
+                    tokio::time::timeout(Duration::from_millis(400), quiet.next()).await
+                {
+                    quiet_closed = Some(started.elapsed());
                 }
             } else {
                 tokio::time::sleep(Duration::from_millis(400)).await;
