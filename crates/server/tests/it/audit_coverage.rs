@@ -175,15 +175,7 @@ on_both_backends!(
         let mut audited_shown = 0;
 
         // The API, as every signed-in person and as an integration client.
-        let doc: Value = app
-            .http
-            .get(app.url("/api/openapi.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let doc = crate::openapi::document(&app).await;
         let api = api_get_routes(&doc);
         assert!(api.len() >= 20, "the OpenAPI walk found {api:?}");
         let bearer = reqwest::Client::builder()

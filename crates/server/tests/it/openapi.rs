@@ -54,7 +54,8 @@ fn schema_types(dir: &Path, found: &mut Vec<(String, String)>) {
     }
 }
 
-async fn document(app: &TestApp) -> Value {
+/// The OpenAPI document the server serves.
+pub(crate) async fn document(app: &TestApp) -> Value {
     app.http
         .get(app.url("/api/openapi.json"))
         .send()
