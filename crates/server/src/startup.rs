@@ -103,10 +103,52 @@ async fn security_headers(State(state): State<AppState>, request: Request, next:
 /// reach participants connected to any of them. With SQLite there is one server: nothing to do.
 pub async fn start_relay(state: &AppState, database_url: &str) -> anyhow::Result<()> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        crate::signaling::relay::start(state.hub.clone(), database_url)
+        relay_through_postgres(&state.hub, database_url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for other servers' live messages: {e}"))?;
     }
+    Ok(())
+}
+
+/// The relay's transport: one connection publishes the hub's messages in order (`NOTIFY`),
+/// another listens for everyone's; both reconnect after a loss.
+async fn relay_through_postgres(
+    hub: &Arc<crate::signaling::hub::Hub>,
+    url: &str,
+) -> Result<(), store::relay::Error> {
+    use store::relay::{RelayPublisher, RelaySubscriber};
+    let mut publisher = RelayPublisher::connect(url).await?;
+    let mut subscriber = RelaySubscriber::connect(url).await?;
+    let mut queued = crate::signaling::relay::attach(hub);
+    let publishing_url = url.to_string();
+    tokio::spawn(async move {
+        while let Some(payload) = queued.recv().await {
+            while let Err(e) = publisher.publish(&payload).await {
+                tracing::warn!(error = %e, "relay: publishing failed; reconnecting");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                match RelayPublisher::connect(&publishing_url).await {
+                    Ok(fresh) => publisher = fresh,
+                    Err(e) => tracing::warn!(error = %e, "relay: reconnecting failed"),
+                }
+            }
+        }
+    });
+    let receiving = hub.clone();
+    tokio::spawn(async move {
+        loop {
+            match subscriber.recv().await {
+                Ok(payload) => crate::signaling::relay::receive(&receiving, &payload),
+                Err(e) => {
+                    tracing::warn!(error = %e, "relay: listening failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+    tracing::info!(
+        node = hub.node(),
+        "relaying live messages through PostgreSQL"
+    );
     Ok(())
 }
 

@@ -46,11 +46,20 @@ impl AppState {
                 None
             }
         };
+        // The telehealth certification rule, once the organization has a certifying course.
+        let competency: Arc<dyn domain::scheduling::CompetencyGate> =
+            Arc::new(domain::training::CertificationGate::new(store.clone()));
+        let hub = crate::signaling::hub::Hub::new(crate::signaling::hub::HubDeps {
+            store: store.clone(),
+            clock: clock.clone(),
+            competency: competency.clone(),
+            scheduling: config.scheduling_policy(),
+            break_glass_minutes: config.break_glass_minutes,
+        });
         Self {
             mailer,
-            hub: crate::signaling::hub::Hub::new(store.clone(), clock.clone()),
-            // The telehealth certification rule, once the organization has a certifying course.
-            competency: Arc::new(domain::training::CertificationGate::new(store.clone())),
+            hub,
+            competency,
             store,
             clock,
             config: Arc::new(config),

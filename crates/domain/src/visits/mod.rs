@@ -8,8 +8,10 @@ pub mod model;
 pub mod questionnaire;
 pub mod state;
 pub mod store;
+pub mod view;
 
 pub use model::*;
 pub use questionnaire::*;
 pub use state::*;
 pub use store::*;
+pub use view::*;

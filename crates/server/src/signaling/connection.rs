@@ -24,14 +24,18 @@ use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role as WsRole, WebSocketConfig};
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use super::hub::{Identity, MemberInfo, Outbox};
 use super::ice;
-use super::protocol::{self, ClientMessage, MAX_FRAME_BYTES, MAX_REFUSALS, Refusal};
+use super::outbox::Outbox;
+use super::protocol::{
+    self, ClientMessage, MAX_FRAME_BYTES, MAX_REFUSALS, Peer, Refusal, ServerFrame,
+};
+use super::relay_protocol::{Identity, MemberInfo};
+use super::staff::Watch;
 use crate::auth::actor::{SessionState, session_state};
 use crate::auth::secrets::sha256_hex;
 use crate::auth::sessions::cookie_value;
@@ -151,7 +155,9 @@ pub async fn visit_socket(
     let (switching, on_upgrade) = handshake(&mut parts)?;
     let who = who(&parts, &state).await?;
     let pass = room::join(state.ctx(), &who, id).await?;
-    let invites = state.store.list_invites(pass.visit.org_id, id).await?;
+    let live = room::live_visit(state.ctx(), pass.visit.org_id, id)
+        .await?
+        .ok_or(domain::DomainError::NotFound { resource: "visit" })?;
     let hub = state.hub.clone();
     let identity = match &who {
         room::Who::Member(actor) => Identity::User(
@@ -162,14 +168,21 @@ pub async fn visit_socket(
         room::Who::Guest(invite) => Identity::Guest(invite.id),
     };
     let peer = hub.new_peer_id();
-    let welcome = serde_json::json!({
-        "type": "welcome",
-        "you": {"peer": peer, "role": pass.role, "name": pass.name},
-        "ice_servers": ice::ice_servers(&state.config, &peer, state.clock.now()),
-        "ice_transport_policy": if state.config.ice_relay_only { "relay" } else { "all" },
-    })
-    .to_string();
     let role = pass.role;
+    let welcome = ServerFrame::Welcome {
+        you: Peer {
+            peer: &peer,
+            role,
+            name: &pass.name,
+        },
+        ice_servers: &ice::ice_servers(&state.config, &peer, state.clock.now()),
+        ice_transport_policy: if state.config.ice_relay_only {
+            "relay"
+        } else {
+            "all"
+        },
+    }
+    .encode();
     let member = MemberInfo {
         peer,
         node: hub.node().to_string(),
@@ -180,12 +193,10 @@ pub async fn visit_socket(
     // Everything but the socket is settled here, so that the connection's task holds only
     // `Participant` and the socket (captured values would stay in the task for its whole life).
     let outbox = Arc::new(Outbox::default());
-    outbox.push(welcome.into());
+    outbox.push(welcome);
     let peer = member.peer.clone();
-    hub.join(&pass.visit, invites, member, outbox.clone());
-    if let Some(frame) = hub.state_frame(id, &peer) {
-        outbox.push(frame.into());
-    }
+    hub.join(&live, member, outbox.clone());
+    drop(live);
     let participant = Participant {
         state,
         who: Box::new(who),
@@ -235,7 +246,7 @@ impl Participant {
                         Ok(Some(Ok(Message::Text(text)))) => text,
                         Ok(Some(Ok(Message::Binary(_)))) => {
                             refusals += 1;
-                            self.outbox.push(Refusal::new("malformed", "send JSON text messages").frame().into());
+                            self.outbox.push(Refusal::new("malformed", "send JSON text messages").frame());
                             continue;
                         }
                         Ok(Some(Ok(_))) => continue,
@@ -243,7 +254,7 @@ impl Participant {
                     if let Err(refusal) = Box::pin(self.handle(text.as_str())).await {
                         refusals += 1;
                         tracing::warn!(visit = %self.id, peer = %self.peer, code = refusal.code, "live message refused");
-                        self.outbox.push(refusal.frame().into());
+                        self.outbox.push(refusal.frame());
                     }
                     if refusals > MAX_REFUSALS {
                         break "refused";
@@ -281,8 +292,7 @@ impl Participant {
             ClientMessage::Signal { to, data } => hub.signal(id, &self.peer, &to, data),
             ClientMessage::Chat { text } => hub.chat(id, &self.peer, &text),
             ClientMessage::Ping => {
-                self.outbox
-                    .push(Utf8Bytes::from_static(r#"{"type":"pong"}"#));
+                self.outbox.push(ServerFrame::Pong.encode());
                 Ok(())
             }
             ClientMessage::Media { audio_only } => {
@@ -378,7 +388,12 @@ pub async fn staff_socket(
             return;
         };
         let outbox = Arc::new(Outbox::default());
-        let id = state.hub.watch(org, sites, clinician, outbox.clone());
+        let watch = Watch {
+            org,
+            sites,
+            clinician,
+        };
+        let id = state.hub.watch(watch, outbox.clone());
         loop {
             if !flush(&mut socket, &outbox).await || outbox.is_closed() {
                 break;
@@ -386,7 +401,7 @@ pub async fn staff_socket(
             tokio::select! {
                 incoming = tokio::time::timeout(IDLE_LIMIT, socket.next()) => match incoming {
                     Ok(Some(Ok(Message::Text(_)))) => {
-                        outbox.push(Utf8Bytes::from_static(r#"{"type":"pong"}"#));
+                        outbox.push(ServerFrame::Pong.encode());
                     }
                     Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
                     _ => break,

@@ -4,8 +4,11 @@
 pub mod connection;
 pub mod hub;
 pub mod ice;
+pub mod outbox;
 pub mod protocol;
 pub mod relay;
+pub mod relay_protocol;
+pub mod staff;
 
 use axum::Router;
 use axum::routing::get;

@@ -1,6 +1,6 @@
 //! The messages of a visit's live connection, one JSON object per WebSocket text frame.
 //!
-//! From the browser:
+//! From the browser ([`parse`] into [`ClientMessage`]):
 //! - `{"type":"signal","to":PEER,"data":{...}}`: an SDP description or ICE candidate for one
 //!   other participant (relayed as is; only between participants who are both let in).
 //! - `{"type":"chat","text":"..."}`: to everyone in the call (not stored).
@@ -9,15 +9,20 @@
 //! - `{"type":"stats","samples":[{"round_trip_ms":..,"packet_loss_pct":..,"bitrate_kbps":..,"frames_decoded":..}]}`
 //! - `{"type":"ping"}`: keeps the connection open through proxies (answered with `pong`).
 //!
-//! From the server: `welcome` (who you are, your ICE servers), `state` (the visit as you may see
-//! it), `peers` (who else is in the call, for the participants let in), `signal` (with `from`),
-//! `chat`, `pong`, `error` (a refused message: `code` and `message`), `replaced` (you opened the
-//! visit somewhere else; this connection closes).
+//! From the server, every frame is a [`ServerFrame`]: `welcome` (who you are, your ICE
+//! servers), `state` (the visit as your role may see it), `peers` (who else is in the call, for
+//! the participants let in), `signal` (with `from`), `chat`, `pong`, `error` (a refused message:
+//! `code` and `message`), `replaced` (you opened the visit somewhere else; this connection
+//! closes); and to staff screens `queue` (a waiting room changed) and `alert`.
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use domain::ids::{AppointmentId, EscalationId, InviteId, SiteId, UserId};
+use domain::visits::{Escalation, ParticipantRole, VisitOutcome, VisitState, VisitView};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+
+use super::ice::IceServer;
 
 /// A message larger than this is refused (the connection stays open); one larger than
 /// [`MAX_FRAME_BYTES`] closes the connection.
@@ -93,7 +98,11 @@ impl Refusal {
 
     /// The `error` frame telling the sender.
     pub fn frame(&self) -> String {
-        serde_json::json!({"type": "error", "code": self.code, "message": self.message}).to_string()
+        ServerFrame::Error {
+            code: self.code,
+            message: &self.message,
+        }
+        .encode()
     }
 }
 
@@ -163,9 +172,259 @@ pub fn parse(frame: &str) -> Result<ClientMessage<'_>, Refusal> {
     })
 }
 
+/// A frame from the server, to a participant's or a staff member's screen.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame<'a> {
+    /// The first frame of a participant's connection.
+    Welcome {
+        you: Peer<'a>,
+        ice_servers: &'a [IceServer],
+        /// `relay` when only TURN may be used, `all` otherwise.
+        ice_transport_policy: &'static str,
+    },
+    State {
+        visit: VisitFrame<'a>,
+        /// In the call (or setting it up), rather than waiting to be let in.
+        admitted: bool,
+    },
+    Peers {
+        peers: Vec<Peer<'a>>,
+    },
+    /// The data exactly as its sender wrote it.
+    Signal {
+        from: &'a str,
+        data: &'a RawValue,
+    },
+    Chat {
+        from: &'a str,
+        name: &'a str,
+        role: ParticipantRole,
+        text: &'a str,
+        at: String,
+    },
+    Pong,
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
+    Replaced {
+        message: &'a str,
+    },
+    /// To staff: a waiting room of theirs changed (they re-read it).
+    Queue {
+        appointment_id: AppointmentId,
+        site_id: SiteId,
+        clinician_id: UserId,
+        state: VisitState,
+    },
+    /// To staff: an emergency or a stopped check-in at one of their sites.
+    Alert {
+        alert: AlertFrame<'a>,
+    },
+}
+
+impl ServerFrame<'_> {
+    /// The JSON text of the frame.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            // Only a serializer bug gets here (every field is a plain value).
+            tracing::error!(error = %e, "a live frame could not be encoded");
+            r#"{"type":"error","code":"internal","message":"a message could not be sent"}"#.into()
+        })
+    }
+}
+
+/// A participant as the others see them.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Peer<'a> {
+    pub peer: &'a str,
+    pub role: ParticipantRole,
+    pub name: &'a str,
+}
+
+/// The visit in a `state` frame: [`VisitView`] as JSON (what a role may not see is absent).
+#[derive(Debug, Serialize)]
+pub struct VisitFrame<'a> {
+    id: AppointmentId,
+    state: VisitState,
+    audio_only: bool,
+    #[serde(flatten)]
+    shared: Option<SharedFrame<'a>>,
+    #[serde(flatten)]
+    clinical: Option<ClinicalFrame<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct SharedFrame<'a> {
+    outcome: Option<VisitOutcome>,
+    modality: &'static str,
+    checked_in_at: String,
+    wait_minutes: Option<i64>,
+    guests: Vec<GuestFrame<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct GuestFrame<'a> {
+    id: InviteId,
+    name: &'a str,
+    relation: &'static str,
+    status: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct ClinicalFrame<'a> {
+    location_state: &'static str,
+    location_text: &'a str,
+    flags: &'a [String],
+    drops: i64,
+}
+
+impl<'a> From<&'a VisitView> for VisitFrame<'a> {
+    fn from(v: &'a VisitView) -> Self {
+        Self {
+            id: v.id,
+            state: v.state,
+            audio_only: v.audio_only,
+            shared: v.shared.as_ref().map(|s| SharedFrame {
+                outcome: s.outcome,
+                modality: s.modality.as_str(),
+                checked_in_at: s.checked_in_at.to_string(),
+                wait_minutes: s.wait_minutes,
+                guests: s
+                    .guests
+                    .iter()
+                    .map(|g| GuestFrame {
+                        id: g.id,
+                        name: &g.name,
+                        relation: g.relation.as_str(),
+                        status: g.status,
+                    })
+                    .collect(),
+            }),
+            clinical: v.clinical.as_ref().map(|c| ClinicalFrame {
+                location_state: c.location_state.code(),
+                location_text: &c.location_text,
+                flags: &c.flags,
+                drops: c.drops,
+            }),
+        }
+    }
+}
+
+/// An alert as staff screens show it.
+#[derive(Debug, Serialize)]
+pub struct AlertFrame<'a> {
+    id: EscalationId,
+    kind: &'static str,
+    label: &'static str,
+    appointment_id: AppointmentId,
+    site_id: SiteId,
+    raised_at: String,
+    location_state: &'static str,
+    location_text: &'a str,
+    reason: &'a str,
+}
+
+impl<'a> From<&'a Escalation> for AlertFrame<'a> {
+    fn from(e: &'a Escalation) -> Self {
+        Self {
+            id: e.id,
+            kind: e.kind.as_str(),
+            label: e.kind.label(),
+            appointment_id: e.appointment_id,
+            site_id: e.site_id,
+            raised_at: e.raised_at.to_string(),
+            location_state: e.location_state.code(),
+            location_text: &e.location_text,
+            reason: &e.reason,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signal_frame_is_valid_json_carrying_the_data_unchanged() {
+        let data = r#"{"candidate":{"candidate":"candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host","sdpMid":"0"}}"#;
+        let raw = RawValue::from_string(data.into()).unwrap();
+        let frame = ServerFrame::Signal {
+            from: "a1b2c3d41",
+            data: &raw,
+        }
+        .encode();
+        assert!(frame.contains(data), "{frame}");
+        let parsed: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(parsed["type"], "signal");
+        assert_eq!(parsed["from"], "a1b2c3d41");
+    }
+
+    #[test]
+    fn a_state_frame_carries_only_what_the_role_may_see() {
+        use domain::visits::{ClinicalView, SharedView};
+        let id = AppointmentId::new();
+        let mut view = VisitView {
+            id,
+            state: VisitState::Waiting,
+            audio_only: false,
+            shared: None,
+            clinical: None,
+        };
+        let keys = |view: &VisitView| {
+            let frame = ServerFrame::State {
+                visit: view.into(),
+                admitted: false,
+            }
+            .encode();
+            let parsed: serde_json::Value = serde_json::from_str(&frame).unwrap();
+            assert_eq!(parsed["type"], "state");
+            assert_eq!(parsed["visit"]["id"], id.to_string());
+            let mut keys: Vec<String> = parsed["visit"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            (keys, parsed)
+        };
+        assert_eq!(keys(&view).0, ["audio_only", "id", "state"], "a guest's");
+        view.shared = Some(SharedView {
+            outcome: None,
+            modality: domain::scheduling::Modality::Video,
+            checked_in_at: jiff::Timestamp::UNIX_EPOCH,
+            wait_minutes: Some(4),
+            guests: Vec::new(),
+        });
+        let (patient, parsed) = keys(&view);
+        assert_eq!(
+            patient,
+            [
+                "audio_only",
+                "checked_in_at",
+                "guests",
+                "id",
+                "modality",
+                "outcome",
+                "state",
+                "wait_minutes"
+            ]
+        );
+        assert_eq!(parsed["visit"]["wait_minutes"], 4);
+        assert_eq!(parsed["visit"]["modality"], "video");
+        view.clinical = Some(ClinicalView {
+            location_state: domain::identity::UsState::parse("patient_state", "NY").unwrap(),
+            location_text: "home".into(),
+            flags: vec!["fever".into()],
+            drops: 1,
+        });
+        let (clinician, parsed) = keys(&view);
+        assert_eq!(clinician.len(), patient.len() + 4);
+        assert_eq!(parsed["visit"]["location_state"], "NY");
+        assert_eq!(parsed["visit"]["flags"][0], "fever");
+    }
 
     #[test]
     fn a_signal_keeps_its_data_as_sent() {

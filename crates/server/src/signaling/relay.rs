@@ -1,19 +1,21 @@
-//! Connects this server's hub to the others sharing the PostgreSQL database.
+//! Connects this server's hub to the other servers sharing the database: the hub's messages
+//! (`relay_protocol.rs`) encoded in order for the transport to publish, and the transport's
+//! payloads decoded and applied. The transport itself (PostgreSQL `LISTEN`/`NOTIFY`) is started
+//! by `startup.rs`, which hands the payloads back and forth.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use store::relay::{RelayPublisher, RelaySubscriber};
 use tokio::sync::mpsc;
 
-use super::hub::{Hub, Relay, RelayEnvelope};
+use super::hub::Hub;
+use super::relay_protocol::{Relay, RelayEnvelope};
 
 /// Queues messages for the publishing task (in order, without waiting for the database).
-struct PgRelay {
+struct Queued {
     outgoing: mpsc::UnboundedSender<String>,
 }
 
-impl Relay for PgRelay {
+impl Relay for Queued {
     fn publish(&self, envelope: RelayEnvelope) {
         match serde_json::to_string(&envelope) {
             Ok(payload) => {
@@ -24,43 +26,17 @@ impl Relay for PgRelay {
     }
 }
 
-/// Starts relaying between `hub` and the other servers on the database at `url`.
-pub async fn start(hub: Arc<Hub>, url: &str) -> Result<(), store::relay::Error> {
-    let mut publisher = RelayPublisher::connect(url).await?;
-    let mut subscriber = RelaySubscriber::connect(url).await?;
-    let (outgoing, mut queued) = mpsc::unbounded_channel::<String>();
-    hub.set_relay(Arc::new(PgRelay { outgoing }));
-    let url = url.to_string();
-    tokio::spawn(async move {
-        while let Some(payload) = queued.recv().await {
-            while let Err(e) = publisher.publish(&payload).await {
-                tracing::warn!(error = %e, "relay: publishing failed; reconnecting");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                match RelayPublisher::connect(&url).await {
-                    Ok(fresh) => publisher = fresh,
-                    Err(e) => tracing::warn!(error = %e, "relay: reconnecting failed"),
-                }
-            }
-        }
-    });
-    let receiving = hub.clone();
-    tokio::spawn(async move {
-        loop {
-            match subscriber.recv().await {
-                Ok(payload) => match serde_json::from_str::<RelayEnvelope>(&payload) {
-                    Ok(envelope) => receiving.on_relay(envelope),
-                    Err(e) => tracing::warn!(error = %e, "relay: unreadable message ignored"),
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "relay: listening failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
-    });
-    tracing::info!(
-        node = hub.node(),
-        "relaying live messages through PostgreSQL"
-    );
-    Ok(())
+/// Starts relaying `hub`'s messages: the payloads to publish, in the order they were sent.
+pub fn attach(hub: &Arc<Hub>) -> mpsc::UnboundedReceiver<String> {
+    let (outgoing, queued) = mpsc::unbounded_channel::<String>();
+    hub.set_relay(Arc::new(Queued { outgoing }));
+    queued
+}
+
+/// A payload another server (or this one) published.
+pub fn receive(hub: &Hub, payload: &str) {
+    match serde_json::from_str::<RelayEnvelope>(payload) {
+        Ok(envelope) => hub.apply(envelope),
+        Err(e) => tracing::warn!(error = %e, "relay: unreadable message ignored"),
+    }
 }

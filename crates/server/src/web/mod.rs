@@ -182,6 +182,7 @@ pub fn router() -> Router<AppState> {
         .route("/training/exceptions", post(training::grant_exception))
         .route("/join/{token}", get(join::show).post(join::submit))
         .route("/assets/{file}", get(assets::serve))
+        .route("/assets/live/{file}", get(assets::serve_live))
 }
 
 /// The page for an unknown address; the server's fallback for everything outside the API.

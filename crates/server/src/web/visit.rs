@@ -276,7 +276,7 @@ async fn show_page(
         Viewer::Guest(_) => Vec::new(),
     };
     let wait = if v.state == VisitState::Waiting {
-        state.hub.estimate(v).await.ok()
+        room::estimate_wait(ctx, v).await.ok()
     } else {
         None
     };

@@ -69,7 +69,10 @@ on_both_backends!(
             form.body
                 .contains("Check your camera, microphone and connection")
         );
-        assert!(form.body.contains("src=\"/assets/visit.js\""));
+        assert!(
+            form.body
+                .contains(r#"<script type="module" src="/assets/live/device-check.js">"#)
+        );
         // Without a location, nothing is checked in and the field says why.
         let refused = b
             .post(
@@ -104,6 +107,11 @@ on_both_backends!(
                 .contains("<noscript><meta http-equiv=\"refresh\" content=\"10\"></noscript>")
         );
         assert!(!waiting.body.to_lowercase().contains("ask to join"));
+        assert!(
+            waiting
+                .body
+                .contains(r#"<script type="module" src="/assets/live/visit.js">"#)
+        );
         // The portal leads back to the visit.
         let home = b.get("/app").await;
         assert!(home.body.contains("Return to your visit"), "{}", home.body);
@@ -119,6 +127,10 @@ on_both_backends!(
         let room = c.get("/waiting-room").await;
         assert_eq!(room.status, 200, "{}", room.body);
         room.assert_no_inline_code();
+        assert!(
+            room.body
+                .contains(r#"<script type="module" src="/assets/live/waiting-room.js">"#)
+        );
         assert!(room.body.contains("Lovelace, Ada"), "{}", room.body);
         assert!(room.body.contains("Video check-up"));
         assert!(room.body.contains("Waiting"));
@@ -423,3 +435,47 @@ on_both_backends!(
         );
     }
 );
+
+/// The live pages' scripts are ES modules of this origin: every import is a relative path to a
+/// script served here as JavaScript, and the pages' CSP admits scripts of this origin only.
+#[tokio::test]
+async fn the_live_scripts_are_modules_of_this_origin_whose_imports_all_resolve() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let client = reqwest::Client::new();
+    let mut todo: Vec<String> = ["device-check.js", "visit.js", "waiting-room.js"]
+        .iter()
+        .map(|entry| format!("/assets/live/{entry}"))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(path) = todo.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let response = client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let kind = response.headers()["content-type"].to_str().unwrap();
+        assert!(kind.starts_with("text/javascript"), "{path}: {kind}");
+        let body = response.text().await.unwrap();
+        for line in body.lines().filter(|l| l.starts_with("import ")) {
+            let spec = line
+                .rsplit_once(" from ")
+                .map_or(line, |(_, s)| s)
+                .trim_end_matches(';')
+                .trim_matches('"');
+            let file = spec
+                .strip_prefix("./")
+                .unwrap_or_else(|| panic!("{path} imports {spec}: not a path of this origin"));
+            todo.push(format!("/assets/live/{file}"));
+        }
+    }
+    assert!(seen.len() >= 9, "{seen:?}");
+    let page = client.get(app.url("/signin")).send().await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';"), "{csp}");
+    let old = client
+        .get(app.url("/assets/visit.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 404, "one script for everything is gone");
+}

@@ -1,12 +1,15 @@
-//! Who may be in a visit's live room (its waiting room and its call), and as whom.
+//! Who may be in a visit's live room (its waiting room and its call), and as whom; what the room
+//! reloads when the visit changes.
+
+use jiff::SignedDuration;
 
 use super::visit_for;
 use crate::access::{Actor, Principal};
 use crate::compliance::{AuditAction, AuditActor, AuditEntry};
 use crate::error::{DomainError, DomainResult};
-use crate::ids::AppointmentId;
+use crate::ids::{AppointmentId, OrgId};
 use crate::service::Ctx;
-use crate::visits::{Invite, ParticipantRole, Visit};
+use crate::visits::{Invite, LiveVisit, ParticipantRole, Visit, VisitState, estimate_wait_minutes};
 
 /// Someone connecting to a visit: a signed-in person, or a guest holding an invitation.
 #[derive(Debug, Clone)]
@@ -65,7 +68,7 @@ pub async fn enter(ctx: Ctx<'_>, who: &Who, id: AppointmentId) -> DomainResult<P
                     });
                 }
             };
-            let admitted = may_be_in_call(&visit, role, false);
+            let admitted = may_be_in_call(visit.state, role, false);
             Ok(Pass {
                 visit,
                 role,
@@ -95,8 +98,11 @@ pub async fn enter(ctx: Ctx<'_>, who: &Who, id: AppointmentId) -> DomainResult<P
                     "this visit has ended; the invitation no longer opens it".into(),
                 ));
             }
-            let admitted =
-                may_be_in_call(&visit, ParticipantRole::Guest, invite.admitted_at.is_some());
+            let admitted = may_be_in_call(
+                visit.state,
+                ParticipantRole::Guest,
+                invite.admitted_at.is_some(),
+            );
             Ok(Pass {
                 visit,
                 role: ParticipantRole::Guest,
@@ -113,11 +119,11 @@ pub async fn enter(ctx: Ctx<'_>, who: &Who, id: AppointmentId) -> DomainResult<P
 
 /// Whether a participant may be in the call (see and signal the others) now: the clinician until
 /// the visit is over; the patient once let in; a guest once let in themselves.
-pub fn may_be_in_call(visit: &Visit, role: ParticipantRole, guest_admitted: bool) -> bool {
+pub fn may_be_in_call(state: VisitState, role: ParticipantRole, guest_admitted: bool) -> bool {
     match role {
-        ParticipantRole::Clinician => !visit.state.is_over(),
-        ParticipantRole::Patient => visit.state.in_progress(),
-        ParticipantRole::Guest => guest_admitted && visit.state.in_progress(),
+        ParticipantRole::Clinician => !state.is_over(),
+        ParticipantRole::Patient => state.in_progress(),
+        ParticipantRole::Guest => guest_admitted && state.in_progress(),
     }
 }
 
@@ -141,4 +147,48 @@ pub async fn join(ctx: Ctx<'_>, who: &Who, id: AppointmentId) -> DomainResult<Pa
     };
     ctx.store.record_audit(entry).await?;
     Ok(pass)
+}
+
+/// The visit as its live room shows it: the visit, its invitations, and the wait while the
+/// patient waits. `None` once the visit is gone.
+///
+/// No actor: the live room reads on behalf of the participants connected to it, each of whom
+/// was let in (and audited) by [`join`], and it sends each only the view of their role.
+pub async fn live_visit(
+    ctx: Ctx<'_>,
+    org: OrgId,
+    id: AppointmentId,
+) -> DomainResult<Option<LiveVisit>> {
+    let Some(visit) = ctx.store.get_visit(org, id).await? else {
+        return Ok(None);
+    };
+    let invites = ctx.store.list_invites(org, id).await?;
+    let wait_minutes = match visit.state {
+        VisitState::Waiting => Some(estimate_wait(ctx, &visit).await?),
+        _ => None,
+    };
+    Ok(Some(LiveVisit {
+        visit,
+        invites,
+        wait_minutes,
+    }))
+}
+
+/// How long the patient of a waiting visit may still wait, in minutes (one query for the queue
+/// ahead, one for the patient's own planned start).
+pub async fn estimate_wait(ctx: Ctx<'_>, v: &Visit) -> DomainResult<i64> {
+    let now = ctx.clock.now();
+    let Some(own) = ctx
+        .store
+        .get_appointment(v.org_id, v.appointment_id)
+        .await?
+    else {
+        return Ok(0);
+    };
+    // Visits checked in more than a day ago are not in anybody's queue any more.
+    let since = now
+        .checked_sub(SignedDuration::from_hours(24))
+        .unwrap_or(now);
+    let ahead = ctx.store.queue_ahead(v, since).await?;
+    Ok(estimate_wait_minutes(now, own.start_at, &ahead))
 }
