@@ -9,8 +9,8 @@ use domain::ids::{AppointmentId, OrgId, PatientId, UserId};
 use domain::store::StoreResult;
 use domain::visits::{CareTeamStore, VisitStaff};
 
-use crate::audit;
-use crate::db::{self, DbResult, SqlStore};
+use crate::db::{self, DbResult};
+use crate::sql_store::SqlStore;
 
 #[async_trait]
 impl CareTeamStore for SqlStore {
@@ -50,24 +50,24 @@ impl CareTeamStore for SqlStore {
         staff: &VisitStaff,
         audit: AuditEntry,
     ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "INSERT INTO visit_staff (appointment_id, user_id, org_id, role, added_at) \
+        self.audited_if(audit, async |tx| {
+            let done = sqlx::query(
+                "INSERT INTO visit_staff (appointment_id, user_id, org_id, role, added_at) \
              SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS \
                (SELECT 1 FROM visit_staff WHERE appointment_id = $1 AND user_id = $2)",
-        )
-        .bind(staff.appointment_id.to_string())
-        .bind(staff.user_id.to_string())
-        .bind(org.to_string())
-        .bind(staff.role.as_str())
-        .bind(staff.added_at.as_microsecond())
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        if done.rows_affected() > 0 {
-            audit::append(&mut tx, self.backend, vec![audit]).await?;
-        }
-        tx.commit().await.db()?;
+            )
+            .bind(staff.appointment_id.to_string())
+            .bind(staff.user_id.to_string())
+            .bind(org.to_string())
+            .bind(staff.role.as_str())
+            .bind(staff.added_at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            // A second time writes nothing and is not recorded again.
+            Ok(done.rows_affected() > 0)
+        })
+        .await?;
         Ok(())
     }
 

@@ -17,8 +17,8 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use crate::audit;
-use crate::db::{self, Arg, DbResult, Filter, R, SqlStore};
+use crate::db::{self, Arg, DbResult, Filter, R};
+use crate::sql_store::SqlStore;
 
 const THREAD_COLUMNS: &str = "id, org_id, site_id, patient_id, clinician_id, subject, status, assigned_to, created_by, \
                               created_at, last_message_at, reply_due_at, staff_unread, patient_unread, message_count";
@@ -175,35 +175,36 @@ impl MessagingStore for SqlStore {
             .seal(&body_place(&first.id.to_string()), &first.body)
             .await?;
         let sealed = self.seal_files(files).await?;
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO message_threads ({THREAD_COLUMNS}) VALUES ({})",
-            db::placeholders(1, 15)
-        ));
-        sqlx::query(sql)
-            .bind(t.id.to_string())
-            .bind(t.org_id.to_string())
-            .bind(t.site_id.to_string())
-            .bind(t.patient_id.to_string())
-            .bind(t.clinician_id.map(|u| u.to_string()))
-            .bind(subject)
-            .bind(t.status.as_str())
-            .bind(t.assigned_to.map(|u| u.to_string()))
-            .bind(t.created_by.to_string())
-            .bind(t.created_at.as_microsecond())
-            .bind(t.last_message_at.as_microsecond())
-            .bind(t.reply_due_at.map(|d| d.as_microsecond()))
-            .bind(t.staff_unread)
-            .bind(t.patient_unread)
-            .bind(t.message_count)
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        insert_message(&mut tx, first, body).await?;
-        insert_files(&mut tx, files, sealed).await?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(())
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO message_threads ({THREAD_COLUMNS}) VALUES ({})",
+                db::placeholders(1, 15)
+            ));
+            sqlx::query(sql)
+                .bind(t.id.to_string())
+                .bind(t.org_id.to_string())
+                .bind(t.site_id.to_string())
+                .bind(t.patient_id.to_string())
+                .bind(t.clinician_id.map(|u| u.to_string()))
+                .bind(subject)
+                .bind(t.status.as_str())
+                .bind(t.assigned_to.map(|u| u.to_string()))
+                .bind(t.created_by.to_string())
+                .bind(t.created_at.as_microsecond())
+                .bind(t.last_message_at.as_microsecond())
+                .bind(t.reply_due_at.map(|d| d.as_microsecond()))
+                .bind(t.staff_unread)
+                .bind(t.patient_unread)
+                .bind(t.message_count)
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            insert_message(tx, first, body).await?;
+            insert_files(tx, files, sealed).await?;
+
+            Ok(())
+        })
+        .await
     }
 
     async fn add_message(
@@ -220,7 +221,7 @@ impl MessagingStore for SqlStore {
             (false, true) => (0, 0),
             (false, false) => (0, 1),
         };
-        let mut tx = self.writer.begin().await.db()?;
+        self.audited_if(audit, async |tx| {
         let changed = sqlx::query(
             "UPDATE message_threads SET status = $3, assigned_to = $4, reply_due_at = $5, last_message_at = $6, \
              message_count = message_count + 1, staff_unread = staff_unread + $7, \
@@ -242,34 +243,36 @@ impl MessagingStore for SqlStore {
         if changed.rows_affected() == 0 {
             return Ok(false);
         }
-        insert_message(&mut tx, m, body).await?;
-        insert_files(&mut tx, files, sealed).await?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+        insert_message(tx, m, body).await?;
+        insert_files(tx, files, sealed).await?;
+
         Ok(true)
+        })
+        .await
     }
 
     async fn change_thread(&self, c: &ThreadChange, audit: AuditEntry) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        let changed = sqlx::query(
-            "UPDATE message_threads SET status = $3, assigned_to = $4, reply_due_at = $5 \
+        self.audited_if(audit, async |tx| {
+            let changed = sqlx::query(
+                "UPDATE message_threads SET status = $3, assigned_to = $4, reply_due_at = $5 \
              WHERE org_id = $1 AND id = $2 AND status = $6",
-        )
-        .bind(c.org_id.to_string())
-        .bind(c.thread_id.to_string())
-        .bind(c.to.as_str())
-        .bind(c.assigned_to.map(|u| u.to_string()))
-        .bind(c.reply_due_at.map(|d| d.as_microsecond()))
-        .bind(c.from.as_str())
-        .execute(&mut *tx)
+            )
+            .bind(c.org_id.to_string())
+            .bind(c.thread_id.to_string())
+            .bind(c.to.as_str())
+            .bind(c.assigned_to.map(|u| u.to_string()))
+            .bind(c.reply_due_at.map(|d| d.as_microsecond()))
+            .bind(c.from.as_str())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            if changed.rows_affected() == 0 {
+                return Ok(false);
+            }
+
+            Ok(true)
+        })
         .await
-        .db()?;
-        if changed.rows_affected() == 0 {
-            return Ok(false);
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
     }
 
     async fn get_thread(&self, org: OrgId, id: ThreadId) -> StoreResult<Option<Thread>> {
@@ -355,8 +358,8 @@ impl MessagingStore for SqlStore {
         } else {
             "staff_unread"
         };
-        let mut tx = self.writer.begin().await.db()?;
-        sqlx::query(
+        self.unaudited(async |tx| {
+            sqlx::query(
             "UPDATE messages SET read_at = $4, read_by = $5 WHERE org_id = $1 AND thread_id = $2 \
              AND from_patient = $3 AND staff_only = FALSE AND read_at IS NULL",
         )
@@ -368,16 +371,18 @@ impl MessagingStore for SqlStore {
         .execute(&mut *tx)
         .await
         .db()?;
-        sqlx::query(AssertSqlSafe(format!(
-            "UPDATE message_threads SET {counter} = 0 WHERE org_id = $1 AND id = $2"
-        )))
-        .bind(org.to_string())
-        .bind(id.to_string())
-        .execute(&mut *tx)
+            sqlx::query(AssertSqlSafe(format!(
+                "UPDATE message_threads SET {counter} = 0 WHERE org_id = $1 AND id = $2"
+            )))
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+
+            Ok(())
+        })
         .await
-        .db()?;
-        tx.commit().await.db()?;
-        Ok(())
     }
 
     async fn inbox(&self, org: OrgId, q: &InboxQuery) -> StoreResult<Vec<Thread>> {

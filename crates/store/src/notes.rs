@@ -18,8 +18,8 @@ use jiff::Timestamp;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
-use crate::audit;
-use crate::db::{self, Arg, DbResult, R, SqlStore};
+use crate::db::{self, Arg, DbResult, R};
+use crate::sql_store::SqlStore;
 
 const COLUMNS: &str = "id, org_id, appointment_id, patient_id, clinician_id, site_id, template, status, facts, body, \
                        version, created_by, created_at, updated_by, updated_at, signed_by, signed_at, \
@@ -173,44 +173,45 @@ async fn write_diagnoses(
 impl NoteStore for SqlStore {
     async fn create_note(&self, note: &Note, audit: AuditEntry) -> StoreResult<()> {
         let sealed = self.seal_note(note).await?;
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO notes ({COLUMNS}) VALUES ({})",
-            db::placeholders(1, 20)
-        ));
-        let signature = note.signature.as_ref();
-        sqlx::query(sql)
-            .bind(note.id.to_string())
-            .bind(note.org_id.to_string())
-            .bind(note.appointment_id.to_string())
-            .bind(note.patient_id.to_string())
-            .bind(note.clinician_id.to_string())
-            .bind(note.site_id.to_string())
-            .bind(note.template.as_str())
-            .bind(note.status.as_str())
-            .bind(sealed.facts)
-            .bind(sealed.body)
-            .bind(note.version)
-            .bind(note.created_by.to_string())
-            .bind(note.created_at.as_microsecond())
-            .bind(note.updated_by.to_string())
-            .bind(note.updated_at.as_microsecond())
-            .bind(signature.map(|s| s.by.to_string()))
-            .bind(signature.map(|s| s.at.as_microsecond()))
-            .bind(signature.map(|s| s.sha256.clone()))
-            .bind(note.summary_notified_at.map(|t| t.as_microsecond()))
-            .bind(note.summary_read_at.map(|t| t.as_microsecond()))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                db::write_error(e, |_| {
-                    "appointment_id: this appointment already has a note".into()
-                })
-            })?;
-        write_diagnoses(&mut tx, note.id, &note.diagnoses).await?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(())
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO notes ({COLUMNS}) VALUES ({})",
+                db::placeholders(1, 20)
+            ));
+            let signature = note.signature.as_ref();
+            sqlx::query(sql)
+                .bind(note.id.to_string())
+                .bind(note.org_id.to_string())
+                .bind(note.appointment_id.to_string())
+                .bind(note.patient_id.to_string())
+                .bind(note.clinician_id.to_string())
+                .bind(note.site_id.to_string())
+                .bind(note.template.as_str())
+                .bind(note.status.as_str())
+                .bind(sealed.facts)
+                .bind(sealed.body)
+                .bind(note.version)
+                .bind(note.created_by.to_string())
+                .bind(note.created_at.as_microsecond())
+                .bind(note.updated_by.to_string())
+                .bind(note.updated_at.as_microsecond())
+                .bind(signature.map(|s| s.by.to_string()))
+                .bind(signature.map(|s| s.at.as_microsecond()))
+                .bind(signature.map(|s| s.sha256.clone()))
+                .bind(note.summary_notified_at.map(|t| t.as_microsecond()))
+                .bind(note.summary_read_at.map(|t| t.as_microsecond()))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    db::write_error(e, |_| {
+                        "appointment_id: this appointment already has a note".into()
+                    })
+                })?;
+            write_diagnoses(tx, note.id, &note.diagnoses).await?;
+
+            Ok(())
+        })
+        .await
     }
 
     async fn get_note(&self, org: OrgId, id: NoteId) -> StoreResult<Option<Note>> {
@@ -244,8 +245,8 @@ impl NoteStore for SqlStore {
     ) -> StoreResult<bool> {
         let sealed = self.seal_note(note).await?;
         let signature = note.signature.as_ref();
-        let mut tx = self.writer.begin().await.db()?;
-        let changed = sqlx::query(
+        self.audited_if(audit, async |tx| {
+            let changed = sqlx::query(
             "UPDATE notes SET status = $3, facts = $4, body = $5, version = $6, updated_by = $7, \
              updated_at = $8, signed_by = $9, signed_at = $10, content_sha256 = $11 \
              WHERE org_id = $1 AND id = $2 AND status = 'draft' AND version = $12",
@@ -265,19 +266,20 @@ impl NoteStore for SqlStore {
         .execute(&mut *tx)
         .await
         .db()?;
-        if changed.rows_affected() == 0 {
-            return Ok(false);
-        }
-        write_diagnoses(&mut tx, note.id, &note.diagnoses).await?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
+            if changed.rows_affected() == 0 {
+                return Ok(false);
+            }
+            write_diagnoses(tx, note.id, &note.diagnoses).await?;
+
+            Ok(true)
+        })
+        .await
     }
 
     async fn add_addendum(&self, a: &Addendum, audit: AuditEntry) -> StoreResult<bool> {
         let id = a.id.to_string();
         let body = self.seal(&addendum_place(&id), &a.text).await?;
-        let mut tx = self.writer.begin().await.db()?;
+        self.audited_if(audit, async |tx| {
         let added = sqlx::query(
             "INSERT INTO note_addenda (id, note_id, org_id, body, signed_by, signed_at, content_sha256) \
              SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS \
@@ -296,9 +298,10 @@ impl NoteStore for SqlStore {
         if added.rows_affected() == 0 {
             return Ok(false);
         }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+
         Ok(true)
+        })
+        .await
     }
 
     async fn addenda(&self, org: OrgId, note: NoteId) -> StoreResult<Vec<Addendum>> {

@@ -180,6 +180,12 @@ pub enum AuditAction {
     PilotEvaluated,
     #[serde(rename = "goal.create")]
     GoalCreate,
+    #[serde(rename = "consent.read")]
+    ConsentRead,
+    #[serde(rename = "user.read")]
+    UserRead,
+    #[serde(rename = "user.list")]
+    UserList,
     #[serde(rename = "note.read")]
     NoteRead,
     #[serde(rename = "note.write")]
@@ -215,7 +221,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 76] = [
+    pub const ALL: [AuditAction; 79] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -276,6 +282,9 @@ impl AuditAction {
         AuditAction::SiteGateOverride,
         AuditAction::PilotEvaluated,
         AuditAction::GoalCreate,
+        AuditAction::ConsentRead,
+        AuditAction::UserRead,
+        AuditAction::UserList,
         AuditAction::NoteRead,
         AuditAction::NoteWrite,
         AuditAction::NoteSign,
@@ -356,6 +365,9 @@ impl AuditAction {
             AuditAction::SiteGateOverride => "site.gate_override",
             AuditAction::PilotEvaluated => "site.pilot_evaluated",
             AuditAction::GoalCreate => "goal.create",
+            AuditAction::ConsentRead => "consent.read",
+            AuditAction::UserRead => "user.read",
+            AuditAction::UserList => "user.list",
             AuditAction::NoteRead => "note.read",
             AuditAction::NoteWrite => "note.write",
             AuditAction::NoteSign => "note.sign",

@@ -14,6 +14,7 @@ mod notes;
 mod patients;
 mod program;
 mod scheduling;
+mod schema;
 mod sessions;
 mod training;
 mod visits;
