@@ -9,7 +9,7 @@ use crate::connect_error::ConnectError;
 use crate::sql_store::SqlStore;
 use crate::writer::{self, WriteJob};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, AssertSqlSafe, Executor};
+use sqlx::{AnyPool, Executor};
 
 /// How to open a store. `ConnectOptions::default()` is what `connect` uses.
 #[derive(Debug, Clone)]
@@ -68,9 +68,11 @@ pub async fn connect_with(
             (pool.clone(), pool, None)
         }
     };
-    let group_commits = writer::spawn(writer.clone(), backend).map_err(ConnectError::Writer)?;
-    if let Some((maintenance, path)) = maintenance {
-        spawn_checkpointer(maintenance, wal_path(&path), group_commits.downgrade());
+    let wal = maintenance.as_ref().map(|(_, path)| wal_path(path));
+    let group_commits =
+        writer::spawn(writer.clone(), backend, wal).map_err(ConnectError::Writer)?;
+    if let Some((maintenance, _)) = maintenance {
+        spawn_checkpointer(maintenance, group_commits.downgrade());
     }
     Ok(Arc::new(SqlStore {
         backend,
@@ -172,11 +174,6 @@ async fn open_sqlite(
 /// How often the background checkpoint copies the WAL into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The WAL file may grow to this size before a checkpoint resets it. Readers that run all the time
-/// keep a PASSIVE checkpoint from ever starting the WAL over, so without a reset it grows without
-/// end (528 MB after 100,000 audited reads, for a 66 MB database).
-pub(crate) const WAL_RESET_BYTES: u64 = 64 * 1024 * 1024;
-
 fn wal_path(database: &Path) -> PathBuf {
     let mut name = database.as_os_str().to_owned();
     name.push("-wal");
@@ -184,11 +181,10 @@ fn wal_path(database: &Path) -> PathBuf {
 }
 
 /// Copies committed WAL pages into the database on its own connection. A PASSIVE checkpoint never
-/// blocks the writer or readers, so commits (and the requests waiting on them) stay short. Once the
-/// WAL file is over `WAL_RESET_BYTES`, a TRUNCATE checkpoint waits for the readers of older
-/// snapshots to finish (a few milliseconds: reads are short), holding off the next commit
-/// meanwhile, and empties the file. The task ends when the store is dropped.
-fn spawn_checkpointer(pool: AnyPool, wal: PathBuf, alive: tokio::sync::mpsc::WeakSender<WriteJob>) {
+/// blocks the writer or readers, so commits (and the requests waiting on them) stay short. (It
+/// never starts the WAL over while readers come and go: the writer does that, see `writer.rs`.)
+/// The task ends when the store is dropped.
+fn spawn_checkpointer(pool: AnyPool, alive: tokio::sync::mpsc::WeakSender<WriteJob>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -198,11 +194,11 @@ fn spawn_checkpointer(pool: AnyPool, wal: PathBuf, alive: tokio::sync::mpsc::Wea
                 pool.close().await;
                 return;
             }
-            let full = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_RESET_BYTES);
-            let mode = if full { "TRUNCATE" } else { "PASSIVE" };
-            let sql = AssertSqlSafe(format!("PRAGMA wal_checkpoint({mode})"));
-            if let Err(e) = sqlx::query(sql).execute(&pool).await {
-                tracing::warn!(error = %e, mode, "background WAL checkpoint failed");
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "background WAL checkpoint failed");
             }
         }
     });
