@@ -11,6 +11,7 @@ mod audit_trail;
 mod cli;
 mod clinic;
 mod http;
+mod live;
 mod scheduling;
 mod sign_in;
 mod smtp;
