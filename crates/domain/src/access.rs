@@ -267,6 +267,36 @@ fn scope_for(permission: Permission) -> Option<(&'static str, ScopeAccess)> {
     }
 }
 
+/// How far a role reaches when administering accounts: an administrator changes only
+/// accounts ranked below their own, so a site administrator cannot lock out the organization's
+/// administrator, and no administrator can disable a peer.
+pub fn admin_rank(role: Role) -> u8 {
+    match role {
+        Role::Patient => 0,
+        Role::Clinician | Role::Nurse | Role::FrontDesk => 1,
+        // Organization-wide roles a site administrator may not create, so may not change either.
+        Role::SiteAdmin | Role::ProgramManager | Role::Auditor => 2,
+        Role::OrgAdmin => 3,
+    }
+}
+
+/// May the actor change (disable, enable) an account with role `target`? The operator may
+/// change any; a user only accounts ranked below their own role.
+pub fn check_may_change_account(actor: &Actor, target: Role) -> Result<(), DomainError> {
+    let allowed = match (&actor.principal, actor.role) {
+        (Principal::Operator, _) => true,
+        (Principal::User(_), Some(role)) => admin_rank(target) < admin_rank(role),
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden {
+            action: "change an account whose role is not below your own",
+        })
+    }
+}
+
 /// May the actor do this at all (ignoring which record)?
 pub fn require(actor: &Actor, permission: Permission) -> Result<(), DomainError> {
     let allowed = match (&actor.principal, actor.role) {
@@ -341,5 +371,38 @@ pub fn check_patient_access(
             }
         }
         _ => require(actor, permission).map(|()| PatientAccess::Normal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role) -> Actor {
+        Actor {
+            principal: Principal::User(UserId::new()),
+            role: Some(role),
+            ..Actor::operator()
+        }
+    }
+
+    #[test]
+    fn an_administrator_changes_only_accounts_below_their_own_role() {
+        let site_admin = user(Role::SiteAdmin);
+        let org_admin = user(Role::OrgAdmin);
+        assert!(check_may_change_account(&site_admin, Role::Clinician).is_ok());
+        assert!(check_may_change_account(&site_admin, Role::Patient).is_ok());
+        for peer_or_above in [
+            Role::SiteAdmin,
+            Role::OrgAdmin,
+            Role::Auditor,
+            Role::ProgramManager,
+        ] {
+            assert!(check_may_change_account(&site_admin, peer_or_above).is_err());
+        }
+        assert!(check_may_change_account(&org_admin, Role::SiteAdmin).is_ok());
+        assert!(check_may_change_account(&org_admin, Role::Auditor).is_ok());
+        assert!(check_may_change_account(&org_admin, Role::OrgAdmin).is_err());
+        assert!(check_may_change_account(&Actor::operator(), Role::OrgAdmin).is_ok());
     }
 }

@@ -461,8 +461,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Verify { json }) => {
             let store = open_store(&cli.database_url, &options).await?;
             return Ok(
-                match domain::service::audit::verify_chain(store.as_ref()).await? {
-                    Ok(report) => {
+                match domain::service::audit::verify_chain(store.as_ref()).await {
+                    Err(e) => {
+                        // A record that cannot be read is reported like a break: named, failing.
+                        let problem = match e {
+                            domain::DomainError::Storage(why) => why,
+                            other => other.to_string(),
+                        };
+                        print(
+                            json,
+                            json!({ "ok": false, "problem": problem }),
+                            format!("audit chain could not be verified: {problem}"),
+                        );
+                        ExitCode::FAILURE
+                    }
+                    Ok(Ok(report)) => {
                         print(
                             json,
                             json!({ "ok": true, "checked": report.checked, "head": report.head_seq }),
@@ -470,7 +483,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         );
                         ExitCode::SUCCESS
                     }
-                    Err(broken) => {
+                    Ok(Err(broken)) => {
                         print(
                             json,
                             json!({ "ok": false, "problem": broken.to_string() }),
@@ -527,6 +540,7 @@ async fn serve(
     sealer: Arc<Sealer>,
     database_url: &str,
 ) -> anyhow::Result<()> {
+    crate::connections::raise_file_limit();
     let listener = std::net::TcpListener::bind(config.addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
     let scheme = if config.tls() { "https" } else { "http" };

@@ -38,6 +38,10 @@ pub struct ServeConfig {
     /// Sign-in attempts (password or code) accepted from one address per minute; more get 429.
     #[arg(long, env = "TELEMED_SIGN_IN_ATTEMPTS_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub sign_in_attempts_per_minute: u32,
+    /// Failed token requests accepted per minute for one client id, and from one address; more get
+    /// 429 with Retry-After until the minute ends.
+    #[arg(long, env = "TELEMED_TOKEN_FAILURES_PER_MINUTE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub token_failures_per_minute: u32,
     /// How long a locked account stays locked.
     #[arg(long, env = "TELEMED_LOCKOUT_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(i64).range(1..=10080))]
     pub lockout_minutes: i64,
@@ -53,6 +57,18 @@ pub struct ServeConfig {
     /// A request that takes longer is answered 408.
     #[arg(long, env = "TELEMED_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
     pub request_timeout_seconds: u64,
+    /// A client has this long to send a request's headers (and, on a kept-alive connection, to
+    /// start its next request); slower ones are disconnected.
+    #[arg(long, env = "TELEMED_HEADER_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub header_timeout_seconds: u64,
+    /// A connection on which nothing is read or written this long is closed (silent sockets,
+    /// WebSockets whose page stopped pinging).
+    #[arg(long, env = "TELEMED_IDLE_CONNECTION_SECONDS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_connection_seconds: u64,
+    /// Connections open at once from one source address; more are closed on arrival. A clinic
+    /// whose staff share one public address needs about eight per person.
+    #[arg(long, env = "TELEMED_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_address: u32,
     /// A patient cancelling later than this many hours before a visit is recorded as a late cancellation.
     #[arg(long, env = "TELEMED_CANCELLATION_CUTOFF_HOURS", default_value_t = 24, value_parser = clap::value_parser!(i64).range(0..=336))]
     pub cancellation_cutoff_hours: i64,
@@ -211,11 +227,15 @@ impl ServeConfig {
             session_absolute_hours: 12,
             max_failed_sign_ins: 5,
             sign_in_attempts_per_minute: 30,
+            token_failures_per_minute: 10,
             lockout_minutes: 15,
             token_ttl_seconds: 900,
             break_glass_minutes: 60,
             max_body_bytes: 65536,
             request_timeout_seconds: 30,
+            header_timeout_seconds: 10,
+            idle_connection_seconds: 90,
+            max_connections_per_address: 256,
             cancellation_cutoff_hours: 24,
             no_show_grace_minutes: 15,
             check_in_window_minutes: 30,
@@ -285,11 +305,15 @@ impl ServeConfig {
              TELEMED_SESSION_ABSOLUTE_HOURS={}\n\
              TELEMED_MAX_FAILED_SIGN_INS={}\n\
              TELEMED_SIGN_IN_ATTEMPTS_PER_MINUTE={}\n\
+             TELEMED_TOKEN_FAILURES_PER_MINUTE={}\n\
              TELEMED_LOCKOUT_MINUTES={}\n\
              TELEMED_TOKEN_TTL_SECONDS={}\n\
              TELEMED_BREAK_GLASS_MINUTES={}\n\
              TELEMED_MAX_BODY_BYTES={}\n\
              TELEMED_REQUEST_TIMEOUT_SECONDS={}\n\
+             TELEMED_HEADER_TIMEOUT_SECONDS={}\n\
+             TELEMED_IDLE_CONNECTION_SECONDS={}\n\
+             TELEMED_MAX_CONNECTIONS_PER_ADDRESS={}\n\
              TELEMED_CANCELLATION_CUTOFF_HOURS={}\n\
              TELEMED_NO_SHOW_GRACE_MINUTES={}\n\
              TELEMED_CHECK_IN_WINDOW_MINUTES={}\n\
@@ -311,11 +335,15 @@ impl ServeConfig {
             d.session_absolute_hours,
             d.max_failed_sign_ins,
             d.sign_in_attempts_per_minute,
+            d.token_failures_per_minute,
             d.lockout_minutes,
             d.token_ttl_seconds,
             d.break_glass_minutes,
             d.max_body_bytes,
             d.request_timeout_seconds,
+            d.header_timeout_seconds,
+            d.idle_connection_seconds,
+            d.max_connections_per_address,
             d.cancellation_cutoff_hours,
             d.no_show_grace_minutes,
             d.check_in_window_minutes,

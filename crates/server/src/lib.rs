@@ -16,6 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod demo;
 pub mod demo_program;
 pub mod demo_schedule;

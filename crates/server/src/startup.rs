@@ -160,6 +160,11 @@ pub async fn serve(listener: std::net::TcpListener, state: AppState) -> anyhow::
         (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
         _ => None,
     };
+    let limits = crate::connections::Limits::new(
+        state.config.max_connections_per_address,
+        Duration::from_secs(state.config.idle_connection_seconds),
+    );
+    let header_timeout = Duration::from_secs(state.config.header_timeout_seconds);
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
@@ -172,20 +177,48 @@ pub async fn serve(listener: std::net::TcpListener, state: AppState) -> anyhow::
         Some((cert, key)) => {
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await?;
-            axum_server::from_tcp_rustls(listener, config)?
-                .handle(handle)
-                .serve(app)
-                .await
+            let tls = axum_server::tls_rustls::RustlsAcceptor::new(config).acceptor(limits);
+            limited(
+                axum_server::from_tcp(listener)?.acceptor(tls),
+                header_timeout,
+            )
+            .handle(handle)
+            .serve(app)
+            .await
         }
         None => {
-            axum_server::from_tcp(listener)?
-                .handle(handle)
-                .serve(app)
-                .await
+            limited(
+                axum_server::from_tcp(listener)?.acceptor(limits),
+                header_timeout,
+            )
+            .handle(handle)
+            .serve(app)
+            .await
         }
     };
     jobs.abort();
     Ok(result?)
+}
+
+/// Bounds how long a connection may take to say what it wants: the first request (which also
+/// covers protocol detection, before hyper's own timer runs), each request's headers, and the
+/// wait for the next request on a kept-alive connection (hyper runs the header timer from the
+/// moment it waits for a request). Accept failures (out of file descriptors) are logged.
+fn limited<A>(
+    mut server: axum_server::Server<SocketAddr, A>,
+    header_timeout: Duration,
+) -> axum_server::Server<SocketAddr, A> {
+    server
+        .http_builder()
+        .http1()
+        .header_read_timeout(header_timeout);
+    server
+        .first_request_timeout(header_timeout)
+        .accept_error_handler(|peer, e| match peer {
+            // Refusals by the per-address cap are logged where they are decided.
+            Some(_) => tracing::debug!(error = %e, "connection not accepted"),
+            None => tracing::warn!(error = %e, "cannot accept connections"),
+        })
 }
 
 /// Starts the server in the background on an ephemeral port; for tests and benchmarks.

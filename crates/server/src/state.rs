@@ -7,7 +7,7 @@ use domain::{Clock, Store};
 
 use crate::auth::oauth::TokenCache;
 use crate::auth::sealed::Sealer;
-use crate::auth::throttle::SignInThrottle;
+use crate::auth::throttle::Throttle;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 
@@ -20,7 +20,9 @@ pub struct AppState {
     pub tokens: Arc<TokenCache>,
     /// Seals secrets the server must read back (TOTP secrets) before they are stored.
     pub sealer: Arc<Sealer>,
-    pub sign_in_throttle: Arc<SignInThrottle>,
+    pub sign_in_throttle: Arc<Throttle>,
+    /// Failed token requests per client id and per source address.
+    pub token_throttle: Arc<Throttle>,
     /// Who may take virtual visits (the telehealth certification rule).
     pub competency: Arc<dyn domain::scheduling::CompetencyGate>,
     /// Sends reminder emails; `None` when no SMTP server is configured.
@@ -65,6 +67,7 @@ impl AppState {
             tokens: Arc::default(),
             sealer,
             sign_in_throttle: Arc::default(),
+            token_throttle: Arc::default(),
         }
     }
 

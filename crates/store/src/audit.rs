@@ -261,7 +261,24 @@ fn bind_record<'q>(
         .bind(r.hash.clone())
 }
 
+/// A record, or an error naming it: a value that does not decode was written by someone other
+/// than the server (which only writes values it can read back), so the record was tampered with.
 fn record_from_row(row: &AnyRow) -> R<AuditRecord> {
+    decode_record(row).map_err(|e| {
+        let seq = db::int(row, "seq")
+            .map_or_else(|_| "with an unreadable number".into(), |s| s.to_string());
+        let why = match e {
+            DomainError::Storage(why) => why,
+            other => other.to_string(),
+        };
+        tracing::error!(seq, "audit record cannot be read");
+        DomainError::Storage(format!(
+            "audit record {seq} was altered outside the server: {why}"
+        ))
+    })
+}
+
+fn decode_record(row: &AnyRow) -> R<AuditRecord> {
     let actor = db::actor(row)?;
     let action =
         AuditAction::parse(&db::text(row, "action")?).ok_or_else(|| unreadable("action"))?;

@@ -180,10 +180,16 @@ pub enum AuditAction {
     PilotEvaluated,
     #[serde(rename = "goal.create")]
     GoalCreate,
+    #[serde(rename = "consent.read")]
+    ConsentRead,
+    #[serde(rename = "user.read")]
+    UserRead,
+    #[serde(rename = "user.list")]
+    UserList,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 60] = [
+    pub const ALL: [AuditAction; 63] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -244,6 +250,9 @@ impl AuditAction {
         AuditAction::SiteGateOverride,
         AuditAction::PilotEvaluated,
         AuditAction::GoalCreate,
+        AuditAction::ConsentRead,
+        AuditAction::UserRead,
+        AuditAction::UserList,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -308,6 +317,9 @@ impl AuditAction {
             AuditAction::SiteGateOverride => "site.gate_override",
             AuditAction::PilotEvaluated => "site.pilot_evaluated",
             AuditAction::GoalCreate => "goal.create",
+            AuditAction::ConsentRead => "consent.read",
+            AuditAction::UserRead => "user.read",
+            AuditAction::UserList => "user.list",
         }
     }
 

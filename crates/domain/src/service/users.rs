@@ -231,25 +231,48 @@ pub async fn list(ctx: Ctx<'_>, actor: &Actor, role: Option<Role>) -> DomainResu
     let org = actor.org()?;
     access::require(actor, Permission::ManageUsers)?;
     let users = ctx.store.list_users(org, role).await?;
-    Ok(match actor.role {
+    let users: Vec<User> = match actor.role {
         Some(Role::SiteAdmin) => users
             .into_iter()
             .filter(|u| u.site_ids.iter().any(|s| actor.site_ids.contains(s)))
             .collect(),
         _ => users,
-    })
+    };
+    // Patients' accounts name patients: such a list is a read of patient data.
+    let patients = users.iter().filter(|u| u.role == Role::Patient).count();
+    if patients > 0 {
+        let audit = account_read(ctx, actor, AuditAction::UserList, org)
+            .detail(format!("{} accounts, {patients} of patients", users.len()));
+        ctx.store.record_audit(audit).await?;
+    }
+    Ok(users)
 }
 
-/// A user's own account, or any account for a user manager of the same organization.
+fn account_read(ctx: Ctx<'_>, actor: &Actor, action: AuditAction, org: OrgId) -> AuditEntry {
+    AuditEntry::new(ctx.clock.now(), actor.audit_actor(), action, "User")
+        .org(org)
+        .from_ip(actor.source_ip.clone())
+}
+
+/// A user's own account, or any account for a user manager of the same organization; a
+/// patient's account is an audited read.
 pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: UserId) -> DomainResult<User> {
     let org = actor.org()?;
     if actor.user_id() != Some(id) && actor.principal != Principal::Operator {
         access::require(actor, Permission::ManageUsers)?;
     }
-    ctx.store
+    let user = ctx
+        .store
         .get_user(org, id)
         .await?
-        .ok_or(DomainError::NotFound { resource: "user" })
+        .ok_or(DomainError::NotFound { resource: "user" })?;
+    if let Some(patient) = user.patient_id {
+        let audit = account_read(ctx, actor, AuditAction::UserRead, org)
+            .resource(user.id)
+            .patient(patient);
+        ctx.store.record_audit(audit).await?;
+    }
+    Ok(user)
 }
 
 /// Turns an account off (or on again); sessions of a disabled user stop working at their next request.
@@ -276,6 +299,17 @@ pub async fn set_active(
         && !user.site_ids.iter().any(|s| actor.site_ids.contains(s))
     {
         return Err(DomainError::NotFound { resource: "user" });
+    }
+    access::check_may_change_account(actor, user.role)?;
+    if !active && user.active && user.role == Role::OrgAdmin {
+        // An organization without an active administrator can only be repaired from the shell.
+        let admins = ctx.store.list_users(org, Some(Role::OrgAdmin)).await?;
+        if !admins.iter().any(|u| u.active && u.id != id) {
+            return Err(DomainError::invalid(
+                "active",
+                "this is the organization's last active administrator",
+            ));
+        }
     }
     user.active = active;
     let audit = AuditEntry::new(

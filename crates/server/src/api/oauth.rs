@@ -59,6 +59,20 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     response
 }
 
+/// 429 with `Retry-After` in whole seconds (rounded up, so a client never retries too early).
+fn too_many_attempts(wait: jiff::SignedDuration) -> Response {
+    let seconds = wait.as_secs() + i64::from(wait.subsec_nanos() > 0);
+    let mut response = oauth_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        &format!("too many failed attempts; retry after {seconds} seconds"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+    response
+}
+
 /// Credentials from `Authorization: Basic base64(client_id:client_secret)` (each form-urlencoded, RFC 6749 §2.3.1).
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -76,7 +90,8 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// Exchange client credentials for a short-lived bearer token.
 #[utoipa::path(post, path = "/oauth/token", tag = "oauth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError), (status = 401, body = OAuthError)),
+    responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError), (status = 401, body = OAuthError),
+        (status = 429, body = OAuthError, description = "Too many failed attempts for this client id or from this address; see Retry-After")),
     security(("client_basic" = [])))]
 pub async fn token(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let (parts, body) = request.into_parts();
@@ -125,6 +140,21 @@ pub async fn token(State(state): State<AppState>, request: axum::extract::Reques
             "authenticate with HTTP Basic (client_secret_basic)",
         );
     };
+    // Both keys are checked before the secret, so a right guess inside a blocked minute is
+    // refused like a wrong one and tells the guesser nothing.
+    let now = state.clock.now();
+    let limit = state.config.token_failures_per_minute;
+    let keys = [
+        format!("client:{client_id}"),
+        format!("address:{}", ip.as_deref().unwrap_or("unknown")),
+    ];
+    let wait = keys
+        .iter()
+        .filter_map(|key| state.token_throttle.blocked(key, now, limit))
+        .max();
+    if let Some(wait) = wait {
+        return too_many_attempts(wait);
+    }
     match issue_token(&state, &client_id, &secret, form.scope.as_deref(), ip).await {
         Ok(issued) => {
             let mut response = Json(TokenResponse {
@@ -139,11 +169,16 @@ pub async fn token(State(state): State<AppState>, request: axum::extract::Reques
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Err(TokenError::InvalidClient) => oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client or wrong secret",
-        ),
+        Err(TokenError::InvalidClient) => {
+            for key in &keys {
+                state.token_throttle.count(key, now);
+            }
+            oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "unknown client or wrong secret",
+            )
+        }
         Err(TokenError::InvalidScope(why)) => {
             oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", &why)
         }

@@ -208,7 +208,7 @@ impl From<&Certification> for CertificationResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ExceptionResponse {
+pub struct GateExceptionResponse {
     pub id: String,
     pub clinician_id: String,
     pub reason: String,
@@ -217,7 +217,7 @@ pub struct ExceptionResponse {
     pub until: String,
 }
 
-impl From<&GateException> for ExceptionResponse {
+impl From<&GateException> for GateExceptionResponse {
     fn from(e: &GateException) -> Self {
         Self {
             id: e.id.to_string(),
@@ -241,7 +241,7 @@ pub struct TrainingRecordResponse {
     pub standing: String,
     pub enrolments: Vec<EnrolmentResponse>,
     pub certifications: Vec<CertificationResponse>,
-    pub exceptions: Vec<ExceptionResponse>,
+    pub exceptions: Vec<GateExceptionResponse>,
 }
 
 impl From<&TrainingRecord> for TrainingRecordResponse {
@@ -306,7 +306,7 @@ pub struct TestResultResponse {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ExceptionRequest {
+pub struct GateExceptionRequest {
     pub clinician_id: String,
     /// Why the clinician may take virtual visits without a current certification (audited).
     #[schema(example = "Locum cover until the March course; certified elsewhere")]
@@ -465,15 +465,15 @@ pub fn result_of(o: &TestOutcome, course: &Course) -> TestResultResponse {
 /// Let an uncertified clinician take virtual visits until a date, for a written reason
 /// (program managers, organization administrators; audited).
 #[utoipa::path(post, path = "/api/v1/certification-exceptions", tag = "training",
-    request_body = ExceptionRequest,
-    responses((status = 201, body = ExceptionResponse), (status = 401, body = ErrorBody),
+    request_body = GateExceptionRequest,
+    responses((status = 201, body = GateExceptionResponse), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn grant_exception(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
-    ApiJson(body): ApiJson<ExceptionRequest>,
-) -> ApiResult<(StatusCode, Json<ExceptionResponse>)> {
+    ApiJson(body): ApiJson<GateExceptionRequest>,
+) -> ApiResult<(StatusCode, Json<GateExceptionResponse>)> {
     let clinician: UserId = body
         .clinician_id
         .trim()

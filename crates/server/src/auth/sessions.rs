@@ -64,11 +64,17 @@ pub async fn load(
         state.store.delete_session(&hash).await?;
         return Ok(Err(SessionProblem::Expired));
     }
-    // Touch at most once a minute: the idle timeout does not need finer time, and reads stay reads.
-    if now.duration_since(session.last_seen_at) > SignedDuration::from_mins(1) {
+    if now.duration_since(session.last_seen_at) >= touch_interval(idle) {
         state.store.touch_session(&hash, now).await?;
     }
     Ok(Ok((session, user)))
+}
+
+/// How stale `last_seen_at` may grow before a request refreshes it. Writing on every request
+/// would turn reads into writes; a quarter of the idle limit (at most a minute) keeps activity
+/// sliding the deadline whatever the limit, losing at most a quarter of it.
+fn touch_interval(idle: SignedDuration) -> SignedDuration {
+    (idle / 4).min(SignedDuration::from_mins(1))
 }
 
 fn expired(since: Timestamp, limit: SignedDuration, now: Timestamp) -> bool {
@@ -105,4 +111,21 @@ pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<Strin
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_string())
         .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_touch_interval_is_a_quarter_of_a_short_idle_limit_and_at_most_a_minute() {
+        assert_eq!(
+            touch_interval(SignedDuration::from_mins(1)),
+            SignedDuration::from_secs(15)
+        );
+        assert_eq!(
+            touch_interval(SignedDuration::from_mins(30)),
+            SignedDuration::from_mins(1)
+        );
+    }
 }

@@ -187,13 +187,28 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     })
 }
 
-/// Only our own pages are places to return to after an action, never another site.
-pub fn return_address(raw: &str) -> Option<String> {
+/// Only our own pages are places to return to after an action, never another site. A return
+/// address ends up in a `Location` header, so one that is not plainly ours (another origin, a
+/// control character, an encoded line break) is refused before the action runs: blank means
+/// "none", anything else that is not ours is a bad request.
+pub fn return_address(raw: &str) -> Result<Option<String>, PageError> {
     let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
     let ours = ["/front-desk", "/schedule", "/appointments"]
         .iter()
         .any(|p| raw.starts_with(p));
-    (ours && !raw.contains("//") && !raw.contains('\\')).then(|| raw.to_string())
+    let plain = raw
+        .chars()
+        .all(|c| c.is_ascii_graphic() && c != '\\' && c != '"' && c != '<' && c != '>');
+    if ours && plain && !raw.contains("//") {
+        Ok(Some(raw.to_string()))
+    } else {
+        Err(PageError::BadRequest(
+            "The return address is not a page of this site.".into(),
+        ))
+    }
 }
 
 /// What was typed on the page's forms, kept when one comes back with errors.
@@ -292,7 +307,7 @@ async fn show_page(
     }
 
     let path = format!("/appointments/{id}");
-    let back = back.as_deref().and_then(return_address);
+    let back = return_address(back.as_deref().unwrap_or_default())?;
     let (back_href, back_label) = match &back {
         Some(b) if b.starts_with("/front-desk") => (b.clone(), "Back to the front desk"),
         Some(b) if b.starts_with("/schedule") => (b.clone(), "Back to the schedule"),
@@ -531,8 +546,8 @@ const LABELS: [(&str, &str); 3] = [
 ];
 
 /// After a step: back where the person came from, or to the appointment, with a notice.
-fn after_step(id: AppointmentId, form: &FormData, done: &str) -> PageResult {
-    let to = match return_address(form.get("back")) {
+fn after_step(id: AppointmentId, back: Option<String>, done: &str) -> PageResult {
+    let to = match back {
         Some(back) => {
             let joiner = if back.contains('?') { '&' } else { '?' };
             format!("{back}{joiner}done={done}")
@@ -579,7 +594,7 @@ async fn refused(
         patient_state: form.get("patient_state").to_string(),
         consent: accepted_version(form).is_some(),
     };
-    let back = return_address(form.get("back"));
+    let back = return_address(form.get("back"))?;
     show_page(state, me, id, back, &entered, errors, None, status).await
 }
 
@@ -594,11 +609,13 @@ macro_rules! step {
         ) -> PageResult {
             check_csrf(&me.session.csrf_token, &$form)?;
             let $id = parse_id(&raw)?;
+            // Checked before the step: a bad address must not leave the step done and a 400 behind.
+            let back = return_address($form.get("back"))?;
             let $ctx = state.ctx();
             let $actor = &me.actor;
             let outcome: Result<Appointment, DomainError> = $call.await;
             match outcome {
-                Ok(_) => after_step($id, &$form, $done),
+                Ok(_) => after_step($id, back, $done),
                 Err(err) => refused(&state, &me, $id, &$form, err).await,
             }
         }

@@ -208,6 +208,18 @@ on_both_backends!(
 );
 
 on_both_backends!(
+    audit_verify_names_a_record_whose_tampered_value_cannot_be_read,
+    |app: TestApp| async move {
+        tampering_is_named(
+            app,
+            |seq| format!("UPDATE audit_log SET actor_id = 'not a uuid' WHERE seq = {seq};"),
+            |seq| format!("audit record {seq} was altered"),
+        )
+        .await;
+    }
+);
+
+on_both_backends!(
     audit_verify_names_a_deleted_record,
     |app: TestApp| async move {
         tampering_is_named(

@@ -75,6 +75,34 @@ macro_rules! on_both_backends {
             }
         }
     };
+    // With a configuration of its own: `on_both_backends!(name, config, body)`.
+    ($name:ident, $config:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app =
+                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $config)
+                        .await;
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(telemed_pg),
+                ignore = "set TELEMED_TEST_POSTGRES_URL to run on PostgreSQL"
+            )]
+            async fn postgres() {
+                let app = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Postgres,
+                    $config,
+                )
+                .await;
+                ($body)(app).await;
+            }
+        }
+    };
 }
 
 pub struct TestApp {

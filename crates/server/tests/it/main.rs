@@ -7,11 +7,15 @@ mod helpers;
 
 mod access;
 mod architecture;
+mod audit_coverage;
 mod audit_trail;
 mod cli;
 mod clinic;
+mod connections;
+mod hardening;
 mod http;
 mod live;
+mod openapi;
 mod scheduling;
 mod sign_in;
 mod smtp;

@@ -111,7 +111,7 @@ pub async fn give(
     Ok(consent)
 }
 
-/// The patient's consent status: the current text, and whether they agreed to it.
+/// The patient's consent status: the current text, and whether they agreed to it (an audited read).
 pub async fn status(
     ctx: Ctx<'_>,
     actor: &Actor,
@@ -124,5 +124,7 @@ pub async fn status(
     let patient = super::booking::patient_for(ctx, actor, org, patient_id).await?;
     let doc = current(ctx, org).await?;
     let given = ctx.store.patient_consents(org, patient.id).await?;
+    let audit = entry(ctx, actor, AuditAction::ConsentRead, "Consent", org).patient(patient.id);
+    ctx.store.record_audit(audit).await?;
     Ok((doc, given))
 }
