@@ -46,6 +46,8 @@ use crate::state::AppState;
 pub const GUEST_COOKIE: &str = "telemed_guest";
 /// A connection that sends nothing this long (the page pings every 25 s) is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
+/// How long a connection the server closes waits for the browser's closing answer.
+const CLOSING_GRACE: Duration = Duration::from_secs(2);
 /// Each connection reads in chunks this large (a 64 KiB message still arrives whole); small,
 /// because ten thousand patients may be waiting at once.
 const READ_BUFFER_BYTES: usize = 256;
@@ -387,6 +389,16 @@ async fn close_for(socket: &mut Socket, outbox: &Outbox, reason: Ended) {
         reason: why.into(),
     };
     let _ = socket.send(Message::Close(Some(close))).await;
+    // Read on until the browser's own close (briefly): closing with its messages still unread
+    // would reset the connection, and the browser would never see why it was closed.
+    let _ = tokio::time::timeout(CLOSING_GRACE, async {
+        while let Some(Ok(message)) = socket.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn too_fast(per_second: u32) -> Refusal {
