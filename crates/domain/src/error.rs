@@ -99,3 +99,6 @@ impl DomainError {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// What storage ports return.
+pub type StoreResult<T> = Result<T, DomainError>;

@@ -7,199 +7,45 @@
 //! - a unique-constraint violation comes back as `DomainError::Conflict` with a message naming the field.
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 
-use crate::compliance::{AuditEntry, AuditQuery, AuditRecord, BreakGlassGrant};
-use crate::error::DomainError;
-use crate::identity::{Credentials, Organization, Patient, PatientQuery, Role, Site, User};
-use crate::ids::{BreakGlassId, ClientId, OrgId, PatientId, SiteId, UserId};
+pub use crate::error::StoreResult;
+pub use crate::identity::{ClientRecord, NewUser, RecoveryCodeUse, SessionRecord, TokenRecord};
 
-pub type StoreResult<T> = Result<T, DomainError>;
-
-/// A new user with their secrets already hashed by the caller.
-#[derive(Clone)]
-pub struct NewUser {
-    pub user: User,
-    pub password_hash: String,
-    /// A TOTP secret handed over by the operator: stored as already confirmed (`totp_confirmed = true`).
-    /// `None`: the user enrols an authenticator at first sign-in.
-    pub totp_secret: Option<String>,
+/// Every area's storage port by name: `use domain::store::prelude::*` brings them all into scope
+/// (needed only to call them on a concrete store type; on `dyn Store` they are callable as they are).
+pub mod prelude {
+    pub use super::Store;
+    pub use crate::compliance::{AuditStore, ComplianceStore};
+    pub use crate::identity::{IdentityStore, PatientStore, SessionStore};
+    pub use crate::program::ProgramStore;
+    pub use crate::scheduling::{AppointmentStore, AvailabilityStore, QueueStore, SlotStore};
+    pub use crate::training::TrainingStore;
+    pub use crate::visits::VisitStore;
 }
 
-/// A server-side session. Only the SHA-256 of the cookie value is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionRecord {
-    pub token_hash: String,
-    pub user_id: UserId,
-    pub org_id: OrgId,
-    /// Password checked, second factor still to come.
-    pub mfa_pending: bool,
-    pub csrf_token: String,
-    pub created_at: Timestamp,
-    pub last_seen_at: Timestamp,
-    pub source_ip: Option<String>,
-}
-
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientRecord {
-    pub id: ClientId,
-    pub org_id: OrgId,
-    pub name: String,
-    /// SHA-256 of the client secret (a random 256-bit value, so no slow hash is needed).
-    pub secret_hash: String,
-    pub scopes: String,
-    pub created_at: Timestamp,
-}
-
-impl std::fmt::Debug for ClientRecord {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientRecord")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// A bearer token. Only the SHA-256 of the token is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    pub token_hash: String,
-    pub client_id: ClientId,
-    pub org_id: OrgId,
-    pub scopes: String,
-    pub expires_at: Timestamp,
-}
-
-/// Result of trying to use a recovery code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecoveryCodeUse {
-    Accepted,
-    Unknown,
-}
-
-/// Every storage port of the domain; `Store` is the one object front doors hold.
+/// Every storage port of the domain; `Store` is the one object front doors hold. It is the sum of
+/// the areas' small ports (each declared in its area's `store.rs`) and adds only what concerns the
+/// database as a whole.
 #[async_trait]
 pub trait Store:
-    crate::scheduling::SchedulingStore
-    + crate::visits::VisitStore
-    + crate::training::TrainingStore
-    + crate::program::ProgramStore
+    prelude::IdentityStore
+    + prelude::PatientStore
+    + prelude::SessionStore
+    + prelude::AuditStore
+    + prelude::ComplianceStore
+    + prelude::AvailabilityStore
+    + prelude::SlotStore
+    + prelude::AppointmentStore
+    + prelude::QueueStore
+    + prelude::VisitStore
+    + prelude::TrainingStore
+    + prelude::ProgramStore
     + Send
     + Sync
 {
     /// "sqlite" or "postgres", for logs and `/readyz`.
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> StoreResult<()>;
-
-    // Organizations and sites.
-    async fn create_org(&self, org: &Organization, audit: AuditEntry) -> StoreResult<()>;
-    async fn get_org(&self, id: OrgId) -> StoreResult<Option<Organization>>;
-    async fn find_org_by_name(&self, name: &str) -> StoreResult<Option<Organization>>;
-    async fn create_site(&self, site: &Site, audit: AuditEntry) -> StoreResult<()>;
-    async fn list_sites(&self, org: OrgId) -> StoreResult<Vec<Site>>;
-    async fn get_site(&self, org: OrgId, id: SiteId) -> StoreResult<Option<Site>>;
-
-    // Users and credentials.
-    async fn create_user(&self, new: &NewUser, audit: AuditEntry) -> StoreResult<()>;
-    async fn get_user(&self, org: OrgId, id: UserId) -> StoreResult<Option<User>>;
-    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    async fn list_users(&self, org: OrgId, role: Option<Role>) -> StoreResult<Vec<User>>;
-    async fn update_user(&self, user: &User, audit: AuditEntry) -> StoreResult<()>;
-    async fn get_credentials(&self, user: UserId) -> StoreResult<Option<Credentials>>;
-    /// Counts a failed password or code; locks the account until `lock_until` once `failed_attempts` reaches the limit.
-    async fn record_failed_sign_in(
-        &self,
-        user: UserId,
-        max_attempts: i64,
-        lock_until: Timestamp,
-        audit: AuditEntry,
-    ) -> StoreResult<Credentials>;
-    async fn record_successful_sign_in(&self, user: UserId, audit: AuditEntry) -> StoreResult<()>;
-    /// Stores a new (unconfirmed) TOTP secret, replacing any earlier one.
-    async fn set_totp_secret(&self, user: UserId, secret: &str, confirmed: bool)
-    -> StoreResult<()>;
-    /// Confirms enrolment and stores the hashes of fresh recovery codes, replacing old ones.
-    async fn confirm_totp(
-        &self,
-        user: UserId,
-        recovery_code_hashes: &[String],
-        audit: AuditEntry,
-    ) -> StoreResult<()>;
-    /// Remembers the time step of an accepted code; false when that step (or a later one) was already used.
-    async fn claim_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool>;
-    async fn use_recovery_code(
-        &self,
-        user: UserId,
-        code_hash: &str,
-        audit: AuditEntry,
-    ) -> StoreResult<RecoveryCodeUse>;
-    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> StoreResult<()>;
-
-    // Patients.
-    async fn create_patient(&self, patient: &Patient, audit: AuditEntry) -> StoreResult<()>;
-    async fn update_patient(&self, patient: &Patient, audit: AuditEntry) -> StoreResult<()>;
-    async fn get_patient(&self, org: OrgId, id: PatientId) -> StoreResult<Option<Patient>>;
-    async fn list_patients(&self, org: OrgId, query: &PatientQuery) -> StoreResult<Vec<Patient>>;
-    async fn count_patients(&self, org: OrgId) -> StoreResult<i64>;
-
-    // Sessions.
-    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
-    async fn get_session(&self, token_hash: &str) -> StoreResult<Option<SessionRecord>>;
-    /// The session and its account (with sites, without the clinician profile) in one lookup.
-    async fn get_session_account(
-        &self,
-        token_hash: &str,
-    ) -> StoreResult<Option<(SessionRecord, User)>>;
-    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> StoreResult<()>;
-    /// Replaces a pending session by a full one (new token, so a fixed session id cannot be reused).
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
-    async fn delete_sessions_before(
-        &self,
-        idle_cutoff: Timestamp,
-        absolute_cutoff: Timestamp,
-    ) -> StoreResult<u64>;
-
-    // Integration clients and their tokens.
-    async fn create_client(&self, client: &ClientRecord, audit: AuditEntry) -> StoreResult<()>;
-    async fn get_client(&self, id: ClientId) -> StoreResult<Option<ClientRecord>>;
-    async fn list_clients(&self, org: OrgId) -> StoreResult<Vec<ClientRecord>>;
-    async fn create_token(&self, token: &TokenRecord, audit: AuditEntry) -> StoreResult<()>;
-    async fn get_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
-
-    // Emergency access.
-    async fn create_break_glass(
-        &self,
-        grant: &BreakGlassGrant,
-        audit: AuditEntry,
-    ) -> StoreResult<()>;
-    async fn active_break_glass(
-        &self,
-        user: UserId,
-        patient: PatientId,
-        now: Timestamp,
-    ) -> StoreResult<Vec<BreakGlassGrant>>;
-    async fn list_break_glass(
-        &self,
-        org: OrgId,
-        unreviewed_only: bool,
-    ) -> StoreResult<Vec<BreakGlassGrant>>;
-    async fn review_break_glass(
-        &self,
-        org: OrgId,
-        id: BreakGlassId,
-        reviewer: UserId,
-        at: Timestamp,
-        audit: AuditEntry,
-    ) -> StoreResult<()>;
-
-    // Audit trail.
-    /// Appends one entry on its own; durable when this returns.
-    async fn record_audit(&self, entry: AuditEntry) -> StoreResult<()>;
-    async fn search_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRecord>>;
-    /// Records with `seq > after_seq`, in order, at most `limit`: how verification pages through the chain.
-    async fn audit_page(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRecord>>;
-    /// The last sequence number and hash the store has committed.
-    async fn audit_head(&self) -> StoreResult<(i64, String)>;
 
     /// Copies the whole database to a file (SQLite: `VACUUM INTO`); refused where the backend has its own tools.
     async fn backup_to(&self, path: &str) -> StoreResult<()>;

@@ -18,10 +18,10 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use domain::compliance::{ConsentDocument, PatientConsent};
+use domain::identity::SessionRecord;
 use domain::identity::{Site, User};
 use domain::ids::{OrgId, PatientId, SlotId, UserId};
 use domain::scheduling::{SlotView, VisitType};
-use domain::store::SessionRecord;
 
 /// How long another server's sign-out or account change may take to reach this one.
 pub(crate) const SESSION_TTL: Duration = Duration::from_secs(5);

@@ -3,76 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::backend::Backend;
+use crate::cache::Caches;
+use crate::connect_error::ConnectError;
+use crate::sql_store::SqlStore;
+use crate::writer::{self, WriteJob};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
-use thiserror::Error;
-
-use crate::db::SqlStore;
-
-/// The SQL engine behind a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// Picks the engine from a URL scheme; anything but `sqlite:`, `postgres:` or `postgresql:` is refused.
-    pub fn from_url(url: &str) -> Result<Self, ConnectError> {
-        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
-        match scheme.to_ascii_lowercase().as_str() {
-            "sqlite" => Ok(Backend::Sqlite),
-            "postgres" | "postgresql" => Ok(Backend::Postgres),
-            _ => Err(ConnectError::UnsupportedScheme {
-                scheme: scheme.to_string(),
-            }),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-
-    pub(crate) fn for_update(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
-        }
-    }
-}
-
-/// Why a store could not be opened.
-#[derive(Debug, Error)]
-pub enum ConnectError {
-    #[error(
-        "unsupported database URL scheme '{scheme}': use sqlite:PATH, sqlite://PATH, postgres://... or postgresql://..."
-    )]
-    UnsupportedScheme { scheme: String },
-    #[error("invalid database URL: {0}")]
-    InvalidUrl(String),
-    #[error("could not create the directory {path} for the SQLite database: {source}")]
-    CreateDirectory {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("could not connect to the {backend} database: {source}")]
-    Connect {
-        backend: &'static str,
-        source: sqlx::Error,
-    },
-    #[error("the SQL statement failed on the {backend} database: {source}")]
-    Execute {
-        backend: &'static str,
-        source: sqlx::Error,
-    },
-    #[error("could not apply the database migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("could not start the database writer: {0}")]
-    Writer(std::io::Error),
-}
 
 /// How to open a store. `ConnectOptions::default()` is what `connect` uses.
 #[derive(Debug, Clone)]
@@ -131,8 +68,7 @@ pub async fn connect_with(
             (pool.clone(), pool, None)
         }
     };
-    let group_commits =
-        crate::audit::spawn_writer(writer.clone(), backend).map_err(ConnectError::Writer)?;
+    let group_commits = writer::spawn(writer.clone(), backend).map_err(ConnectError::Writer)?;
     if let Some(maintenance) = maintenance {
         spawn_checkpointer(maintenance, group_commits.downgrade());
     }
@@ -141,7 +77,7 @@ pub async fn connect_with(
         writer,
         reader,
         group_commits,
-        caches: crate::cache::Caches::default(),
+        caches: Caches::default(),
     }))
 }
 
@@ -239,7 +175,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 /// Copies committed WAL pages into the database on its own connection. A PASSIVE checkpoint never
 /// blocks the writer or readers, so commits (and the requests waiting on them) stay short; the task
 /// ends when the store is dropped.
-fn spawn_checkpointer(pool: AnyPool, alive: tokio::sync::mpsc::WeakSender<crate::audit::WriteJob>) {
+fn spawn_checkpointer(pool: AnyPool, alive: tokio::sync::mpsc::WeakSender<WriteJob>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

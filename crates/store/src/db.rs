@@ -1,4 +1,5 @@
-//! The store handle, row decoding helpers and the mapping from database errors to domain errors.
+//! The statements layer: row decoding, bound values, filters, the one multi-row INSERT helper, and
+//! the mapping from database errors to domain errors. Knows no area and no transaction policy.
 
 use std::str::FromStr;
 
@@ -7,38 +8,9 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use sqlx::any::AnyRow;
 use sqlx::error::ErrorKind;
-use sqlx::{AnyPool, Row};
-use tokio::sync::mpsc;
-
-use crate::audit::WriteJob;
-use crate::connect::Backend;
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 pub(crate) type R<T> = Result<T, DomainError>;
-
-/// The one implementation of `domain::Store`.
-pub(crate) struct SqlStore {
-    pub(crate) backend: Backend,
-    /// All writes go through this pool. On SQLite it holds a single connection, so writers
-    /// queue in the pool instead of failing with `SQLITE_BUSY`, and audit appends are serialised.
-    pub(crate) writer: AnyPool,
-    /// Reads. On SQLite a separate pool of read-only connections (WAL lets them run beside the
-    /// writer); on PostgreSQL the same pool as `writer`.
-    pub(crate) reader: AnyPool,
-    /// The group-commit writer: audit entries of reads, bookings and moves (see `audit.rs`).
-    pub(crate) group_commits: mpsc::Sender<WriteJob>,
-    /// Short-lived caches of repeated lookups (see `cache.rs`).
-    pub(crate) caches: crate::cache::Caches,
-}
-
-impl SqlStore {
-    /// Case-insensitive `LIKE`: SQLite's `LIKE` already ignores ASCII case.
-    pub(crate) fn ilike(&self) -> &'static str {
-        match self.backend {
-            Backend::Sqlite => "LIKE",
-            Backend::Postgres => "ILIKE",
-        }
-    }
-}
 
 /// Logs a database failure (never with patient data: sqlx errors carry no bound values) and
 /// hides its detail behind a stable message.
@@ -181,10 +153,7 @@ pub(crate) enum Arg {
 }
 
 /// Binds `args` in order (`$1`, `$2`, ...).
-pub(crate) fn bind_args<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    args: Vec<Arg>,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+pub(crate) fn bind_args(mut query: Query<'_>, args: Vec<Arg>) -> Query<'_> {
     for arg in args {
         query = match arg {
             Arg::Text(v) => query.bind(v),
@@ -260,7 +229,7 @@ pub(crate) fn float(row: &AnyRow, col: &str) -> R<Option<f64>> {
 /// an INSERT of 50 audit rows (800 parameters) spent more time binding than writing; ten rows per
 /// statement is the measured sweet spot between that and one round trip per row. And only a few
 /// distinct statement texts keep the connection's statement cache (100 entries) hot.
-pub(crate) fn fixed_chunks<T>(rows: &[T]) -> Vec<&[T]> {
+fn fixed_chunks<T>(rows: &[T]) -> Vec<&[T]> {
     let mut chunks = Vec::new();
     let mut rest = rows;
     for size in [10, 3, 1] {
@@ -271,6 +240,59 @@ pub(crate) fn fixed_chunks<T>(rows: &[T]) -> Vec<&[T]> {
         }
     }
     chunks
+}
+
+/// A query on either engine, as built by `sqlx::query`.
+pub(crate) type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// What a multi-row INSERT writes: `INSERT INTO {into} VALUES (..), (..) {suffix}`.
+pub(crate) struct Insert {
+    /// The table with its column list: `"appointment_events (id, appointment_id, ...)"`.
+    pub into: &'static str,
+    /// How many columns `into` lists (each row binds that many values).
+    pub columns: usize,
+    /// What follows the rows, such as `ON CONFLICT (...) DO NOTHING`; usually empty.
+    pub suffix: &'static str,
+}
+
+/// Inserts `rows` with as few statements as stay fast (see `fixed_chunks`), binding each row's
+/// values with `bind` in `insert.into`'s column order; returns how many rows were inserted (rows
+/// skipped by an `ON CONFLICT DO NOTHING` suffix are not counted). The one multi-row INSERT:
+/// every area writes its lists through it.
+pub(crate) async fn insert_rows<'q, T>(
+    conn: &mut AnyConnection,
+    insert: &Insert,
+    rows: &'q [T],
+    bind: impl Fn(Query<'q>, &'q T) -> Query<'q>,
+) -> Result<u64, sqlx::Error> {
+    let mut inserted = 0;
+    for chunk in fixed_chunks(rows) {
+        let values = (0..chunk.len())
+            .map(|r| format!("({})", placeholders(r * insert.columns + 1, insert.columns)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO {} VALUES {values} {}",
+            insert.into, insert.suffix
+        );
+        let query = chunk
+            .iter()
+            .fold(sqlx::query(AssertSqlSafe(sql)), |query, row| {
+                bind(query, row)
+            });
+        inserted += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+/// Binds a row of [`Arg`]s by reference (rows collected before they are written).
+pub(crate) fn bind_arg_row<'q>(query: Query<'q>, row: &'q [Arg]) -> Query<'q> {
+    row.iter().fold(query, |query, arg| match arg {
+        Arg::Text(v) => query.bind(v.as_str()),
+        Arg::Int(v) => query.bind(*v),
+        Arg::Flag(v) => query.bind(*v),
+        Arg::Null => query.bind(None::<String>),
+    })
 }
 
 /// The actor of an audit entry, an appointment event or a visit's log (`actor_kind`, `actor_id`,

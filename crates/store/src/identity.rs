@@ -8,19 +8,41 @@ use domain::identity::{
     ClinicianProfile, Credentials, Email, Organization, Role, Site, StateLicense, TimeZoneName,
     UsState, User,
 };
+use domain::identity::{IdentityStore, NewUser, RecoveryCodeUse};
 use domain::ids::{OrgId, SiteId, UserId};
-use domain::store::{NewUser, RecoveryCodeUse};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use crate::audit;
-use crate::connect::Backend;
-use crate::db::{self, DbResult, R, SqlStore, write_error};
+use async_trait::async_trait;
+
+use crate::db::{self, DbResult, Insert, R, write_error};
+use crate::sql_store::SqlStore;
 
 const USER_COLUMNS: &str = "id, org_id, email, display_name, role, active, patient_id, created_at";
 const CREDENTIAL_COLUMNS: &str = "c.user_id, u.org_id, u.role, u.active, c.password_hash, c.totp_secret, \
                                   c.totp_confirmed, c.failed_attempts, c.locked_until, c.last_totp_step";
+
+const USER_SITES: Insert = Insert {
+    into: "user_sites (user_id, site_id)",
+    columns: 2,
+    suffix: "",
+};
+const LANGUAGES: Insert = Insert {
+    into: "clinician_languages (user_id, language)",
+    columns: 2,
+    suffix: "",
+};
+const LICENSES: Insert = Insert {
+    into: "clinician_licenses (user_id, state, number, expires_on)",
+    columns: 4,
+    suffix: "",
+};
+const RECOVERY_CODES: Insert = Insert {
+    into: "recovery_codes (user_id, code_hash)",
+    columns: 2,
+    suffix: "",
+};
 
 fn org_from_row(row: &AnyRow) -> R<Organization> {
     Ok(Organization {
@@ -99,14 +121,11 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
             .await
             .db()?;
     }
-    for site in &user.site_ids {
-        sqlx::query("INSERT INTO user_sites (user_id, site_id) VALUES ($1, $2)")
-            .bind(id.clone())
-            .bind(site.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| write_error(e, |_| "site_ids: a site is listed twice".into()))?;
-    }
+    db::insert_rows(conn, &USER_SITES, &user.site_ids, |q, site| {
+        q.bind(id.clone()).bind(site.to_string())
+    })
+    .await
+    .map_err(|e| write_error(e, |_| "site_ids: a site is listed twice".into()))?;
     if let Some(profile) = &user.clinician {
         let specialties = serde_json::to_string(&profile.specialties)
             .map_err(|e| DomainError::Storage(format!("specialties could not be encoded: {e}")))?;
@@ -119,144 +138,24 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
         .execute(&mut *conn)
         .await
         .db()?;
-        for language in &profile.languages {
-            sqlx::query("INSERT INTO clinician_languages (user_id, language) VALUES ($1, $2)")
-                .bind(id.clone())
-                .bind(language.clone())
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| write_error(e, |_| "languages: a language is listed twice".into()))?;
-        }
-        for license in &profile.licenses {
-            sqlx::query("INSERT INTO clinician_licenses (user_id, state, number, expires_on) VALUES ($1, $2, $3, $4)")
-                .bind(id.clone())
+        db::insert_rows(conn, &LANGUAGES, &profile.languages, |q, language| {
+            q.bind(id.clone()).bind(language.as_str())
+        })
+        .await
+        .map_err(|e| write_error(e, |_| "languages: a language is listed twice".into()))?;
+        db::insert_rows(conn, &LICENSES, &profile.licenses, |q, license| {
+            q.bind(id.clone())
                 .bind(license.state.code())
-                .bind(license.number.clone())
+                .bind(license.number.as_str())
                 .bind(license.expires_on.to_string())
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| write_error(e, |_| "licenses: the same license is listed twice".into()))?;
-        }
+        })
+        .await
+        .map_err(|e| write_error(e, |_| "licenses: the same license is listed twice".into()))?;
     }
     Ok(())
 }
 
 impl SqlStore {
-    pub(crate) async fn create_org(&self, org: &Organization, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(org.id.to_string())
-            .bind(org.name.clone())
-            .bind(org.created_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                write_error(e, |d| {
-                    if d.contains("name") {
-                        format!("name: an organization named {} already exists", org.name)
-                    } else {
-                        "id: this organization already exists".into()
-                    }
-                })
-            })?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
-    }
-
-    pub(crate) async fn get_org(&self, id: OrgId) -> R<Option<Organization>> {
-        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .db()?;
-        row.as_ref().map(org_from_row).transpose()
-    }
-
-    pub(crate) async fn find_org_by_name(&self, name: &str) -> R<Option<Organization>> {
-        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE name = $1")
-            .bind(name.to_string())
-            .fetch_optional(&self.reader)
-            .await
-            .db()?;
-        row.as_ref().map(org_from_row).transpose()
-    }
-
-    pub(crate) async fn create_site(&self, site: &Site, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        sqlx::query(
-            "INSERT INTO sites (id, org_id, name, state, time_zone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(site.id.to_string())
-        .bind(site.org_id.to_string())
-        .bind(site.name.clone())
-        .bind(site.state.code())
-        .bind(site.time_zone.as_str().to_string())
-        .bind(site.created_at.as_microsecond())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| write_error(e, |_| "id: this site already exists".into()))?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        self.caches.sites.remove(&site.org_id);
-        Ok(())
-    }
-
-    pub(crate) async fn list_sites(&self, org: OrgId) -> R<Vec<Site>> {
-        if let Some(sites) = self.caches.sites.get(&org) {
-            return Ok(sites);
-        }
-        let rows = sqlx::query(
-            "SELECT id, org_id, name, state, time_zone, created_at FROM sites WHERE org_id = $1 ORDER BY name, id",
-        )
-        .bind(org.to_string())
-        .fetch_all(&self.reader)
-        .await
-        .db()?;
-        let sites = rows.iter().map(site_from_row).collect::<R<Vec<_>>>()?;
-        self.caches.sites.put(org, sites.clone());
-        Ok(sites)
-    }
-
-    /// One site, from the organization's (cached) list: organizations have a handful of sites.
-    pub(crate) async fn get_site(&self, org: OrgId, id: SiteId) -> R<Option<Site>> {
-        Ok(self.list_sites(org).await?.into_iter().find(|s| s.id == id))
-    }
-
-    pub(crate) async fn create_user(&self, new: &NewUser, audit: AuditEntry) -> R<()> {
-        let user = &new.user;
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ));
-        sqlx::query(sql)
-            .bind(user.id.to_string())
-            .bind(user.org_id.to_string())
-            .bind(user.email.as_str().to_string())
-            .bind(user.display_name.clone())
-            .bind(user.role.as_str())
-            .bind(user.active)
-            .bind(user.patient_id.map(|p| p.to_string()))
-            .bind(user.created_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, email_conflict(&user.email)))?;
-        write_user_details(&mut tx, user).await?;
-        sqlx::query(
-            "INSERT INTO credentials (user_id, password_hash, totp_secret, totp_confirmed, failed_attempts) \
-             VALUES ($1, $2, $3, $4, 0)",
-        )
-        .bind(user.id.to_string())
-        .bind(new.password_hash.clone())
-        .bind(new.totp_secret.clone())
-        // A secret handed over by the operator counts as enrolled; otherwise the user enrols at first sign-in.
-        .bind(new.totp_secret.is_some())
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
-    }
-
     /// Fills in sites and clinician profiles for users of one organization.
     async fn complete_users(&self, org: OrgId, mut users: Vec<User>) -> R<Vec<User>> {
         if users.is_empty() {
@@ -340,16 +239,7 @@ impl SqlStore {
     /// `SELECT` of one user with, in the same row, their sites, clinician profile and languages
     /// (lists folded into comma-separated text): one round trip instead of one per table.
     fn single_user_sql(&self, condition: &str) -> String {
-        let fold = |column: &str, table: &str| match self.backend {
-            Backend::Sqlite => {
-                format!("(SELECT group_concat({column}, ',') FROM {table} WHERE user_id = u.id)")
-            }
-            Backend::Postgres => {
-                format!(
-                    "(SELECT string_agg({column}, ',' ORDER BY {column}) FROM {table} WHERE user_id = u.id)"
-                )
-            }
-        };
+        let fold = |column: &str, table: &str| self.backend.fold_for_user(column, table);
         format!(
             "SELECT u.id, u.org_id, u.email, u.display_name, u.role, u.active, u.patient_id, u.created_at, \
              {} AS site_list, p.npi, p.specialties, {} AS language_list \
@@ -411,7 +301,140 @@ impl SqlStore {
         Ok(user)
     }
 
-    pub(crate) async fn get_user(&self, org: OrgId, id: UserId) -> R<Option<User>> {
+    async fn credentials_on(conn: &mut AnyConnection, user: UserId) -> R<Option<Credentials>> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT {CREDENTIAL_COLUMNS} FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.user_id = $1"
+        ));
+        let row = sqlx::query(sql)
+            .bind(user.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .db()?;
+        row.as_ref().map(credentials_from_row).transpose()
+    }
+}
+
+#[async_trait]
+impl IdentityStore for SqlStore {
+    async fn create_org(&self, org: &Organization, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            sqlx::query("INSERT INTO organizations (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(org.id.to_string())
+                .bind(org.name.clone())
+                .bind(org.created_at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    write_error(e, |d| {
+                        if d.contains("name") {
+                            format!("name: an organization named {} already exists", org.name)
+                        } else {
+                            "id: this organization already exists".into()
+                        }
+                    })
+                })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_org(&self, id: OrgId) -> R<Option<Organization>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    async fn find_org_by_name(&self, name: &str) -> R<Option<Organization>> {
+        let row = sqlx::query("SELECT id, name, created_at FROM organizations WHERE name = $1")
+            .bind(name.to_string())
+            .fetch_optional(&self.reader)
+            .await
+            .db()?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    async fn create_site(&self, site: &Site, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO sites (id, org_id, name, state, time_zone, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(site.id.to_string())
+            .bind(site.org_id.to_string())
+            .bind(site.name.clone())
+            .bind(site.state.code())
+            .bind(site.time_zone.as_str().to_string())
+            .bind(site.created_at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, |_| "id: this site already exists".into()))?;
+            Ok(())
+        })
+        .await?;
+        self.caches.sites.remove(&site.org_id);
+        Ok(())
+    }
+
+    async fn list_sites(&self, org: OrgId) -> R<Vec<Site>> {
+        if let Some(sites) = self.caches.sites.get(&org) {
+            return Ok(sites);
+        }
+        let rows = sqlx::query(
+            "SELECT id, org_id, name, state, time_zone, created_at FROM sites WHERE org_id = $1 ORDER BY name, id",
+        )
+        .bind(org.to_string())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        let sites = rows.iter().map(site_from_row).collect::<R<Vec<_>>>()?;
+        self.caches.sites.put(org, sites.clone());
+        Ok(sites)
+    }
+
+    /// One site, from the organization's (cached) list: organizations have a handful of sites.
+    async fn get_site(&self, org: OrgId, id: SiteId) -> R<Option<Site>> {
+        Ok(self.list_sites(org).await?.into_iter().find(|s| s.id == id))
+    }
+
+    async fn create_user(&self, new: &NewUser, audit: AuditEntry) -> R<()> {
+        let user = &new.user;
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ));
+            sqlx::query(sql)
+                .bind(user.id.to_string())
+                .bind(user.org_id.to_string())
+                .bind(user.email.as_str().to_string())
+                .bind(user.display_name.clone())
+                .bind(user.role.as_str())
+                .bind(user.active)
+                .bind(user.patient_id.map(|p| p.to_string()))
+                .bind(user.created_at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, email_conflict(&user.email)))?;
+            write_user_details(&mut *tx, user).await?;
+            sqlx::query(
+                "INSERT INTO credentials (user_id, password_hash, totp_secret, totp_confirmed, failed_attempts) \
+                 VALUES ($1, $2, $3, $4, 0)",
+            )
+            .bind(user.id.to_string())
+            .bind(new.password_hash.clone())
+            .bind(new.totp_secret.clone())
+            // A secret handed over by the operator counts as enrolled; otherwise the user enrols at first sign-in.
+            .bind(new.totp_secret.is_some())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_user(&self, org: OrgId, id: UserId) -> R<Option<User>> {
         if let Some(user) = self.caches.users.get(&id).filter(|u| u.org_id == org) {
             return Ok(Some(user));
         }
@@ -432,7 +455,7 @@ impl SqlStore {
         }
     }
 
-    pub(crate) async fn find_user_by_email(&self, email: &str) -> R<Option<User>> {
+    async fn find_user_by_email(&self, email: &str) -> R<Option<User>> {
         // Emails are stored normalised (see `Email::parse`), so compare the same way.
         let email = email.trim().to_ascii_lowercase();
         let sql = AssertSqlSafe(self.single_user_sql("u.email = $1"));
@@ -447,7 +470,7 @@ impl SqlStore {
         }
     }
 
-    pub(crate) async fn list_users(&self, org: OrgId, role: Option<Role>) -> R<Vec<User>> {
+    async fn list_users(&self, org: OrgId, role: Option<Role>) -> R<Vec<User>> {
         let rows = match role {
             Some(role) => {
                 let sql = AssertSqlSafe(format!(
@@ -467,103 +490,90 @@ impl SqlStore {
         self.complete_users(org, users).await
     }
 
-    pub(crate) async fn update_user(&self, user: &User, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE users SET email = $3, display_name = $4, role = $5, active = $6, patient_id = $7 \
-             WHERE org_id = $1 AND id = $2",
-        )
-        .bind(user.org_id.to_string())
-        .bind(user.id.to_string())
-        .bind(user.email.as_str().to_string())
-        .bind(user.display_name.clone())
-        .bind(user.role.as_str())
-        .bind(user.active)
-        .bind(user.patient_id.map(|p| p.to_string()))
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| write_error(e, email_conflict(&user.email)))?;
-        if done.rows_affected() == 0 {
-            return Err(DomainError::NotFound { resource: "user" });
-        }
-        write_user_details(&mut tx, user).await?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+    async fn update_user(&self, user: &User, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let done = sqlx::query(
+                "UPDATE users SET email = $3, display_name = $4, role = $5, active = $6, patient_id = $7 \
+                 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(user.org_id.to_string())
+            .bind(user.id.to_string())
+            .bind(user.email.as_str().to_string())
+            .bind(user.display_name.clone())
+            .bind(user.role.as_str())
+            .bind(user.active)
+            .bind(user.patient_id.map(|p| p.to_string()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, email_conflict(&user.email)))?;
+            if done.rows_affected() == 0 {
+                return Err(DomainError::NotFound { resource: "user" });
+            }
+            write_user_details(&mut *tx, user).await?;
+            Ok(())
+        })
+        .await?;
         // Sessions carry the account (role, sites, active): the next request must see the change.
         self.caches.forget_user(user.id);
         Ok(())
     }
 
-    async fn credentials_on(conn: &mut AnyConnection, user: UserId) -> R<Option<Credentials>> {
-        let sql = AssertSqlSafe(format!(
-            "SELECT {CREDENTIAL_COLUMNS} FROM credentials c JOIN users u ON u.id = c.user_id WHERE c.user_id = $1"
-        ));
-        let row = sqlx::query(sql)
-            .bind(user.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .db()?;
-        row.as_ref().map(credentials_from_row).transpose()
-    }
-
-    pub(crate) async fn get_credentials(&self, user: UserId) -> R<Option<Credentials>> {
+    async fn get_credentials(&self, user: UserId) -> R<Option<Credentials>> {
         let mut conn = self.reader.acquire().await.db()?;
         Self::credentials_on(&mut conn, user).await
     }
 
-    pub(crate) async fn record_failed_sign_in(
+    async fn record_failed_sign_in(
         &self,
         user: UserId,
         max_attempts: i64,
         lock_until: Timestamp,
         audit: AuditEntry,
     ) -> R<Credentials> {
-        let mut tx = self.writer.begin().await.db()?;
-        // One statement, so concurrent failures each count.
-        let done = sqlx::query(
-            "UPDATE credentials SET failed_attempts = failed_attempts + 1, \
-             locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN $3 ELSE locked_until END \
-             WHERE user_id = $1",
-        )
-        .bind(user.to_string())
-        .bind(max_attempts)
-        .bind(lock_until.as_microsecond())
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        if done.rows_affected() == 0 {
-            return Err(DomainError::NotFound { resource: "user" });
-        }
-        let credentials = Self::credentials_on(&mut tx, user)
-            .await?
-            .ok_or(DomainError::NotFound { resource: "user" })?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+        let credentials = self
+            .audited(audit, async |tx| {
+                // One statement, so concurrent failures each count.
+                let done = sqlx::query(
+                    "UPDATE credentials SET failed_attempts = failed_attempts + 1, \
+                 locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN $3 ELSE locked_until END \
+                 WHERE user_id = $1",
+                )
+                .bind(user.to_string())
+                .bind(max_attempts)
+                .bind(lock_until.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+                if done.rows_affected() == 0 {
+                    return Err(DomainError::NotFound { resource: "user" });
+                }
+                let credentials = Self::credentials_on(&mut *tx, user)
+                    .await?
+                    .ok_or(DomainError::NotFound { resource: "user" })?;
+                Ok(credentials)
+            })
+            .await?;
         Ok(credentials)
     }
 
-    pub(crate) async fn record_successful_sign_in(&self, user: UserId, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE credentials SET failed_attempts = 0, locked_until = NULL WHERE user_id = $1",
-        )
-        .bind(user.to_string())
-        .execute(&mut *tx)
+    async fn record_successful_sign_in(&self, user: UserId, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let done = sqlx::query(
+                "UPDATE credentials SET failed_attempts = 0, locked_until = NULL WHERE user_id = $1",
+            )
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(DomainError::NotFound { resource: "user" });
+            }
+            Ok(())
+        })
         .await
-        .db()?;
-        if done.rows_affected() == 0 {
-            return Err(DomainError::NotFound { resource: "user" });
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
     }
 
-    pub(crate) async fn set_totp_secret(
-        &self,
-        user: UserId,
-        secret: &str,
-        confirmed: bool,
-    ) -> R<()> {
+    async fn set_totp_secret(&self, user: UserId, secret: &str, confirmed: bool) -> R<()> {
         let done = sqlx::query(
             "UPDATE credentials SET totp_secret = $2, totp_confirmed = $3 WHERE user_id = $1",
         )
@@ -579,45 +589,46 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn confirm_totp(
+    async fn confirm_totp(
         &self,
         user: UserId,
         recovery_code_hashes: &[String],
         audit: AuditEntry,
     ) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let id = user.to_string();
-        let done = sqlx::query("UPDATE credentials SET totp_confirmed = $2 WHERE user_id = $1")
-            .bind(id.clone())
-            .bind(true)
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        if done.rows_affected() == 0 {
-            return Err(DomainError::NotFound { resource: "user" });
-        }
-        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-            .bind(id.clone())
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        for hash in recovery_code_hashes {
-            sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+        self.audited(audit, async |tx| {
+            let id = user.to_string();
+            let done = sqlx::query("UPDATE credentials SET totp_confirmed = $2 WHERE user_id = $1")
                 .bind(id.clone())
-                .bind(hash.clone())
+                .bind(true)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| {
-                    write_error(e, |_| {
-                        "recovery_codes: the same code is listed twice".into()
-                    })
-                })?;
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+                .db()?;
+            if done.rows_affected() == 0 {
+                return Err(DomainError::NotFound { resource: "user" });
+            }
+            sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+                .bind(id.clone())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            db::insert_rows(
+                &mut *tx,
+                &RECOVERY_CODES,
+                recovery_code_hashes,
+                |q, hash| q.bind(id.clone()).bind(hash.as_str()),
+            )
+            .await
+            .map_err(|e| {
+                write_error(e, |_| {
+                    "recovery_codes: the same code is listed twice".into()
+                })
+            })?;
+            Ok(())
+        })
+        .await
     }
 
-    pub(crate) async fn claim_totp_step(&self, user: UserId, step: i64) -> R<bool> {
+    async fn claim_totp_step(&self, user: UserId, step: i64) -> R<bool> {
         // The condition and the write are one statement, so two requests racing with the same
         // code cannot both succeed.
         let done = sqlx::query(
@@ -632,32 +643,36 @@ impl SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    pub(crate) async fn use_recovery_code(
+    async fn use_recovery_code(
         &self,
         user: UserId,
         code_hash: &str,
         audit: AuditEntry,
     ) -> R<RecoveryCodeUse> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
-        )
-        .bind(user.to_string())
-        .bind(code_hash.to_string())
-        .bind(audit.at.as_microsecond())
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        if done.rows_affected() == 0 {
-            // Nothing changed; the caller audits the refusal itself.
-            return Ok(RecoveryCodeUse::Unknown);
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(RecoveryCodeUse::Accepted)
+        let at = audit.at.as_microsecond();
+        // Nothing changed when the code is unknown or used; the caller audits the refusal itself.
+        let accepted = self
+            .audited_if(audit, async |tx| {
+                let done = sqlx::query(
+                    "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+                )
+                .bind(user.to_string())
+                .bind(code_hash.to_string())
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .db()?;
+                Ok(done.rows_affected() > 0)
+            })
+            .await?;
+        Ok(if accepted {
+            RecoveryCodeUse::Accepted
+        } else {
+            RecoveryCodeUse::Unknown
+        })
     }
 
-    pub(crate) async fn set_password_hash(&self, user: UserId, password_hash: &str) -> R<()> {
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> R<()> {
         let done = sqlx::query("UPDATE credentials SET password_hash = $2 WHERE user_id = $1")
             .bind(user.to_string())
             .bind(password_hash.to_string())

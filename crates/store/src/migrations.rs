@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use sqlx::SqlSafeStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
-use crate::connect::Backend;
+use crate::backend::Backend;
 
 /// Embeds one migration of both trees, so a file missing from either fails the build.
 macro_rules! migrations {

@@ -7,8 +7,11 @@ use domain::ids::{OrgId, PatientId};
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::audit;
-use crate::db::{self, DbResult, R, SqlStore, write_error};
+use async_trait::async_trait;
+use domain::identity::PatientStore;
+
+use crate::db::{self, DbResult, R, write_error};
+use crate::sql_store::SqlStore;
 
 const COLUMNS: &str = "id, org_id, mrn, given_name, family_name, birth_date, sex, email, phone, address_line1, \
                        address_line2, city, state, postal_code, preferred_language, primary_site_id, created_at, \
@@ -95,40 +98,43 @@ fn bind_identity_and_fields<'q>(
         .bind(p.primary_site_id.to_string())
 }
 
-impl SqlStore {
-    pub(crate) async fn create_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO patients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             $15, $16, $17, $18)"
-        ));
-        bind_identity_and_fields(sqlx::query(sql), p)
-            .bind(p.created_at.as_microsecond())
-            .bind(p.updated_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, mrn_conflict(p)))?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+#[async_trait]
+impl PatientStore for SqlStore {
+    async fn create_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO patients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+                 $15, $16, $17, $18)"
+            ));
+            bind_identity_and_fields(sqlx::query(sql), p)
+                .bind(p.created_at.as_microsecond())
+                .bind(p.updated_at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, mrn_conflict(p)))?;
+            Ok(())
+        })
+        .await
     }
 
-    pub(crate) async fn update_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = bind_identity_and_fields(sqlx::query(UPDATE_PATIENT), p)
-            .bind(p.updated_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, mrn_conflict(p)))?;
-        if done.rows_affected() == 0 {
-            return Err(DomainError::NotFound {
-                resource: "patient",
-            });
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
+    async fn update_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let done = bind_identity_and_fields(sqlx::query(UPDATE_PATIENT), p)
+                .bind(p.updated_at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, mrn_conflict(p)))?;
+            if done.rows_affected() == 0 {
+                return Err(DomainError::NotFound {
+                    resource: "patient",
+                });
+            }
+            Ok(())
+        })
+        .await
     }
 
-    pub(crate) async fn get_patient(&self, org: OrgId, id: PatientId) -> R<Option<Patient>> {
+    async fn get_patient(&self, org: OrgId, id: PatientId) -> R<Option<Patient>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM patients WHERE org_id = $1 AND id = $2"
         ));
@@ -141,12 +147,12 @@ impl SqlStore {
         row.as_ref().map(patient_from_row).transpose()
     }
 
-    pub(crate) async fn list_patients(&self, org: OrgId, q: &PatientQuery) -> R<Vec<Patient>> {
+    async fn list_patients(&self, org: OrgId, q: &PatientQuery) -> R<Vec<Patient>> {
         let mut conditions = vec!["org_id = $1".to_string()];
         let mut binds = vec![org.to_string()];
         if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
             let n = binds.len() + 1;
-            let like = self.ilike();
+            let like = self.backend.ilike();
             conditions.push(format!(
                 "(family_name {like} ${n} ESCAPE '\\' OR given_name {like} ${n} ESCAPE '\\' OR mrn {like} ${n} ESCAPE '\\')"
             ));
@@ -183,7 +189,7 @@ impl SqlStore {
         rows.iter().map(patient_from_row).collect()
     }
 
-    pub(crate) async fn count_patients(&self, org: OrgId) -> R<i64> {
+    async fn count_patients(&self, org: OrgId) -> R<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM patients WHERE org_id = $1")
             .bind(org.to_string())
             .fetch_one(&self.reader)

@@ -6,17 +6,21 @@ use domain::compliance::AuditEntry;
 use domain::ids::{OrgId, SiteId, TaskId};
 use domain::program::*;
 use domain::scheduling::Modality;
-use domain::store::StoreResult;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use crate::audit;
-use crate::db::{self, Arg, DbResult, Filter, R, SqlStore, write_error};
+use crate::db::{self, Arg, DbResult, Filter, Insert, R, write_error};
+use crate::sql_store::SqlStore;
 
 const PROGRAM_COLUMNS: &str = "id, org_id, name, starts_on, ends_on, created_at";
 const PHASE_COLUMNS: &str = "id, program_id, position, name, starts_on, ends_on";
+const PHASES: Insert = Insert {
+    into: "program_phases (id, program_id, position, name, starts_on, ends_on)",
+    columns: 6,
+    suffix: "",
+};
 const TASK_COLUMNS: &str = "id, program_id, phase_id, kind, title, owner_id, starts_on, due_on, status, depends_on, updated_at";
 const RISK_COLUMNS: &str = "id, org_id, title, category, likelihood, impact, owner_id, mitigation, status, \
                             next_review_on, updated_at";
@@ -136,45 +140,41 @@ impl ProgramStore for SqlStore {
         phases: &[Phase],
         tasks: &[Task],
         audit: AuditEntry,
-    ) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO programs ({PROGRAM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
-        ));
-        sqlx::query(sql)
-            .bind(p.id.to_string())
-            .bind(p.org_id.to_string())
-            .bind(p.name.clone())
-            .bind(day(p.starts_on))
-            .bind(day(p.ends_on))
-            .bind(p.created_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, |_| "the organization already has a program".into()))?;
-        for ph in phases {
+    ) -> R<()> {
+        self.audited(audit, async |tx| {
             let sql = AssertSqlSafe(format!(
-                "INSERT INTO program_phases ({PHASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+                "INSERT INTO programs ({PROGRAM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
             ));
             sqlx::query(sql)
-                .bind(ph.id.to_string())
-                .bind(ph.program_id.to_string())
-                .bind(ph.position)
-                .bind(ph.name.clone())
-                .bind(day(ph.starts_on))
-                .bind(day(ph.ends_on))
+                .bind(p.id.to_string())
+                .bind(p.org_id.to_string())
+                .bind(p.name.clone())
+                .bind(day(p.starts_on))
+                .bind(day(p.ends_on))
+                .bind(p.created_at.as_microsecond())
                 .execute(&mut *tx)
                 .await
-                .db()?;
-        }
-        for t in tasks {
-            insert_task(&mut tx, t).await?;
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+                .map_err(|e| write_error(e, |_| "the organization already has a program".into()))?;
+            db::insert_rows(&mut *tx, &PHASES, phases, |q, ph| {
+                q.bind(ph.id.to_string())
+                    .bind(ph.program_id.to_string())
+                    .bind(ph.position)
+                    .bind(ph.name.as_str())
+                    .bind(day(ph.starts_on))
+                    .bind(day(ph.ends_on))
+            })
+            .await
+            .db()?;
+            for t in tasks {
+                insert_task(&mut *tx, t).await?;
+            }
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn get_program(&self, org: OrgId) -> StoreResult<Option<Program>> {
+    async fn get_program(&self, org: OrgId) -> R<Option<Program>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {PROGRAM_COLUMNS} FROM programs WHERE org_id = $1"
         ));
@@ -186,7 +186,7 @@ impl ProgramStore for SqlStore {
         row.as_ref().map(program_from_row).transpose()
     }
 
-    async fn list_phases(&self, p: &Program) -> StoreResult<Vec<Phase>> {
+    async fn list_phases(&self, p: &Program) -> R<Vec<Phase>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {PHASE_COLUMNS} FROM program_phases WHERE program_id = $1 ORDER BY position"
         ));
@@ -198,7 +198,7 @@ impl ProgramStore for SqlStore {
         rows.iter().map(phase_from_row).collect()
     }
 
-    async fn list_tasks(&self, p: &Program) -> StoreResult<Vec<Task>> {
+    async fn list_tasks(&self, p: &Program) -> R<Vec<Task>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {TASK_COLUMNS} FROM program_tasks WHERE program_id = $1 ORDER BY starts_on, due_on, id"
         ));
@@ -210,11 +210,12 @@ impl ProgramStore for SqlStore {
         rows.iter().map(task_from_row).collect()
     }
 
-    async fn create_task(&self, t: &Task, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        insert_task(&mut tx, t).await?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+    async fn create_task(&self, t: &Task, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            insert_task(&mut *tx, t).await?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
@@ -223,36 +224,36 @@ impl ProgramStore for SqlStore {
         t: &Task,
         expected_updated_at: Timestamp,
         audit: AuditEntry,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        let mut args = task_args(t)?;
-        // id and program stay; the rest is set, if nobody changed the task meanwhile.
-        let id = args.remove(0);
-        let program = args.remove(0);
-        args.push(id);
-        args.push(program);
-        args.push(Arg::Int(expected_updated_at.as_microsecond()));
-        let changed = db::bind_args(
-            sqlx::query(
-                "UPDATE program_tasks SET phase_id = $1, kind = $2, title = $3, owner_id = $4, starts_on = $5, \
-                 due_on = $6, status = $7, depends_on = $8, updated_at = $9 \
-                 WHERE id = $10 AND program_id = $11 AND updated_at = $12",
-            ),
-            args,
-        )
-        .execute(&mut *tx)
+    ) -> R<bool> {
+        self.audited_if(audit, async |tx| {
+            let mut args = task_args(t)?;
+            // id and program stay; the rest is set, if nobody changed the task meanwhile.
+            let id = args.remove(0);
+            let program = args.remove(0);
+            args.push(id);
+            args.push(program);
+            args.push(Arg::Int(expected_updated_at.as_microsecond()));
+            let changed = db::bind_args(
+                sqlx::query(
+                    "UPDATE program_tasks SET phase_id = $1, kind = $2, title = $3, owner_id = $4, starts_on = $5, \
+                     due_on = $6, status = $7, depends_on = $8, updated_at = $9 \
+                     WHERE id = $10 AND program_id = $11 AND updated_at = $12",
+                ),
+                args,
+            )
+            .execute(&mut *tx)
+            .await
+            .db()?
+            .rows_affected();
+            if changed == 0 {
+                return Ok(false);
+            }
+            Ok(true)
+        })
         .await
-        .db()?
-        .rows_affected();
-        if changed == 0 {
-            return Ok(false);
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
     }
 
-    async fn get_task(&self, org: OrgId, id: TaskId) -> StoreResult<Option<Task>> {
+    async fn get_task(&self, org: OrgId, id: TaskId) -> R<Option<Task>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {} FROM program_tasks t JOIN programs p ON p.id = t.program_id WHERE p.org_id = $1 AND t.id = $2",
             TASK_COLUMNS
@@ -270,31 +271,32 @@ impl ProgramStore for SqlStore {
         row.as_ref().map(task_from_row).transpose()
     }
 
-    async fn set_roster(&self, e: &RosterEntry, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        sqlx::query(
-            "DELETE FROM program_roster WHERE program_id = $1 AND user_id = $2 AND role = $3",
-        )
-        .bind(e.program_id.to_string())
-        .bind(e.user_id.to_string())
-        .bind(e.role.as_str())
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        sqlx::query("INSERT INTO program_roster (program_id, user_id, role, site_id) VALUES ($1, $2, $3, $4)")
+    async fn set_roster(&self, e: &RosterEntry, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "DELETE FROM program_roster WHERE program_id = $1 AND user_id = $2 AND role = $3",
+            )
             .bind(e.program_id.to_string())
             .bind(e.user_id.to_string())
             .bind(e.role.as_str())
-            .bind(e.site_id.map(|s| s.to_string()))
             .execute(&mut *tx)
             .await
             .db()?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+            sqlx::query("INSERT INTO program_roster (program_id, user_id, role, site_id) VALUES ($1, $2, $3, $4)")
+                .bind(e.program_id.to_string())
+                .bind(e.user_id.to_string())
+                .bind(e.role.as_str())
+                .bind(e.site_id.map(|s| s.to_string()))
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn list_roster(&self, p: &Program) -> StoreResult<Vec<RosterEntry>> {
+    async fn list_roster(&self, p: &Program) -> R<Vec<RosterEntry>> {
         let rows = sqlx::query("SELECT program_id, user_id, role, site_id FROM program_roster WHERE program_id = $1 ORDER BY role, user_id")
             .bind(p.id.to_string())
             .fetch_all(&self.reader)
@@ -312,39 +314,40 @@ impl ProgramStore for SqlStore {
             .collect()
     }
 
-    async fn save_risk(&self, r: &Risk, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        sqlx::query("DELETE FROM risks WHERE id = $1 AND org_id = $2")
-            .bind(r.id.to_string())
-            .bind(r.org_id.to_string())
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO risks ({RISK_COLUMNS}) VALUES ({})",
-            db::placeholders(1, 11)
-        ));
-        sqlx::query(sql)
-            .bind(r.id.to_string())
-            .bind(r.org_id.to_string())
-            .bind(r.title.clone())
-            .bind(r.category.as_str())
-            .bind(r.likelihood)
-            .bind(r.impact)
-            .bind(r.owner_id.map(|o| o.to_string()))
-            .bind(r.mitigation.clone())
-            .bind(r.status.as_str())
-            .bind(day(r.next_review_on))
-            .bind(r.updated_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+    async fn save_risk(&self, r: &Risk, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            sqlx::query("DELETE FROM risks WHERE id = $1 AND org_id = $2")
+                .bind(r.id.to_string())
+                .bind(r.org_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO risks ({RISK_COLUMNS}) VALUES ({})",
+                db::placeholders(1, 11)
+            ));
+            sqlx::query(sql)
+                .bind(r.id.to_string())
+                .bind(r.org_id.to_string())
+                .bind(r.title.clone())
+                .bind(r.category.as_str())
+                .bind(r.likelihood)
+                .bind(r.impact)
+                .bind(r.owner_id.map(|o| o.to_string()))
+                .bind(r.mitigation.clone())
+                .bind(r.status.as_str())
+                .bind(day(r.next_review_on))
+                .bind(r.updated_at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn list_risks(&self, org: OrgId) -> StoreResult<Vec<Risk>> {
+    async fn list_risks(&self, org: OrgId) -> R<Vec<Risk>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {RISK_COLUMNS} FROM risks WHERE org_id = $1 ORDER BY likelihood * impact DESC, next_review_on, id"
         ));
@@ -356,7 +359,7 @@ impl ProgramStore for SqlStore {
         rows.iter().map(risk_from_row).collect()
     }
 
-    async fn list_rollouts(&self, org: OrgId) -> StoreResult<Vec<SiteRollout>> {
+    async fn list_rollouts(&self, org: OrgId) -> R<Vec<SiteRollout>> {
         let rows = sqlx::query("SELECT site_id, org_id, stage, checklist, updated_at FROM site_rollouts WHERE org_id = $1")
             .bind(org.to_string())
             .fetch_all(&self.writer)
@@ -380,80 +383,77 @@ impl ProgramStore for SqlStore {
         r: &SiteRollout,
         expected: Option<Timestamp>,
         audit: AuditEntry,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        let changed = match expected {
-            None => {
-                let inserted = sqlx::query(
-                    "INSERT INTO site_rollouts (site_id, org_id, stage, checklist, updated_at) VALUES ($1, $2, $3, $4, $5)",
+    ) -> R<bool> {
+        self.audited_if(audit, async |tx| {
+            let changed = match expected {
+                None => {
+                    let inserted = sqlx::query(
+                        "INSERT INTO site_rollouts (site_id, org_id, stage, checklist, updated_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(r.site_id.to_string())
+                    .bind(r.org_id.to_string())
+                    .bind(r.stage.as_str())
+                    .bind(db::json(&r.checklist)?)
+                    .bind(r.updated_at.as_microsecond())
+                    .execute(&mut *tx)
+                    .await;
+                    match inserted {
+                        Ok(done) => done.rows_affected(),
+                        Err(e) if db::is_unique_violation(&e) => 0,
+                        Err(e) => return Err(db::storage(e)),
+                    }
+                }
+                Some(at) => sqlx::query(
+                    "UPDATE site_rollouts SET stage = $1, checklist = $2, updated_at = $3 \
+                     WHERE site_id = $4 AND org_id = $5 AND updated_at = $6",
                 )
-                .bind(r.site_id.to_string())
-                .bind(r.org_id.to_string())
                 .bind(r.stage.as_str())
                 .bind(db::json(&r.checklist)?)
                 .bind(r.updated_at.as_microsecond())
+                .bind(r.site_id.to_string())
+                .bind(r.org_id.to_string())
+                .bind(at.as_microsecond())
                 .execute(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(done) => done.rows_affected(),
-                    Err(e) if db::is_unique_violation(&e) => 0,
-                    Err(e) => return Err(db::storage(e)),
-                }
+                .await
+                .db()?
+                .rows_affected(),
+            };
+            if changed == 0 {
+                return Ok(false);
             }
-            Some(at) => sqlx::query(
-                "UPDATE site_rollouts SET stage = $1, checklist = $2, updated_at = $3 \
-                 WHERE site_id = $4 AND org_id = $5 AND updated_at = $6",
-            )
-            .bind(r.stage.as_str())
-            .bind(db::json(&r.checklist)?)
-            .bind(r.updated_at.as_microsecond())
-            .bind(r.site_id.to_string())
-            .bind(r.org_id.to_string())
-            .bind(at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .db()?
-            .rows_affected(),
-        };
-        if changed == 0 {
-            return Ok(false);
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
+            Ok(true)
+        })
+        .await
     }
 
-    async fn record_evaluation(&self, e: &PilotEvaluation, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO pilot_evaluations ({EVALUATION_COLUMNS}) VALUES ({})",
-            db::placeholders(1, 11)
-        ));
-        sqlx::query(sql)
-            .bind(e.id.to_string())
-            .bind(e.org_id.to_string())
-            .bind(e.site_id.to_string())
-            .bind(e.target_digital_pct)
-            .bind(e.measured_digital_pct)
-            .bind(e.target_no_show_pct)
-            .bind(e.measured_no_show_pct)
-            .bind(e.decision.as_str())
-            .bind(e.notes.clone())
-            .bind(e.decided_by.to_string())
-            .bind(e.decided_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+    async fn record_evaluation(&self, e: &PilotEvaluation, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO pilot_evaluations ({EVALUATION_COLUMNS}) VALUES ({})",
+                db::placeholders(1, 11)
+            ));
+            sqlx::query(sql)
+                .bind(e.id.to_string())
+                .bind(e.org_id.to_string())
+                .bind(e.site_id.to_string())
+                .bind(e.target_digital_pct)
+                .bind(e.measured_digital_pct)
+                .bind(e.target_no_show_pct)
+                .bind(e.measured_no_show_pct)
+                .bind(e.decision.as_str())
+                .bind(e.notes.clone())
+                .bind(e.decided_by.to_string())
+                .bind(e.decided_at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn list_evaluations(
-        &self,
-        org: OrgId,
-        site: Option<SiteId>,
-    ) -> StoreResult<Vec<PilotEvaluation>> {
+    async fn list_evaluations(&self, org: OrgId, site: Option<SiteId>) -> R<Vec<PilotEvaluation>> {
         let mut filter = Filter::default();
         filter.push("org_id = ?", Arg::Text(org.to_string()));
         if let Some(s) = site {
@@ -470,24 +470,25 @@ impl ProgramStore for SqlStore {
         rows.iter().map(evaluation_from_row).collect()
     }
 
-    async fn create_goal(&self, g: &AdoptionGoal, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        sqlx::query("INSERT INTO adoption_goals (id, org_id, site_id, target_pct, by_date, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(g.id.to_string())
-            .bind(g.org_id.to_string())
-            .bind(g.site_id.map(|s| s.to_string()))
-            .bind(g.target_pct)
-            .bind(day(g.by))
-            .bind(g.created_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+    async fn create_goal(&self, g: &AdoptionGoal, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            sqlx::query("INSERT INTO adoption_goals (id, org_id, site_id, target_pct, by_date, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(g.id.to_string())
+                .bind(g.org_id.to_string())
+                .bind(g.site_id.map(|s| s.to_string()))
+                .bind(g.target_pct)
+                .bind(day(g.by))
+                .bind(g.created_at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn list_goals(&self, org: OrgId) -> StoreResult<Vec<AdoptionGoal>> {
+    async fn list_goals(&self, org: OrgId) -> R<Vec<AdoptionGoal>> {
         let rows = sqlx::query("SELECT id, org_id, site_id, target_pct, by_date, created_at FROM adoption_goals WHERE org_id = $1 ORDER BY by_date, id")
             .bind(org.to_string())
             .fetch_all(&self.reader)
@@ -513,7 +514,7 @@ impl ProgramStore for SqlStore {
         site: Option<SiteId>,
         from: Timestamp,
         to: Timestamp,
-    ) -> StoreResult<Vec<Meeting>> {
+    ) -> R<Vec<Meeting>> {
         let mut filter = Filter::default();
         filter.push("org_id = ?", Arg::Text(org.to_string()));
         if let Some(s) = site {
@@ -546,7 +547,7 @@ impl ProgramStore for SqlStore {
         site: SiteId,
         from: Timestamp,
         to: Timestamp,
-    ) -> StoreResult<(u64, u64)> {
+    ) -> R<(u64, u64)> {
         let rows = sqlx::query(
             "SELECT status, COUNT(*) AS n FROM appointments WHERE org_id = $1 AND site_id = $2 \
              AND start_at >= $3 AND start_at < $4 AND status IN ('completed', 'no_show') GROUP BY status",

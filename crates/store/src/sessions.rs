@@ -3,15 +3,16 @@
 use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::identity::User;
+use domain::identity::{ClientRecord, SessionRecord, SessionStore, TokenRecord};
 use domain::ids::{ClientId, OrgId, SiteId};
-use domain::store::{ClientRecord, SessionRecord, TokenRecord};
 use jiff::Timestamp;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
-use crate::audit;
-use crate::connect::Backend;
-use crate::db::{self, DbResult, R, SqlStore, write_error};
+use async_trait::async_trait;
+
+use crate::db::{self, DbResult, R, write_error};
+use crate::sql_store::SqlStore;
 
 fn session_from_row(row: &AnyRow) -> R<SessionRecord> {
     Ok(SessionRecord {
@@ -47,8 +48,9 @@ fn token_from_row(row: &AnyRow) -> R<TokenRecord> {
     })
 }
 
-impl SqlStore {
-    pub(crate) async fn create_session(&self, s: &SessionRecord) -> R<()> {
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, s: &SessionRecord) -> R<()> {
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, org_id, mfa_pending, csrf_token, created_at, last_seen_at, \
              source_ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -67,7 +69,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn get_session(&self, token_hash: &str) -> R<Option<SessionRecord>> {
+    async fn get_session(&self, token_hash: &str) -> R<Option<SessionRecord>> {
         let row = sqlx::query(
             "SELECT token_hash, user_id, org_id, mfa_pending, csrf_token, created_at, last_seen_at, source_ip \
              FROM sessions WHERE token_hash = $1",
@@ -81,21 +83,11 @@ impl SqlStore {
 
     /// The session and its account in one round trip (every signed-in request needs both): the
     /// user with their sites, without the clinician profile.
-    pub(crate) async fn get_session_account(
-        &self,
-        token_hash: &str,
-    ) -> R<Option<(SessionRecord, User)>> {
+    async fn get_session_account(&self, token_hash: &str) -> R<Option<(SessionRecord, User)>> {
         if let Some(found) = self.caches.sessions.get(&token_hash.to_string()) {
             return Ok(Some(found));
         }
-        let sites = match self.backend {
-            Backend::Sqlite => {
-                "(SELECT group_concat(site_id, ',') FROM user_sites WHERE user_id = u.id)"
-            }
-            Backend::Postgres => {
-                "(SELECT string_agg(site_id, ',' ORDER BY site_id) FROM user_sites WHERE user_id = u.id)"
-            }
-        };
+        let sites = self.backend.fold_for_user("site_id", "user_sites");
         let sql = AssertSqlSafe(format!(
             "SELECT s.token_hash, s.mfa_pending, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, \
              s.source_ip, u.id, u.org_id, u.email, u.display_name, u.role, u.active, u.patient_id, u.created_at, \
@@ -137,7 +129,7 @@ impl SqlStore {
         Ok(Some((session, user)))
     }
 
-    pub(crate) async fn touch_session(&self, token_hash: &str, at: Timestamp) -> R<()> {
+    async fn touch_session(&self, token_hash: &str, at: Timestamp) -> R<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
             .bind(token_hash.to_string())
             .bind(at.as_microsecond())
@@ -153,7 +145,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn delete_session(&self, token_hash: &str) -> R<()> {
+    async fn delete_session(&self, token_hash: &str) -> R<()> {
         self.caches.sessions.remove(&token_hash.to_string());
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash.to_string())
@@ -163,7 +155,7 @@ impl SqlStore {
         Ok(())
     }
 
-    pub(crate) async fn delete_sessions_before(
+    async fn delete_sessions_before(
         &self,
         idle_cutoff: Timestamp,
         absolute_cutoff: Timestamp,
@@ -180,26 +172,27 @@ impl SqlStore {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn create_client(&self, c: &ClientRecord, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        sqlx::query(
-            "INSERT INTO oauth_clients (id, org_id, name, secret_hash, scopes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(c.id.to_string())
-        .bind(c.org_id.to_string())
-        .bind(c.name.clone())
-        .bind(c.secret_hash.clone())
-        .bind(c.scopes.clone())
-        .bind(c.created_at.as_microsecond())
-        .execute(&mut *tx)
+    async fn create_client(&self, c: &ClientRecord, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO oauth_clients (id, org_id, name, secret_hash, scopes, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(c.id.to_string())
+            .bind(c.org_id.to_string())
+            .bind(c.name.clone())
+            .bind(c.secret_hash.clone())
+            .bind(c.scopes.clone())
+            .bind(c.created_at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, |_| "id: this client already exists".into()))?;
+            Ok(())
+        })
         .await
-        .map_err(|e| write_error(e, |_| "id: this client already exists".into()))?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
     }
 
-    pub(crate) async fn get_client(&self, id: ClientId) -> R<Option<ClientRecord>> {
+    async fn get_client(&self, id: ClientId) -> R<Option<ClientRecord>> {
         let row = sqlx::query("SELECT id, org_id, name, secret_hash, scopes, created_at FROM oauth_clients WHERE id = $1")
             .bind(id.to_string())
             .fetch_optional(&self.reader)
@@ -208,7 +201,7 @@ impl SqlStore {
         row.as_ref().map(client_from_row).transpose()
     }
 
-    pub(crate) async fn list_clients(&self, org: OrgId) -> R<Vec<ClientRecord>> {
+    async fn list_clients(&self, org: OrgId) -> R<Vec<ClientRecord>> {
         let rows = sqlx::query(
             "SELECT id, org_id, name, secret_hash, scopes, created_at FROM oauth_clients WHERE org_id = $1 \
              ORDER BY name, id",
@@ -220,24 +213,25 @@ impl SqlStore {
         rows.iter().map(client_from_row).collect()
     }
 
-    pub(crate) async fn create_token(&self, t: &TokenRecord, audit: AuditEntry) -> R<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        sqlx::query(
-            "INSERT INTO oauth_tokens (token_hash, client_id, org_id, scopes, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(t.token_hash.clone())
-        .bind(t.client_id.to_string())
-        .bind(t.org_id.to_string())
-        .bind(t.scopes.clone())
-        .bind(t.expires_at.as_microsecond())
-        .execute(&mut *tx)
+    async fn create_token(&self, t: &TokenRecord, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO oauth_tokens (token_hash, client_id, org_id, scopes, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(t.token_hash.clone())
+            .bind(t.client_id.to_string())
+            .bind(t.org_id.to_string())
+            .bind(t.scopes.clone())
+            .bind(t.expires_at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, |_| "token: this token already exists".into()))?;
+            Ok(())
+        })
         .await
-        .map_err(|e| write_error(e, |_| "token: this token already exists".into()))?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()
     }
 
-    pub(crate) async fn get_token(&self, token_hash: &str) -> R<Option<TokenRecord>> {
+    async fn get_token(&self, token_hash: &str) -> R<Option<TokenRecord>> {
         let row = sqlx::query(
             "SELECT token_hash, client_id, org_id, scopes, expires_at FROM oauth_tokens WHERE token_hash = $1",
         )

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use sqlx::{AnyConnection, AssertSqlSafe, Connection};
 
-use crate::connect::ConnectError;
+use crate::connect_error::ConnectError;
 
 /// A temporary directory, removed with everything in it when dropped.
 #[derive(Debug)]
@@ -75,7 +75,7 @@ pub async fn drop_postgres_database(base: &str, url: &str) -> Result<(), Connect
 /// that tamper with the audit trail behind the application's back.
 pub async fn execute_raw(url: &str, sql: &str) -> Result<(), ConnectError> {
     sqlx::any::install_default_drivers();
-    let backend = crate::connect::Backend::from_url(url)?.name();
+    let backend = crate::backend::Backend::from_url(url)?.name();
     let mut conn = AnyConnection::connect(url)
         .await
         .map_err(|source| ConnectError::Connect { backend, source })?;
@@ -92,7 +92,7 @@ pub async fn execute_raw(url: &str, sql: &str) -> Result<(), ConnectError> {
 /// check what the database holds afterwards, without going through the application.
 pub async fn query_i64(url: &str, sql: &str) -> Result<i64, ConnectError> {
     sqlx::any::install_default_drivers();
-    let backend = crate::connect::Backend::from_url(url)?.name();
+    let backend = crate::backend::Backend::from_url(url)?.name();
     let mut conn = AnyConnection::connect(url)
         .await
         .map_err(|source| ConnectError::Connect { backend, source })?;
@@ -103,4 +103,52 @@ pub async fn query_i64(url: &str, sql: &str) -> Result<i64, ConnectError> {
     let value = value.map_err(|source| ConnectError::Execute { backend, source })?;
     closed.map_err(|source| ConnectError::Connect { backend, source })?;
     Ok(value)
+}
+
+/// Tables and their column names, as a migrated database reports them.
+pub type Schema = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+/// Every table of the application (not the engine's own, nor the migrations' bookkeeping) with its
+/// columns, read from the database's catalogue: how a test checks that both migration trees build
+/// the same schema.
+pub async fn table_columns(url: &str) -> Result<Schema, ConnectError> {
+    sqlx::any::install_default_drivers();
+    let backend = crate::backend::Backend::from_url(url)?;
+    let name = backend.name();
+    let sql = match backend {
+        crate::backend::Backend::Sqlite => {
+            "SELECT m.name AS table_name, p.name AS column_name FROM sqlite_master m, \
+             pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+        }
+        crate::backend::Backend::Postgres => {
+            "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name \
+             FROM information_schema.columns WHERE table_schema = current_schema()"
+        }
+    };
+    let mut conn = AnyConnection::connect(url)
+        .await
+        .map_err(|source| ConnectError::Connect {
+            backend: name,
+            source,
+        })?;
+    let rows = sqlx::query_as::<_, (String, String)>(sql)
+        .fetch_all(&mut conn)
+        .await;
+    let closed = conn.close().await;
+    let rows = rows.map_err(|source| ConnectError::Execute {
+        backend: name,
+        source,
+    })?;
+    closed.map_err(|source| ConnectError::Connect {
+        backend: name,
+        source,
+    })?;
+    let mut schema = Schema::new();
+    for (table, column) in rows {
+        if table == "_sqlx_migrations" {
+            continue;
+        }
+        schema.entry(table).or_default().insert(column);
+    }
+    Ok(schema)
 }

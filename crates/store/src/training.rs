@@ -10,14 +10,19 @@ use async_trait::async_trait;
 use domain::compliance::AuditEntry;
 use domain::identity::Role;
 use domain::ids::{CourseId, EnrolmentId, OrgId, UserId};
-use domain::store::StoreResult;
 use domain::training::*;
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
-use crate::audit;
-use crate::db::{self, Arg, DbResult, Filter, R, SqlStore, write_error};
+use crate::db::{self, Arg, DbResult, Filter, Insert, R, write_error};
+use crate::sql_store::SqlStore;
+
+const COURSE_ROLES: Insert = Insert {
+    into: "training_course_roles (course_id, role)",
+    columns: 2,
+    suffix: "",
+};
 
 const COURSE_COLUMNS: &str = "id, org_id, title, summary, modules, questions, pass_mark_pct, certifies, \
                               validity_months, created_at";
@@ -182,45 +187,43 @@ impl SqlStore {
 
 #[async_trait]
 impl TrainingStore for SqlStore {
-    async fn create_course(&self, c: &Course, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO training_courses ({COURSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ));
-        sqlx::query(sql)
-            .bind(c.id.to_string())
-            .bind(c.org_id.to_string())
-            .bind(c.title.clone())
-            .bind(c.summary.clone())
-            .bind(db::json(&c.modules)?)
-            .bind(db::json(&c.questions)?)
-            .bind(c.pass_mark_pct)
-            .bind(c.certifies)
-            .bind(c.validity_months)
-            .bind(c.created_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                write_error(e, |_| {
-                    format!("title: a course named {} already exists", c.title)
-                })
-            })?;
-        for role in &c.audience {
-            sqlx::query("INSERT INTO training_course_roles (course_id, role) VALUES ($1, $2)")
+    async fn create_course(&self, c: &Course, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO training_courses ({COURSE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ));
+            sqlx::query(sql)
                 .bind(c.id.to_string())
-                .bind(role.as_str())
+                .bind(c.org_id.to_string())
+                .bind(c.title.clone())
+                .bind(c.summary.clone())
+                .bind(db::json(&c.modules)?)
+                .bind(db::json(&c.questions)?)
+                .bind(c.pass_mark_pct)
+                .bind(c.certifies)
+                .bind(c.validity_months)
+                .bind(c.created_at.as_microsecond())
                 .execute(&mut *tx)
                 .await
-                .db()?;
-        }
-        enrol_missing(&mut tx, c.org_id, c.created_at).await?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+                .map_err(|e| {
+                    write_error(e, |_| {
+                        format!("title: a course named {} already exists", c.title)
+                    })
+                })?;
+            db::insert_rows(&mut *tx, &COURSE_ROLES, &c.audience, |q, role| {
+                q.bind(c.id.to_string()).bind(role.as_str())
+            })
+            .await
+            .db()?;
+            enrol_missing(&mut *tx, c.org_id, c.created_at).await?;
+            Ok(())
+        })
+        .await?;
         self.caches.certifying.clear();
         Ok(())
     }
 
-    async fn get_course(&self, org: OrgId, id: CourseId) -> StoreResult<Option<Course>> {
+    async fn get_course(&self, org: OrgId, id: CourseId) -> R<Option<Course>> {
         Ok(self
             .list_courses(org)
             .await?
@@ -228,7 +231,7 @@ impl TrainingStore for SqlStore {
             .find(|c| c.id == id))
     }
 
-    async fn list_courses(&self, org: OrgId) -> StoreResult<Vec<Course>> {
+    async fn list_courses(&self, org: OrgId) -> R<Vec<Course>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {COURSE_COLUMNS} FROM training_courses WHERE org_id = $1 ORDER BY title"
         ));
@@ -251,7 +254,7 @@ impl TrainingStore for SqlStore {
             .collect()
     }
 
-    async fn has_certifying_course(&self, org: OrgId, role: Role) -> StoreResult<bool> {
+    async fn has_certifying_course(&self, org: OrgId, role: Role) -> R<bool> {
         if let Some(known) = self.caches.certifying.get(&(org, role)) {
             return Ok(known);
         }
@@ -269,7 +272,7 @@ impl TrainingStore for SqlStore {
         Ok(found)
     }
 
-    async fn enrol_by_role(&self, org: OrgId, at: Timestamp) -> StoreResult<u64> {
+    async fn enrol_by_role(&self, org: OrgId, at: Timestamp) -> R<u64> {
         // Asked at every training page: a read answers "nothing to do" without the writer.
         let waiting = sqlx::query(MISSING_ENROLMENTS)
             .bind(org.to_string())
@@ -279,13 +282,11 @@ impl TrainingStore for SqlStore {
         if waiting.is_none() {
             return Ok(0);
         }
-        let mut tx = self.writer.begin().await.db()?;
-        let made = enrol_missing(&mut tx, org, at).await?;
-        tx.commit().await.db()?;
-        Ok(made)
+        self.unaudited(async |tx| enrol_missing(tx, org, at).await)
+            .await
     }
 
-    async fn get_enrolment(&self, org: OrgId, id: EnrolmentId) -> StoreResult<Option<Enrolment>> {
+    async fn get_enrolment(&self, org: OrgId, id: EnrolmentId) -> R<Option<Enrolment>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {ENROLMENT_COLUMNS} FROM training_enrolments WHERE org_id = $1 AND id = $2"
         ));
@@ -298,7 +299,7 @@ impl TrainingStore for SqlStore {
         row.as_ref().map(enrolment_from_row).transpose()
     }
 
-    async fn list_enrolments(&self, org: OrgId, q: &EnrolmentQuery) -> StoreResult<Vec<Enrolment>> {
+    async fn list_enrolments(&self, org: OrgId, q: &EnrolmentQuery) -> R<Vec<Enrolment>> {
         let mut filter = Filter::default();
         filter.push("org_id = ?", Arg::Text(org.to_string()));
         if let Some(user) = q.user_id {
@@ -323,14 +324,14 @@ impl TrainingStore for SqlStore {
         expected: &Enrolment,
         next: &Enrolment,
         audit: AuditEntry,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        if !swap_enrolment(&mut tx, expected, next).await? {
-            return Ok(false);
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
+    ) -> R<bool> {
+        self.audited_if(audit, async |tx| {
+            if !swap_enrolment(&mut *tx, expected, next).await? {
+                return Ok(false);
+            }
+            Ok(true)
+        })
+        .await
     }
 
     async fn record_test(
@@ -338,60 +339,56 @@ impl TrainingStore for SqlStore {
         expected: &Enrolment,
         o: &TestOutcome,
         audit: Vec<AuditEntry>,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        if !swap_enrolment(&mut tx, expected, &o.enrolment).await? {
-            return Ok(false);
-        }
-        let a = &o.assessment;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO training_assessments ({ASSESSMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ));
-        let inserted = sqlx::query(sql)
-            .bind(a.id.to_string())
-            .bind(a.enrolment_id.to_string())
-            .bind(a.kind.as_str())
-            .bind(db::json(&a.answers)?)
-            .bind(a.score_pct)
-            .bind(a.passed)
-            .bind(a.submitted_at.as_microsecond())
-            .execute(&mut *tx)
-            .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if db::is_unique_violation(&e) => return Ok(false),
-            Err(e) => return Err(db::storage(e)),
-        }
-        if let Some(c) = &o.certification {
+    ) -> R<bool> {
+        self.audited_if(audit, async |tx| {
+            if !swap_enrolment(&mut *tx, expected, &o.enrolment).await? {
+                return Ok(false);
+            }
+            let a = &o.assessment;
             let sql = AssertSqlSafe(format!(
-                "INSERT INTO certifications ({CERTIFICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                "INSERT INTO training_assessments ({ASSESSMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             ));
-            sqlx::query(sql)
-                .bind(c.id.to_string())
-                .bind(c.org_id.to_string())
-                .bind(c.user_id.to_string())
-                .bind(c.course_id.to_string())
-                .bind(c.enrolment_id.to_string())
-                .bind(c.issued_at.as_microsecond())
-                .bind(c.expires_at.as_microsecond())
-                .bind(c.reminded_at.map(|t| t.as_microsecond()))
+            let inserted = sqlx::query(sql)
+                .bind(a.id.to_string())
+                .bind(a.enrolment_id.to_string())
+                .bind(a.kind.as_str())
+                .bind(db::json(&a.answers)?)
+                .bind(a.score_pct)
+                .bind(a.passed)
+                .bind(a.submitted_at.as_microsecond())
                 .execute(&mut *tx)
-                .await
-                .db()?;
-        }
-        if let Some(remedial) = &o.remedial {
-            insert_enrolment(&mut tx, remedial).await?;
-        }
-        audit::append(&mut tx, self.backend, audit).await?;
-        tx.commit().await.db()?;
-        Ok(true)
+                .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if db::is_unique_violation(&e) => return Ok(false),
+                Err(e) => return Err(db::storage(e)),
+            }
+            if let Some(c) = &o.certification {
+                let sql = AssertSqlSafe(format!(
+                    "INSERT INTO certifications ({CERTIFICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ));
+                sqlx::query(sql)
+                    .bind(c.id.to_string())
+                    .bind(c.org_id.to_string())
+                    .bind(c.user_id.to_string())
+                    .bind(c.course_id.to_string())
+                    .bind(c.enrolment_id.to_string())
+                    .bind(c.issued_at.as_microsecond())
+                    .bind(c.expires_at.as_microsecond())
+                    .bind(c.reminded_at.map(|t| t.as_microsecond()))
+                    .execute(&mut *tx)
+                    .await
+                    .db()?;
+            }
+            if let Some(remedial) = &o.remedial {
+                insert_enrolment(&mut *tx, remedial).await?;
+            }
+            Ok(true)
+        })
+        .await
     }
 
-    async fn list_assessments(
-        &self,
-        org: OrgId,
-        enrolment: EnrolmentId,
-    ) -> StoreResult<Vec<Assessment>> {
+    async fn list_assessments(&self, org: OrgId, enrolment: EnrolmentId) -> R<Vec<Assessment>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {} FROM training_assessments a JOIN training_enrolments e ON e.id = a.enrolment_id \
              WHERE e.org_id = $1 AND a.enrolment_id = $2 ORDER BY a.submitted_at",
@@ -410,11 +407,7 @@ impl TrainingStore for SqlStore {
         rows.iter().map(assessment_from_row).collect()
     }
 
-    async fn list_certifications(
-        &self,
-        org: OrgId,
-        user: Option<UserId>,
-    ) -> StoreResult<Vec<Certification>> {
+    async fn list_certifications(&self, org: OrgId, user: Option<UserId>) -> R<Vec<Certification>> {
         let mut filter = Filter::default();
         filter.push("org_id = ?", Arg::Text(org.to_string()));
         if let Some(user) = user {
@@ -435,7 +428,7 @@ impl TrainingStore for SqlStore {
         &self,
         now: Timestamp,
         before: Timestamp,
-    ) -> StoreResult<Vec<Certification>> {
+    ) -> R<Vec<Certification>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {CERTIFICATION_COLUMNS} FROM certifications \
              WHERE expires_at > $1 AND expires_at <= $2 AND reminded_at IS NULL ORDER BY expires_at LIMIT 500"
@@ -455,46 +448,47 @@ impl TrainingStore for SqlStore {
         at: Timestamp,
         refresher: Option<&Enrolment>,
         audit: AuditEntry,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        let changed = sqlx::query(
-            "UPDATE certifications SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL",
-        )
-        .bind(at.as_microsecond())
-        .bind(c.id.to_string())
-        .execute(&mut *tx)
-        .await
-        .db()?
-        .rows_affected();
-        if changed == 0 {
-            return Ok(false);
-        }
-        if let Some(e) = refresher {
-            insert_enrolment(&mut tx, e).await?;
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
-    }
-
-    async fn grant_exception(&self, e: &GateException, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO certification_exceptions ({EXCEPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        ));
-        sqlx::query(sql)
-            .bind(e.id.to_string())
-            .bind(e.org_id.to_string())
-            .bind(e.clinician_id.to_string())
-            .bind(e.reason.clone())
-            .bind(e.granted_by.to_string())
-            .bind(e.granted_at.as_microsecond())
-            .bind(e.until.as_microsecond())
+    ) -> R<bool> {
+        self.audited_if(audit, async |tx| {
+            let changed = sqlx::query(
+                "UPDATE certifications SET reminded_at = $1 WHERE id = $2 AND reminded_at IS NULL",
+            )
+            .bind(at.as_microsecond())
+            .bind(c.id.to_string())
             .execute(&mut *tx)
             .await
-            .db()?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+            .db()?
+            .rows_affected();
+            if changed == 0 {
+                return Ok(false);
+            }
+            if let Some(e) = refresher {
+                insert_enrolment(&mut *tx, e).await?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn grant_exception(&self, e: &GateException, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO certification_exceptions ({EXCEPTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ));
+            sqlx::query(sql)
+                .bind(e.id.to_string())
+                .bind(e.org_id.to_string())
+                .bind(e.clinician_id.to_string())
+                .bind(e.reason.clone())
+                .bind(e.granted_by.to_string())
+                .bind(e.granted_at.as_microsecond())
+                .bind(e.until.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
@@ -502,7 +496,7 @@ impl TrainingStore for SqlStore {
         &self,
         org: OrgId,
         clinician: Option<UserId>,
-    ) -> StoreResult<Vec<GateException>> {
+    ) -> R<Vec<GateException>> {
         let mut filter = Filter::default();
         filter.push("org_id = ?", Arg::Text(org.to_string()));
         if let Some(c) = clinician {

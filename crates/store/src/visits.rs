@@ -6,35 +6,52 @@
 //! appointment's own steps (started, completed) are applied in the same transaction.
 
 use async_trait::async_trait;
+use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::identity::{Email, UsState};
 use domain::ids::{AppointmentId, EscalationId, InviteId, OrgId, SiteId, UserId};
 use domain::scheduling::{Modality, StatusChange};
-use domain::store::StoreResult;
 use domain::visits::{
     AheadInQueue, Escalation, EscalationKind, GuestRelation, Invite, InviteDelivery,
     ParticipantRole, QualitySample, QuestionnaireAnswers, Visit, VisitChange, VisitCounters,
     VisitLogEntry, VisitOutcome, VisitQuery, VisitState, VisitStore,
 };
-use domain::{DomainError, identity::Role};
 use jiff::Timestamp;
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AssertSqlSafe};
 
-use crate::audit;
-use crate::db::{self, Arg, DbResult, Filter, R, SqlStore};
-use crate::scheduling::{apply_status_change, insert_event};
+use crate::db::{self, Arg, DbResult, Filter, Insert, Query, R};
+use crate::scheduling::appointments::apply_status_change;
+use crate::scheduling::insert_event;
+use crate::sql_store::SqlStore;
+use crate::visit_log;
 
 const VISIT_COLUMNS: &str = "appointment_id, org_id, site_id, clinician_id, patient_id, state, outcome, modality, \
                              audio_only, audio_only_used, location_state, location_text, questionnaire, \
                              checked_in_at, admitted_at, started_at, ended_at, drops, updated_at";
-const LOG_COLUMNS: &str = "id, appointment_id, at, kind, actor_kind, actor_id, actor_role, detail";
 const QUALITY_COLUMNS: &str =
     "appointment_id, at, role, round_trip_ms, packet_loss_pct, bitrate_kbps, frames_decoded";
 const INVITE_COLUMNS: &str = "id, appointment_id, org_id, name, relation, email, token_hash, created_by, created_at, \
                               expires_at, delivery, used_at, session_hash, admitted_at";
 const ESCALATION_COLUMNS: &str = "id, kind, appointment_id, org_id, site_id, raised_by, raised_at, location_state, \
                                   location_text, reason, acknowledged_by, acknowledged_at";
+
+const QUALITY: Insert = Insert {
+    into: "visit_quality (appointment_id, at, role, round_trip_ms, packet_loss_pct, bitrate_kbps, frames_decoded)",
+    columns: 7,
+    suffix: "",
+};
+
+fn bind_quality<'q>(query: Query<'q>, s: &'q QualitySample) -> Query<'q> {
+    query
+        .bind(s.appointment_id.to_string())
+        .bind(s.at.as_microsecond())
+        .bind(s.role.as_str())
+        .bind(s.round_trip_ms)
+        .bind(s.packet_loss_pct)
+        .bind(s.bitrate_kbps)
+        .bind(s.frames_decoded)
+}
 
 fn unreadable(column: &str) -> DomainError {
     DomainError::Storage(format!("stored {column} is unreadable"))
@@ -71,17 +88,6 @@ fn visit_from_row(row: &AnyRow) -> R<Visit> {
         ended_at: db::opt_ts(row, "ended_at")?,
         drops: db::int(row, "drops")?,
         updated_at: db::ts(row, "updated_at")?,
-    })
-}
-
-fn log_from_row(row: &AnyRow) -> R<VisitLogEntry> {
-    Ok(VisitLogEntry {
-        id: db::parsed(row, "id")?,
-        appointment_id: db::parsed(row, "appointment_id")?,
-        at: db::ts(row, "at")?,
-        kind: db::text(row, "kind")?,
-        actor: db::actor(row)?,
-        detail: db::opt_text(row, "detail")?,
     })
 }
 
@@ -145,52 +151,6 @@ fn escalation_from_row(row: &AnyRow) -> R<Escalation> {
     })
 }
 
-async fn insert_log(conn: &mut AnyConnection, e: &VisitLogEntry) -> R<()> {
-    let sql = AssertSqlSafe(format!(
-        "INSERT INTO visit_log ({LOG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-    ));
-    sqlx::query(sql)
-        .bind(e.id.to_string())
-        .bind(e.appointment_id.to_string())
-        .bind(e.at.as_microsecond())
-        .bind(e.kind.clone())
-        .bind(e.actor.kind())
-        .bind(e.actor.id())
-        .bind(e.actor.role().map(Role::as_str))
-        .bind(e.detail.clone())
-        .execute(&mut *conn)
-        .await
-        .db()?;
-    Ok(())
-}
-
-/// Cancels the visit of an appointment being cancelled, if the patient is waiting or about to be
-/// let in (inside the appointment's transaction), and logs who cancelled it.
-pub(crate) async fn cancel_open_visit(conn: &mut AnyConnection, c: &StatusChange) -> R<()> {
-    let done = sqlx::query(
-        "UPDATE visits SET state = 'cancelled', ended_at = $3, updated_at = $3 \
-         WHERE appointment_id = $1 AND org_id = $2 AND state IN ('waiting', 'admitted')",
-    )
-    .bind(c.appointment_id.to_string())
-    .bind(c.org_id.to_string())
-    .bind(c.at.as_microsecond())
-    .execute(&mut *conn)
-    .await
-    .db()?;
-    if done.rows_affected() > 0 {
-        let entry = VisitLogEntry {
-            id: domain::ids::VisitEventId::new(),
-            appointment_id: c.appointment_id,
-            at: c.at,
-            kind: "cancelled".into(),
-            actor: c.event.actor.clone(),
-            detail: c.cancel_reason.clone(),
-        };
-        insert_log(conn, &entry).await?;
-    }
-    Ok(())
-}
-
 impl SqlStore {
     async fn fetch_invites(&self, condition: &str, args: Vec<Arg>) -> R<Vec<Invite>> {
         let sql = format!(
@@ -217,55 +177,55 @@ impl SqlStore {
 
 #[async_trait]
 impl VisitStore for SqlStore {
-    async fn open_visit(
-        &self,
-        check_in: StatusChange,
-        v: &Visit,
-        log: VisitLogEntry,
-    ) -> StoreResult<bool> {
+    async fn open_visit(&self, check_in: StatusChange, v: &Visit, log: VisitLogEntry) -> R<bool> {
         let questionnaire = v
             .questionnaire
             .as_ref()
             .map(|q| serde_json::to_string(q).map_err(|e| DomainError::Storage(e.to_string())))
             .transpose()?;
-        let mut tx = self.writer.begin().await.db()?;
-        if !apply_status_change(&mut tx, self.backend, &check_in).await? {
-            return Ok(false);
+        let opened = self
+            .audited_if(check_in.audit.clone(), async |tx| {
+                if !apply_status_change(&mut *tx, &check_in).await? {
+                    return Ok(false);
+                }
+                let sql = AssertSqlSafe(format!(
+                    "INSERT INTO visits ({VISIT_COLUMNS}) VALUES ({})",
+                    db::placeholders(1, 19)
+                ));
+                sqlx::query(sql)
+                    .bind(v.appointment_id.to_string())
+                    .bind(v.org_id.to_string())
+                    .bind(v.site_id.to_string())
+                    .bind(v.clinician_id.to_string())
+                    .bind(v.patient_id.to_string())
+                    .bind(v.state.as_str())
+                    .bind(v.outcome.map(|o| o.as_str()))
+                    .bind(v.modality.as_str())
+                    .bind(v.audio_only)
+                    .bind(v.audio_only_used)
+                    .bind(v.location_state.code())
+                    .bind(v.location_text.clone())
+                    .bind(questionnaire)
+                    .bind(v.checked_in_at.as_microsecond())
+                    .bind(v.admitted_at.map(|t| t.as_microsecond()))
+                    .bind(v.started_at.map(|t| t.as_microsecond()))
+                    .bind(v.ended_at.map(|t| t.as_microsecond()))
+                    .bind(v.drops)
+                    .bind(v.updated_at.as_microsecond())
+                    .execute(&mut *tx)
+                    .await
+                    .db()?;
+                visit_log::insert(&mut *tx, &log).await?;
+                Ok(true)
+            })
+            .await?;
+        if opened {
+            self.after_status_change(&check_in);
         }
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO visits ({VISIT_COLUMNS}) VALUES ({})",
-            db::placeholders(1, 19)
-        ));
-        sqlx::query(sql)
-            .bind(v.appointment_id.to_string())
-            .bind(v.org_id.to_string())
-            .bind(v.site_id.to_string())
-            .bind(v.clinician_id.to_string())
-            .bind(v.patient_id.to_string())
-            .bind(v.state.as_str())
-            .bind(v.outcome.map(|o| o.as_str()))
-            .bind(v.modality.as_str())
-            .bind(v.audio_only)
-            .bind(v.audio_only_used)
-            .bind(v.location_state.code())
-            .bind(v.location_text.clone())
-            .bind(questionnaire)
-            .bind(v.checked_in_at.as_microsecond())
-            .bind(v.admitted_at.map(|t| t.as_microsecond()))
-            .bind(v.started_at.map(|t| t.as_microsecond()))
-            .bind(v.ended_at.map(|t| t.as_microsecond()))
-            .bind(v.drops)
-            .bind(v.updated_at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        insert_log(&mut tx, &log).await?;
-        tx.commit().await.db()?;
-        self.after_status_change(&check_in);
-        Ok(true)
+        Ok(opened)
     }
 
-    async fn get_visit(&self, org: OrgId, id: AppointmentId) -> StoreResult<Option<Visit>> {
+    async fn get_visit(&self, org: OrgId, id: AppointmentId) -> R<Option<Visit>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {VISIT_COLUMNS} FROM visits WHERE org_id = $1 AND appointment_id = $2"
         ));
@@ -278,7 +238,7 @@ impl VisitStore for SqlStore {
         row.as_ref().map(visit_from_row).transpose()
     }
 
-    async fn list_visits(&self, org: OrgId, q: &VisitQuery) -> StoreResult<Vec<Visit>> {
+    async fn list_visits(&self, org: OrgId, q: &VisitQuery) -> R<Vec<Visit>> {
         let mut filter = Filter::default();
         filter.push("org_id = ?", Arg::Text(org.to_string()));
         if let Some(sites) = &q.site_ids {
@@ -314,7 +274,7 @@ impl VisitStore for SqlStore {
         rows.iter().map(visit_from_row).collect()
     }
 
-    async fn queue_ahead(&self, v: &Visit, since: Timestamp) -> StoreResult<Vec<AheadInQueue>> {
+    async fn queue_ahead(&self, v: &Visit, since: Timestamp) -> R<Vec<AheadInQueue>> {
         // Small rows, and only those ahead: a join of every waiting room asks this.
         let rows = sqlx::query(
             "SELECT v.state, a.start_at, a.end_at FROM visits v \
@@ -346,87 +306,89 @@ impl VisitStore for SqlStore {
             .collect()
     }
 
-    async fn change_visit(&self, c: VisitChange) -> StoreResult<bool> {
+    async fn change_visit(&self, c: VisitChange) -> R<bool> {
         let at = c.at.as_microsecond();
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE visits SET state = $3, updated_at = $4, outcome = COALESCE($5, outcome), \
-             admitted_at = CASE WHEN $6 THEN $4 ELSE admitted_at END, \
-             started_at = CASE WHEN $7 AND started_at IS NULL THEN $4 ELSE started_at END, \
-             ended_at = CASE WHEN $8 THEN $4 ELSE ended_at END, \
-             drops = drops + $9 \
-             WHERE appointment_id = $1 AND org_id = $2 AND state = $10",
-        )
-        .bind(c.appointment_id.to_string())
-        .bind(c.org_id.to_string())
-        .bind(c.to.as_str())
-        .bind(at)
-        .bind(c.outcome.map(|o| o.as_str()))
-        .bind(c.to == VisitState::Admitted)
-        .bind(c.to == VisitState::InCall)
-        .bind(c.to.is_over())
-        .bind(i64::from(c.to == VisitState::Reconnecting))
-        .bind(c.from.as_str())
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        for step in &c.appointment {
-            let moved = sqlx::query(
-                "UPDATE appointments SET status = $3, updated_at = $4, end_at = COALESCE($6, end_at) \
-                 WHERE id = $1 AND org_id = $2 AND status = $5",
+        self.audited_if(c.audit, async |tx| {
+            let done = sqlx::query(
+                "UPDATE visits SET state = $3, updated_at = $4, outcome = COALESCE($5, outcome), \
+                 admitted_at = CASE WHEN $6 THEN $4 ELSE admitted_at END, \
+                 started_at = CASE WHEN $7 AND started_at IS NULL THEN $4 ELSE started_at END, \
+                 ended_at = CASE WHEN $8 THEN $4 ELSE ended_at END, \
+                 drops = drops + $9 \
+                 WHERE appointment_id = $1 AND org_id = $2 AND state = $10",
             )
             .bind(c.appointment_id.to_string())
             .bind(c.org_id.to_string())
-            .bind(step.to.as_str())
+            .bind(c.to.as_str())
             .bind(at)
-            .bind(step.from.as_str())
-            .bind(step.end_at.map(|t| t.as_microsecond()))
+            .bind(c.outcome.map(|o| o.as_str()))
+            .bind(c.to == VisitState::Admitted)
+            .bind(c.to == VisitState::InCall)
+            .bind(c.to.is_over())
+            .bind(i64::from(c.to == VisitState::Reconnecting))
+            .bind(c.from.as_str())
             .execute(&mut *tx)
             .await
             .db()?;
-            if moved.rows_affected() == 0 {
-                // The appointment moved meanwhile (staff at the front desk): nothing is written.
+            if done.rows_affected() == 0 {
                 return Ok(false);
             }
-            insert_event(&mut tx, &step.event).await?;
-        }
-        insert_log(&mut tx, &c.log).await?;
-        audit::append(&mut tx, self.backend, c.audit).await?;
-        tx.commit().await.db()?;
-        Ok(true)
+            for step in &c.appointment {
+                let moved = sqlx::query(
+                    "UPDATE appointments SET status = $3, updated_at = $4, end_at = COALESCE($6, end_at) \
+                     WHERE id = $1 AND org_id = $2 AND status = $5",
+                )
+                .bind(c.appointment_id.to_string())
+                .bind(c.org_id.to_string())
+                .bind(step.to.as_str())
+                .bind(at)
+                .bind(step.from.as_str())
+                .bind(step.end_at.map(|t| t.as_microsecond()))
+                .execute(&mut *tx)
+                .await
+                .db()?;
+                if moved.rows_affected() == 0 {
+                    // The appointment moved meanwhile (staff at the front desk): nothing is written.
+                    return Ok(false);
+                }
+                insert_event(&mut *tx, &step.event).await?;
+            }
+            visit_log::insert(&mut *tx, &c.log).await?;
+            Ok(true)
+        })
+        .await
     }
 
-    async fn log_visit(&self, entry: &VisitLogEntry, counters: VisitCounters) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        insert_log(&mut tx, entry).await?;
-        if counters != VisitCounters::default() {
-            sqlx::query(
-                "UPDATE visits SET drops = drops + $2, \
-                 audio_only = COALESCE($3, audio_only), \
-                 audio_only_used = CASE WHEN $4 THEN $4 ELSE audio_only_used END, updated_at = $5 \
-                 WHERE appointment_id = $1",
-            )
-            .bind(entry.appointment_id.to_string())
-            .bind(i64::from(counters.drop))
-            .bind(counters.audio_only)
-            .bind(counters.audio_only == Some(true))
-            .bind(entry.at.as_microsecond())
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        }
-        tx.commit().await.db()?;
-        Ok(())
+    async fn log_visit(&self, entry: &VisitLogEntry, counters: VisitCounters) -> R<()> {
+        self.unaudited(async |tx| {
+            visit_log::insert(&mut *tx, entry).await?;
+            if counters != VisitCounters::default() {
+                sqlx::query(
+                    "UPDATE visits SET drops = drops + $2, \
+                     audio_only = COALESCE($3, audio_only), \
+                     audio_only_used = CASE WHEN $4 THEN $4 ELSE audio_only_used END, updated_at = $5 \
+                     WHERE appointment_id = $1",
+                )
+                .bind(entry.appointment_id.to_string())
+                .bind(i64::from(counters.drop))
+                .bind(counters.audio_only)
+                .bind(counters.audio_only == Some(true))
+                .bind(entry.at.as_microsecond())
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            }
+            Ok(())
+        })
+        .await
     }
 
-    async fn visit_log(&self, org: OrgId, id: AppointmentId) -> StoreResult<Vec<VisitLogEntry>> {
+    async fn visit_log(&self, org: OrgId, id: AppointmentId) -> R<Vec<VisitLogEntry>> {
         let sql = AssertSqlSafe(format!(
-            "SELECT {LOG_COLUMNS} FROM visit_log l WHERE appointment_id = $2 AND EXISTS \
+            "SELECT {} FROM visit_log l WHERE appointment_id = $2 AND EXISTS \
              (SELECT 1 FROM visits v WHERE v.appointment_id = l.appointment_id AND v.org_id = $1) \
-             ORDER BY at, id"
+             ORDER BY at, id",
+            visit_log::COLUMNS
         ));
         let rows = sqlx::query(sql)
             .bind(org.to_string())
@@ -434,41 +396,23 @@ impl VisitStore for SqlStore {
             .fetch_all(&self.reader)
             .await
             .db()?;
-        rows.iter().map(log_from_row).collect()
+        rows.iter().map(visit_log::from_row).collect()
     }
 
-    async fn record_quality(&self, samples: &[QualitySample]) -> StoreResult<()> {
+    async fn record_quality(&self, samples: &[QualitySample]) -> R<()> {
         if samples.is_empty() {
             return Ok(());
         }
-        const COLUMNS: usize = 7;
-        let mut tx = self.writer.begin().await.db()?;
-        for chunk in db::fixed_chunks(samples) {
-            let rows = (0..chunk.len())
-                .map(|r| format!("({})", db::placeholders(r * COLUMNS + 1, COLUMNS)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = AssertSqlSafe(format!(
-                "INSERT INTO visit_quality ({QUALITY_COLUMNS}) VALUES {rows}"
-            ));
-            let mut query = sqlx::query(sql);
-            for s in chunk {
-                query = query
-                    .bind(s.appointment_id.to_string())
-                    .bind(s.at.as_microsecond())
-                    .bind(s.role.as_str())
-                    .bind(s.round_trip_ms)
-                    .bind(s.packet_loss_pct)
-                    .bind(s.bitrate_kbps)
-                    .bind(s.frames_decoded);
-            }
-            query.execute(&mut *tx).await.db()?;
-        }
-        tx.commit().await.db()?;
-        Ok(())
+        self.unaudited(async |tx| {
+            db::insert_rows(tx, &QUALITY, samples, bind_quality)
+                .await
+                .db()?;
+            Ok(())
+        })
+        .await
     }
 
-    async fn quality(&self, org: OrgId, id: AppointmentId) -> StoreResult<Vec<QualitySample>> {
+    async fn quality(&self, org: OrgId, id: AppointmentId) -> R<Vec<QualitySample>> {
         let sql = AssertSqlSafe(format!(
             "SELECT {QUALITY_COLUMNS} FROM visit_quality q WHERE appointment_id = $2 AND EXISTS \
              (SELECT 1 FROM visits v WHERE v.appointment_id = q.appointment_id AND v.org_id = $1) \
@@ -483,36 +427,37 @@ impl VisitStore for SqlStore {
         rows.iter().map(quality_from_row).collect()
     }
 
-    async fn create_invite(&self, i: &Invite, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO visit_invites ({INVITE_COLUMNS}) VALUES ({})",
-            db::placeholders(1, 14)
-        ));
-        sqlx::query(sql)
-            .bind(i.id.to_string())
-            .bind(i.appointment_id.to_string())
-            .bind(i.org_id.to_string())
-            .bind(i.name.clone())
-            .bind(i.relation.as_str())
-            .bind(i.email.as_ref().map(|e| e.as_str().to_string()))
-            .bind(i.token_hash.clone())
-            .bind(i.created_by.to_string())
-            .bind(i.created_at.as_microsecond())
-            .bind(i.expires_at.as_microsecond())
-            .bind(i.delivery.as_str())
-            .bind(i.used_at.map(|t| t.as_microsecond()))
-            .bind(i.session_hash.clone())
-            .bind(i.admitted_at.map(|t| t.as_microsecond()))
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+    async fn create_invite(&self, i: &Invite, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO visit_invites ({INVITE_COLUMNS}) VALUES ({})",
+                db::placeholders(1, 14)
+            ));
+            sqlx::query(sql)
+                .bind(i.id.to_string())
+                .bind(i.appointment_id.to_string())
+                .bind(i.org_id.to_string())
+                .bind(i.name.clone())
+                .bind(i.relation.as_str())
+                .bind(i.email.as_ref().map(|e| e.as_str().to_string()))
+                .bind(i.token_hash.clone())
+                .bind(i.created_by.to_string())
+                .bind(i.created_at.as_microsecond())
+                .bind(i.expires_at.as_microsecond())
+                .bind(i.delivery.as_str())
+                .bind(i.used_at.map(|t| t.as_microsecond()))
+                .bind(i.session_hash.clone())
+                .bind(i.admitted_at.map(|t| t.as_microsecond()))
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn set_invite_delivery(&self, id: InviteId, delivery: InviteDelivery) -> StoreResult<()> {
+    async fn set_invite_delivery(&self, id: InviteId, delivery: InviteDelivery) -> R<()> {
         sqlx::query("UPDATE visit_invites SET delivery = $2 WHERE id = $1")
             .bind(id.to_string())
             .bind(delivery.as_str())
@@ -522,14 +467,14 @@ impl VisitStore for SqlStore {
         Ok(())
     }
 
-    async fn invite_by_token(&self, token_hash: &str) -> StoreResult<Option<Invite>> {
+    async fn invite_by_token(&self, token_hash: &str) -> R<Option<Invite>> {
         Ok(self
             .fetch_invites("token_hash = $1", vec![Arg::Text(token_hash.to_string())])
             .await?
             .pop())
     }
 
-    async fn invite_by_session(&self, session_hash: &str) -> StoreResult<Option<Invite>> {
+    async fn invite_by_session(&self, session_hash: &str) -> R<Option<Invite>> {
         Ok(self
             .fetch_invites(
                 "session_hash = $1",
@@ -545,24 +490,24 @@ impl VisitStore for SqlStore {
         session_hash: &str,
         at: Timestamp,
         audit: AuditEntry,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE visit_invites SET used_at = $2, session_hash = $3 \
-             WHERE id = $1 AND used_at IS NULL",
-        )
-        .bind(id.to_string())
-        .bind(at.as_microsecond())
-        .bind(session_hash.to_string())
-        .execute(&mut *tx)
+    ) -> R<bool> {
+        self.audited_if(audit, async |tx| {
+            let done = sqlx::query(
+                "UPDATE visit_invites SET used_at = $2, session_hash = $3 \
+                 WHERE id = $1 AND used_at IS NULL",
+            )
+            .bind(id.to_string())
+            .bind(at.as_microsecond())
+            .bind(session_hash.to_string())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            Ok(true)
+        })
         .await
-        .db()?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
     }
 
     async fn admit_guest(
@@ -571,31 +516,27 @@ impl VisitStore for SqlStore {
         id: InviteId,
         at: Timestamp,
         audit: AuditEntry,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE visit_invites SET admitted_at = $3 \
-             WHERE id = $1 AND org_id = $2 AND used_at IS NOT NULL AND admitted_at IS NULL",
-        )
-        .bind(id.to_string())
-        .bind(org.to_string())
-        .bind(at.as_microsecond())
-        .execute(&mut *tx)
+    ) -> R<bool> {
+        self.audited_if(audit, async |tx| {
+            let done = sqlx::query(
+                "UPDATE visit_invites SET admitted_at = $3 \
+                 WHERE id = $1 AND org_id = $2 AND used_at IS NOT NULL AND admitted_at IS NULL",
+            )
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .bind(at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            Ok(true)
+        })
         .await
-        .db()?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
     }
 
-    async fn list_invites(
-        &self,
-        org: OrgId,
-        appointment: AppointmentId,
-    ) -> StoreResult<Vec<Invite>> {
+    async fn list_invites(&self, org: OrgId, appointment: AppointmentId) -> R<Vec<Invite>> {
         self.fetch_invites(
             "org_id = $1 AND appointment_id = $2",
             vec![
@@ -606,34 +547,35 @@ impl VisitStore for SqlStore {
         .await
     }
 
-    async fn create_escalation(&self, e: &Escalation, audit: AuditEntry) -> StoreResult<()> {
-        let mut tx = self.writer.begin().await.db()?;
-        let sql = AssertSqlSafe(format!(
-            "INSERT INTO visit_escalations ({ESCALATION_COLUMNS}) VALUES ({})",
-            db::placeholders(1, 12)
-        ));
-        sqlx::query(sql)
-            .bind(e.id.to_string())
-            .bind(e.kind.as_str())
-            .bind(e.appointment_id.to_string())
-            .bind(e.org_id.to_string())
-            .bind(e.site_id.to_string())
-            .bind(e.raised_by.map(|u| u.to_string()))
-            .bind(e.raised_at.as_microsecond())
-            .bind(e.location_state.code())
-            .bind(e.location_text.clone())
-            .bind(e.reason.clone())
-            .bind(e.acknowledged_by.map(|u| u.to_string()))
-            .bind(e.acknowledged_at.map(|t| t.as_microsecond()))
-            .execute(&mut *tx)
-            .await
-            .db()?;
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
+    async fn create_escalation(&self, e: &Escalation, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let sql = AssertSqlSafe(format!(
+                "INSERT INTO visit_escalations ({ESCALATION_COLUMNS}) VALUES ({})",
+                db::placeholders(1, 12)
+            ));
+            sqlx::query(sql)
+                .bind(e.id.to_string())
+                .bind(e.kind.as_str())
+                .bind(e.appointment_id.to_string())
+                .bind(e.org_id.to_string())
+                .bind(e.site_id.to_string())
+                .bind(e.raised_by.map(|u| u.to_string()))
+                .bind(e.raised_at.as_microsecond())
+                .bind(e.location_state.code())
+                .bind(e.location_text.clone())
+                .bind(e.reason.clone())
+                .bind(e.acknowledged_by.map(|u| u.to_string()))
+                .bind(e.acknowledged_at.map(|t| t.as_microsecond()))
+                .execute(&mut *tx)
+                .await
+                .db()?;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
-    async fn open_escalations(&self, org: OrgId, sites: &[SiteId]) -> StoreResult<Vec<Escalation>> {
+    async fn open_escalations(&self, org: OrgId, sites: &[SiteId]) -> R<Vec<Escalation>> {
         if sites.is_empty() {
             return Ok(Vec::new());
         }
@@ -645,11 +587,7 @@ impl VisitStore for SqlStore {
         self.fetch_escalations(&condition, filter.args).await
     }
 
-    async fn visit_escalations(
-        &self,
-        org: OrgId,
-        id: AppointmentId,
-    ) -> StoreResult<Vec<Escalation>> {
+    async fn visit_escalations(&self, org: OrgId, id: AppointmentId) -> R<Vec<Escalation>> {
         self.fetch_escalations(
             "org_id = $1 AND appointment_id = $2",
             vec![Arg::Text(org.to_string()), Arg::Text(id.to_string())],
@@ -664,24 +602,24 @@ impl VisitStore for SqlStore {
         by: UserId,
         at: Timestamp,
         audit: AuditEntry,
-    ) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await.db()?;
-        let done = sqlx::query(
-            "UPDATE visit_escalations SET acknowledged_by = $3, acknowledged_at = $4 \
-             WHERE id = $1 AND org_id = $2 AND acknowledged_at IS NULL",
-        )
-        .bind(id.to_string())
-        .bind(org.to_string())
-        .bind(by.to_string())
-        .bind(at.as_microsecond())
-        .execute(&mut *tx)
+    ) -> R<bool> {
+        self.audited_if(audit, async |tx| {
+            let done = sqlx::query(
+                "UPDATE visit_escalations SET acknowledged_by = $3, acknowledged_at = $4 \
+                 WHERE id = $1 AND org_id = $2 AND acknowledged_at IS NULL",
+            )
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .bind(by.to_string())
+            .bind(at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            Ok(true)
+        })
         .await
-        .db()?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        audit::append(&mut tx, self.backend, vec![audit]).await?;
-        tx.commit().await.db()?;
-        Ok(true)
     }
 }

@@ -10,3 +10,5 @@ pub use audit::*;
 pub use break_glass::*;
 pub use consent::*;
 pub use licensure::*;
+pub mod store;
+pub use store::*;

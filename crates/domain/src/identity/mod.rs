@@ -5,3 +5,5 @@ pub mod values;
 
 pub use model::*;
 pub use values::*;
+pub mod store;
+pub use store::*;

@@ -5,8 +5,8 @@ use jiff::Timestamp;
 
 use super::model::*;
 use crate::compliance::AuditEntry;
+use crate::error::StoreResult;
 use crate::ids::{OrgId, SiteId, TaskId};
-use crate::store::StoreResult;
 
 #[async_trait]
 pub trait ProgramStore: Send + Sync {

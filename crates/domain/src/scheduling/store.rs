@@ -1,6 +1,6 @@
 //! The storage port of scheduling. The store implements it for SQLite and PostgreSQL.
 //!
-//! Promises beyond those of `Store`:
+//! Four small ports (availability, slots, appointments, the queue). Promises beyond those of `Store`:
 //! - at most one appointment that is not cancelled holds a slot, enforced by the database
 //!   (a unique index), so a race between two bookings has exactly one winner;
 //! - `book` and `reschedule` refuse, in the same transaction as the write, an appointment that
@@ -15,12 +15,12 @@ use super::model::{
     Appointment, AppointmentEvent, AppointmentStatus, AvailabilityException, AvailabilityTemplate,
     QueueEntry, ServiceLine, Slot, SlotView, VisitType,
 };
-use crate::compliance::{AuditEntry, ConsentDocument, PatientConsent};
+use crate::compliance::{AuditEntry, PatientConsent};
+use crate::error::StoreResult;
 use crate::identity::UsState;
 use crate::ids::{
     AppointmentId, OrgId, PatientId, QueueEntryId, SiteId, SlotId, TemplateId, UserId, VisitTypeId,
 };
-use crate::store::StoreResult;
 
 /// Which open slots a search wants.
 #[derive(Debug, Clone)]
@@ -110,8 +110,9 @@ pub struct QueueTake {
     pub audit: Vec<AuditEntry>,
 }
 
+/// Visit types and clinicians' availability (weekly templates and exceptions).
 #[async_trait]
-pub trait SchedulingStore: Send + Sync {
+pub trait AvailabilityStore: Send + Sync {
     // Visit types.
     async fn create_visit_type(&self, visit_type: &VisitType, audit: AuditEntry)
     -> StoreResult<()>;
@@ -163,7 +164,11 @@ pub trait SchedulingStore: Send + Sync {
         from: Timestamp,
         to: Timestamp,
     ) -> StoreResult<Vec<AvailabilityException>>;
+}
 
+/// The slots published from availability.
+#[async_trait]
+pub trait SlotStore: Send + Sync {
     // Slots.
     /// Inserts slots, skipping any whose clinician already has a slot starting at the same instant;
     /// returns how many were new.
@@ -177,7 +182,11 @@ pub trait SchedulingStore: Send + Sync {
     ) -> StoreResult<Option<SlotView>>;
     /// Slots that are not withdrawn, by start time.
     async fn search_slots(&self, org: OrgId, query: &SlotQuery) -> StoreResult<Vec<SlotView>>;
+}
 
+/// Appointments, their events and reminders, and clinicians' calendar feeds.
+#[async_trait]
+pub trait AppointmentStore: Send + Sync {
     // Appointments.
     async fn book(&self, booking: NewBooking) -> StoreResult<()>;
     async fn reschedule(&self, change: Rescheduling) -> StoreResult<()>;
@@ -227,17 +236,22 @@ pub trait SchedulingStore: Send + Sync {
         sent: Option<AuditEntry>,
     ) -> StoreResult<()>;
 
-    // Telehealth consent.
-    /// The organization's latest published consent text, if it published one.
-    async fn consent_document(&self, org: OrgId) -> StoreResult<Option<ConsentDocument>>;
-    async fn publish_consent(&self, doc: &ConsentDocument, audit: AuditEntry) -> StoreResult<()>;
-    async fn patient_consents(
+    // Calendar feeds.
+    /// Replaces the clinician's feed token (only its hash is stored).
+    async fn set_calendar_feed(
         &self,
         org: OrgId,
-        patient: PatientId,
-    ) -> StoreResult<Vec<PatientConsent>>;
-    async fn record_consent(&self, consent: &PatientConsent, audit: AuditEntry) -> StoreResult<()>;
+        user: UserId,
+        token_hash: &str,
+        at: Timestamp,
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
+    async fn calendar_feed_owner(&self, token_hash: &str) -> StoreResult<Option<(OrgId, UserId)>>;
+}
 
+/// The on-demand queue.
+#[async_trait]
+pub trait QueueStore: Send + Sync {
     // The on-demand queue.
     async fn join_queue(&self, entry: &QueueEntry, audit: AuditEntry) -> StoreResult<()>;
     async fn get_queue_entry(
@@ -269,16 +283,4 @@ pub trait SchedulingStore: Send + Sync {
         service_line: ServiceLine,
         since: Timestamp,
     ) -> StoreResult<Option<f64>>;
-
-    // Calendar feeds.
-    /// Replaces the clinician's feed token (only its hash is stored).
-    async fn set_calendar_feed(
-        &self,
-        org: OrgId,
-        user: UserId,
-        token_hash: &str,
-        at: Timestamp,
-        audit: AuditEntry,
-    ) -> StoreResult<()>;
-    async fn calendar_feed_owner(&self, token_hash: &str) -> StoreResult<Option<(OrgId, UserId)>>;
 }

@@ -6,9 +6,9 @@ use jiff::Timestamp;
 use super::model::*;
 use super::rules::TestOutcome;
 use crate::compliance::AuditEntry;
+use crate::error::StoreResult;
 use crate::identity::Role;
 use crate::ids::{CourseId, EnrolmentId, OrgId, UserId};
-use crate::store::StoreResult;
 
 /// Filters for enrolments; `None` means any.
 #[derive(Debug, Clone, Default)]

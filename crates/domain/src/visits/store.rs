@@ -9,9 +9,9 @@ use super::model::{
 };
 use super::state::{VisitOutcome, VisitState};
 use crate::compliance::AuditEntry;
+use crate::error::StoreResult;
 use crate::ids::{AppointmentId, EscalationId, InviteId, OrgId, SiteId, UserId};
 use crate::scheduling::{AppointmentEvent, AppointmentStatus, StatusChange};
-use crate::store::StoreResult;
 
 /// Which visits a waiting-room list wants.
 #[derive(Debug, Clone, Default)]

@@ -20,6 +20,7 @@ on_every_backend!(
     inserting_a_forged_record_is_detected_and_the_record_named,
     the_audit_log_refuses_updates_and_deletes,
     a_backup_is_a_working_copy_on_sqlite_and_refused_on_postgres,
+    the_audit_search_finds_a_record_the_moment_it_was_written,
 );
 
 /// Writes `n` reads through `record_audit`, as the read paths do.
@@ -332,4 +333,88 @@ async fn a_backup_is_a_working_copy_on_sqlite_and_refused_on_postgres(db: TestDb
             .map(|r| r.head_seq),
         Ok(4)
     );
+}
+
+/// Auditors ask "who opened this patient's record" right after it happened: the search must find
+/// every record the moment `record_audit` returned, whatever indexing happens in the background.
+async fn the_audit_search_finds_a_record_the_moment_it_was_written(db: TestDb) {
+    let org = OrgId::new();
+    let patients: Vec<PatientId> = (0..40).map(|_| PatientId::new()).collect();
+    let reader = UserId::new();
+    let store = Arc::clone(&db.store);
+    // Concurrent reads, as a busy morning makes them: many land in one group commit.
+    let tasks: Vec<_> = patients
+        .iter()
+        .enumerate()
+        .map(|(i, patient)| {
+            let store = Arc::clone(&store);
+            let entry = AuditEntry::new(
+                at(i as i64),
+                AuditActor::User {
+                    id: reader,
+                    role: Role::Clinician,
+                },
+                AuditAction::PatientRead,
+                "Patient",
+            )
+            .org(org)
+            .patient(*patient)
+            .resource(patient.to_string());
+            tokio::spawn(async move { store.record_audit(entry).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    for patient in &patients {
+        let found = db
+            .store
+            .search_audit(&AuditQuery {
+                org_id: Some(org),
+                patient_id: Some(*patient),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "the read of {patient} is found at once");
+        assert_eq!(found[0].entry.patient_id, Some(*patient));
+    }
+    let by_reader = db
+        .store
+        .search_audit(&AuditQuery {
+            org_id: Some(org),
+            user_id: Some(reader.to_string()),
+            action: Some(AuditAction::PatientRead),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        by_reader.len(),
+        patients.len(),
+        "every read of the clinician is found"
+    );
+    // One more, searched for the instant it is durable.
+    let last = PatientId::new();
+    db.store
+        .record_audit(
+            audit(AuditAction::PatientRead)
+                .org(org)
+                .patient(last)
+                .resource(last.to_string()),
+        )
+        .await
+        .unwrap();
+    let found = db
+        .store
+        .search_audit(&AuditQuery {
+            patient_id: Some(last),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
 }

@@ -12,6 +12,7 @@ mod identity;
 mod patients;
 mod program;
 mod scheduling;
+mod schema;
 mod sessions;
 mod training;
 mod visits;

@@ -1,0 +1,209 @@
+//! The group-commit writer: one task that owns the write path of audit entries and of the writes
+//! areas hand it, and makes many callers' work durable with one commit (one fsync).
+//!
+//! It knows nothing of any area. A caller hands it a [`Job`]: an audit entry on its own (a read of
+//! patient data), or a [`Write`], a trait object the area implements, run inside the batch's
+//! transaction. Each write reports whether it was accepted (with the audit entries to chain) or
+//! refused; a refusal is that caller's alone, a failure fails the batch.
+
+use async_trait::async_trait;
+use domain::DomainError;
+use domain::compliance::AuditEntry;
+use sqlx::{AnyConnection, AnyPool};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit_chain;
+use crate::backend::Backend;
+use crate::db::{self, Arg, DbResult, Insert, R};
+
+/// Entries written in one group-commit transaction at most.
+const MAX_BATCH: usize = 1000;
+/// How many jobs may wait for the writer before callers wait to enqueue.
+const QUEUE: usize = 10_000;
+
+/// What one caller hands the writer.
+pub(crate) enum Job {
+    /// An audit entry on its own.
+    Audit(AuditEntry),
+    /// An area's write, with the audit entries it produces.
+    Write(Box<dyn Write>),
+}
+
+/// A write an area hands the writer, run inside the batch's transaction.
+#[async_trait]
+pub(crate) trait Write: Send {
+    /// True when a refusal on `backend` may leave a failed statement behind (on PostgreSQL an
+    /// error aborts the whole transaction), so the writer runs it inside a savepoint. A write that
+    /// is refused before it executes anything that can fail needs none.
+    fn needs_savepoint(&self, backend: Backend) -> bool;
+
+    /// Writes inside the batch's transaction. `Ok(Ok(entries))`: accepted, and `entries` are
+    /// chained with the batch; `Ok(Err(refusal))`: refused with nothing written (or undone by its
+    /// savepoint); `Err`: the transaction failed, and the whole batch with it. Rows handed to
+    /// `later` are inserted once for the whole batch, after every write ran: only an accepted
+    /// write hands any.
+    async fn write(
+        self: Box<Self>,
+        conn: &mut AnyConnection,
+        backend: Backend,
+        later: &mut Later,
+    ) -> R<R<Vec<AuditEntry>>>;
+}
+
+/// Rows that accepted writes of one batch insert together, one multi-row INSERT per kind.
+#[derive(Default)]
+pub(crate) struct Later {
+    groups: Vec<(&'static Insert, Vec<Vec<Arg>>)>,
+}
+
+impl Later {
+    /// Queues one row of `insert`, its values in column order.
+    pub(crate) fn insert(&mut self, insert: &'static Insert, row: Vec<Arg>) {
+        match self
+            .groups
+            .iter_mut()
+            .find(|(i, _)| std::ptr::eq(*i, insert))
+        {
+            Some((_, rows)) => rows.push(row),
+            None => self.groups.push((insert, vec![row])),
+        }
+    }
+
+    async fn flush(self, conn: &mut AnyConnection) -> R<()> {
+        for (insert, rows) in &self.groups {
+            db::insert_rows(conn, insert, rows, |q, row| db::bind_arg_row(q, row))
+                .await
+                .db()?;
+        }
+        Ok(())
+    }
+}
+
+/// One call waiting for its group commit.
+pub(crate) struct WriteJob {
+    pub(crate) job: Job,
+    pub(crate) reply: oneshot::Sender<R<()>>,
+}
+
+/// Starts the group-commit writer. It stops when every sender is dropped (the store is dropped).
+///
+/// On SQLite it gets a thread (and a small runtime) of its own: every statement is a hand-off to
+/// the connection's thread and back, and on the server's runtime each "back" would wait behind
+/// every request in the run queue, so a busy morning would slow the one task all writes wait
+/// for. (A SQLite connection lives on its own thread, so another runtime may drive it.) On
+/// PostgreSQL the connection's socket belongs to the server's runtime, and the writer stays there.
+pub(crate) fn spawn(pool: AnyPool, backend: Backend) -> std::io::Result<mpsc::Sender<WriteJob>> {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    match backend {
+        Backend::Sqlite => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name("group-commit".into())
+                .spawn(move || runtime.block_on(run(pool, backend, rx)))?;
+        }
+        Backend::Postgres => {
+            tokio::spawn(run(pool, backend, rx));
+        }
+    }
+    Ok(tx)
+}
+
+async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<WriteJob>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Waits for at least one job, then takes whatever else queued up meanwhile: under load one
+    // commit (one fsync) serves hundreds of requests; when idle, a job is written at once.
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (jobs, replies): (Vec<_>, Vec<_>) =
+            batch.drain(..).map(|job| (job.job, job.reply)).unzip();
+        let count = jobs.len();
+        let started = std::time::Instant::now();
+        let results = match write_batch(&pool, backend, jobs).await {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!(error = %e, count, "group commit failed");
+                let message = e.to_string();
+                (0..count)
+                    .map(|_| Err(DomainError::Storage(message.clone())))
+                    .collect()
+            }
+        };
+        tracing::debug!(
+            count,
+            micros = started.elapsed().as_micros() as u64,
+            "group commit"
+        );
+        for (reply, result) in replies.into_iter().zip(results) {
+            // The caller may have gone away (request cancelled); the work is done regardless.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// Writes a batch in one transaction: each job in turn (a refused one is reported to its caller
+/// alone), then the rows the accepted writes queued, then every accepted audit entry chained in
+/// order; one commit makes it all durable.
+async fn write_batch(pool: &AnyPool, backend: Backend, jobs: Vec<Job>) -> R<Vec<R<()>>> {
+    let mut tx = pool.begin().await.db()?;
+    let mut entries = Vec::with_capacity(jobs.len());
+    let mut results = Vec::with_capacity(jobs.len());
+    let mut later = Later::default();
+    for job in jobs {
+        match job {
+            Job::Audit(entry) => {
+                entries.push(entry);
+                results.push(Ok(()));
+            }
+            Job::Write(write) => {
+                let verdict = if write.needs_savepoint(backend) {
+                    in_savepoint(&mut tx, backend, write, &mut later).await?
+                } else {
+                    write.write(&mut tx, backend, &mut later).await?
+                };
+                results.push(verdict.map(|mut accepted| entries.append(&mut accepted)));
+            }
+        }
+    }
+    later.flush(&mut tx).await?;
+    let writes_done = std::time::Instant::now();
+    let appended = entries.len();
+    audit_chain::append(&mut tx, backend, entries).await?;
+    let chained = std::time::Instant::now();
+    tx.commit().await.db()?;
+    tracing::debug!(
+        appended,
+        append_micros = chained.duration_since(writes_done).as_micros() as u64,
+        commit_micros = chained.elapsed().as_micros() as u64,
+        "group commit phases"
+    );
+    Ok(results)
+}
+
+/// Runs a write between `SAVEPOINT` and `RELEASE`, rolled back to the savepoint when it fails. The
+/// outer error means the transaction itself failed (the batch fails); the inner one is this
+/// caller's.
+async fn in_savepoint(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    write: Box<dyn Write>,
+    later: &mut Later,
+) -> R<R<Vec<AuditEntry>>> {
+    sqlx::query("SAVEPOINT one_write")
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    // Inside a savepoint any failure is undone alone, so it is this caller's, like a refusal.
+    let verdict = write.write(conn, backend, later).await.and_then(|v| v);
+    if verdict.is_err() {
+        sqlx::query("ROLLBACK TO SAVEPOINT one_write")
+            .execute(&mut *conn)
+            .await
+            .db()?;
+    }
+    sqlx::query("RELEASE SAVEPOINT one_write")
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    Ok(verdict)
+}
