@@ -125,6 +125,18 @@ pub struct ServeConfig {
     /// clinicians never learn each other's IP address. Needs --turn-urls.
     #[arg(long, env = "TELEMED_ICE_RELAY_ONLY", requires = "turn_urls")]
     pub ice_relay_only: bool,
+    /// Messages a visit's live connection may send per second (a burst of five seconds' worth
+    /// at once); faster ones are refused.
+    #[arg(long, env = "TELEMED_LIVE_MESSAGES_PER_SECOND", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub live_messages_per_second: u32,
+    /// A live connection that sends more than five refused messages within this many seconds
+    /// is closed; the count starts again each window.
+    #[arg(long, env = "TELEMED_LIVE_REFUSAL_WINDOW_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub live_refusal_window_seconds: u64,
+    /// With PostgreSQL, how often this server tells the others it is alive; the participants
+    /// of a server not heard from for three of these are dropped (it crashed).
+    #[arg(long, env = "TELEMED_LIVE_HEARTBEAT_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub live_heartbeat_seconds: u64,
 }
 
 /// Reminder offsets in minutes before a visit, largest first.
@@ -238,6 +250,17 @@ impl ServeConfig {
             turn_secret: None,
             turn_credential_minutes: 240,
             ice_relay_only: false,
+            live_messages_per_second: 20,
+            live_refusal_window_seconds: 60,
+            live_heartbeat_seconds: 5,
+        }
+    }
+
+    /// What every live connection may send.
+    pub fn live_limits(&self) -> crate::signaling::limits::LiveLimits {
+        crate::signaling::limits::LiveLimits {
+            messages_per_second: self.live_messages_per_second,
+            refusal_window: std::time::Duration::from_secs(self.live_refusal_window_seconds),
         }
     }
 
@@ -304,7 +327,10 @@ impl ServeConfig {
              # TELEMED_TURN_URLS=turn:turn.example.org:3478?transport=udp      # needs TELEMED_TURN_SECRET\n\
              # TELEMED_TURN_SECRET=...                                          # coturn static-auth-secret\n\
              TELEMED_TURN_CREDENTIAL_MINUTES={}\n\
-             # TELEMED_ICE_RELAY_ONLY=true                                      # calls only through TURN (hides IPs)\n",
+             # TELEMED_ICE_RELAY_ONLY=true                                      # calls only through TURN (hides IPs)\n\
+             TELEMED_LIVE_MESSAGES_PER_SECOND={}                     # per live connection; bursts of 5 s worth\n\
+             TELEMED_LIVE_REFUSAL_WINDOW_SECONDS={}                  # more than 5 refused messages within it close a connection\n\
+             TELEMED_LIVE_HEARTBEAT_SECONDS={}                        # PostgreSQL: a server silent for 3 of these is gone\n",
             d.session_idle_minutes,
             d.session_absolute_hours,
             d.max_failed_sign_ins,
@@ -326,6 +352,9 @@ impl ServeConfig {
             d.mail_from,
             d.job_interval_seconds,
             d.turn_credential_minutes,
+            d.live_messages_per_second,
+            d.live_refusal_window_seconds,
+            d.live_heartbeat_seconds,
         )
     }
 }

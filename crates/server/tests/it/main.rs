@@ -14,6 +14,7 @@ mod clinic;
 mod connections;
 mod hardening;
 mod http;
+mod live;
 mod openapi;
 mod scheduling;
 mod sign_in;
