@@ -10,9 +10,13 @@
 //   e. the call relayed through coturn with credentials minted by telemed (relay-only ICE)
 //   f. the program manager's Gantt timeline and risk heat map render in Chromium (screenshots
 //      kept in TELEMED_E2E_SHOTS, by default target/e2e-screenshots)
+//   g. two servers on one PostgreSQL database behind front doors, both browsers on the second:
+//      it is killed (SIGKILL) mid-call; media goes on peer to peer, both browsers' signaling
+//      comes back on the first, keeping their peer ids; the visit ends there, its record complete
+//   h. the same with the patient on the first server and the clinician on the second
 //
 // Run through run.sh (a network namespace with only loopback). Environment: TELEMED_BIN (the
-// binary), TELEMED_E2E_ONLY (e.g. "a,b"), TELEMED_CI_SKIP_POSTGRES=1 (skip d), TELEMED_E2E_PG
+// binary), TELEMED_E2E_ONLY (e.g. "a,b"), TELEMED_CI_SKIP_POSTGRES=1 (skip d, g, h), TELEMED_E2E_PG
 // (the PostgreSQL admin URL; default the local socket), TELEMED_E2E_KEEP (keep the work folder).
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -21,13 +25,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { Api, PASSWORD, Server, bookSoonest, cli, createClinic, freePort, newPatient, openHours, sleep } from './lib/telemed.mjs';
 import { inbound, launch, person, signIn, videoGrows, waitForVideo, watch } from './lib/browser.mjs';
+import { FrontDoor } from './lib/frontdoor.mjs';
 
 const BIN = process.env.TELEMED_BIN;
 if (!BIN || !fs.existsSync(BIN)) {
   console.error(`TELEMED_BIN must name the telemed binary (got ${BIN})`);
   process.exit(2);
 }
-const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f').split(',').map((s) => s.trim());
+const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f,g,h').split(',').map((s) => s.trim());
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'telemed-e2e-'));
 const timings = [];
 const results = [];
@@ -356,6 +361,108 @@ async function scenarioD() {
 }
 
 // ---------------------------------------------------------------------------------------------
+async function liveConnections(base) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const m = /^telemed_live_connections (\d+)$/m.exec(text);
+  return m ? Number(m[1]) : NaN;
+}
+
+// Two servers on one PostgreSQL database, each browser behind a front door that prefers one of
+// them; server two is killed mid-call. `on` says where each browser starts ('one' or 'two').
+async function scenarioFailover(label, on) {
+  const admin = process.env.TELEMED_E2E_PG || 'postgres:///test?host=/var/run/postgresql&user=postgres';
+  const db = `e2e_${label}_${Date.now()}_${process.pid}`;
+  psql(admin, `CREATE DATABASE ${db}`);
+  const url = admin.replace(/\/\/\/[^?]*/, `///${db}`);
+  const problems = [];
+  const keyFile = path.join(work, `pg-${label}-secret.key`);
+  const nodes = [];
+  const doors = [];
+  try {
+    const extra = ['--live-heartbeat-seconds', '1'];
+    const one = new Server({ bin: BIN, databaseUrl: url, keyFile, dir: work, name: `${label}-node-1`, extra });
+    const two = new Server({ bin: BIN, databaseUrl: url, keyFile, dir: work, name: `${label}-node-2`, extra });
+    nodes.push(one, two);
+    servers.push(one, two);
+    const clinic = createClinic(one);
+    await one.start();
+    await two.start();
+    const door = async (first) => {
+      const d = await new FrontDoor(first === 'one' ? [one.port, two.port] : [two.port, one.port]).start();
+      doors.push(d);
+      return d;
+    };
+    const patientDoor = await door(on.patient);
+    const clinicianDoor = await door(on.clinician);
+    await openHours(clinic);
+    const patient = await newPatient(clinic, label === 'g' ? 'Gia' : 'Hal');
+    const { id, p, c } = await admittedCall(clinic, patient, problems, { patientBase: patientDoor.base, clinicianBase: clinicianDoor.base });
+    const api = await clinicianApi(clinic, one.base);
+    await until('in_call', async () => (await visitRecord(api, id)).visit.state === 'in_call');
+    const windows = [['patient', p, on.patient], ['clinician', c, on.clinician]];
+    const movers = windows.filter(([, , where]) => where === 'two');
+    await until(`${movers.length} live connection(s) on server two`, async () => (await liveConnections(two.base)) === movers.length);
+    const before = {};
+    for (const [who, w] of windows) {
+      before[who] = await w.page.evaluate(() => ({ you: window.telemedVisit.you.peer, welcomes: window.telemedVisit.welcomes }));
+      before[who].video = await inbound(w.page);
+    }
+
+    // kill -9: server two says nothing to anyone.
+    const killed = Date.now();
+    two.proc.kill('SIGKILL');
+    await until('server two gone', async () => two.exited, 5000, 20);
+    await Promise.all(movers.map(([who, w]) => w.page.waitForFunction((n) => window.telemedVisit.welcomes > n,
+      before[who].welcomes, { timeout: 10000, polling: 50 })));
+    const back = Date.now() - killed;
+    timings.push([`${label}: server killed to signaling back on the survivor (${movers.map(([who]) => who).join(' and ')})`, back]);
+    assert(back <= 5000, `signaling came back ${back} ms after the kill (limit 5000 ms)`);
+    await until('both browsers on server one', async () => (await liveConnections(one.base)) === 2);
+
+    // Media went on peer to peer: the same connections, connected, frames still growing.
+    for (const [who, w] of windows) {
+      const now = await w.page.evaluate(() => window.telemedVisit.you.peer);
+      assert(now === before[who].you, `[${who}] the peer id changed: ${before[who].you} -> ${now}`);
+      const video = await inbound(w.page);
+      assert(JSON.stringify(Object.keys(video)) === JSON.stringify(Object.keys(before[who].video)), `[${who}] the call was rebuilt: ${JSON.stringify([before[who].video, video])}`);
+      for (const [peer, s] of Object.entries(video)) {
+        assert(s.connectionState === 'connected', `[${who}] ${peer} is ${s.connectionState}`);
+        assert(s.framesDecoded > before[who].video[peer].framesDecoded, `[${who}] no new frames from ${peer} across the kill`);
+      }
+    }
+    await Promise.all([videoGrows(p.page, 'patient'), videoGrows(c.page, 'clinician')]);
+    // Past three heartbeats nobody was dropped (the moved browser took its own place back).
+    await sleep(3500);
+    for (const [who, w] of windows) {
+      const peers = await w.page.evaluate(() => window.telemedVisit.peers.length);
+      assert(peers === 1, `[${who}] sees ${peers} others`);
+    }
+    await p.page.fill('#chat-text', 'Are you still there?');
+    await p.page.click('#chat-form button[type=submit]');
+    await c.page.waitForSelector('#chat-log li:has-text("Are you still there?")', { timeout: 5000 });
+
+    // The clinician ends the visit on the surviving server; the record holds the whole call.
+    await c.page.check('#f-outcome');
+    await c.page.click('#end-form button[type=submit]');
+    for (const [, w] of windows) {
+      await w.page.waitForFunction(() => window.telemedVisit.state === 'ended' && !document.getElementById('over').hidden, null, { timeout: 5000 });
+    }
+    const record = await visitRecord(api, id);
+    const v = record.visit;
+    for (const field of ['checked_in_at', 'admitted_at', 'started_at', 'ended_at']) assert(v[field], `the record has no ${field}: ${JSON.stringify(v)}`);
+    assert(v.state === 'ended' && v.outcome === 'completed', `state ${v.state}, outcome ${v.outcome}`);
+    const kinds = record.log.map((e) => e.kind);
+    for (const kind of ['checked_in', 'admitted', 'connected', 'ended']) assert(kinds.includes(kind), `the log has no ${kind}: ${kinds}`);
+    await Promise.all([p.context.close(), c.context.close()]);
+    return { problems, notes: `signaling back ${back} ms after the kill; media uninterrupted; drops recorded ${v.drops}; log ${kinds.join(',')}` };
+  } finally {
+    for (const d of doors) await d.close();
+    for (const n of nodes) await n.stop();
+    try { psql(admin, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`); } catch (e) { console.log(`could not drop ${db}: ${e.message}`); }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 async function scenarioE() {
   const problems = [];
   const secret = crypto.randomBytes(16).toString('hex');
@@ -487,14 +594,22 @@ try {
   await run('a', 'book, check in, admit, video, audio only, interpreter, end, record', async () => scenarioA(await sharedClinic()));
   await run('b', 'a cancellation takes the patient out of the waiting room within 2 s', async () => scenarioB(await sharedClinic()));
   await run('c', 'closing the tab mid-call and coming back resumes the call; the drop is recorded', async () => scenarioC(await sharedClinic()));
-  if (only.includes('d') && process.env.TELEMED_CI_SKIP_POSTGRES === '1') {
-    console.log('SKIP d. two servers on one PostgreSQL database (TELEMED_CI_SKIP_POSTGRES=1)');
-    results.push({ name: 'd', skipped: true });
-  } else {
-    await run('d', 'patient and clinician on two servers sharing one PostgreSQL database', scenarioD);
-  }
+  // The scenarios on PostgreSQL can be skipped where no PostgreSQL runs.
+  const onPostgres = async (name, label, fn) => {
+    if (only.includes(name) && process.env.TELEMED_CI_SKIP_POSTGRES === '1') {
+      console.log(`SKIP ${name}. ${label} (TELEMED_CI_SKIP_POSTGRES=1)`);
+      results.push({ name, skipped: true });
+    } else {
+      await run(name, label, fn);
+    }
+  };
+  await onPostgres('d', 'patient and clinician on two servers sharing one PostgreSQL database', scenarioD);
   await run('e', 'the call relayed through coturn with minted TURN credentials', scenarioE);
   await run('f', "the program's Gantt timeline and risk heat map render in Chromium", scenarioF);
+  await onPostgres('g', 'two servers on PostgreSQL, the server of both browsers killed mid-call',
+    () => scenarioFailover('g', { patient: 'two', clinician: 'two' }));
+  await onPostgres('h', "two servers on PostgreSQL, the clinician's server killed mid-call",
+    () => scenarioFailover('h', { patient: 'one', clinician: 'two' }));
 } finally {
   if (browser) await browser.close().catch(() => {});
   for (const s of servers) await s.stop();

@@ -6,6 +6,7 @@
 
 mod http;
 mod load;
+mod report;
 mod rush;
 mod signaling;
 mod storeprobe;
@@ -61,7 +62,8 @@ struct Args {
     /// Threads of the load generator (it shares the machine with the server).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
-    /// Workloads to run, comma-separated: read, sign-in, the floors healthz and me, and store.
+    /// Workloads to run, comma-separated: read (and read-one), sign-in, the floors healthz and me,
+    /// and store.
     #[arg(
         long,
         value_enum,
@@ -110,6 +112,9 @@ enum Kind {
     Read,
     /// POST /api/v1/session with a patient's password (argon2id).
     SignIn,
+    /// With `read`, right after it: the same audited read on one connection (what one
+    /// clinician's page waits for).
+    ReadOne,
     /// GET /healthz: the HTTP stack and middleware alone.
     Healthz,
     /// GET /api/v1/me: the HTTP stack plus bearer token checking.
@@ -138,6 +143,11 @@ fn main() -> anyhow::Result<()> {
     };
     runtime.block_on(run(args))
 }
+
+/// Row names the ratios are computed from.
+const READ: &str = "GET patient (audited)";
+const READ_ONE: &str = "GET patient (audited), 1 conn";
+const HEALTHZ: &str = "GET healthz (no auth, no DB)";
 
 /// One row of the results table.
 struct Row {
@@ -223,7 +233,7 @@ async fn bench(
             stamp,
         };
         let report = rush::run(telemed, log, &config).await?;
-        print_rush(backend, &config, &report)?;
+        report::print_rush(backend, &config, &report)?;
     }
     if args.workloads.contains(&Kind::Signaling) {
         let config = signaling::SignalingConfig {
@@ -233,7 +243,7 @@ async fn bench(
             payload_bytes: args.signaling_payload,
         };
         let report = signaling::run(telemed, log, backend, &config, stamp).await?;
-        print_signaling(backend, &config, &report);
+        report::print_signaling(backend, &config, &report);
     }
     if args
         .workloads
@@ -241,170 +251,6 @@ async fn bench(
         .any(|k| !matches!(k, Kind::Rush | Kind::Signaling))
     {
         reads_and_sign_ins(args, telemed, backend, stamp, log).await?;
-    }
-    Ok(())
-}
-
-/// Prints the signaling tables: relay round trips, and memory per idle connection.
-fn print_signaling(
-    backend: &str,
-    config: &signaling::SignalingConfig,
-    r: &signaling::SignalingReport,
-) {
-    println!();
-    println!(
-        "signaling: seeded {} visits in {:.1} s",
-        config.idle + config.pairs,
-        r.seeding.as_secs_f64()
-    );
-    println!(
-        "| {:<10} | {:<8} | {:>5} | {:>7} | {:>11} | {:>9} | {:>9} | {:>9} | {:>9} |",
-        "relay",
-        "backend",
-        "pairs",
-        "payload",
-        "round trips",
-        "per s",
-        "p50 ms",
-        "p99 ms",
-        "max ms"
-    );
-    println!("|{}|", ["-"; 9].map(|_| "------------").join("|"));
-    for row in &r.latency {
-        println!(
-            "| {:<10} | {:<8} | {:>5} | {:>6}B | {:>11} | {:>9.0} | {:>9.3} | {:>9.3} | {:>9.3} |",
-            row.label,
-            backend,
-            row.pairs,
-            config.payload_bytes,
-            row.round_trips_ns.len(),
-            row.per_second(),
-            row.quantile_ms(0.5),
-            row.quantile_ms(0.99),
-            row.quantile_ms(1.0),
-        );
-    }
-    if let Some(m) = &r.memory {
-        println!();
-        println!(
-            "idle waiting rooms: {} connections opened in {:.1} s; server resident anonymous memory {:.1} MiB before, {:.1} MiB after: {:.1} MiB more, {:.2} KiB per connection",
-            m.connections,
-            m.open_seconds,
-            m.before_kib as f64 / 1024.0,
-            m.after_kib as f64 / 1024.0,
-            (m.after_kib.saturating_sub(m.before_kib)) as f64 / 1024.0,
-            m.per_connection_bytes() / 1024.0
-        );
-    }
-}
-
-/// Prints the rush's table and its check of the database; fails on any double booking.
-fn print_rush(
-    backend: &str,
-    config: &rush::RushConfig,
-    r: &rush::RushReport,
-) -> anyhow::Result<()> {
-    let o = &r.outcome;
-    println!();
-    println!(
-        "| {:<12} | {:<8} | {:>5} | {:>8} | {:>6} | {:>10} | {:>14} | {:>6} | {:>10} | {:>9} | {:>9} | {:>9} | {:>10} | {:>12} |",
-        "workload",
-        "backend",
-        "conns",
-        "attempts",
-        "booked",
-        "slot_taken",
-        "double_booked",
-        "other",
-        "attempts/s",
-        "p50",
-        "p99",
-        "max",
-        "server CPU",
-        "machine busy"
-    );
-    println!(
-        "|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
-        "-".repeat(14),
-        "-".repeat(10),
-        "-".repeat(6) + ":",
-        "-".repeat(9) + ":",
-        "-".repeat(7) + ":",
-        "-".repeat(11) + ":",
-        "-".repeat(15) + ":",
-        "-".repeat(7) + ":",
-        "-".repeat(11) + ":",
-        "-".repeat(10) + ":",
-        "-".repeat(10) + ":",
-        "-".repeat(10) + ":",
-        "-".repeat(11) + ":",
-        "-".repeat(13) + ":",
-    );
-    let other = o.requests() - r.booked - r.slot_taken - r.patient_double_booked;
-    println!(
-        "| {:<12} | {:<8} | {:>5} | {:>8} | {:>6} | {:>10} | {:>14} | {:>6} | {:>10.0} | {:>9} | {:>9} | {:>9} | {:>10} | {:>12} |",
-        "8 a.m. rush",
-        backend,
-        config.patients,
-        o.requests(),
-        r.booked,
-        r.slot_taken,
-        r.patient_double_booked,
-        other,
-        o.per_second(),
-        millis(o.quantile_us(0.50)),
-        millis(o.quantile_us(0.99)),
-        millis(o.max_us()),
-        cpu_share(r.server_cpu, o.elapsed),
-        r.machine_busy
-            .map(|b| format!("{:.0}%", b * 100.0))
-            .unwrap_or_else(|| "-".into()),
-    );
-    let quantile = |sorted: &[u32], q: f64| {
-        let last = sorted.len().saturating_sub(1);
-        millis(
-            sorted
-                .get(((last as f64) * q).round() as usize)
-                .copied()
-                .unwrap_or(0),
-        )
-    };
-    println!(
-        "latency of attempts that booked: p50 {}, p99 {}; of attempts refused: p50 {}, p99 {}",
-        quantile(&r.booked_us, 0.5),
-        quantile(&r.booked_us, 0.99),
-        quantile(&r.refused_us, 0.5),
-        quantile(&r.refused_us, 0.99)
-    );
-    let v = &r.verification;
-    println!();
-    println!(
-        "rush: {} attempts in {:.2} s; seeding took {:.1} s",
-        o.requests(),
-        o.elapsed.as_secs_f64(),
-        r.seeding.as_secs_f64()
-    );
-    println!(
-        "database: {} slots, {} appointments; slots held twice: {}; clinician overlaps: {}; patient overlaps: {}",
-        v.slots, v.appointments, v.slots_held_twice, v.clinician_overlaps, v.patient_overlaps
-    );
-    if let Some(error) = &o.first_error {
-        println!("first unexpected answer: {error}");
-    }
-    if v.slots_held_twice + v.clinician_overlaps + v.patient_overlaps > 0 {
-        bail!("double booking found in the database");
-    }
-    if v.appointments != r.booked as i64 {
-        bail!(
-            "the database holds {} appointments but {} bookings were confirmed",
-            v.appointments,
-            r.booked
-        );
-    }
-    if v.appointments == v.slots {
-        println!("every slot was booked exactly once");
-    } else {
-        println!("{} slots were left unbooked", v.slots - v.appointments);
     }
     Ok(())
 }
@@ -495,6 +341,7 @@ async fn reads_and_sign_ins(
 
     let mut rows = Vec::new();
     let mut audit_check = None;
+    let mut wal_report = None;
 
     // (a) Audited reads of random patients.
     if args.workloads.contains(&Kind::Read) {
@@ -502,21 +349,21 @@ async fn reads_and_sign_ins(
         let server = telemed.serve(log).await?;
         let token = fetch_token(server.addr, &client_id, &client_secret).await?;
         let reads = Arc::new(Reads::new(server.addr, &token, &ids));
-        let (row, warm_ok) = measure(
-            "GET patient (audited)",
-            &server,
-            reads,
-            args.connections,
-            args,
-        )
-        .await?;
+        let (row, mut warm_ok) =
+            measure(READ, &server, reads.clone(), args.connections, args).await?;
+        let mut ok = row.outcome.ok;
+        rows.push(row);
+        if args.workloads.contains(&Kind::ReadOne) {
+            let (row, warm) = measure(READ_ONE, &server, reads, 1, args).await?;
+            warm_ok += warm;
+            ok += row.outcome.ok;
+            rows.push(row);
+        }
+        // While the server runs: SQLite empties the WAL when its last connection closes.
+        wal_report = wal_size(&telemed.database_url, ok + warm_ok);
         server.stop()?;
         let audit_after = telemed.audit_records()?;
-        audit_check = Some((
-            audit_after.saturating_sub(audit_before),
-            row.outcome.ok + warm_ok,
-        ));
-        rows.push(row);
+        audit_check = Some((audit_after.saturating_sub(audit_before), ok + warm_ok));
     }
 
     // (b) Password sign-ins (argon2id) of a patient account.
@@ -553,14 +400,7 @@ async fn reads_and_sign_ins(
                 &[],
                 None,
             )));
-            let (row, _) = measure(
-                "GET healthz (no auth, no DB)",
-                &server,
-                healthz,
-                args.connections,
-                args,
-            )
-            .await?;
+            let (row, _) = measure(HEALTHZ, &server, healthz, args.connections, args).await?;
             rows.push(row);
         }
         if args.workloads.contains(&Kind::Me) {
@@ -608,7 +448,11 @@ async fn reads_and_sign_ins(
         }
     }
 
-    print_table(backend, &rows);
+    report::print_table(backend, &rows);
+    report::print_ratios(&rows);
+    if let Some(wal) = &wal_report {
+        println!("{wal}");
+    }
     if let Some((grown, reads_ok)) = audit_check {
         println!(
             "audit: chain intact; {grown} records added during the read workload for {reads_ok} successful reads (warm-up included)"
@@ -676,6 +520,22 @@ async fn measure<W: Workload>(
     ))
 }
 
+/// On SQLite, the sizes of the WAL file and the database after `reads` audited reads.
+fn wal_size(database_url: &str, reads: u64) -> Option<String> {
+    let path = database_url.strip_prefix("sqlite://")?;
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let mib = |p: &str| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| m.len() as f64 / 1048576.0)
+    };
+    Some(format!(
+        "SQLite WAL file after {reads} audited reads: {:.1} MiB (database {:.1} MiB)",
+        mib(&format!("{path}-wal"))?,
+        mib(path)?
+    ))
+}
+
 /// The median time of a small write followed by fsync: the floor under every durable commit.
 fn fsync_latency(dir: &std::path::Path) -> Option<Duration> {
     use std::io::Write;
@@ -692,81 +552,6 @@ fn fsync_latency(dir: &std::path::Path) -> Option<Duration> {
     let _ = std::fs::remove_file(&path);
     times.sort_unstable();
     times.get(times.len() / 2).copied()
-}
-
-fn millis(us: u32) -> String {
-    format!("{:.2} ms", f64::from(us) / 1000.0)
-}
-
-fn cpu_share(cpu: Option<Duration>, elapsed: Duration) -> String {
-    match cpu {
-        Some(cpu) => format!(
-            "{:.0}%",
-            100.0 * cpu.as_secs_f64() / elapsed.as_secs_f64().max(1e-9)
-        ),
-        None => "-".into(),
-    }
-}
-
-fn print_table(backend: &str, rows: &[Row]) {
-    println!();
-    println!(
-        "| {:<28} | {:<8} | {:>5} | {:>9} | {:>6} | {:>9} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} | {:>12} |",
-        "workload",
-        "backend",
-        "conns",
-        "requests",
-        "errors",
-        "req/s",
-        "p50",
-        "p99",
-        "max",
-        "server CPU",
-        "client CPU",
-        "machine busy"
-    );
-    println!(
-        "|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|",
-        "-".repeat(30),
-        "-".repeat(10),
-        "-".repeat(6) + ":",
-        "-".repeat(10) + ":",
-        "-".repeat(7) + ":",
-        "-".repeat(10) + ":",
-        "-".repeat(10) + ":",
-        "-".repeat(10) + ":",
-        "-".repeat(10) + ":",
-        "-".repeat(11) + ":",
-        "-".repeat(11) + ":",
-        "-".repeat(13) + ":",
-    );
-    for row in rows {
-        let o = &row.outcome;
-        println!(
-            "| {:<28} | {:<8} | {:>5} | {:>9} | {:>6} | {:>9.0} | {:>9} | {:>9} | {:>9} | {:>10} | {:>10} | {:>12} |",
-            row.workload,
-            backend,
-            row.connections,
-            o.requests(),
-            o.errors,
-            o.per_second(),
-            millis(o.quantile_us(0.50)),
-            millis(o.quantile_us(0.99)),
-            millis(o.max_us()),
-            cpu_share(row.server_cpu, o.elapsed),
-            cpu_share(row.client_cpu, o.elapsed),
-            row.machine_busy
-                .map(|b| format!("{:.0}%", b * 100.0))
-                .unwrap_or_else(|| "-".into()),
-        );
-    }
-    println!();
-    println!(
-        "server and client CPU: share of one core over the measured seconds (for store.* rows, the bench process, where the store runs); machine busy: share of all {} cores, by any process (the database server's included).",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    );
 }
 
 fn str_field(value: &Value, name: &str) -> anyhow::Result<String> {

@@ -84,6 +84,11 @@ impl Telemed {
             .args(["serve", "--addr", &addr.to_string()])
             // The sign-in workload comes from one address: lift the per-address throttle.
             .env("TELEMED_SIGN_IN_ATTEMPTS_PER_MINUTE", "100000000")
+            // The signaling workload's round trips send thousands of messages a second on one
+            // connection (a browser sends a few): lift the per-connection rate.
+            .env("TELEMED_LIVE_MESSAGES_PER_SECOND", "100000")
+            // The idle waiting rooms are ten thousand connections from one address.
+            .env("TELEMED_MAX_CONNECTIONS_PER_ADDRESS", "1000000")
             // TELEMED_BENCH_SERVER_LOG lets a run see more of the server (e.g. store=debug).
             .env(
                 "TELEMED_LOG",

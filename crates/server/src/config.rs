@@ -141,6 +141,18 @@ pub struct ServeConfig {
     /// Largest attachment accepted (bytes).
     #[arg(long, env = "TELEMED_ATTACHMENT_MAX_BYTES", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=104_857_600))]
     pub attachment_max_bytes: u64,
+    /// Messages a visit's live connection may send per second (a burst of five seconds' worth
+    /// at once); faster ones are refused.
+    #[arg(long, env = "TELEMED_LIVE_MESSAGES_PER_SECOND", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub live_messages_per_second: u32,
+    /// A live connection that sends more than five refused messages within this many seconds
+    /// is closed; the count starts again each window.
+    #[arg(long, env = "TELEMED_LIVE_REFUSAL_WINDOW_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub live_refusal_window_seconds: u64,
+    /// With PostgreSQL, how often this server tells the others it is alive; the participants
+    /// of a server not heard from for three of these are dropped (it crashed).
+    #[arg(long, env = "TELEMED_LIVE_HEARTBEAT_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub live_heartbeat_seconds: u64,
 }
 
 /// Reminder offsets in minutes before a visit, largest first.
@@ -259,6 +271,9 @@ impl ServeConfig {
             unsigned_note_hours: 72,
             reply_business_days: 2,
             attachment_max_bytes: 10 * 1024 * 1024,
+            live_messages_per_second: 20,
+            live_refusal_window_seconds: 60,
+            live_heartbeat_seconds: 5,
         }
     }
 
@@ -276,6 +291,14 @@ impl ServeConfig {
             unsigned_note_hours: self.unsigned_note_hours,
             reply_business_days: self.reply_business_days,
             attachment_max_bytes: usize::try_from(self.attachment_max_bytes).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// What every live connection may send.
+    pub fn live_limits(&self) -> crate::signaling::limits::LiveLimits {
+        crate::signaling::limits::LiveLimits {
+            messages_per_second: self.live_messages_per_second,
+            refusal_window: std::time::Duration::from_secs(self.live_refusal_window_seconds),
         }
     }
 
@@ -348,7 +371,10 @@ impl ServeConfig {
              TELEMED_CARE_TEAM_DAYS_AFTER={}\n\
              TELEMED_UNSIGNED_NOTE_HOURS={}\n\
              TELEMED_REPLY_BUSINESS_DAYS={}\n\
-             TELEMED_ATTACHMENT_MAX_BYTES={}\n",
+             TELEMED_ATTACHMENT_MAX_BYTES={}\n\
+             TELEMED_LIVE_MESSAGES_PER_SECOND={}                     # per live connection; bursts of 5 s worth\n\
+             TELEMED_LIVE_REFUSAL_WINDOW_SECONDS={}                  # more than 5 refused messages within it close a connection\n\
+             TELEMED_LIVE_HEARTBEAT_SECONDS={}                        # PostgreSQL: a server silent for 3 of these is gone\n",
             d.session_idle_minutes,
             d.session_absolute_hours,
             d.max_failed_sign_ins,
@@ -375,6 +401,9 @@ impl ServeConfig {
             d.unsigned_note_hours,
             d.reply_business_days,
             d.attachment_max_bytes,
+            d.live_messages_per_second,
+            d.live_refusal_window_seconds,
+            d.live_heartbeat_seconds,
         )
     }
 }

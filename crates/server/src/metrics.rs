@@ -32,7 +32,8 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, backend: &str) -> String {
+    /// The text of `/metrics`; `live_connections` is the hub's count of open live WebSockets.
+    pub fn render(&self, backend: &str, live_connections: usize) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -76,6 +77,12 @@ impl Metrics {
             "telemed_info{{version=\"{}\",backend=\"{backend}\"}} 1",
             env!("CARGO_PKG_VERSION")
         );
+        let _ = writeln!(
+            out,
+            "# HELP telemed_live_connections Live WebSockets open on this server (visit participants and staff screens)."
+        );
+        let _ = writeln!(out, "# TYPE telemed_live_connections gauge");
+        let _ = writeln!(out, "telemed_live_connections {live_connections}");
         out
     }
 }

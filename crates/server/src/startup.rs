@@ -103,7 +103,8 @@ async fn security_headers(State(state): State<AppState>, request: Request, next:
 /// reach participants connected to any of them. With SQLite there is one server: nothing to do.
 pub async fn start_relay(state: &AppState, database_url: &str) -> anyhow::Result<()> {
     if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-        relay_through_postgres(&state.hub, database_url)
+        let heartbeat = Duration::from_secs(state.config.live_heartbeat_seconds);
+        relay_through_postgres(&state.hub, heartbeat, database_url)
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for other servers' live messages: {e}"))?;
     }
@@ -114,12 +115,13 @@ pub async fn start_relay(state: &AppState, database_url: &str) -> anyhow::Result
 /// another listens for everyone's; both reconnect after a loss.
 async fn relay_through_postgres(
     hub: &Arc<crate::signaling::hub::Hub>,
+    heartbeat: Duration,
     url: &str,
 ) -> Result<(), store::relay::Error> {
     use store::relay::{RelayPublisher, RelaySubscriber};
     let mut publisher = RelayPublisher::connect(url).await?;
     let mut subscriber = RelaySubscriber::connect(url).await?;
-    let mut queued = crate::signaling::relay::attach(hub);
+    let (link, mut queued) = crate::signaling::relay::attach(hub, heartbeat);
     let publishing_url = url.to_string();
     tokio::spawn(async move {
         while let Some(payload) = queued.recv().await {
@@ -133,11 +135,10 @@ async fn relay_through_postgres(
             }
         }
     });
-    let receiving = hub.clone();
     tokio::spawn(async move {
         loop {
             match subscriber.recv().await {
-                Ok(payload) => crate::signaling::relay::receive(&receiving, &payload),
+                Ok(payload) => link.receive(&payload),
                 Err(e) => {
                     tracing::warn!(error = %e, "relay: listening failed; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use domain::compliance::{ConsentDocument, PatientConsent};
 use domain::identity::SessionRecord;
-use domain::identity::{Site, User};
+use domain::identity::{Patient, Site, User};
 use domain::ids::{OrgId, PatientId, SlotId, UserId};
 use domain::scheduling::{SlotView, VisitType};
 
@@ -124,6 +124,10 @@ pub(crate) struct Caches {
     /// Patients' telehealth consents. They only ever grow (each write here clears the entry), so
     /// a stale list can only ask a patient to agree again, never skip the question.
     pub(crate) consents: TtlMap<(OrgId, PatientId), Vec<PatientConsent>>,
+    /// Patient records by id, asked at every audited read (the audit entry is what must be
+    /// durable, not the read). Cleared by `update_patient`; another server's change shows here
+    /// within `REFERENCE_TTL`.
+    pub(crate) patients: TtlMap<PatientId, Patient>,
     /// Whether an organization requires a certification of a role (asked at every virtual
     /// booking); cleared when a course is written.
     pub(crate) certifying: TtlMap<(OrgId, domain::identity::Role), bool>,
@@ -140,6 +144,7 @@ impl Default for Caches {
             users: TtlMap::new(REFERENCE_TTL, 100_000),
             consents: TtlMap::new(REFERENCE_TTL, 100_000),
             certifying: TtlMap::new(REFERENCE_TTL, 10_000),
+            patients: TtlMap::new(REFERENCE_TTL, 100_000),
         }
     }
 }

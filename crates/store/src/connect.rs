@@ -75,7 +75,7 @@ async fn open_store(url: &str, options: ConnectOptions) -> Result<SqlStore, Conn
     let (writer, reader, maintenance) = match backend {
         Backend::Sqlite => {
             let (writer, reader, maintenance) = open_sqlite(url, &options).await?;
-            (writer, reader, Some(maintenance))
+            (writer, reader, Some((maintenance, sqlite_path(url)?)))
         }
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()
@@ -92,8 +92,10 @@ async fn open_store(url: &str, options: ConnectOptions) -> Result<SqlStore, Conn
             (pool.clone(), pool, None)
         }
     };
-    let group_commits = writer::spawn(writer.clone(), backend).map_err(ConnectError::Writer)?;
-    if let Some(maintenance) = maintenance {
+    let wal = maintenance.as_ref().map(|(_, path)| wal_path(path));
+    let group_commits =
+        writer::spawn(writer.clone(), backend, wal).map_err(ConnectError::Writer)?;
+    if let Some((maintenance, _)) = maintenance {
         spawn_checkpointer(maintenance, group_commits.downgrade());
     }
     let key_file = options.data_key_file.clone().or_else(|| {
@@ -202,9 +204,16 @@ async fn open_sqlite(
 /// How often the background checkpoint copies the WAL into the database file.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
+fn wal_path(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
 /// Copies committed WAL pages into the database on its own connection. A PASSIVE checkpoint never
-/// blocks the writer or readers, so commits (and the requests waiting on them) stay short; the task
-/// ends when the store is dropped.
+/// blocks the writer or readers, so commits (and the requests waiting on them) stay short. (It
+/// never starts the WAL over while readers come and go: the writer does that, see `writer.rs`.)
+/// The task ends when the store is dropped.
 fn spawn_checkpointer(pool: AnyPool, alive: tokio::sync::mpsc::WeakSender<WriteJob>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);

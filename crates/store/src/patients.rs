@@ -10,8 +10,12 @@ use sqlx::{AssertSqlSafe, Row};
 use async_trait::async_trait;
 use domain::identity::PatientStore;
 
+use sqlx::AnyConnection;
+
+use crate::backend::Backend;
 use crate::db::{self, DbResult, R, write_error};
 use crate::sql_store::SqlStore;
+use crate::writer::{Job, Later, Write};
 
 const COLUMNS: &str = "id, org_id, mrn, given_name, family_name, birth_date, sex, email, phone, address_line1, \
                        address_line2, city, state, postal_code, preferred_language, primary_site_id, created_at, \
@@ -98,23 +102,55 @@ fn bind_identity_and_fields<'q>(
         .bind(p.primary_site_id.to_string())
 }
 
+/// A new patient, as the group-commit writer runs it. A refusal (the MRN taken, an unknown site)
+/// is a failed statement: SQLite undoes it alone, PostgreSQL needs a savepoint.
+struct CreatePatient {
+    patient: Patient,
+    audit: AuditEntry,
+}
+
+#[async_trait]
+impl Write for CreatePatient {
+    fn needs_savepoint(&self, backend: Backend) -> bool {
+        backend == Backend::Postgres
+    }
+
+    async fn write(
+        self: Box<Self>,
+        conn: &mut AnyConnection,
+        _backend: Backend,
+        _later: &mut Later,
+    ) -> R<R<Vec<AuditEntry>>> {
+        let p = &self.patient;
+        let sql = AssertSqlSafe(format!(
+            "INSERT INTO patients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             $15, $16, $17, $18)"
+        ));
+        let inserted = bind_identity_and_fields(sqlx::query(sql), p)
+            .bind(p.created_at.as_microsecond())
+            .bind(p.updated_at.as_microsecond())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| write_error(e, mrn_conflict(p)));
+        match inserted {
+            Ok(_) => Ok(Ok(vec![self.audit])),
+            Err(refused @ (DomainError::Conflict { .. } | DomainError::Invalid { .. })) => {
+                Ok(Err(refused))
+            }
+            Err(failed) => Err(failed),
+        }
+    }
+}
+
 #[async_trait]
 impl PatientStore for SqlStore {
     async fn create_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
-        self.audited(audit, async |tx| {
-            let sql = AssertSqlSafe(format!(
-                "INSERT INTO patients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-                 $15, $16, $17, $18)"
-            ));
-            bind_identity_and_fields(sqlx::query(sql), p)
-                .bind(p.created_at.as_microsecond())
-                .bind(p.updated_at.as_microsecond())
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| write_error(e, mrn_conflict(p)))?;
-            Ok(())
-        })
-        .await
+        // Group-committed like a read's audit entry: one commit (one fsync) for many creations.
+        let create = CreatePatient {
+            patient: p.clone(),
+            audit,
+        };
+        self.group_commit(Job::Write(Box::new(create))).await
     }
 
     async fn update_patient(&self, p: &Patient, audit: AuditEntry) -> R<()> {
@@ -131,10 +167,15 @@ impl PatientStore for SqlStore {
             }
             Ok(())
         })
-        .await
+        .await?;
+        self.caches.patients.remove(&p.id);
+        Ok(())
     }
 
     async fn get_patient(&self, org: OrgId, id: PatientId) -> R<Option<Patient>> {
+        if let Some(found) = self.caches.patients.get(&id).filter(|p| p.org_id == org) {
+            return Ok(Some(found));
+        }
         let sql = AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM patients WHERE org_id = $1 AND id = $2"
         ));
@@ -144,7 +185,11 @@ impl PatientStore for SqlStore {
             .fetch_optional(&self.reader)
             .await
             .db()?;
-        row.as_ref().map(patient_from_row).transpose()
+        let found = row.as_ref().map(patient_from_row).transpose()?;
+        if let Some(patient) = &found {
+            self.caches.patients.put(id, patient.clone());
+        }
+        Ok(found)
     }
 
     async fn list_patients(&self, org: OrgId, q: &PatientQuery) -> R<Vec<Patient>> {

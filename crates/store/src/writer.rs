@@ -6,6 +6,8 @@
 //! transaction. Each write reports whether it was accepted (with the audit entries to chain) or
 //! refused; a refusal is that caller's alone, a failure fails the batch.
 
+use std::path::PathBuf;
+
 use async_trait::async_trait;
 use domain::DomainError;
 use domain::compliance::AuditEntry;
@@ -79,6 +81,11 @@ impl Later {
     }
 }
 
+/// The SQLite WAL file may grow to this size before the writer starts it over. Readers that run
+/// all the time keep a PASSIVE checkpoint from ever restarting the WAL, so without this it grows
+/// without end (528 MB after 100,000 audited reads, for a 66 MB database).
+pub(crate) const WAL_RESET_BYTES: u64 = 64 * 1024 * 1024;
+
 /// One call waiting for its group commit.
 pub(crate) struct WriteJob {
     pub(crate) job: Job,
@@ -92,7 +99,13 @@ pub(crate) struct WriteJob {
 /// every request in the run queue, so a busy morning would slow the one task all writes wait
 /// for. (A SQLite connection lives on its own thread, so another runtime may drive it.) On
 /// PostgreSQL the connection's socket belongs to the server's runtime, and the writer stays there.
-pub(crate) fn spawn(pool: AnyPool, backend: Backend) -> std::io::Result<mpsc::Sender<WriteJob>> {
+///
+/// `wal` is the SQLite WAL file, kept under [`WAL_RESET_BYTES`] (see [`reset_wal`]).
+pub(crate) fn spawn(
+    pool: AnyPool,
+    backend: Backend,
+    wal: Option<PathBuf>,
+) -> std::io::Result<mpsc::Sender<WriteJob>> {
     let (tx, rx) = mpsc::channel(QUEUE);
     match backend {
         Backend::Sqlite => {
@@ -101,16 +114,21 @@ pub(crate) fn spawn(pool: AnyPool, backend: Backend) -> std::io::Result<mpsc::Se
                 .build()?;
             std::thread::Builder::new()
                 .name("group-commit".into())
-                .spawn(move || runtime.block_on(run(pool, backend, rx)))?;
+                .spawn(move || runtime.block_on(run(pool, backend, wal, rx)))?;
         }
         Backend::Postgres => {
-            tokio::spawn(run(pool, backend, rx));
+            tokio::spawn(run(pool, backend, wal, rx));
         }
     }
     Ok(tx)
 }
 
-async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<WriteJob>) {
+async fn run(
+    pool: AnyPool,
+    backend: Backend,
+    wal: Option<PathBuf>,
+    mut rx: mpsc::Receiver<WriteJob>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Waits for at least one job, then takes whatever else queued up meanwhile: under load one
     // commit (one fsync) serves hundreds of requests; when idle, a job is written at once.
@@ -138,6 +156,31 @@ async fn run(pool: AnyPool, backend: Backend, mut rx: mpsc::Receiver<WriteJob>) 
             // The caller may have gone away (request cancelled); the work is done regardless.
             let _ = reply.send(result);
         }
+        if let Some(wal) = &wal {
+            reset_wal(&pool, wal).await;
+        }
+    }
+}
+
+/// Starts the WAL over once it is larger than [`WAL_RESET_BYTES`], between two batches. It runs
+/// here, on the one writer connection, because a checkpoint that restarts the WAL from another
+/// connection makes the writer's next transaction fail at once ("database is locked": its snapshot
+/// is gone). A TRUNCATE checkpoint waits for the readers of older snapshots (short reads) and
+/// empties the file; writes wait meanwhile.
+async fn reset_wal(pool: &AnyPool, wal: &std::path::Path) {
+    if !std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_RESET_BYTES) {
+        return;
+    }
+    let started = std::time::Instant::now();
+    match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(pool)
+        .await
+    {
+        Ok(_) => tracing::info!(
+            micros = started.elapsed().as_micros() as u64,
+            "WAL started over"
+        ),
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint (TRUNCATE) failed"),
     }
 }
 

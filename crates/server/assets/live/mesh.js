@@ -5,7 +5,7 @@
 
 export class Mesh {
   // `media`: LocalMedia; `send(message)`: to the server; `tiles`: addTile(entry), label(entry),
-  // removeTile(entry); `events`: connected(), unstable(firstTime); `log(text)`.
+  // removeTile(entry); `events`: connected(), unstable(firstTime), holdOver(); `log(text)`.
   constructor({ media, send, tiles, events, log }) {
     this.media = media;
     this.send = send;
@@ -15,6 +15,24 @@ export class Mesh {
     this.pcs = new Map();
     this.you = null;
     this.iceConfig = { iceServers: [], iceTransportPolicy: "all" };
+    this.holdUntil = 0;
+    this.holdTimer = null;
+  }
+
+  // For `ms`, a connection whose participant is missing from the list is kept while it still
+  // carries media (their signaling may be on its way back); then `events.holdOver()`.
+  holdFor(ms) {
+    this.holdUntil = Date.now() + ms;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      this.events.holdOver();
+    }, ms);
+  }
+
+  anyConnected() {
+    for (const entry of this.pcs.values()) if (entry.pc.connectionState === "connected") return true;
+    return false;
   }
 
   entries() {
@@ -121,9 +139,12 @@ export class Mesh {
     }
     await this.media.ensure(audioOnly);
     const wanted = new Set(peers.map((p) => p.peer));
-    Array.from(this.pcs.keys()).forEach((id) => {
-      if (!wanted.has(id)) this.close(id);
-    });
+    const holding = Date.now() < this.holdUntil;
+    for (const [id, entry] of Array.from(this.pcs)) {
+      if (wanted.has(id)) continue;
+      if (holding && entry.pc.connectionState === "connected") continue;
+      this.close(id);
+    }
     for (const p of peers) {
       let entry = this.pcs.get(p.peer);
       if (entry) {

@@ -11,6 +11,8 @@ import { LiveSocket } from "./socket.js";
 import { VisitPage, isOver } from "./visit-page.js";
 
 const STATS_EVERY_MS = 10000;
+// After signaling comes back, how long a connection whose participant has not (yet) is kept.
+const RESUME_GRACE_MS = 15000;
 
 function liveVisit(root) {
   const page = new VisitPage(root);
@@ -22,6 +24,7 @@ function liveVisit(root) {
     visit: null,
     audioOnly: root.getAttribute("data-audio-only") === "true",
     connected: false,
+    welcomes: 0,
     log: [],
   });
   let promptDismissed = false;
@@ -34,7 +37,10 @@ function liveVisit(root) {
     if (T.log.length > 200) T.log.shift();
   }
 
-  const socket = new LiveSocket(() => "/api/v1/visits/" + page.visitId + "/live", {
+  // Coming back, the browser asks to keep its peer id: the others' connections to it (which
+  // may well carry media still, peer to peer) then go on.
+  const livePath = () => "/api/v1/visits/" + page.visitId + "/live" + (T.you ? "?resume=" + encodeURIComponent(T.you.peer) : "");
+  const socket = new LiveSocket(livePath, {
     message(m) {
       queue = queue.then(() => onMessage(m)).catch((err) => log("error " + err));
     },
@@ -59,6 +65,9 @@ function liveVisit(root) {
       unstable(firstTime) {
         page.note("The connection is unstable: reconnecting…");
         if (firstTime) send({ type: "reconnecting" });
+      },
+      holdOver() {
+        reconcile();
       },
     },
   });
@@ -112,10 +121,21 @@ function liveVisit(root) {
       case "welcome": {
         const previous = T.you && T.you.peer;
         T.you = mesh.you = m.you;
+        T.welcomes += 1;
         mesh.iceConfig = { iceServers: m.ice_servers || [], iceTransportPolicy: m.ice_transport_policy === "relay" ? "relay" : "all" };
         socket.settled();
-        // A new connection is a new peer id: the others rebuild their side, so do we.
-        if (previous && previous !== m.you.peer) mesh.closeAll();
+        if (previous && previous !== m.you.peer) {
+          // A new peer id: the others rebuild their side, so do we.
+          mesh.closeAll();
+        } else if (previous) {
+          // The same peer id again: the connections go on. The others may be coming back too
+          // (if their server went down with ours): keep what still carries media a while.
+          mesh.holdFor(RESUME_GRACE_MS);
+          if (mesh.anyConnected()) {
+            page.note("");
+            send({ type: "connected" });
+          }
+        }
         break;
       }
       case "state":

@@ -48,7 +48,10 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>)
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut response = state.metrics.render(state.store.backend()).into_response();
+    let mut response = state
+        .metrics
+        .render(state.store.backend(), state.hub.connections())
+        .into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -8,7 +8,7 @@
 //! patients may be waiting at once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -24,17 +24,17 @@ use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role as WsRole, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::hub::Joining;
 use super::ice;
+use super::limits::Budget;
 use super::outbox::Outbox;
-use super::protocol::{
-    self, ClientMessage, MAX_FRAME_BYTES, MAX_REFUSALS, Peer, Refusal, ServerFrame,
-};
-use super::relay_protocol::{Identity, MemberInfo};
+use super::protocol::{self, ClientMessage, MAX_FRAME_BYTES, Peer, Refusal, ServerFrame};
+use super::relay_protocol::Identity;
 use super::staff::Watch;
 use crate::auth::actor::{SessionState, session_state};
 use crate::auth::secrets::sha256_hex;
@@ -46,6 +46,8 @@ use crate::state::AppState;
 pub const GUEST_COOKIE: &str = "telemed_guest";
 /// A connection that sends nothing this long (the page pings every 25 s) is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
+/// How long a connection the server closes waits for the browser's closing answer.
+const CLOSING_GRACE: Duration = Duration::from_secs(2);
 /// Each connection reads in chunks this large (a 64 KiB message still arrives whole); small,
 /// because ten thousand patients may be waiting at once.
 const READ_BUFFER_BYTES: usize = 256;
@@ -158,7 +160,6 @@ pub async fn visit_socket(
     let live = room::live_visit(state.ctx(), pass.visit.org_id, id)
         .await?
         .ok_or(domain::DomainError::NotFound { resource: "visit" })?;
-    let hub = state.hub.clone();
     let identity = match &who {
         room::Who::Member(actor) => Identity::User(
             actor
@@ -167,35 +168,34 @@ pub async fn visit_socket(
         ),
         room::Who::Guest(invite) => Identity::Guest(invite.id),
     };
-    let peer = hub.new_peer_id();
     let role = pass.role;
-    let welcome = ServerFrame::Welcome {
-        you: Peer {
-            peer: &peer,
-            role,
-            name: &pass.name,
-        },
-        ice_servers: &ice::ice_servers(&state.config, &peer, state.clock.now()),
-        ice_transport_policy: if state.config.ice_relay_only {
-            "relay"
-        } else {
-            "all"
-        },
-    }
-    .encode();
-    let member = MemberInfo {
-        peer,
-        node: hub.node().to_string(),
-        role,
-        name: pass.name,
-        identity,
-    };
+    let resume = resume_requested(&parts);
     // Everything but the socket is settled here, so that the connection's task holds only
     // `Participant` and the socket (captured values would stay in the task for its whole life).
     let outbox = Arc::new(Outbox::default());
-    outbox.push(welcome);
-    let peer = member.peer.clone();
-    hub.join(&live, member, outbox.clone());
+    let joining = Joining {
+        live: &live,
+        role,
+        name: pass.name.clone(),
+        identity,
+        resume: resume.as_deref(),
+    };
+    let peer = state.hub.join(joining, outbox.clone(), |peer| {
+        ServerFrame::Welcome {
+            you: Peer {
+                peer,
+                role,
+                name: &pass.name,
+            },
+            ice_servers: &ice::ice_servers(&state.config, peer, state.clock.now()),
+            ice_transport_policy: if state.config.ice_relay_only {
+                "relay"
+            } else {
+                "all"
+            },
+        }
+        .encode()
+    });
     drop(live);
     let participant = Participant {
         state,
@@ -207,6 +207,16 @@ pub async fn visit_socket(
     };
     tokio::spawn(participant.serve(on_upgrade));
     Ok(switching)
+}
+
+/// `?resume=PEER`: the peer id a browser had before its connection (or its server) was lost.
+fn resume_requested(parts: &Parts) -> Option<String> {
+    parts
+        .uri
+        .query()?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("resume="))
+        .map(str::to_string)
 }
 
 /// One participant's connection, for as long as it lasts.
@@ -222,60 +232,57 @@ struct Participant {
 
 impl Participant {
     async fn serve(self, on_upgrade: OnUpgrade) {
+        let hub = &self.state.hub;
         let Some(mut socket) = accept(on_upgrade).await else {
-            self.state.hub.leave(self.id, &self.peer);
+            hub.leave(self.id, &self.peer, &self.outbox);
             return;
         };
-        let mut refusals = 0u32;
+        let mut budget = Budget::new(self.state.config.live_limits(), Instant::now());
         let reason = loop {
             if !flush(&mut socket, &self.outbox).await {
-                break "closed";
+                break Ended::Closed;
             }
             if self.outbox.is_closed() {
                 break if self.outbox.was_replaced() {
-                    "replaced"
+                    Ended::Replaced
                 } else {
-                    "too slow"
+                    Ended::TooSlow
                 };
             }
             tokio::select! {
                 incoming = tokio::time::timeout(IDLE_LIMIT, socket.next()) => {
-                    let text = match incoming {
-                        Err(_) => break "idle",
-                        Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break "closed",
-                        Ok(Some(Ok(Message::Text(text)))) => text,
+                    let outcome = match incoming {
+                        Err(_) => break Ended::Idle,
+                        Ok(Some(Err(WsError::Capacity(_)))) => break Ended::TooLarge,
+                        Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => break Ended::Closed,
+                        Ok(Some(Ok(Message::Text(text)))) => {
+                            if budget.take_message(Instant::now()) {
+                                Box::pin(self.handle(text.as_str())).await
+                            } else {
+                                Err(too_fast(self.state.config.live_messages_per_second))
+                            }
+                        }
                         Ok(Some(Ok(Message::Binary(_)))) => {
-                            refusals += 1;
-                            self.outbox.push(Refusal::new("malformed", "send JSON text messages").frame());
-                            continue;
+                            Err(Refusal::new("malformed", "send JSON text messages"))
                         }
                         Ok(Some(Ok(_))) => continue,
                     };
-                    if let Err(refusal) = Box::pin(self.handle(text.as_str())).await {
-                        refusals += 1;
+                    if let Err(refusal) = outcome {
                         tracing::warn!(visit = %self.id, peer = %self.peer, code = refusal.code, "live message refused");
                         self.outbox.push(refusal.frame());
-                    }
-                    if refusals > MAX_REFUSALS {
-                        break "refused";
+                        if !budget.refused(Instant::now()) {
+                            break Ended::Refused;
+                        }
                     }
                 }
                 () = self.outbox.ready.notified() => {}
             }
         };
-        if reason == "refused" {
-            let _ = flush(&mut socket, &self.outbox).await;
-            let close = CloseFrame {
-                code: CloseCode::Policy,
-                reason: "too many refused messages".into(),
-            };
-            let _ = socket.send(Message::Close(Some(close))).await;
-        }
+        close_for(&mut socket, &self.outbox, reason).await;
         drop(socket);
-        let hub = &self.state.hub;
-        hub.leave(self.id, &self.peer);
-        tracing::debug!(visit = %self.id, peer = %self.peer, reason, "live connection ended");
-        if reason != "replaced" {
+        hub.leave(self.id, &self.peer, &self.outbox);
+        tracing::debug!(visit = %self.id, peer = %self.peer, reason = ?reason, "live connection ended");
+        if reason != Ended::Replaced {
             // Leaving is never the end of a visit: it is a drop the participant can come back from.
             if let Err(e) =
                 Box::pin(call::dropped(self.state.ctx(), self.who.as_ref(), self.id)).await
@@ -352,6 +359,55 @@ fn settled<T>(outcome: Result<T, domain::DomainError>) -> Result<(), Refusal> {
     }
 }
 
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The browser closed it or went away.
+    Closed,
+    /// Nothing arrived within [`IDLE_LIMIT`].
+    Idle,
+    /// The participant opened the visit again elsewhere.
+    Replaced,
+    /// It did not read what it was sent.
+    TooSlow,
+    /// Too many refused messages within the window.
+    Refused,
+    /// A frame larger than [`MAX_FRAME_BYTES`].
+    TooLarge,
+}
+
+/// Tells the browser why the server closes the connection (what it can still be told).
+async fn close_for(socket: &mut Socket, outbox: &Outbox, reason: Ended) {
+    let (code, why) = match reason {
+        Ended::Refused => (CloseCode::Policy, "too many refused messages"),
+        Ended::TooLarge => (CloseCode::Size, "a message was too large"),
+        _ => return,
+    };
+    let _ = flush(socket, outbox).await;
+    let close = CloseFrame {
+        code,
+        reason: why.into(),
+    };
+    let _ = socket.send(Message::Close(Some(close))).await;
+    // Read on until the browser's own close (briefly): closing with its messages still unread
+    // would reset the connection, and the browser would never see why it was closed.
+    let _ = tokio::time::timeout(CLOSING_GRACE, async {
+        while let Some(Ok(message)) = socket.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+fn too_fast(per_second: u32) -> Refusal {
+    Refusal::new(
+        "rate_limited",
+        format!("too many messages: at most {per_second} a second"),
+    )
+}
+
 fn refusal_of(e: domain::DomainError) -> Refusal {
     let api = ApiError::from(e);
     Refusal::new(api.code, api.message)
@@ -394,21 +450,33 @@ pub async fn staff_socket(
             clinician,
         };
         let id = state.hub.watch(watch, outbox.clone());
-        loop {
+        let mut budget = Budget::new(state.config.live_limits(), Instant::now());
+        // A staff screen only pings: every text is answered with `pong`, within the rate.
+        let reason = loop {
             if !flush(&mut socket, &outbox).await || outbox.is_closed() {
-                break;
+                break Ended::Closed;
             }
             tokio::select! {
                 incoming = tokio::time::timeout(IDLE_LIMIT, socket.next()) => match incoming {
                     Ok(Some(Ok(Message::Text(_)))) => {
-                        outbox.push(ServerFrame::Pong.encode());
+                        if budget.take_message(Instant::now()) {
+                            outbox.push(ServerFrame::Pong.encode());
+                        } else {
+                            outbox.push(too_fast(state.config.live_messages_per_second).frame());
+                            if !budget.refused(Instant::now()) {
+                                break Ended::Refused;
+                            }
+                        }
                     }
                     Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
-                    _ => break,
+                    Ok(Some(Err(WsError::Capacity(_)))) => break Ended::TooLarge,
+                    Err(_) => break Ended::Idle,
+                    _ => break Ended::Closed,
                 },
                 () = outbox.ready.notified() => {}
             }
-        }
+        };
+        close_for(&mut socket, &outbox, reason).await;
         state.hub.unwatch(id);
     });
     Ok(switching)

@@ -159,6 +159,23 @@ impl Room {
     }
 }
 
+/// A participant connecting here.
+pub struct Joining<'a> {
+    /// The visit as just loaded.
+    pub live: &'a LiveVisit,
+    pub role: ParticipantRole,
+    /// How the others see them.
+    pub name: String,
+    pub identity: Identity,
+    /// The peer id they had before their connection was lost, if they ask to keep it.
+    pub resume: Option<&'a str>,
+}
+
+/// What a peer id looks like: hexadecimal, at most 32 characters.
+fn is_peer_id(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// The `state` frame: the visit as `role` may see it.
 fn state_frame(
     live: &LiveVisit,
@@ -233,10 +250,12 @@ impl Hub {
         }
     }
 
-    /// A peer id no other connection has (here or on another server).
-    pub fn new_peer_id(&self) -> String {
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        format!("{}{n:x}", self.node)
+    /// A peer id no other connection has (here or on another server): this server's name and
+    /// eight random bytes, so that an id a browser brings back cannot be one issued later.
+    fn new_peer_id(&self) -> String {
+        let mut random = [0u8; 8];
+        crate::auth::secrets::fill_random(&mut random);
+        format!("{}{}", self.node, hex::encode(random))
     }
 
     pub fn connections(&self) -> usize {
@@ -247,10 +266,17 @@ impl Hub {
             + self.staff.count()
     }
 
-    /// Adds a participant connected here, with the visit as just loaded: they get their `state`,
-    /// everyone their `peers`. An earlier connection of the same person (another tab, a phone
-    /// that came back) is told it was replaced and closed. Returns whether they are let in.
-    pub fn join(&self, live: &LiveVisit, info: MemberInfo, outbox: Arc<Outbox>) -> bool {
+    /// Adds a participant connected here, with the visit as just loaded: they get `welcome`
+    /// (made by `welcome` for their peer id), then their `state`, and everyone their `peers`. An
+    /// earlier connection of the same person (another tab, a phone that came back) is told it
+    /// was replaced and closed. Returns the participant's peer id.
+    pub fn join(
+        &self,
+        joining: Joining<'_>,
+        outbox: Arc<Outbox>,
+        welcome: impl FnOnce(&str) -> String,
+    ) -> String {
+        let live = joining.live;
         let room_id = live.visit.appointment_id;
         let org = live.visit.org_id;
         let mut rooms = lock(&self.rooms);
@@ -259,9 +285,29 @@ impl Hub {
             .or_insert_with(|| Box::new(Room::new(live)));
         // A room older than the visit just loaded is reloaded (and everyone told) below.
         let stale = room.state != live.visit.state;
-        let role = info.role;
+        room.replace_identity(joining.identity);
+        // A participant coming back (their connection or their server was lost) keeps their
+        // peer id, so the others' connections to them carry on; an id someone else in the room
+        // holds is never given.
+        let peer = match joining.resume {
+            Some(p) if is_peer_id(p) && room.member(p).is_none() => p.to_string(),
+            _ => self.new_peer_id(),
+        };
+        outbox.push(welcome(&peer));
+        let info = MemberInfo {
+            peer: peer.clone(),
+            node: self.node.clone(),
+            role: joining.role,
+            name: joining.name,
+            identity: joining.identity,
+        };
         let admitted = room.add(info.clone(), Some(outbox.clone()));
-        outbox.push(state_frame(live, role, admitted, self.deps.clock.now()));
+        outbox.push(state_frame(
+            live,
+            info.role,
+            admitted,
+            self.deps.clock.now(),
+        ));
         room.send_peers();
         drop(rooms);
         self.publish(RelayMessage::Join {
@@ -272,18 +318,24 @@ impl Hub {
         if stale {
             self.refresh_soon(org, room_id, None);
         }
-        admitted
+        peer
     }
 
-    /// Removes a participant's connection (closed tab, lost network, replaced).
-    pub fn leave(&self, room_id: AppointmentId, peer: &str) {
+    /// Removes a participant's connection (closed tab, lost network), unless a newer connection
+    /// took its place already.
+    pub fn leave(&self, room_id: AppointmentId, peer: &str, outbox: &Arc<Outbox>) {
         let mut rooms = lock(&self.rooms);
         let Some(room) = rooms.get_mut(&room_id) else {
             return;
         };
-        if !room.remove(|m| m.peer == peer) {
+        let this_connection = |m: &Member| {
+            m.info.peer == peer && m.outbox.as_ref().is_some_and(|o| Arc::ptr_eq(o, outbox))
+        };
+        if !room.members.iter().any(this_connection) {
             return;
         }
+        room.members.retain(|m| !this_connection(m));
+        room.send_peers();
         if !room.has_local_members() {
             rooms.remove(&room_id);
         }
@@ -466,6 +518,33 @@ impl Hub {
         self.staff.tell(e.org_id, e.site_id, None, &frame);
     }
 
+    /// Drops the participants of the servers `gone` says are gone (crashed: they never said
+    /// `Leave`), and tells the others in their rooms.
+    pub fn forget_servers(&self, gone: impl Fn(&str) -> bool) {
+        for room in lock(&self.rooms).values_mut() {
+            room.remove(|m| m.node != self.node && gone(&m.node));
+        }
+    }
+
+    /// Tells the other servers who is connected here, room by room (one of them lost track).
+    fn announce_all(&self) {
+        let rooms: Vec<(AppointmentId, Vec<MemberInfo>)> = lock(&self.rooms)
+            .iter()
+            .map(|(id, room)| {
+                let here = room
+                    .members
+                    .iter()
+                    .filter(|m| m.outbox.is_some())
+                    .map(|m| m.info.clone())
+                    .collect();
+                (*id, here)
+            })
+            .collect();
+        for (room, members) in rooms {
+            self.publish(RelayMessage::Here { room, members });
+        }
+    }
+
     /// Applies a message from another server.
     pub fn apply(&self, envelope: RelayEnvelope) {
         if envelope.node == self.node {
@@ -526,9 +605,11 @@ impl Hub {
                 peer,
             } => {
                 if let Some(room) = lock(&self.rooms).get_mut(&room_id) {
-                    room.remove(|m| m.peer == peer);
+                    room.remove(|m| m.peer == peer && m.node == envelope.node);
                 }
             }
+            RelayMessage::Alive => {}
+            RelayMessage::Resync => self.announce_all(),
             RelayMessage::Signal {
                 room: room_id,
                 from,

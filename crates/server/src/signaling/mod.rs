@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod hub;
 pub mod ice;
+pub mod limits;
 pub mod outbox;
 pub mod protocol;
 pub mod relay;

@@ -29,8 +29,6 @@ use super::ice::IceServer;
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub const MAX_FRAME_BYTES: usize = 256 * 1024;
 pub const MAX_CHAT_CHARS: usize = 2000;
-/// Refused messages a connection may send before it is closed.
-pub const MAX_REFUSALS: u32 = 5;
 
 /// One quality report, as a browser computes it from `RTCPeerConnection.getStats()`.
 #[derive(Debug, Clone, Deserialize)]

@@ -71,6 +71,12 @@ pub enum RelayMessage {
     Alert {
         escalation: Escalation,
     },
+    /// The sender is alive (every few seconds): a server silent for three heartbeats crashed,
+    /// and its participants are dropped.
+    Alive,
+    /// The sender lost track of the others (it could not hear them for a while): each answers
+    /// with `Here` for every room it has.
+    Resync,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

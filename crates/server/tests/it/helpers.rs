@@ -23,9 +23,37 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs a test body on SQLite, and on PostgreSQL when `TELEMED_TEST_POSTGRES_URL` is set.
+/// Runs a test body on SQLite, and on PostgreSQL when `TELEMED_TEST_POSTGRES_URL` is set
+/// (`config = EXPR` first: with that configuration).
 #[macro_export]
 macro_rules! on_both_backends {
+    ($name:ident, config = $config:expr, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app =
+                    $crate::helpers::TestApp::spawn_with($crate::helpers::Backend::Sqlite, $config)
+                        .await;
+                ($body)(app).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(
+                not(telemed_pg),
+                ignore = "set TELEMED_TEST_POSTGRES_URL to run on PostgreSQL"
+            )]
+            async fn postgres() {
+                let app = $crate::helpers::TestApp::spawn_with(
+                    $crate::helpers::Backend::Postgres,
+                    $config,
+                )
+                .await;
+                ($body)(app).await;
+            }
+        }
+    };
     ($name:ident, $body:expr) => {
         mod $name {
             use super::*;

@@ -14,6 +14,7 @@ mod clinic;
 mod connections;
 mod hardening;
 mod http;
+mod live;
 mod notes;
 mod openapi;
 mod scheduling;

@@ -22,12 +22,12 @@ use crate::helpers::*;
 use crate::on_both_backends;
 
 /// A signed-in person with their cookie, for opening live connections.
-struct Person {
-    session: Session,
-    cookie: String,
+pub(crate) struct Person {
+    pub(crate) session: Session,
+    pub(crate) cookie: String,
 }
 
-async fn person(app: &TestApp, user: &TestUser) -> Person {
+pub(crate) async fn person(app: &TestApp, user: &TestUser) -> Person {
     let jar = Arc::new(Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
@@ -69,19 +69,19 @@ async fn person(app: &TestApp, user: &TestUser) -> Person {
     }
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// One live connection, reading frames as JSON.
-struct Live {
-    socket: Socket,
+pub(crate) struct Live {
+    pub(crate) socket: Socket,
 }
 
 impl Live {
-    async fn open(app: &TestApp, cookie: &str, visit: &str) -> Result<Self, u16> {
+    pub(crate) async fn open(app: &TestApp, cookie: &str, visit: &str) -> Result<Self, u16> {
         Self::open_with(app, cookie, visit, None).await
     }
 
-    async fn open_with(
+    pub(crate) async fn open_with(
         app: &TestApp,
         cookie: &str,
         visit: &str,
@@ -90,7 +90,7 @@ impl Live {
         Self::open_path(app, cookie, &format!("/api/v1/visits/{visit}/live"), origin).await
     }
 
-    async fn open_path(
+    pub(crate) async fn open_path(
         app: &TestApp,
         cookie: &str,
         path: &str,
@@ -116,26 +116,40 @@ impl Live {
         }
     }
 
-    async fn send(&mut self, frame: Value) {
+    pub(crate) async fn send(&mut self, frame: Value) {
         self.send_text(frame.to_string()).await;
     }
 
-    async fn send_text(&mut self, text: String) {
+    pub(crate) async fn send_text(&mut self, text: String) {
         self.socket.send(Message::text(text)).await.unwrap();
     }
 
     /// The next frame of `kind`, skipping others; panics after 5 s.
-    async fn next(&mut self, kind: &str) -> Value {
+    pub(crate) async fn next(&mut self, kind: &str) -> Value {
         self.next_where(kind, |_| true).await
     }
 
-    async fn next_where(&mut self, kind: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(5);
+    pub(crate) async fn next_where(
+        &mut self,
+        kind: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
+        self.next_within(kind, wanted, Duration::from_secs(5)).await
+    }
+
+    /// The next frame of `kind` that is `wanted`, skipping others; panics after `wait`.
+    pub(crate) async fn next_within(
+        &mut self,
+        kind: &str,
+        wanted: impl Fn(&Value) -> bool,
+        wait: Duration,
+    ) -> Value {
+        let deadline = Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let frame = tokio::time::timeout(left, self.socket.next())
                 .await
-                .unwrap_or_else(|_| panic!("no '{kind}' frame within 5 s"));
+                .unwrap_or_else(|_| panic!("no '{kind}' frame within {wait:?}"));
             match frame {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(text.as_str()).unwrap();
@@ -150,13 +164,13 @@ impl Live {
     }
 
     /// The state frame once the visit reaches `state`.
-    async fn state(&mut self, state: &str) -> Value {
+    pub(crate) async fn state(&mut self, state: &str) -> Value {
         self.next_where("state", |v| v["visit"]["state"] == state)
             .await
     }
 
     /// Waits for the server to close the connection; returns the close code.
-    async fn closed(&mut self) -> Option<u16> {
+    pub(crate) async fn closed(&mut self) -> Option<u16> {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -171,14 +185,14 @@ impl Live {
 }
 
 /// A clinic with a video visit booked for the patient, the clock 10 minutes before its start.
-struct Booked {
-    c: Clinic,
-    id: String,
-    patient: Person,
-    clinician: Person,
+pub(crate) struct Booked {
+    pub(crate) c: Clinic,
+    pub(crate) id: String,
+    pub(crate) patient: Person,
+    pub(crate) clinician: Person,
 }
 
-async fn booked(app: &TestApp) -> Booked {
+pub(crate) async fn booked(app: &TestApp) -> Booked {
     let c = app.clinic().await;
     app.weekly_hours(
         &c.org,
@@ -212,7 +226,7 @@ async fn booked(app: &TestApp) -> Booked {
     }
 }
 
-async fn check_in(app: &TestApp, b: &Booked) {
+pub(crate) async fn check_in(app: &TestApp, b: &Booked) {
     let (status, body) = post(
         app,
         &b.patient.session,
@@ -227,7 +241,19 @@ async fn check_in(app: &TestApp, b: &Booked) {
     );
 }
 
-async fn welcome(live: &mut Live) -> String {
+/// The clinician lets the patient in (through `app`).
+pub(crate) async fn admit(app: &TestApp, b: &Booked) {
+    let (status, body) = post(
+        app,
+        &b.clinician.session,
+        &format!("/api/v1/visits/{}/admit", b.id),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+pub(crate) async fn welcome(live: &mut Live) -> String {
     let w = live.next("welcome").await;
     w["you"]["peer"].as_str().unwrap().to_string()
 }

@@ -195,6 +195,6 @@ pub(super) fn is_refusal(err: &DomainError) -> bool {
             | DomainError::SlotNotBookable(_)
             | DomainError::PatientDoubleBooked
             | DomainError::ClinicianBusy
-            | DomainError::Conflict(_)
+            | DomainError::Conflict { .. }
     )
 }
