@@ -88,3 +88,60 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         }
     }
 }
+
+/// The largest body a route carrying files accepts: the files the domain allows on one message
+/// (base64 in JSON adds a third), and room for the text.
+pub fn upload_limit(config: &crate::config::ServeConfig) -> usize {
+    let files = usize::try_from(config.attachment_max_bytes)
+        .unwrap_or(usize::MAX / 8)
+        .saturating_mul(domain::messaging::rules::MAX_FILES);
+    files
+        .saturating_add(files / 3)
+        .saturating_add(config.max_body_bytes.max(64 * 1024))
+}
+
+/// A JSON body that may carry files: read up to [`upload_limit`] instead of the usual limit;
+/// otherwise answered like [`ApiJson`].
+pub struct UploadJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<crate::state::AppState> for UploadJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: Request,
+        state: &crate::state::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), upload_limit(&state.config))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is too large",
+                )
+            })?;
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
+            if e.classify() == serde_json::error::Category::Data {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    e.to_string(),
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string())
+            }
+        })
+    }
+}

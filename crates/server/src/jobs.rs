@@ -102,6 +102,16 @@ pub async fn run_forever(state: AppState) {
             ),
             Err(e) => tracing::warn!(error = %e, "summary notice job failed"),
         }
+        match crate::notices::send_reply_notices_once(&state).await {
+            Ok(run) if run == crate::notices::NoticeRun::default() => {}
+            Ok(run) => tracing::info!(
+                emailed = run.emailed,
+                no_address = run.no_address,
+                failed = run.failed,
+                "reply notices"
+            ),
+            Err(e) => tracing::warn!(error = %e, "reply notice job failed"),
+        }
         if ticks.is_multiple_of(publish_every(interval)) {
             match publish_slots_once(&state).await {
                 Ok(0) => {}

@@ -2,6 +2,7 @@
 //! a reply): never what it is about, so no health information leaves the server by email.
 
 use domain::DomainError;
+use domain::messaging::service as messaging;
 use domain::notes::service as notes;
 
 use crate::mail::Email;
@@ -64,6 +65,44 @@ pub async fn send_summary_notices_once(state: &AppState) -> Result<NoticeRun, Do
             }
         };
         notes::summary_notified(state.ctx(), &notice, emailed).await?;
+    }
+    Ok(run)
+}
+
+/// Tells patients that a reply waits on one of their threads (once per unread batch: a new
+/// reply after they were told tells them again). Off without an SMTP server, like summaries.
+pub async fn send_reply_notices_once(state: &AppState) -> Result<NoticeRun, DomainError> {
+    let mut run = NoticeRun::default();
+    let Some(mailer) = &state.mailer else {
+        return Ok(run);
+    };
+    for notice in messaging::pending_reply_notices(state.ctx(), 100).await? {
+        let emailed = match &notice.patient.email {
+            Some(address) => {
+                let email = portal_email(
+                    state,
+                    address.as_str(),
+                    &notice.patient.given_name,
+                    "/messages",
+                );
+                match mailer.send(&email).await {
+                    Ok(()) => {
+                        run.emailed += 1;
+                        true
+                    }
+                    Err(problem) => {
+                        tracing::warn!(thread = %notice.thread.id, %problem, "reply notice failed");
+                        run.failed += 1;
+                        false
+                    }
+                }
+            }
+            None => {
+                run.no_address += 1;
+                false
+            }
+        };
+        messaging::reply_notified(state.ctx(), &notice, emailed).await?;
     }
     Ok(run)
 }

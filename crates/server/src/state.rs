@@ -83,7 +83,7 @@ impl AppState {
             notifier: self.hub.as_ref(),
             care_team: self.config.care_team_window(),
             clinical: self.config.clinical_policy(),
-            inbox: &domain::messaging::NoInboxOpen,
+            inbox: self.hub.as_ref(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! counts over partial indexes.
 
 use async_trait::async_trait;
+use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::ids::{AttachmentId, MessageId, OrgId, PatientId, SiteId, ThreadId, UserId};
 use domain::messaging::{
@@ -17,8 +18,10 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe};
 
+use crate::backend::Backend;
 use crate::db::{self, Arg, DbResult, Filter, R};
 use crate::sql_store::SqlStore;
+use crate::writer::{Job, Later, Write};
 
 const THREAD_COLUMNS: &str = "id, org_id, site_id, patient_id, clinician_id, subject, status, assigned_to, created_by, \
                               created_at, last_message_at, reply_due_at, staff_unread, patient_unread, message_count";
@@ -37,6 +40,75 @@ fn name_place(id: &str) -> String {
 }
 fn content_place(id: &str) -> String {
     format!("attachments.content:{id}")
+}
+
+/// The refusal an [`AddMessage`] reports when the thread was no longer as the message expected.
+const STALE: &str = "thread_changed";
+
+/// A message, as the group-commit writer runs it: the thread's compare-and-set update, then the
+/// message and its files. Inside a savepoint, so a refusal or a failed insert is its own.
+struct AddMessage {
+    message: Message,
+    body: String,
+    files: Vec<Attachment>,
+    sealed: Vec<SealedFile>,
+    change: ThreadChange,
+    audit: AuditEntry,
+}
+
+#[async_trait]
+impl Write for AddMessage {
+    fn needs_savepoint(&self, _backend: Backend) -> bool {
+        true
+    }
+
+    async fn write(
+        self: Box<Self>,
+        conn: &mut AnyConnection,
+        _backend: Backend,
+        _later: &mut Later,
+    ) -> R<R<Vec<AuditEntry>>> {
+        let AddMessage {
+            message: m,
+            body,
+            files,
+            sealed,
+            change: c,
+            audit,
+        } = *self;
+        let (staff_more, patient_more) = match (m.from_patient, m.staff_only) {
+            (true, _) => (1i64, 0i64),
+            (false, true) => (0, 0),
+            (false, false) => (0, 1),
+        };
+        let changed = sqlx::query(
+            "UPDATE message_threads SET status = $3, assigned_to = $4, reply_due_at = $5, last_message_at = $6, \
+             message_count = message_count + 1, staff_unread = staff_unread + $7, \
+             patient_unread = patient_unread + $8 \
+             WHERE org_id = $1 AND id = $2 AND status = $9",
+        )
+        .bind(c.org_id.to_string())
+        .bind(c.thread_id.to_string())
+        .bind(c.to.as_str())
+        .bind(c.assigned_to.map(|u| u.to_string()))
+        .bind(c.reply_due_at.map(|d| d.as_microsecond()))
+        .bind(c.last_message_at.as_microsecond())
+        .bind(staff_more)
+        .bind(patient_more)
+        .bind(c.from.as_str())
+        .execute(&mut *conn)
+        .await
+        .db()?;
+        if changed.rows_affected() == 0 {
+            return Ok(Err(DomainError::refused(
+                STALE,
+                "the thread changed meanwhile",
+            )));
+        }
+        insert_message(conn, &m, body).await?;
+        insert_files(conn, &files, sealed).await?;
+        Ok(Ok(vec![audit]))
+    }
 }
 
 /// An attachment's row, sealed, ready to bind.
@@ -216,39 +288,20 @@ impl MessagingStore for SqlStore {
     ) -> StoreResult<bool> {
         let body = self.seal(&body_place(&m.id.to_string()), &m.body).await?;
         let sealed = self.seal_files(files).await?;
-        let (staff_more, patient_more) = match (m.from_patient, m.staff_only) {
-            (true, _) => (1i64, 0i64),
-            (false, true) => (0, 0),
-            (false, false) => (0, 1),
+        // Group-committed like a read's audit entry: one commit (one fsync) for many messages.
+        let job = AddMessage {
+            message: m.clone(),
+            body,
+            files: files.to_vec(),
+            sealed,
+            change: c.clone(),
+            audit,
         };
-        self.audited_if(audit, async |tx| {
-        let changed = sqlx::query(
-            "UPDATE message_threads SET status = $3, assigned_to = $4, reply_due_at = $5, last_message_at = $6, \
-             message_count = message_count + 1, staff_unread = staff_unread + $7, \
-             patient_unread = patient_unread + $8 \
-             WHERE org_id = $1 AND id = $2 AND status = $9",
-        )
-        .bind(c.org_id.to_string())
-        .bind(c.thread_id.to_string())
-        .bind(c.to.as_str())
-        .bind(c.assigned_to.map(|u| u.to_string()))
-        .bind(c.reply_due_at.map(|d| d.as_microsecond()))
-        .bind(c.last_message_at.as_microsecond())
-        .bind(staff_more)
-        .bind(patient_more)
-        .bind(c.from.as_str())
-        .execute(&mut *tx)
-        .await
-        .db()?;
-        if changed.rows_affected() == 0 {
-            return Ok(false);
+        match self.group_commit(Job::Write(Box::new(job))).await {
+            Ok(()) => Ok(true),
+            Err(DomainError::Refused { rule, .. }) if rule == STALE => Ok(false),
+            Err(e) => Err(e),
         }
-        insert_message(tx, m, body).await?;
-        insert_files(tx, files, sealed).await?;
-
-        Ok(true)
-        })
-        .await
     }
 
     async fn change_thread(&self, c: &ThreadChange, audit: AuditEntry) -> StoreResult<bool> {
@@ -393,6 +446,8 @@ impl MessagingStore for SqlStore {
         }
         if let Some(status) = q.status {
             f.push("status = ?", Arg::Text(status.as_str().into()));
+        } else if q.not_closed {
+            f.raw("status <> 'closed'");
         }
         if let Some(user) = q.assigned_to {
             f.push("assigned_to = ?", Arg::Text(user.to_string()));
@@ -527,5 +582,39 @@ impl MessagingStore for SqlStore {
         .await
         .db()?;
         rows.iter().map(|r| db::parsed(r, "clinician_id")).collect()
+    }
+
+    async fn threads_to_notify(&self, limit: i64) -> StoreResult<Vec<Thread>> {
+        self.threads(
+            format!(
+                "SELECT {THREAD_COLUMNS} FROM message_threads WHERE patient_unread > 0 \
+                 AND (patient_notified_at IS NULL OR patient_notified_at < last_message_at) \
+                 ORDER BY last_message_at LIMIT $1"
+            ),
+            vec![Arg::Int(limit.clamp(1, 1000))],
+        )
+        .await
+    }
+
+    async fn mark_thread_notified(
+        &self,
+        org: OrgId,
+        id: ThreadId,
+        at: Timestamp,
+        audit: AuditEntry,
+    ) -> StoreResult<()> {
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "UPDATE message_threads SET patient_notified_at = $3 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .bind(at.as_microsecond())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -14,6 +14,8 @@ use crate::store::StoreResult;
 pub struct InboxQuery {
     pub site_id: Option<SiteId>,
     pub status: Option<ThreadStatus>,
+    /// Without a status: leave closed threads out (the inbox's default view).
+    pub not_closed: bool,
     /// Only threads assigned to this person.
     pub assigned_to: Option<UserId>,
     /// Only threads with messages no staff member has read.
@@ -103,6 +105,17 @@ pub trait MessagingStore: Send + Sync {
     -> StoreResult<Vec<SiteId>>;
     /// Clinicians the patient had an appointment with (not cancelled).
     async fn clinicians_seen(&self, org: OrgId, patient: PatientId) -> StoreResult<Vec<UserId>>;
+    /// Threads (of every organization) with messages the patient has not read and was not yet
+    /// emailed about, oldest first.
+    async fn threads_to_notify(&self, limit: i64) -> StoreResult<Vec<Thread>>;
+    /// The patient was told (or could not be) at `at`; audited in the same transaction.
+    async fn mark_thread_notified(
+        &self,
+        org: OrgId,
+        id: ThreadId,
+        at: Timestamp,
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
 }
 
 /// Tells the staff screens of a site that a thread changed (a new message, an assignment).

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod availability;
 pub mod calendar;
 pub mod consent;
+pub mod messages;
 pub mod notes;
 pub mod oauth;
 pub mod ops;
@@ -30,7 +31,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Telemed API", description = "Telemedicine platform JSON API. Errors: {\"error\": {\"code\", \"message\"}}."),
     modifiers(&SecuritySchemes),
-    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "notes"), (name = "training"), (name = "program"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
+    tags((name = "patients"), (name = "scheduling"), (name = "visits"), (name = "notes"), (name = "messages"), (name = "training"), (name = "program"), (name = "session"), (name = "admin"), (name = "audit"), (name = "oauth"), (name = "ops"))
 )]
 struct ApiDoc;
 
@@ -112,6 +113,15 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(notes::add_addendum))
         .routes(routes!(notes::get_summary))
         .routes(routes!(notes::my_summaries))
+        .routes(routes!(messages::my_recipients))
+        .routes(routes!(messages::start_thread, messages::inbox))
+        .routes(routes!(messages::my_threads))
+        .routes(routes!(messages::get_thread))
+        .routes(routes!(messages::reply))
+        .routes(routes!(messages::close))
+        .routes(routes!(messages::reopen))
+        .routes(routes!(messages::assign))
+        .routes(routes!(messages::download))
         .routes(routes!(program::program_overview, program::start_program))
         .routes(routes!(program::add_task))
         .routes(routes!(program::update_task))

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, UserId};
+use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, ThreadId, UserId};
 use domain::scheduling::{CompetencyGate, SchedulingPolicy};
 use domain::service::Ctx;
 use domain::service::visits::room::{self, may_be_in_call};
@@ -228,7 +228,7 @@ impl Hub {
             notifier: self,
             care_team: self.deps.care_team,
             clinical: self.deps.clinical,
-            inbox: &domain::messaging::NoInboxOpen,
+            inbox: self,
         }
     }
 
@@ -241,7 +241,7 @@ impl Hub {
         let _ = self.relay.set(relay);
     }
 
-    fn publish(&self, message: RelayMessage) {
+    pub(super) fn publish(&self, message: RelayMessage) {
         if let Some(relay) = self.relay.get() {
             relay.publish(RelayEnvelope {
                 node: self.node.clone(),
@@ -513,6 +513,22 @@ impl Hub {
         self.staff.tell(org, site, Some(clinician), &frame);
     }
 
+    /// Tells this server's staff screens of `site` (or the thread's clinician) of a thread.
+    pub(super) fn thread_frame(
+        &self,
+        org: OrgId,
+        site: SiteId,
+        clinician: Option<UserId>,
+        thread: ThreadId,
+    ) {
+        let frame = ServerFrame::Thread {
+            thread_id: thread,
+            site_id: site,
+        }
+        .encode();
+        self.staff.tell(org, site, clinician, &frame);
+    }
+
     fn alert(&self, e: &Escalation) {
         let frame = ServerFrame::Alert { alert: e.into() }.encode();
         self.staff.tell(e.org_id, e.site_id, None, &frame);
@@ -650,6 +666,12 @@ impl Hub {
                 self.refresh_soon(org, room, Some(clinician));
             }
             RelayMessage::Alert { escalation } => self.alert(&escalation),
+            RelayMessage::Thread {
+                org,
+                site,
+                clinician,
+                thread,
+            } => self.thread_frame(org, site, clinician, thread),
         }
     }
 }

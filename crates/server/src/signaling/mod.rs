@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod hub;
 pub mod ice;
+mod inbox;
 pub mod limits;
 pub mod outbox;
 pub mod protocol;

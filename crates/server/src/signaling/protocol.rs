@@ -13,11 +13,12 @@
 //! servers), `state` (the visit as your role may see it), `peers` (who else is in the call, for
 //! the participants let in), `signal` (with `from`), `chat`, `pong`, `error` (a refused message:
 //! `code` and `message`), `replaced` (you opened the visit somewhere else; this connection
-//! closes); and to staff screens `queue` (a waiting room changed) and `alert`.
+//! closes); and to staff screens `queue` (a waiting room changed), `alert`, and `thread` (a
+//! message thread of their sites changed: ids only, never what it says).
 
 use std::borrow::Cow;
 
-use domain::ids::{AppointmentId, EscalationId, InviteId, SiteId, UserId};
+use domain::ids::{AppointmentId, EscalationId, InviteId, SiteId, ThreadId, UserId};
 use domain::visits::{Escalation, ParticipantRole, VisitOutcome, VisitState, VisitView};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -219,6 +220,11 @@ pub enum ServerFrame<'a> {
     /// To staff: an emergency or a stopped check-in at one of their sites.
     Alert {
         alert: AlertFrame<'a>,
+    },
+    /// To staff: a message thread of one of their sites changed (they re-read their inbox).
+    Thread {
+        thread_id: ThreadId,
+        site_id: SiteId,
     },
 }
 

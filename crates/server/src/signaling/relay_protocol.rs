@@ -4,7 +4,7 @@
 //!
 //! Each message is one JSON payload ([`RelayEnvelope`]) naming the server that sent it.
 
-use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, UserId};
+use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, ThreadId, UserId};
 use domain::visits::{Escalation, ParticipantRole, VisitState};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -70,6 +70,13 @@ pub enum RelayMessage {
     },
     Alert {
         escalation: Escalation,
+    },
+    /// A message thread changed (every server tells its staff screens of that site).
+    Thread {
+        org: OrgId,
+        site: SiteId,
+        clinician: Option<UserId>,
+        thread: ThreadId,
     },
     /// The sender is alive (every few seconds): a server silent for three heartbeats crashed,
     /// and its participants are dropped.

@@ -40,6 +40,11 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../assets/live/device-check.js"),
     ),
     (
+        "live/inbox.js",
+        JS,
+        include_str!("../../assets/live/inbox.js"),
+    ),
+    (
         "live/waiting-room.js",
         JS,
         include_str!("../../assets/live/waiting-room.js"),

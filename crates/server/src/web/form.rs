@@ -47,6 +47,16 @@ impl FormData {
             .collect()
     }
 
+    /// An `application/x-www-form-urlencoded` body; one that does not parse is empty.
+    pub fn from_encoded(bytes: &[u8]) -> Self {
+        Self(serde_urlencoded::from_bytes(bytes).unwrap_or_default())
+    }
+
+    /// Fields read by another parser (a multipart form's text fields).
+    pub fn from_owned(pairs: Vec<(String, String)>) -> Self {
+        Self(pairs)
+    }
+
     /// A form filled in by the server: the starting values of a blank form.
     pub fn from_pairs(pairs: &[(&str, String)]) -> Self {
         Self(

@@ -17,7 +17,10 @@ mod csv_export;
 mod form;
 mod front_desk;
 mod home;
+mod inbox;
 mod join;
+mod messages;
+mod multipart;
 mod notes;
 mod page;
 mod patients;
@@ -144,6 +147,17 @@ pub fn router() -> Router<AppState> {
         .route("/notes/{id}/addenda", post(notes::addend))
         .route("/summaries", get(notes::summaries))
         .route("/summaries/{id}", get(notes::summary))
+        .route("/messages", get(messages::list))
+        .route(
+            "/messages/new",
+            get(messages::new_form).post(messages::create),
+        )
+        .route("/messages/{id}", get(messages::show))
+        .route("/messages/{id}/reply", post(messages::reply))
+        .route("/messages/{id}/close", post(messages::close))
+        .route("/messages/{id}/reopen", post(messages::reopen))
+        .route("/messages/{id}/assign", post(messages::assign))
+        .route("/attachments/{id}", get(messages::download))
         .route("/waiting-room", get(waiting_room::show))
         .route(
             "/waiting-room/alerts/{id}/acknowledge",

@@ -29,6 +29,7 @@ pub enum Section {
     TrainingRecords,
     Program,
     Summaries,
+    Messages,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +90,7 @@ pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
             nav.push((Section::UrgentCare, "/urgent-care", "Urgent care"));
         }
         nav.push((Section::Summaries, "/summaries", "Visit summaries"));
+        nav.push((Section::Messages, "/messages", "Messages"));
     }
     if role_allows(role, Permission::ListPatients) {
         nav.push((Section::Patients, "/patients", "Patients"));
@@ -102,6 +104,10 @@ pub fn nav_for(role: Role) -> Vec<(Section, &'static str, &'static str)> {
     // Video visits: patients checked in and waiting, and the alerts staff must see now.
     if role != Role::Patient && role_allows(role, Permission::ReadAppointments) {
         nav.push((Section::WaitingRoom, "/waiting-room", "Waiting room"));
+    }
+    // The site's inbox: staff who open patients' records.
+    if role != Role::Patient && role_allows(role, Permission::ListPatients) {
+        nav.push((Section::Messages, "/messages", "Messages"));
     }
     if role != Role::Clinician && role_allows(role, Permission::ManageAvailability) {
         nav.push((
@@ -172,6 +178,7 @@ mod tests {
                 "My appointments",
                 "Urgent care",
                 "Visit summaries",
+                "Messages",
                 "My profile"
             ]
         );
@@ -182,6 +189,7 @@ mod tests {
                 "Patients",
                 "My schedule",
                 "Waiting room",
+                "Messages",
                 "Queue",
                 "My training",
                 "My account"
@@ -194,6 +202,7 @@ mod tests {
                 "Patients",
                 "Front desk",
                 "Waiting room",
+                "Messages",
                 "My training",
                 "My account"
             ]
@@ -205,6 +214,7 @@ mod tests {
                 "Patients",
                 "Front desk",
                 "Waiting room",
+                "Messages",
                 "Availability",
                 "My training",
                 "My account"
@@ -217,6 +227,7 @@ mod tests {
                 "Patients",
                 "Front desk",
                 "Waiting room",
+                "Messages",
                 "Availability",
                 "My training",
                 "Users",
@@ -230,6 +241,7 @@ mod tests {
                 "Patients",
                 "Front desk",
                 "Waiting room",
+                "Messages",
                 "Availability",
                 "Scheduling setup",
                 "Program",

@@ -1,17 +1,26 @@
 //! Use cases of messaging: start a thread, reply (or a staff-only note), open a thread (read
 //! receipts), the site's inbox with its counts, a patient's threads, close, reopen, assign, and
-//! download an attachment. Every read is audited like a patient read.
+//! download an attachment. Every read is audited like a patient read. Whom a patient may write
+//! to, the names an inbox shows and the patients' email notices are in `portal`.
+
+mod portal;
+
+pub use portal::{
+    Inbox, Recipients, ReplyNotice, inbox, pending_reply_notices, recipients, reply_notified,
+};
 
 use jiff::tz::TimeZone;
 
-use super::model::{Attachment, AttachmentMeta, Message, Thread, ThreadEvent, ThreadStatus, next};
-use super::rules;
-use super::store::{InboxCounts, InboxQuery, ThreadChange};
 use crate::access::{Actor, PatientAccess, Permission};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role};
 use crate::ids::{AttachmentId, MessageId, OrgId, PatientId, SiteId, ThreadId, UserId};
+use crate::messaging::model::{
+    Attachment, AttachmentMeta, Message, Thread, ThreadEvent, ThreadStatus, next,
+};
+use crate::messaging::rules;
+use crate::messaging::store::ThreadChange;
 use crate::service::Ctx;
 use crate::service::patients::patient_access;
 
@@ -51,6 +60,21 @@ pub struct ThreadView {
     pub messages: Vec<Message>,
     pub patient: Patient,
     pub emergency: bool,
+    /// The display names of the staff who wrote on the thread or are assigned to it.
+    pub names: Vec<(UserId, String)>,
+    /// Staff only: who the thread can be assigned to (the site's staff).
+    pub assignable: Vec<(UserId, String)>,
+}
+
+impl ThreadView {
+    /// A staff member's display name.
+    pub fn name_of(&self, id: UserId) -> String {
+        self.names
+            .iter()
+            .chain(&self.assignable)
+            .find(|(u, _)| *u == id)
+            .map_or_else(|| "A care team member".to_string(), |(_, n)| n.clone())
+    }
 }
 
 /// A staff action on a thread.
@@ -80,7 +104,7 @@ fn parse_id<T: std::str::FromStr>(field: &str, raw: &str) -> DomainResult<T> {
 }
 
 /// Staff who work at the site, organization-wide roles, or the clinician a thread is for.
-fn staff_reaches(actor: &Actor, site: SiteId, clinician: Option<UserId>) -> bool {
+pub(super) fn staff_reaches(actor: &Actor, site: SiteId, clinician: Option<UserId>) -> bool {
     actor.role == Some(Role::OrgAdmin)
         || actor.site_ids.contains(&site)
         || (clinician.is_some() && clinician == actor.user_id())
@@ -411,41 +435,43 @@ pub async fn open(ctx: Ctx<'_>, actor: &Actor, id: ThreadId) -> DomainResult<Thr
             ctx.inbox.thread_changed(&thread);
         }
     }
+    let mut names: Vec<(UserId, String)> = Vec::new();
+    let named = messages
+        .iter()
+        .filter(|m| !m.from_patient)
+        .map(|m| m.author_id)
+        .chain(thread.assigned_to);
+    for id in named {
+        if names.iter().any(|(u, _)| *u == id) {
+            continue;
+        }
+        if let Some(user) = ctx.store.get_user(thread.org_id, id).await? {
+            names.push((id, user.display_name));
+        }
+    }
+    let assignable = if by_patient {
+        Vec::new()
+    } else {
+        ctx.store
+            .list_users(thread.org_id, None)
+            .await?
+            .into_iter()
+            .filter(|u| {
+                u.active
+                    && u.role != Role::Patient
+                    && (u.site_ids.contains(&thread.site_id) || u.role == Role::OrgAdmin)
+            })
+            .map(|u| (u.id, u.display_name))
+            .collect()
+    };
     Ok(ThreadView {
         thread,
         messages,
         patient,
         emergency,
+        names,
+        assignable,
     })
-}
-
-/// A site's inbox page and its counts; audited as a list read.
-pub async fn inbox(
-    ctx: Ctx<'_>,
-    actor: &Actor,
-    mut query: InboxQuery,
-) -> DomainResult<(Vec<Thread>, InboxCounts)> {
-    let org = actor.org()?;
-    crate::access::require(actor, Permission::ListPatients)?;
-    let site = query
-        .site_id
-        .ok_or_else(|| DomainError::invalid("site_id", "choose a site"))?;
-    if !staff_reaches(actor, site, None) {
-        return Err(DomainError::Forbidden {
-            action: "read another site's messages",
-        });
-    }
-    query.limit = query.limit.clamp(1, 100);
-    let now = ctx.clock.now();
-    let threads = ctx.store.inbox(org, &query).await?;
-    let counts = ctx.store.inbox_counts(org, site, now).await?;
-    let audit = AuditEntry::new(now, actor.audit_actor(), AuditAction::ThreadList, "Thread")
-        .org(org)
-        .resource(site)
-        .from_ip(actor.source_ip.clone())
-        .detail(format!("{} threads", threads.len()));
-    ctx.store.record_audit(audit).await?;
-    Ok((threads, counts))
 }
 
 /// The signed-in patient's threads, newest activity first.
