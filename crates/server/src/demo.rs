@@ -166,15 +166,25 @@ fn print_ready(state: &AppState, ready: &[crate::demo_now::ReadyVisit], url: &st
         return;
     }
     let now = state.clock.now();
-    say!("Video visits about to start (check-in is open now):");
+    let window = state.config.scheduling_policy().check_in_window_minutes;
+    let local = |at: jiff::Timestamp, tz: &jiff::tz::TimeZone| {
+        at.to_zoned(tz.clone()).strftime("%-I:%M %p %Z").to_string()
+    };
+    say!("Video visits about to start:");
     for visit in ready {
         let minutes = visit.start.duration_since(now).as_mins();
-        let at = visit
-            .start
-            .to_zoned(visit.time_zone.clone())
-            .strftime("%-I:%M %p %Z");
-        let when = if minutes > 0 {
-            format!("{at}, in {minutes} min")
+        let at = local(visit.start, &visit.time_zone);
+        let when = if minutes > window {
+            let opens = visit
+                .start
+                .saturating_sub(jiff::SignedDuration::from_mins(window))
+                .unwrap_or(visit.start);
+            format!(
+                "{at}, in {minutes} min (check-in opens at {})",
+                local(opens, &visit.time_zone)
+            )
+        } else if minutes > 0 {
+            format!("{at}, in {minutes} min (check-in is open)")
         } else {
             format!("{at}, under way")
         };

@@ -25,6 +25,9 @@ const VISIT_TYPE: &str = "Primary care video visit";
 /// How far ahead "about to start" reaches: check-in opens this many minutes before the start at
 /// most (the default check-in window), so the patient can check in straight away.
 const SOON_MINUTES: i64 = 30;
+/// At the busiest hours every clinician may be taken for the next half hour: then within the
+/// hour (check-in opens a little later).
+const LATER_MINUTES: i64 = 60;
 /// The shortest time before the start, so the visit is not gone before the newcomer signs in.
 const LEAD_MINUTES: i64 = 5;
 /// The length of an on-call stretch (one slot of the visit type's length).
@@ -46,8 +49,9 @@ pub struct ReadyVisit {
 }
 
 /// Makes sure each patient with a portal account has a video visit starting within the next
-/// [`SOON_MINUTES`] minutes. Patients no clinician can see right now (none licensed in their
-/// state holds a current telehealth certification) are left out of the answer.
+/// [`SOON_MINUTES`] minutes (or, when every clinician who could see them is taken, within the
+/// hour). Patients no clinician can see right now (none licensed in their state holds a current
+/// telehealth certification) are left out of the answer.
 pub async fn ensure(state: &AppState, org: &Organization) -> Result<Vec<ReadyVisit>, DomainError> {
     let operator = Actor {
         org_id: Some(org.id),
@@ -73,7 +77,7 @@ pub async fn ensure(state: &AppState, org: &Organization) -> Result<Vec<ReadyVis
         .collect();
     let mut accounts: Vec<User> = state.store.list_users(org.id, Some(Role::Patient)).await?;
     accounts.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
-    let mut ready = Vec::new();
+    let mut found: Vec<(User, Patient, Option<(Appointment, bool)>)> = Vec::new();
     for account in accounts {
         let Some(patient_id) = account.patient_id else {
             continue;
@@ -81,12 +85,37 @@ pub async fn ensure(state: &AppState, org: &Organization) -> Result<Vec<ReadyVis
         let Some(patient) = state.store.get_patient(org.id, patient_id).await? else {
             continue;
         };
-        let visit = match upcoming(state, &patient).await? {
-            Some(a) => Some((a, false)),
-            None => book_soon(state, &operator, &patient, video, &clinicians, &sites)
-                .await?
-                .map(|a| (a, true)),
-        };
+        let kept = upcoming(state, &patient).await?.map(|a| (a, false));
+        found.push((account, patient, kept));
+    }
+    // The patients fewest clinicians can see choose first, and everyone is tried within the
+    // half hour before anyone is booked later.
+    let mut able = Vec::new();
+    for (_, patient, _) in &found {
+        able.push(able_clinicians(state, patient, &clinicians).await?);
+    }
+    let mut order: Vec<usize> = (0..found.len()).collect();
+    order.sort_by_key(|i| able[*i].len());
+    for latest in [SOON_MINUTES, LATER_MINUTES] {
+        for i in &order {
+            if found[*i].2.is_some() {
+                continue;
+            }
+            let booked = book_soon(
+                state,
+                &operator,
+                &found[*i].1,
+                video,
+                &able[*i],
+                &sites,
+                latest,
+            )
+            .await?;
+            found[*i].2 = booked.map(|a| (a, true));
+        }
+    }
+    let mut ready = Vec::new();
+    for (account, patient, visit) in found {
         let Some((appointment, booked_now)) = visit else {
             continue;
         };
@@ -120,7 +149,7 @@ async fn upcoming(state: &AppState, patient: &Patient) -> Result<Option<Appointm
     let query = AppointmentQuery {
         patient_id: Some(patient.id),
         from: Some(minutes_from(now, -120)),
-        to: Some(minutes_from(now, SOON_MINUTES)),
+        to: Some(minutes_from(now, LATER_MINUTES)),
         statuses: Some(vec![
             AppointmentStatus::Booked,
             AppointmentStatus::CheckedIn,
@@ -188,20 +217,50 @@ fn on_call_site(clinician: &User, patient: &Patient, sites: &[Site]) -> Option<S
         .or_else(|| clinician.site_ids.first().copied())
 }
 
-/// Books the patient into a video visit starting within the next few minutes, if any clinician
-/// can take it.
+/// Clinicians who can see the patient by video now: licensed in their state, certified, and
+/// holding primary care hours.
+async fn able_clinicians(
+    state: &AppState,
+    patient: &Patient,
+    clinicians: &[User],
+) -> Result<Vec<User>, DomainError> {
+    let ctx = state.ctx();
+    let now = state.clock.now();
+    let mut able = Vec::new();
+    for clinician in candidates(patient, clinicians, now) {
+        let certified = ctx
+            .competency
+            .check_virtual_visit(clinician, first_start(now))
+            .await
+            .is_ok();
+        let primary_care = state
+            .store
+            .list_templates(patient.org_id, Some(clinician.id))
+            .await?
+            .iter()
+            .any(|t| t.service_lines.contains(ServiceLine::PrimaryCare));
+        if certified && primary_care {
+            able.push(clinician.clone());
+        }
+    }
+    Ok(able)
+}
+
+/// Books the patient into a video visit starting within `latest` minutes, if one of the able
+/// clinicians can take it.
 async fn book_soon(
     state: &AppState,
     operator: &Actor,
     patient: &Patient,
     video: VisitTypeId,
-    clinicians: &[User],
+    able: &[User],
     sites: &[Site],
+    latest: i64,
 ) -> Result<Option<Appointment>, DomainError> {
     let ctx = state.ctx();
     let now = state.clock.now();
     let start = first_start(now);
-    let latest = minutes_from(now, SOON_MINUTES);
+    let latest = minutes_from(now, latest);
     // A patient who has not agreed yet agrees on the phone while the front desk books.
     let version = consent::current(ctx, patient.org_id).await?.version;
     let book = |slot_id: String| BookingInput {
@@ -212,26 +271,9 @@ async fn book_soon(
         consent_version: Some(version),
         ..BookingInput::default()
     };
-    let mut able = Vec::new();
-    for clinician in candidates(patient, clinicians, now) {
-        let certified = ctx
-            .competency
-            .check_virtual_visit(clinician, start)
-            .await
-            .is_ok();
-        let primary_care = state
-            .store
-            .list_templates(patient.org_id, Some(clinician.id))
-            .await?
-            .iter()
-            .any(|t| t.service_lines.contains(ServiceLine::PrimaryCare));
-        if certified && primary_care {
-            able.push(clinician);
-        }
-    }
     // An open slot of a clinician's own hours first, the soonest of them all.
     let mut open = Vec::new();
-    for clinician in &able {
+    for clinician in able {
         let query = SlotQuery {
             from: minutes_from(now, LEAD_MINUTES),
             to: latest,
@@ -256,7 +298,7 @@ async fn book_soon(
     let mut at = start;
     while at <= latest {
         let end = minutes_from(at, ON_CALL_MINUTES);
-        for clinician in &able {
+        for clinician in able {
             let Some(site) = on_call_site(clinician, patient, sites) else {
                 continue;
             };
