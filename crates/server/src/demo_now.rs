@@ -48,6 +48,9 @@ pub struct ReadyVisit {
     pub booked_now: bool,
 }
 
+/// A patient account, its record, and its visit about to start (booked by this run or not).
+type Candidate = (User, Patient, Option<(Appointment, bool)>);
+
 /// Makes sure each patient with a portal account has a video visit starting within the next
 /// [`SOON_MINUTES`] minutes (or, when every clinician who could see them is taken, within the
 /// hour). Patients no clinician can see right now (none licensed in their state holds a current
@@ -77,7 +80,7 @@ pub async fn ensure(state: &AppState, org: &Organization) -> Result<Vec<ReadyVis
         .collect();
     let mut accounts: Vec<User> = state.store.list_users(org.id, Some(Role::Patient)).await?;
     accounts.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
-    let mut found: Vec<(User, Patient, Option<(Appointment, bool)>)> = Vec::new();
+    let mut found: Vec<Candidate> = Vec::new();
     for account in accounts {
         let Some(patient_id) = account.patient_id else {
             continue;
