@@ -9,12 +9,12 @@ use domain::DomainError;
 use domain::access::Actor;
 use domain::identity::{Organization, Patient, Role, Site, User};
 use domain::ids::{AppointmentId, SiteId, VisitTypeId};
+use domain::scheduling::service::availability::{self, ExceptionInput};
+use domain::scheduling::service::booking::{self, BookingInput};
+use domain::scheduling::service::consent;
 use domain::scheduling::{
     Appointment, AppointmentQuery, AppointmentStatus, Modality, ServiceLine, SlotQuery,
 };
-use domain::service::scheduling::availability::{self, ExceptionInput};
-use domain::service::scheduling::booking::{self, BookingInput};
-use domain::service::scheduling::consent;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
@@ -340,7 +340,7 @@ async fn book_soon(
 
 /// Books, or answers `None` when a rule refuses this slot (another one may do).
 async fn try_book(
-    ctx: domain::service::Ctx<'_>,
+    ctx: domain::Ctx<'_>,
     operator: &Actor,
     input: &BookingInput,
 ) -> Result<Option<Appointment>, DomainError> {

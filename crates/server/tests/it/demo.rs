@@ -4,7 +4,7 @@
 use domain::Clock;
 use domain::identity::{Organization, Role};
 use domain::scheduling::{Appointment, AppointmentQuery, AppointmentStatus, Modality};
-use domain::service::visits::check_in::{self, VisitCheckInInput};
+use domain::visits::service::check_in::{self, VisitCheckInInput};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::helpers::*;
@@ -117,7 +117,7 @@ on_both_backends!(
             patient_state: patient.address.state.to_string(),
             location: "Home".into(),
             consent_version: Some(
-                domain::service::scheduling::consent::current(app.state.ctx(), org.id)
+                domain::scheduling::service::consent::current(app.state.ctx(), org.id)
                     .await
                     .unwrap()
                     .version,
