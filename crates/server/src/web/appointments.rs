@@ -8,12 +8,11 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 
 use domain::identity::Role;
+use domain::identity::service::patients;
 use domain::ids::{AppointmentId, PatientId};
+use domain::scheduling::service::appointments::{self, AppointmentListInput, CancelInput};
 use domain::scheduling::{Appointment, AppointmentStatus};
-use domain::service::patients;
-use domain::service::scheduling::appointments::{
-    self, AppointmentListInput, CancelInput, CheckInInput,
-};
+use domain::visits::service::steps::{self, CheckInInput};
 use domain::{DomainError, Permission, access};
 
 use crate::auth::actor::SignedIn;
@@ -350,7 +349,7 @@ async fn show_page(
     } else if matches!(
         a.status,
         AppointmentStatus::CheckedIn | AppointmentStatus::InVisit
-    ) && domain::service::visits::record::find(ctx, actor, id)
+    ) && domain::visits::service::record::find(ctx, actor, id)
         .await?
         .is_some()
     {
@@ -637,7 +636,7 @@ step!(check_in, "checked_in", |ctx, actor, id, form| {
         location: form.optional("location"),
         questionnaire: Default::default(),
     };
-    async move { appointments::check_in(ctx, actor, id, &input).await }
+    async move { steps::check_in(ctx, actor, id, &input).await }
 });
 
 step!(confirm, "confirmed", |ctx, actor, id, form| {
@@ -645,11 +644,11 @@ step!(confirm, "confirmed", |ctx, actor, id, form| {
 });
 
 step!(start, "started", |ctx, actor, id, form| {
-    appointments::start(ctx, actor, id)
+    steps::start(ctx, actor, id)
 });
 
 step!(complete, "completed", |ctx, actor, id, form| {
-    appointments::complete(ctx, actor, id)
+    steps::complete(ctx, actor, id)
 });
 
 step!(no_show, "no_show", |ctx, actor, id, form| {

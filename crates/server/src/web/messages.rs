@@ -171,7 +171,7 @@ async fn new_page(
             .collect();
         let patient_id = form.get("patient_id").trim().to_string();
         let name = match patient_id.parse() {
-            Ok(id) => domain::service::patients::get(state.ctx(), &me.actor, id)
+            Ok(id) => domain::identity::service::patients::get(state.ctx(), &me.actor, id)
                 .await?
                 .full_name(),
             Err(_) => return Err(PageError::NotFound),

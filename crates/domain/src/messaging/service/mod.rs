@@ -11,9 +11,11 @@ pub use portal::{
 
 use jiff::tz::TimeZone;
 
+use crate::Ctx;
 use crate::access::{Actor, PatientAccess, Permission};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};
+use crate::identity::service::patients::patient_access;
 use crate::identity::{Patient, Role};
 use crate::ids::{AttachmentId, MessageId, OrgId, PatientId, SiteId, ThreadId, UserId};
 use crate::messaging::model::{
@@ -21,8 +23,6 @@ use crate::messaging::model::{
 };
 use crate::messaging::rules;
 use crate::messaging::store::ThreadChange;
-use crate::service::Ctx;
-use crate::service::patients::patient_access;
 
 /// A file as uploaded: its name and bytes, not yet checked.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@ use crate::identity::{Patient, Role, Site, User};
 use crate::ids::{PatientId, UserId};
 use crate::messaging::model::Thread;
 use crate::messaging::store::{InboxCounts, InboxQuery};
-use crate::service::Ctx;
+use crate::Ctx;
 
 /// Where a patient may write: the care teams of the sites that care for them, and the
 /// clinicians who saw them.

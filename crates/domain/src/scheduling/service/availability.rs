@@ -7,10 +7,11 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Deserialize;
 
-use super::{
+use super::shared::{
     clinician, date_at, date_or, entry, may_manage_clinician, parse_instant, site_with_zone,
     zone_of,
 };
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
@@ -24,7 +25,6 @@ use crate::scheduling::{
     Appointment, AppointmentQuery, AppointmentStatus, AvailabilityException, AvailabilityTemplate,
     ExceptionKind, ServiceLines,
 };
-use crate::service::Ctx;
 
 /// Midnight at the start of `date` at a place.
 pub(crate) fn start_of_day(date: Date, tz: &TimeZone) -> DomainResult<Timestamp> {
@@ -374,7 +374,7 @@ pub async fn list(
 ) -> DomainResult<(Vec<AvailabilityTemplate>, Vec<AvailabilityException>)> {
     let org = actor.org()?;
     let c = clinician(ctx, org, clinician_id).await?;
-    if !may_manage_clinician(actor, &c) && !super::is_self(actor, c.id) {
+    if !may_manage_clinician(actor, &c) && !super::shared::is_self(actor, c.id) {
         access::require(actor, Permission::ManageAvailability)?;
         return Err(DomainError::Forbidden {
             action: "see this clinician's availability",
