@@ -223,6 +223,7 @@ pub struct InboxResponse {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InboxParams {
     /// The site whose inbox to read.
     pub site_id: String,

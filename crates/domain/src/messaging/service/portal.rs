@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::staff_reaches;
+use crate::Ctx;
 use crate::access::{Actor, Permission};
 use crate::compliance::{AuditAction, AuditActor, AuditEntry};
 use crate::error::{DomainError, DomainResult};
@@ -11,7 +12,6 @@ use crate::identity::{Patient, Role, Site, User};
 use crate::ids::{PatientId, UserId};
 use crate::messaging::model::Thread;
 use crate::messaging::store::{InboxCounts, InboxQuery};
-use crate::Ctx;
 
 /// Where a patient may write: the care teams of the sites that care for them, and the
 /// clinicians who saw them.
