@@ -7,9 +7,9 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use domain::access::Actor;
+use domain::identity::service::org::SiteInput;
+use domain::identity::service::users::{LicenseInput, UserInput};
 use domain::ids::OrgId;
-use domain::service::org::SiteInput;
-use domain::service::users::{LicenseInput, UserInput};
 use domain::{Store, SystemClock};
 
 use crate::auth::sealed::{Sealer, default_key_path};
@@ -339,7 +339,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Org(OrgCommand::Create { name, json }) => {
             let state = command_state(&cli.database_url, &options, &key_path).await?;
-            let org = domain::service::org::create_org(state.ctx(), &operator, &name).await?;
+            let org =
+                domain::identity::service::org::create_org(state.ctx(), &operator, &name).await?;
             print(
                 json,
                 json!({ "id": org.id.to_string() }),
@@ -360,7 +361,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_zone,
             };
             let site =
-                domain::service::org::create_site(state.ctx(), &operator, org, &input).await?;
+                domain::identity::service::org::create_site(state.ctx(), &operator, org, &input)
+                    .await?;
             print(
                 json,
                 json!({ "id": site.id.to_string() }),
@@ -399,9 +401,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 licenses,
                 languages,
             };
-            let created =
-                domain::service::users::create(state.ctx(), &state, &operator, org, &input, true)
-                    .await?;
+            let created = domain::identity::service::users::create(
+                state.ctx(),
+                &state,
+                &operator,
+                org,
+                &input,
+                true,
+            )
+            .await?;
             let uri = created
                 .totp_secret
                 .as_deref()
@@ -456,7 +464,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         }) => {
             let state = command_state(&cli.database_url, &options, &key_path).await?;
-            let input = domain::service::scheduling::visit_types::VisitTypeInput {
+            let input = domain::scheduling::service::visit_types::VisitTypeInput {
                 name,
                 service_line,
                 modality,
@@ -465,7 +473,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 patient_bookable,
                 active: None,
             };
-            let created = domain::service::scheduling::visit_types::create_in(
+            let created = domain::scheduling::service::visit_types::create_in(
                 state.ctx(),
                 &operator,
                 org,
@@ -481,7 +489,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Verify { json }) => {
             let store = open_store(&cli.database_url, &options).await?;
             return Ok(
-                match domain::service::audit::verify_chain(store.as_ref()).await {
+                match domain::compliance::service::verify_chain(store.as_ref()).await {
                     Err(e) => {
                         // A record that cannot be read is reported like a break: named, failing.
                         let problem = match e {

@@ -2,11 +2,11 @@
 
 use domain::DomainError;
 use domain::access::Actor;
+use domain::identity::service::org::{self, SiteInput};
+use domain::identity::service::patients::{self, PatientInput};
+use domain::identity::service::users::{self, LicenseInput, UserInput};
 use domain::identity::{Organization, Role, User};
 use domain::ids::SiteId;
-use domain::service::org::{self, SiteInput};
-use domain::service::patients::{self, PatientInput};
-use domain::service::users::{self, LicenseInput, UserInput};
 
 use crate::auth::signin::open_totp_secret;
 use crate::auth::totp;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod break_glass;
 pub mod consent;
 pub mod licensure;
+pub mod service;
 
 pub use audit::*;
 pub use break_glass::*;

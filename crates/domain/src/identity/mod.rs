@@ -1,8 +1,8 @@
 //! Organizations, sites, users, roles, clinician and patient profiles.
 
-pub mod account;
 pub mod model;
 pub mod reset;
+pub mod service;
 pub mod values;
 
 pub use model::*;

@@ -24,6 +24,7 @@ pub struct CodeResponse {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CodeSearch {
     /// A code or its start (`J06`), or words of the description (`acute sinusitis`).
     pub q: String,

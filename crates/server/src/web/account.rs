@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use domain::DomainError;
-use domain::identity::account::{self, ContactInput, LockoutPolicy};
+use domain::identity::service::account::{self, ContactInput, LockoutPolicy};
 
 use crate::state::AppState;
 
@@ -112,7 +112,7 @@ fn contact_from(form: &FormData) -> ContactInput {
 /// The patient's contact form, filled with their record's details (an audited read).
 pub async fn contact_form(State(state): State<AppState>, PageUser(me): PageUser) -> PageResult {
     let own = me.actor.own_patient.ok_or(PageError::NotFound)?;
-    let patient = domain::service::patients::get(state.ctx(), &me.actor, own).await?;
+    let patient = domain::identity::service::patients::get(state.ctx(), &me.actor, own).await?;
     let shell = Shell::new(&me, Section::Profile);
     Ok(ok(&ContactPage::new(
         shell,

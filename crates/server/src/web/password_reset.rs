@@ -10,7 +10,7 @@ use axum::response::Response;
 
 use domain::DomainError;
 use domain::identity::ResetPolicy;
-use domain::identity::account;
+use domain::identity::service::account;
 
 use crate::auth::actor::ClientIp;
 use crate::auth::{secrets, sessions};

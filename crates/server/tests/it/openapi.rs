@@ -263,3 +263,40 @@ on_both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    path_parameters_match_their_path_templates,
+    |app: TestApp| async move {
+        let doc = document(&app).await;
+        let mut wrong = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let in_template: Vec<&str> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|rest| rest.split('}').next())
+                .collect();
+            for (method, op) in item.as_object().unwrap() {
+                let declared: Vec<&str> = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "path")
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                for name in &declared {
+                    if !in_template.contains(name) {
+                        wrong.push(format!(
+                            "{method} {path}: path parameter {name} not in the path"
+                        ));
+                    }
+                }
+                for name in &in_template {
+                    if !declared.contains(name) {
+                        wrong.push(format!("{method} {path}: {{{name}}} has no path parameter"));
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+);

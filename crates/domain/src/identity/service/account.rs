@@ -4,14 +4,16 @@
 use jiff::SignedDuration;
 use serde::Deserialize;
 
-use super::reset::{PasswordReset, ResetPolicy, check_reset_usable, over_hourly_allowance};
-use super::{Patient, Role, User, check_password_strength};
+use crate::identity::reset::{
+    LINK_UNUSABLE, PasswordReset, ResetPolicy, check_reset_usable, over_hourly_allowance,
+};
+use crate::identity::{Patient, Role, User, check_password_strength};
 use crate::access::{Actor, Principal};
 use crate::compliance::{AuditAction, AuditActor, AuditEntry, Outcome};
 use crate::error::{DomainError, DomainResult};
-use crate::service::Ctx;
-use crate::service::patients::PatientInput;
-use crate::service::users::Secrets;
+use crate::Ctx;
+use super::patients::PatientInput;
+use super::users::Secrets;
 
 /// What a patient may change of their own record: how to reach them and their language.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -76,7 +78,7 @@ pub async fn update_own_contact(
         city: input.city.clone(),
         state: input.state.clone(),
         postal_code: input.postal_code.clone(),
-        preferred_language: crate::service::scheduling::booking::parse_language(
+        preferred_language: crate::scheduling::service::booking::parse_language(
             "preferred_language",
             &input.preferred_language,
         )?,
@@ -267,7 +269,7 @@ pub async fn check_password_reset(ctx: Ctx<'_>, token_hash: &str) -> DomainResul
     match ctx.store.get_password_reset(token_hash).await? {
         Some(reset) => check_reset_usable(&reset, ctx.clock.now()),
         None => Err(DomainError::InviteUnusable(
-            super::reset::LINK_UNUSABLE.into(),
+            LINK_UNUSABLE.into(),
         )),
     }
 }
@@ -286,7 +288,7 @@ pub async fn complete_password_reset(
         .store
         .get_password_reset(token_hash)
         .await?
-        .ok_or_else(|| DomainError::InviteUnusable(super::reset::LINK_UNUSABLE.into()))?;
+        .ok_or_else(|| DomainError::InviteUnusable(LINK_UNUSABLE.into()))?;
     let now = ctx.clock.now();
     check_reset_usable(&reset, now)?;
     check_password_strength("new_password", new)?;
@@ -301,7 +303,7 @@ pub async fn complete_password_reset(
         .get_user(reset.org_id, reset.user_id)
         .await?
         .filter(|u| u.active)
-        .ok_or_else(|| DomainError::InviteUnusable(super::reset::LINK_UNUSABLE.into()))?;
+        .ok_or_else(|| DomainError::InviteUnusable(LINK_UNUSABLE.into()))?;
     let hash = secrets.hash_password(new)?;
     let audit = AuditEntry::new(
         now,
@@ -322,7 +324,7 @@ pub async fn complete_password_reset(
     {
         // Used by a request that arrived at the same moment.
         return Err(DomainError::InviteUnusable(
-            super::reset::LINK_UNUSABLE.into(),
+            LINK_UNUSABLE.into(),
         ));
     }
     Ok(user)
