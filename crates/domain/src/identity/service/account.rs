@@ -4,16 +4,16 @@
 use jiff::SignedDuration;
 use serde::Deserialize;
 
+use super::patients::PatientInput;
+use super::users::Secrets;
+use crate::Ctx;
+use crate::access::{Actor, Principal};
+use crate::compliance::{AuditAction, AuditActor, AuditEntry, Outcome};
+use crate::error::{DomainError, DomainResult};
 use crate::identity::reset::{
     LINK_UNUSABLE, PasswordReset, ResetPolicy, check_reset_usable, over_hourly_allowance,
 };
 use crate::identity::{Patient, Role, User, check_password_strength};
-use crate::access::{Actor, Principal};
-use crate::compliance::{AuditAction, AuditActor, AuditEntry, Outcome};
-use crate::error::{DomainError, DomainResult};
-use crate::Ctx;
-use super::patients::PatientInput;
-use super::users::Secrets;
 
 /// What a patient may change of their own record: how to reach them and their language.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -268,9 +268,7 @@ pub async fn request_password_reset(
 pub async fn check_password_reset(ctx: Ctx<'_>, token_hash: &str) -> DomainResult<()> {
     match ctx.store.get_password_reset(token_hash).await? {
         Some(reset) => check_reset_usable(&reset, ctx.clock.now()),
-        None => Err(DomainError::InviteUnusable(
-            LINK_UNUSABLE.into(),
-        )),
+        None => Err(DomainError::InviteUnusable(LINK_UNUSABLE.into())),
     }
 }
 
@@ -323,9 +321,7 @@ pub async fn complete_password_reset(
         .await?
     {
         // Used by a request that arrived at the same moment.
-        return Err(DomainError::InviteUnusable(
-            LINK_UNUSABLE.into(),
-        ));
+        return Err(DomainError::InviteUnusable(LINK_UNUSABLE.into()));
     }
     Ok(user)
 }
