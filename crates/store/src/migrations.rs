@@ -29,6 +29,7 @@ migrations![
     (4, "training", "0004_training.sql"),
     (5, "program", "0005_program.sql"),
     (8, "clinical", "0008_clinical.sql"),
+    (12, "audit_checkpoints", "0012_audit_checkpoints.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

@@ -7,6 +7,7 @@ mod helpers;
 
 mod access;
 mod architecture;
+mod audit_checkpoints;
 mod audit_coverage;
 mod audit_trail;
 mod cli;
