@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::compliance::checkpoint::{check_against, take_checkpoint, verify_checkpoints};
+use domain::compliance::service::verify_chain;
 use domain::compliance::{Checkpoint, SignatureCheck};
-use domain::service::audit::verify_chain;
 use domain::store::Store;
 use domain::{Clock, DomainError};
 use serde_json::json;

@@ -7,9 +7,9 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use domain::access::Actor;
+use domain::identity::service::org::SiteInput;
+use domain::identity::service::users::{LicenseInput, UserInput};
 use domain::ids::OrgId;
-use domain::service::org::SiteInput;
-use domain::service::users::{LicenseInput, UserInput};
 use domain::{Store, SystemClock};
 
 use crate::auth::audit_signing::{AuditSigner, default_signing_key_path};
@@ -370,7 +370,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Org(OrgCommand::Create { name, json }) => {
             let state = command_state(&cli.database_url, &options, &key_path).await?;
-            let org = domain::service::org::create_org(state.ctx(), &operator, &name).await?;
+            let org =
+                domain::identity::service::org::create_org(state.ctx(), &operator, &name).await?;
             print(
                 json,
                 json!({ "id": org.id.to_string() }),
@@ -391,7 +392,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 time_zone,
             };
             let site =
-                domain::service::org::create_site(state.ctx(), &operator, org, &input).await?;
+                domain::identity::service::org::create_site(state.ctx(), &operator, org, &input)
+                    .await?;
             print(
                 json,
                 json!({ "id": site.id.to_string() }),
@@ -430,9 +432,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 licenses,
                 languages,
             };
-            let created =
-                domain::service::users::create(state.ctx(), &state, &operator, org, &input, true)
-                    .await?;
+            let created = domain::identity::service::users::create(
+                state.ctx(),
+                &state,
+                &operator,
+                org,
+                &input,
+                true,
+            )
+            .await?;
             let uri = created
                 .totp_secret
                 .as_deref()
@@ -487,7 +495,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         }) => {
             let state = command_state(&cli.database_url, &options, &key_path).await?;
-            let input = domain::service::scheduling::visit_types::VisitTypeInput {
+            let input = domain::scheduling::service::visit_types::VisitTypeInput {
                 name,
                 service_line,
                 modality,
@@ -496,7 +504,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 patient_bookable,
                 active: None,
             };
-            let created = domain::service::scheduling::visit_types::create_in(
+            let created = domain::scheduling::service::visit_types::create_in(
                 state.ctx(),
                 &operator,
                 org,

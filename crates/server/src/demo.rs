@@ -2,11 +2,11 @@
 
 use domain::DomainError;
 use domain::access::Actor;
+use domain::identity::service::org::{self, SiteInput};
+use domain::identity::service::patients::{self, PatientInput};
+use domain::identity::service::users::{self, LicenseInput, UserInput};
 use domain::identity::{Organization, Role, User};
 use domain::ids::SiteId;
-use domain::service::org::{self, SiteInput};
-use domain::service::patients::{self, PatientInput};
-use domain::service::users::{self, LicenseInput, UserInput};
 
 use crate::auth::signin::open_totp_secret;
 use crate::auth::totp;
@@ -151,7 +151,56 @@ pub async fn seed_and_print(state: &AppState, url: &str) -> anyhow::Result<()> {
         Some(org) => org,
         None => seed(state).await?,
     };
-    print_sign_ins(state, &org, url).await
+    // On every run, not only the first: the demo can be tried at whatever hour it starts.
+    let ready = crate::demo_now::ensure(state, &org).await?;
+    print_sign_ins(state, &org, url).await?;
+    print_ready(state, &ready, url);
+    Ok(())
+}
+
+/// Says which video visits are about to start, and how to reach their waiting room.
+fn print_ready(state: &AppState, ready: &[crate::demo_now::ReadyVisit], url: &str) {
+    say!();
+    if ready.is_empty() {
+        say!("No clinician can take a video visit right now, so no visit is about to start.");
+        return;
+    }
+    let now = state.clock.now();
+    let window = state.config.scheduling_policy().check_in_window_minutes;
+    let local = |at: jiff::Timestamp, tz: &jiff::tz::TimeZone| {
+        at.to_zoned(tz.clone()).strftime("%-I:%M %p %Z").to_string()
+    };
+    say!("Video visits about to start:");
+    for visit in ready {
+        let minutes = visit.start.duration_since(now).as_mins();
+        let at = local(visit.start, &visit.time_zone);
+        let when = if minutes > window {
+            let opens = visit
+                .start
+                .saturating_sub(jiff::SignedDuration::from_mins(window))
+                .unwrap_or(visit.start);
+            format!(
+                "{at}, in {minutes} min (check-in opens at {})",
+                local(opens, &visit.time_zone)
+            )
+        } else if minutes > 0 {
+            format!("{at}, in {minutes} min (check-in is open)")
+        } else {
+            format!("{at}, under way")
+        };
+        say!(
+            "  {} ({}) with {} ({}) at {}: {when}",
+            visit.patient_name,
+            visit.patient_email,
+            visit.clinician_name,
+            visit.clinician_email,
+            visit.site_name
+        );
+        say!("    check in: {url}/appointments/{}", visit.appointment_id);
+    }
+    say!(
+        "Sign in as the patient to check in and wait; the clinician admits from {url}/waiting-room."
+    );
 }
 
 async fn seed(state: &AppState) -> Result<Organization, DomainError> {

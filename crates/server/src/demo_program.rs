@@ -10,11 +10,11 @@ use domain::compliance::{AuditAction, AuditActor, AuditEntry};
 use domain::identity::{Organization, Patient, Role, UsState, User};
 use domain::ids::{AppointmentEventId, AppointmentId, SiteId};
 use domain::program::TaskStatus;
+use domain::program::service::{self as program, RiskInput, TaskInput};
 use domain::scheduling::{
     Appointment, AppointmentAction, AppointmentEvent, AppointmentStatus, Modality, NewBooking,
     ServiceLine, VisitType,
 };
-use domain::service::program::{self, RiskInput, TaskInput};
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
 use crate::state::AppState;

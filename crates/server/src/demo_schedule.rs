@@ -7,10 +7,10 @@ use domain::access::Actor;
 use domain::identity::{Organization, Patient, Role, User};
 use domain::ids::{SiteId, VisitTypeId};
 use domain::scheduling::availability::TemplateInput;
+use domain::scheduling::service::booking::{self, BookingInput};
+use domain::scheduling::service::visit_types::{self, VisitTypeInput};
+use domain::scheduling::service::{availability, consent};
 use domain::scheduling::{SlotQuery, VisitType};
-use domain::service::scheduling::booking::{self, BookingInput};
-use domain::service::scheduling::visit_types::{self, VisitTypeInput};
-use domain::service::scheduling::{availability, consent};
 use jiff::SignedDuration;
 
 use crate::state::AppState;

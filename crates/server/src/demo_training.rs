@@ -6,7 +6,7 @@ use domain::DomainError;
 use domain::access::Actor;
 use domain::compliance::{AuditAction, AuditActor, AuditEntry};
 use domain::identity::{Organization, Role, User};
-use domain::service::training;
+use domain::training::service as training;
 use domain::training::{
     Course, EnrolmentQuery, GateException, TestKind, complete_module, submit_test, template,
 };

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 
-use domain::service::scheduling::jobs as scheduling;
+use domain::scheduling::service::jobs as scheduling;
 
 use crate::reminders::{self, ReminderRun};
 use crate::state::AppState;

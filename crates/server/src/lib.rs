@@ -20,6 +20,7 @@ pub mod config;
 pub mod connections;
 pub mod demo;
 pub mod demo_notes;
+pub mod demo_now;
 pub mod demo_program;
 pub mod demo_schedule;
 pub mod demo_training;

@@ -6,7 +6,7 @@
 //! logged if it fails, not retried: the person sees the refresher on their training page anyway.
 
 use domain::DomainError;
-use domain::service::training;
+use domain::training::service as training;
 
 use crate::mail::Email;
 use crate::state::AppState;

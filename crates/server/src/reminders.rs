@@ -6,8 +6,8 @@ use domain::DomainError;
 use domain::access::Actor;
 use domain::compliance::{AuditAction, AuditEntry, Outcome};
 use domain::identity::{Patient, Site, User};
+use domain::scheduling::service::jobs::{DueReminder, due_reminders};
 use domain::scheduling::{Appointment, Modality, VisitType};
-use domain::service::scheduling::jobs::{DueReminder, due_reminders};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 

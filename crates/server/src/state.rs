@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use domain::service::Ctx;
+use domain::Ctx;
 use domain::{Clock, Store};
 
 use crate::auth::oauth::TokenCache;

@@ -6,6 +6,7 @@ pub mod break_glass;
 pub mod checkpoint;
 pub mod consent;
 pub mod licensure;
+pub mod service;
 
 pub use audit::*;
 pub use break_glass::*;

@@ -1,6 +1,7 @@
 //! Organizations, sites, users, roles, clinician and patient profiles.
 
 pub mod model;
+pub mod service;
 pub mod values;
 
 pub use model::*;

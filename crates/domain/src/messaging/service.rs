@@ -7,13 +7,13 @@ use jiff::tz::TimeZone;
 use super::model::{Attachment, AttachmentMeta, Message, Thread, ThreadEvent, ThreadStatus, next};
 use super::rules;
 use super::store::{InboxCounts, InboxQuery, ThreadChange};
+use crate::Ctx;
 use crate::access::{Actor, PatientAccess, Permission};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};
+use crate::identity::service::patients::patient_access;
 use crate::identity::{Patient, Role};
 use crate::ids::{AttachmentId, MessageId, OrgId, PatientId, SiteId, ThreadId, UserId};
-use crate::service::Ctx;
-use crate::service::patients::patient_access;
 
 /// A file as uploaded: its name and bytes, not yet checked.
 #[derive(Debug, Clone, Default)]

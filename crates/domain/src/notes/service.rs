@@ -4,14 +4,14 @@
 use super::model::{Addendum, Note, NoteEvent, NoteSections, NoteStatus, Signature, next};
 use super::rules::{self, NoteInput, VisitRecord};
 use super::summary::{AfterVisitSummary, summarize};
+use crate::Ctx;
 use crate::access::{Actor, PatientAccess, Permission};
 use crate::compliance::{AuditAction, AuditEntry, Outcome};
 use crate::error::{DomainError, DomainResult};
+use crate::identity::service::patients::patient_access;
 use crate::identity::{Patient, Role};
 use crate::ids::{AddendumId, AppointmentId, NoteId, OrgId};
 use crate::scheduling::Appointment;
-use crate::service::Ctx;
-use crate::service::patients::patient_access;
 
 /// A note with its addenda, and what the actor may do with it.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 
 mod model;
 mod rules;
+pub mod service;
 mod store;
 
 pub use model::*;

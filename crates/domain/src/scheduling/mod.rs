@@ -3,6 +3,7 @@
 
 pub mod availability;
 pub mod model;
+pub mod service;
 pub mod state;
 pub mod store;
 

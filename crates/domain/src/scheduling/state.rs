@@ -7,7 +7,7 @@
 //!                         └──mark_no_show──▶ no_show
 //! ```
 //! Creating an appointment (book, propose, take from the queue) and rescheduling it are not status
-//! changes and have their own rules in `service::scheduling`.
+//! changes and have their own rules in `scheduling::service`.
 
 use super::model::{AppointmentAction, AppointmentStatus};
 use crate::error::DomainError;

@@ -6,6 +6,7 @@
 mod gate;
 mod model;
 mod rules;
+pub mod service;
 mod store;
 pub mod template;
 

@@ -7,6 +7,7 @@
 pub mod care_team;
 pub mod model;
 pub mod questionnaire;
+pub mod service;
 pub mod state;
 pub mod store;
 pub mod view;

@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use domain::identity::service::org::{self, SiteInput};
+use domain::identity::service::users::{self, LicenseInput, UserInput};
 use domain::identity::{Role, Site, User};
 use domain::ids::UserId;
-use domain::service::org::{self, SiteInput};
-use domain::service::users::{self, LicenseInput, UserInput};
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};

@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use domain::ids::AppointmentId;
-use domain::scheduling::{Appointment, AppointmentEvent};
-use domain::service::scheduling::appointments::{
+use domain::scheduling::service::appointments::{
     self, AppointmentListInput, CancelInput, CheckInInput,
 };
-use domain::service::scheduling::booking::{
+use domain::scheduling::service::booking::{
     self, BookingInput, OpenSlot, RescheduleInput, SlotSearchInput,
 };
+use domain::scheduling::{Appointment, AppointmentEvent};
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};

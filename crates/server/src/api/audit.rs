@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use domain::DomainError;
+use domain::compliance::service as audit;
 use domain::compliance::{AuditAction, AuditQuery, AuditRecord, BreakGlassGrant};
 use domain::ids::{BreakGlassId, PatientId};
-use domain::service::audit;
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};

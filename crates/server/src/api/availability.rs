@@ -9,9 +9,9 @@ use utoipa::ToSchema;
 
 use domain::ids::{TemplateId, UserId, VisitTypeId};
 use domain::scheduling::availability::{TemplateInput, format_time, weekday_name};
+use domain::scheduling::service::availability::{self, ExceptionInput, PublishInput};
+use domain::scheduling::service::visit_types::{self, VisitTypeInput};
 use domain::scheduling::{AvailabilityException, AvailabilityTemplate, VisitType};
-use domain::service::scheduling::availability::{self, ExceptionInput, PublishInput};
-use domain::service::scheduling::visit_types::{self, VisitTypeInput};
 
 use super::appointments::AppointmentResponse;
 use crate::auth::actor::ApiActor;

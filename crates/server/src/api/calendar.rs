@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use domain::service::scheduling::calendar;
+use domain::scheduling::service::calendar;
 
 use crate::auth::actor::ApiActor;
 use crate::auth::secrets::{random_token, sha256_hex};

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use domain::compliance::{ConsentDocument, PatientConsent};
 use domain::ids::PatientId;
-use domain::service::scheduling::consent;
+use domain::scheduling::service::consent;
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use domain::identity::service::patients::{self, PatientInput};
 use domain::identity::{Patient, PatientQuery};
 use domain::ids::PatientId;
-use domain::service::patients::{self, PatientInput};
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use domain::ids::{RiskId, SiteId, TaskId};
+use domain::program::service::{self as program, Overview, RiskInput, TaskInput};
 use domain::program::{AdoptionGoal, GoalProgress, Risk, SiteRollout, Task};
-use domain::service::program::{self, Overview, RiskInput, TaskInput};
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};

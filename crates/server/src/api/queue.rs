@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use domain::ids::QueueEntryId;
-use domain::service::scheduling::queue::{self, JoinQueueInput, QueuePlace};
+use domain::scheduling::service::queue::{self, JoinQueueInput, QueuePlace};
 
 use super::appointments::AppointmentResponse;
 use crate::auth::actor::ApiActor;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use domain::DomainError;
 use domain::ids::{EnrolmentId, UserId};
-use domain::service::training::{self, TrainingRecord};
+use domain::training::service::{self as training, TrainingRecord};
 use domain::training::{
     Certification, Course, CourseInput, CourseModule, Enrolment, GateException, Question, TestKind,
     TestOutcome,

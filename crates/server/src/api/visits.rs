@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use domain::ids::{AppointmentId, EscalationId, InviteId};
-use domain::service::visits::guests::{self, InviteInput};
-use domain::service::visits::record::{self, WaitingRoomFilter};
-use domain::service::visits::{alerts, call};
+use domain::visits::service::guests::{self, InviteInput};
+use domain::visits::service::record::{self, WaitingRoomFilter};
+use domain::visits::service::{alerts, call};
 use domain::visits::{
     Escalation, Invite, InviteDelivery, QuestionnaireInput, Visit, VisitLogEntry, VisitOutcome,
 };

@@ -39,7 +39,7 @@ pub async fn hash_async(password: String) -> Result<String, DomainError> {
 }
 
 /// The domain asks the application for hashing and sealing through this.
-impl domain::service::users::Secrets for crate::state::AppState {
+impl domain::identity::service::users::Secrets for crate::state::AppState {
     fn hash_password(&self, password: &str) -> Result<String, DomainError> {
         hash(password)
     }

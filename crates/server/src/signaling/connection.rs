@@ -18,7 +18,7 @@ use axum::response::Response;
 use domain::access::{Actor, Permission};
 use domain::identity::Role;
 use domain::ids::AppointmentId;
-use domain::service::visits::{call, guests, room};
+use domain::visits::service::{call, guests, room};
 use domain::visits::{ParticipantRole, QualitySample};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use domain::Ctx;
 use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, UserId};
 use domain::scheduling::{CompetencyGate, SchedulingPolicy};
-use domain::service::Ctx;
-use domain::service::visits::room::{self, may_be_in_call};
+use domain::visits::service::room::{self, may_be_in_call};
 use domain::visits::{Escalation, LiveVisit, ParticipantRole, Visit, VisitNotifier, VisitState};
 use domain::{Clock, Store};
 use serde_json::value::RawValue;

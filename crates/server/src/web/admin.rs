@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use domain::access;
+use domain::identity::service::org::{self, SiteInput};
+use domain::identity::service::users::{self, LicenseInput, UserInput};
 use domain::identity::{Role, UsState};
 use domain::ids::UserId;
-use domain::service::org::{self, SiteInput};
-use domain::service::users::{self, LicenseInput, UserInput};
 use domain::{DomainError, Permission};
 
 use crate::auth::actor::SignedIn;

@@ -9,12 +9,12 @@ use jiff::tz::TimeZone;
 
 use domain::Actor;
 use domain::compliance::AuditActor;
+use domain::identity::service::org;
 use domain::identity::{Patient, Role, Site, UsState};
 use domain::ids::{PatientId, SiteId, UserId, VisitTypeId};
+use domain::scheduling::service::directory::{self, ClinicianCard};
+use domain::scheduling::service::visit_types;
 use domain::scheduling::{Appointment, AppointmentEvent, AppointmentStatus, VisitType};
-use domain::service::org;
-use domain::service::scheduling::directory::{self, ClinicianCard};
-use domain::service::scheduling::visit_types;
 
 use crate::state::AppState;
 

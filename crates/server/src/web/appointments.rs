@@ -8,12 +8,12 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 
 use domain::identity::Role;
+use domain::identity::service::patients;
 use domain::ids::{AppointmentId, PatientId};
-use domain::scheduling::{Appointment, AppointmentStatus};
-use domain::service::patients;
-use domain::service::scheduling::appointments::{
+use domain::scheduling::service::appointments::{
     self, AppointmentListInput, CancelInput, CheckInInput,
 };
+use domain::scheduling::{Appointment, AppointmentStatus};
 use domain::{DomainError, Permission, access};
 
 use crate::auth::actor::SignedIn;
@@ -350,7 +350,7 @@ async fn show_page(
     } else if matches!(
         a.status,
         AppointmentStatus::CheckedIn | AppointmentStatus::InVisit
-    ) && domain::service::visits::record::find(ctx, actor, id)
+    ) && domain::visits::service::record::find(ctx, actor, id)
         .await?
         .is_some()
     {

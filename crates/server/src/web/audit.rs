@@ -8,9 +8,10 @@ use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use domain::compliance::service as audit;
 use domain::compliance::{AuditAction, AuditRecord, Outcome};
+use domain::identity::service::users;
 use domain::ids::{BreakGlassId, UserId};
-use domain::service::{audit, users};
 use domain::{DomainError, Permission, access};
 
 use crate::api::audit::{AuditParams, csv_response};

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use domain::identity::Role;
 use domain::ids::{ExceptionId, TemplateId, UserId};
 use domain::scheduling::availability::{TemplateInput, format_time, weekday_name};
+use domain::scheduling::service::appointments::{self, AppointmentListInput};
+use domain::scheduling::service::availability::{self, ExceptionInput};
+use domain::scheduling::service::directory::{self, ClinicianCard};
 use domain::scheduling::{AvailabilityException, AvailabilityTemplate, ExceptionKind, ServiceLine};
-use domain::service::scheduling::appointments::{self, AppointmentListInput};
-use domain::service::scheduling::availability::{self, ExceptionInput};
-use domain::service::scheduling::directory::{self, ClinicianCard};
 use domain::{DomainError, FieldError};
 
 use crate::auth::actor::SignedIn;

@@ -7,12 +7,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
+use domain::identity::service::patients;
 use domain::identity::{Patient, Role};
 use domain::ids::AppointmentId;
 use domain::scheduling::Appointment;
-use domain::service::patients;
-use domain::service::scheduling::appointments;
-use domain::service::scheduling::booking::{
+use domain::scheduling::service::appointments;
+use domain::scheduling::service::booking::{
     self, BookingInput, OpenSlot, RescheduleInput, SlotSearchInput,
 };
 use domain::{DomainError, Permission, access};

@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use domain::identity::Role;
 use domain::ids::UserId;
-use domain::service::scheduling::appointments::{self, AppointmentListInput};
-use domain::service::scheduling::booking::{self, SlotSearchInput};
+use domain::scheduling::service::appointments::{self, AppointmentListInput};
+use domain::scheduling::service::booking::{self, SlotSearchInput};
 use domain::{DomainError, Permission, access};
 
 use crate::state::AppState;

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use domain::compliance::{ConsentDocument, check_consent};
 use domain::identity::Role;
 use domain::ids::PatientId;
-use domain::service::scheduling::consent;
+use domain::scheduling::service::consent;
 use domain::{Actor, DomainError, Permission, access};
 
 use crate::auth::actor::SignedIn;

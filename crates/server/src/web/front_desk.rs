@@ -9,7 +9,7 @@ use serde::Deserialize;
 use domain::identity::Role;
 use domain::ids::SiteId;
 use domain::scheduling::AppointmentStatus;
-use domain::service::scheduling::appointments::{self, AppointmentListInput};
+use domain::scheduling::service::appointments::{self, AppointmentListInput};
 use domain::{Permission, access};
 
 use crate::state::AppState;

@@ -9,8 +9,8 @@ use axum::response::Response;
 use domain::Permission;
 use domain::access::role_allows;
 use domain::identity::Role;
+use domain::identity::service::{org, patients, users};
 use domain::ids::SiteId;
-use domain::service::{org, patients, users};
 
 use crate::auth::actor::{CurrentSession, SessionState};
 use crate::state::AppState;

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 
-use domain::service::visits::guests;
+use domain::visits::service::guests;
 
 use crate::auth::secrets::{random_token, sha256_hex};
 use crate::signaling::connection::GUEST_COOKIE;

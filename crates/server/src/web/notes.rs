@@ -17,7 +17,7 @@ use domain::notes::{
     Note, NoteInput, NoteStatus, NoteTemplate, TriageAcuity, TriageDisposition, icd10,
 };
 use domain::scheduling::Modality;
-use domain::service::scheduling::appointments;
+use domain::scheduling::service::appointments;
 use serde::Deserialize;
 
 use crate::state::AppState;

@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use domain::access::{self, PatientAccess};
+use domain::identity::service::patients::{self, PatientInput};
 use domain::identity::{Patient, PatientQuery, Role, UsState};
 use domain::ids::{PatientId, SiteId};
-use domain::service::patients::{self, PatientInput};
 use domain::{DomainError, Permission};
 
 use crate::state::AppState;
@@ -322,7 +322,8 @@ async fn site_choices(
     state: &AppState,
     actor: &domain::Actor,
 ) -> Result<Vec<(String, String)>, PageError> {
-    let sites = domain::service::org::list_sites(state.ctx(), actor, actor.org()?).await?;
+    let sites =
+        domain::identity::service::org::list_sites(state.ctx(), actor, actor.org()?).await?;
     let everywhere = actor.role == Some(Role::OrgAdmin);
     Ok(sites
         .into_iter()
@@ -501,7 +502,8 @@ async fn edit_page(
     input: &PatientInput,
     errors: FormErrors,
 ) -> Result<PatientFormPage, PageError> {
-    let sites = domain::service::org::list_sites(state.ctx(), &me.actor, me.actor.org()?).await?;
+    let sites =
+        domain::identity::service::org::list_sites(state.ctx(), &me.actor, me.actor.org()?).await?;
     let choices: Vec<(String, String)> = sites
         .into_iter()
         .map(|s| (s.id.to_string(), format!("{} ({})", s.name, s.state.code())))

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use domain::DomainError;
 use domain::ids::{RiskId, SiteId, TaskId};
+use domain::program::service::{self as program, Overview, Plan, RiskInput, Rollout, TaskInput};
 use domain::program::{SiteStage, Task, TaskStatus};
-use domain::service::program::{self, Overview, Plan, RiskInput, Rollout, TaskInput};
 
 use crate::state::AppState;
 

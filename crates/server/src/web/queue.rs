@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use domain::identity::Role;
+use domain::identity::service::patients;
 use domain::ids::QueueEntryId;
+use domain::scheduling::service::queue::{self, JoinQueueInput};
+use domain::scheduling::service::{appointments, consent};
 use domain::scheduling::{AppointmentStatus, QueueStatus};
-use domain::service::patients;
-use domain::service::scheduling::queue::{self, JoinQueueInput};
-use domain::service::scheduling::{appointments, consent};
 use domain::{DomainError, Permission, access};
 
 use crate::auth::actor::SignedIn;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use domain::DomainError;
 use domain::identity::Role;
 use domain::ids::{EnrolmentId, UserId};
-use domain::service::training::{self, TrainingRecord};
+use domain::training::service::{self as training, TrainingRecord};
 use domain::training::{Assessment, CertificationStanding, Course, Enrolment, TestKind};
 
 use crate::state::AppState;

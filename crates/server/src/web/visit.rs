@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use domain::DomainError;
+use domain::identity::service::patients;
 use domain::ids::{AppointmentId, InviteId};
-use domain::service::patients;
-use domain::service::visits::guests::{self, InviteInput};
-use domain::service::visits::room::{self, Pass, Who};
-use domain::service::visits::{alerts, call};
+use domain::visits::service::guests::{self, InviteInput};
+use domain::visits::service::room::{self, Pass, Who};
+use domain::visits::service::{alerts, call};
 use domain::visits::{GuestRelation, Invite, ParticipantRole, VisitOutcome, VisitState};
 
 use crate::auth::actor::{SessionState, SignedIn, session_state};
@@ -582,7 +582,7 @@ pub async fn return_links(
     state: &AppState,
     actor: &domain::Actor,
 ) -> Result<Vec<ReturnLink>, PageError> {
-    let open = domain::service::visits::record::open_for_patient(state.ctx(), actor).await?;
+    let open = domain::visits::service::record::open_for_patient(state.ctx(), actor).await?;
     Ok(open
         .iter()
         .map(|v| ReturnLink {

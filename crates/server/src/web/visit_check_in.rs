@@ -10,8 +10,8 @@ use jiff::SignedDuration;
 use domain::DomainError;
 use domain::identity::Role;
 use domain::ids::AppointmentId;
+use domain::scheduling::service::appointments::{self, CheckInInput};
 use domain::scheduling::{Appointment, AppointmentStatus};
-use domain::service::scheduling::appointments::{self, CheckInInput};
 use domain::visits::{PHQ9_CHOICES, PHQ9_ITEMS, QuestionnaireInput, QuestionnaireKind};
 
 use crate::auth::actor::SignedIn;

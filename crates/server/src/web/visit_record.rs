@@ -9,7 +9,7 @@ use jiff::tz::TimeZone;
 
 use domain::identity::Role;
 use domain::ids::AppointmentId;
-use domain::service::visits::record;
+use domain::visits::service::record;
 use domain::visits::{InviteDelivery, VisitState};
 
 use crate::state::AppState;

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use domain::ids::VisitTypeId;
+use domain::scheduling::service::visit_types::{self, VisitTypeInput};
 use domain::scheduling::{Modality, PatientKind, ServiceLine, VisitType};
-use domain::service::scheduling::visit_types::{self, VisitTypeInput};
 use domain::{Permission, access};
 
 use crate::auth::actor::SignedIn;

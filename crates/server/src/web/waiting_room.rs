@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use domain::identity::Role;
 use domain::ids::{EscalationId, SiteId, UserId};
-use domain::service::visits::alerts;
-use domain::service::visits::record::{self, WaitingEntry, WaitingRoomFilter};
+use domain::visits::service::alerts;
+use domain::visits::service::record::{self, WaitingEntry, WaitingRoomFilter};
 use domain::visits::{Escalation, VisitState};
 
 use crate::state::AppState;

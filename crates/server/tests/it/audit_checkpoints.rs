@@ -127,7 +127,7 @@ on_both_backends!(
 
         truncate_to(&app, signed - 3).await;
         // The hash chain alone cannot see it: what is left links and ends at the head.
-        let chain = domain::service::audit::verify_chain(app.store())
+        let chain = domain::compliance::service::verify_chain(app.store())
             .await
             .unwrap();
         assert!(chain.is_ok(), "{chain:?}");
@@ -171,7 +171,7 @@ on_both_backends!(
             " UPDATE audit_head SET last_seq = {last}, last_hash = '{prev}' WHERE id = 1;"
         ));
         store::testing::execute_raw(&url, &sql).await.unwrap();
-        let chain = domain::service::audit::verify_chain(app.store())
+        let chain = domain::compliance::service::verify_chain(app.store())
             .await
             .unwrap();
         assert!(chain.is_ok(), "the rewrite is consistent: {chain:?}");

@@ -293,6 +293,13 @@ fn the_demo_is_idempotent_and_prints_a_sign_in_for_every_role() {
         lines_with_secrets(&second),
         "a second run reuses the same accounts"
     );
+    for run in [&first, &second] {
+        assert_eq!(
+            run.matches("check in: http").count(),
+            3,
+            "a visit about to start for each patient account:\n{run}"
+        );
+    }
     assert!(verify(&url).0);
     // The demo has a schedule to explore: published slots and upcoming visits, once.
     let count = |sql: &str| {
@@ -307,6 +314,7 @@ fn the_demo_is_idempotent_and_prints_a_sign_in_for_every_role() {
     assert_eq!(count("SELECT COUNT(*) FROM visit_types"), 10);
     assert!(count("SELECT COUNT(*) FROM slots") > 300);
     let visits = count("SELECT COUNT(*) FROM appointments WHERE status = 'booked'");
-    assert!((6..=12).contains(&visits), "{visits} visits");
+    // A dozen over the next days, and one about to start for each of the three patient accounts.
+    assert!((6..=15).contains(&visits), "{visits} visits");
     let _ = std::fs::remove_dir_all(dir);
 }

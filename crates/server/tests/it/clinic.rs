@@ -6,8 +6,8 @@ use domain::access::Actor;
 use domain::identity::Role;
 use domain::ids::UserId;
 use domain::scheduling::availability::TemplateInput;
+use domain::scheduling::service::{availability, visit_types};
 use domain::scheduling::{SlotQuery, SlotView, VisitType};
-use domain::service::scheduling::{availability, visit_types};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 

@@ -74,11 +74,12 @@ on_both_backends!(
         };
         assert_eq!(operator.principal, Principal::Operator);
         let ctx = app.state.ctx();
-        domain::service::users::set_active(ctx, &operator, first.user.id, false)
+        domain::identity::service::users::set_active(ctx, &operator, first.user.id, false)
             .await
             .expect("another administrator remains");
         let refused =
-            domain::service::users::set_active(ctx, &operator, second.user.id, false).await;
+            domain::identity::service::users::set_active(ctx, &operator, second.user.id, false)
+                .await;
         assert!(
             matches!(&refused, Err(domain::DomainError::Invalid(f)) if f.field == "active"),
             "{refused:?}"

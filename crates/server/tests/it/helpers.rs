@@ -6,10 +6,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use domain::access::Actor;
+use domain::identity::service::org::SiteInput;
+use domain::identity::service::patients::PatientInput;
+use domain::identity::service::users::{LicenseInput, UserInput};
 use domain::identity::{Organization, Patient, Role, Site, User};
-use domain::service::org::SiteInput;
-use domain::service::patients::PatientInput;
-use domain::service::users::{LicenseInput, UserInput};
 use domain::{Clock, FixedClock, Store};
 use server::config::ServeConfig;
 use server::state::AppState;
@@ -224,7 +224,7 @@ impl TestApp {
     pub async fn org(&self, name: &str) -> TestOrg {
         let ctx = self.state.ctx();
         let operator = Actor::operator();
-        let org = domain::service::org::create_org(ctx, &operator, name)
+        let org = domain::identity::service::org::create_org(ctx, &operator, name)
             .await
             .expect("create org");
         let mut sites = Vec::new();
@@ -235,7 +235,7 @@ impl TestApp {
                 time_zone: "America/New_York".into(),
             };
             sites.push(
-                domain::service::org::create_site(ctx, &operator, org.id, &input)
+                domain::identity::service::org::create_site(ctx, &operator, org.id, &input)
                     .await
                     .expect("create site"),
             );
@@ -271,7 +271,7 @@ impl TestApp {
             },
             ..UserInput::default()
         };
-        let created = domain::service::users::create(
+        let created = domain::identity::service::users::create(
             self.state.ctx(),
             &self.state,
             &Actor::operator(),
@@ -290,9 +290,14 @@ impl TestApp {
 
     pub async fn patient_record(&self, org: &TestOrg, site_index: usize) -> Patient {
         let input = patient_input(&org.sites[site_index].id.to_string());
-        domain::service::patients::create(self.state.ctx(), &Actor::operator(), org.org.id, &input)
-            .await
-            .expect("create patient")
+        domain::identity::service::patients::create(
+            self.state.ctx(),
+            &Actor::operator(),
+            org.org.id,
+            &input,
+        )
+        .await
+        .expect("create patient")
     }
 
     /// A patient record and an account that opens it.
@@ -307,7 +312,7 @@ impl TestApp {
             patient_id: Some(patient.id.to_string()),
             ..UserInput::default()
         };
-        let created = domain::service::users::create(
+        let created = domain::identity::service::users::create(
             self.state.ctx(),
             &self.state,
             &Actor::operator(),

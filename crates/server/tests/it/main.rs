@@ -13,6 +13,7 @@ mod audit_trail;
 mod cli;
 mod clinic;
 mod connections;
+mod demo;
 mod hardening;
 mod http;
 mod live;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::compliance::{AuditAction, AuditQuery, Outcome};
+use domain::identity::service::org::{SiteInput, create_site};
 use domain::identity::{Role, User};
 use domain::scheduling::{AppointmentQuery, AppointmentStatus, CompetencyGate, VisitType};
-use domain::service::org::{SiteInput, create_site};
 use domain::{Clock, DomainError};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
@@ -346,7 +346,7 @@ on_both_backends!(
         };
         let ctx = app.state.ctx();
         let operator = app.operator_of(&c.org);
-        let new = domain::service::scheduling::visit_types::create_in(
+        let new = domain::scheduling::service::visit_types::create_in(
             ctx,
             &operator,
             c.org.org.id,
@@ -354,7 +354,7 @@ on_both_backends!(
         )
         .await
         .unwrap();
-        let follow_up = domain::service::scheduling::visit_types::create_in(
+        let follow_up = domain::scheduling::service::visit_types::create_in(
             ctx,
             &operator,
             c.org.org.id,
@@ -956,7 +956,7 @@ on_both_backends!(
         let mut details = patient_input(&c.org.sites[0].id.to_string());
         details.mrn = c.patient.mrn.clone();
         details.email = Some("ada@example.org".into());
-        c.patient = domain::service::patients::update(
+        c.patient = domain::identity::service::patients::update(
             app.state.ctx(),
             &app.operator_of(&c.org),
             c.patient.id,

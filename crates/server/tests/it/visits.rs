@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use domain::compliance::{AuditAction, AuditQuery};
-use domain::service::visits::guests;
+use domain::visits::service::guests;
 use futures_util::{SinkExt, StreamExt};
 use jiff::SignedDuration;
 use reqwest::cookie::{CookieStore, Jar};

@@ -4,7 +4,7 @@ use base64::Engine;
 use domain::Clock;
 use domain::access::Actor;
 use domain::identity::Role;
-use domain::service::users::UserInput;
+use domain::identity::service::users::UserInput;
 use jiff::SignedDuration;
 use reqwest::StatusCode;
 
@@ -254,7 +254,7 @@ on_both_backends!(
             site_ids: vec![org.sites[0].id.to_string()],
             ..UserInput::default()
         };
-        domain::service::users::create(
+        domain::identity::service::users::create(
             app.state.ctx(),
             &app.state,
             &Actor::operator(),

@@ -7,7 +7,7 @@ use domain::Clock;
 use domain::compliance::{AuditAction, AuditQuery};
 use domain::identity::Role;
 use domain::program::TaskStatus;
-use domain::service::program::{self, TaskInput};
+use domain::program::service::{self as program, TaskInput};
 use jiff::SignedDuration;
 use reqwest::StatusCode;
 
@@ -432,7 +432,7 @@ on_both_backends!(
         );
         assert!(progress.on_track);
         // Training: certified, expiring, excepted and uncertified staff.
-        let records = domain::service::training::records(ctx, &actor)
+        let records = domain::training::service::records(ctx, &actor)
             .await
             .unwrap();
         let standings: std::collections::HashSet<&str> =

@@ -13,10 +13,10 @@ use domain::compliance::ConsentMethod;
 use domain::identity::{Patient, Role};
 use domain::ids::AppointmentId;
 use domain::scheduling::availability::{TemplateInput, weekday_name};
+use domain::scheduling::service::booking::{self, BookingInput};
+use domain::scheduling::service::visit_types::{self, VisitTypeInput};
+use domain::scheduling::service::{availability, consent};
 use domain::scheduling::{Appointment, AppointmentStatus, QueueStatus, VisitType};
-use domain::service::scheduling::booking::{self, BookingInput};
-use domain::service::scheduling::visit_types::{self, VisitTypeInput};
-use domain::service::scheduling::{availability, consent};
 use server::auth::actor::actor_for_user;
 
 use crate::helpers::*;

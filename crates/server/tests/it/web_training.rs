@@ -4,7 +4,7 @@
 
 use domain::access::Actor;
 use domain::identity::Role;
-use domain::service::training;
+use domain::training::service as training;
 use domain::training::template;
 use reqwest::StatusCode;
 

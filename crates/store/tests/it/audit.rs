@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use domain::DomainError;
+use domain::compliance::service::verify_chain;
 use domain::compliance::{
     AuditAction, AuditActor, AuditEntry, AuditQuery, ChainBreak, Outcome, seal,
 };
 use domain::identity::Role;
 use domain::ids::{OrgId, PatientId, UserId};
-use domain::service::audit::verify_chain;
 
 use crate::helpers::{TestDb, at, audit, on_every_backend};
 

@@ -7,14 +7,14 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::Ctx;
-use super::scheduling::entry;
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, Site, required_text};
 use crate::ids::{EvaluationId, GoalId, OrgId, PhaseId, ProgramId, RiskId, SiteId, TaskId, UserId};
 use crate::program::*;
+use crate::scheduling::service::entry;
 
 fn parse_date(field: &str, raw: &str) -> DomainResult<Date> {
     raw.trim()

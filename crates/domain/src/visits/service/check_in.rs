@@ -5,16 +5,16 @@
 use serde::Deserialize;
 
 use super::log;
+use crate::Ctx;
 use crate::access::{Actor, Permission};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{UsState, required_text};
 use crate::ids::{AppointmentId, EscalationId};
+use crate::scheduling::service::appointments::{appointment_for, check_in_open, recheck};
+use crate::scheduling::service::booking::event;
+use crate::scheduling::service::entry;
 use crate::scheduling::{AppointmentAction, StatusChange, state as appointment_state};
-use crate::service::Ctx;
-use crate::service::scheduling::appointments::{appointment_for, check_in_open, recheck};
-use crate::service::scheduling::booking::event;
-use crate::service::scheduling::entry;
 use crate::visits::{
     Escalation, EscalationKind, QuestionnaireInput, QuestionnaireKind, Visit, VisitState,
 };

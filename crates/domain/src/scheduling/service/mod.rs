@@ -15,7 +15,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::Ctx;
+use crate::Ctx;
 use crate::access::{Actor, Principal};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};

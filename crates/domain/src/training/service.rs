@@ -4,13 +4,13 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::Ctx;
-use super::scheduling::entry;
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, User, required_text};
 use crate::ids::{CourseId, EnrolmentId, GateExceptionId, OrgId, UserId};
+use crate::scheduling::service::entry;
 use crate::training::*;
 
 /// Longest exception a program manager may grant: long enough to finish the course.

@@ -2,13 +2,13 @@
 //! the licensure rule).
 
 use super::{audit, log, require_clinician, visit_for};
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, required_text};
 use crate::ids::{AppointmentId, EscalationId};
-use crate::service::Ctx;
-use crate::service::scheduling::entry;
+use crate::scheduling::service::entry;
 use crate::visits::{Escalation, EscalationKind, VisitCounters};
 
 /// The clinician raises an emergency: the time, where the patient said they are, and why are

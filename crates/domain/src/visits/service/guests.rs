@@ -5,12 +5,12 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::{audit, log, require_clinician, visit_for};
+use crate::Ctx;
 use crate::access::{Actor, Principal};
 use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Email, Role, optional_text, required_text};
 use crate::ids::{AppointmentId, InviteId};
-use crate::service::Ctx;
 use crate::visits::{GuestRelation, Invite, InviteDelivery, Visit, VisitCounters};
 
 /// A visit holds the patient, the clinician and at most two guests (a mesh of four browsers).

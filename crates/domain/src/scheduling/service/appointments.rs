@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::booking::{check_licensure, event, patient_for};
 use super::{date_at, entry, site_with_zone};
+use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};
@@ -15,7 +16,6 @@ use crate::scheduling::{
     Appointment, AppointmentAction, AppointmentEvent, AppointmentQuery, AppointmentStatus,
     StatusChange, state,
 };
-use crate::service::Ctx;
 
 /// May the actor see this appointment? The patient; staff of its site; its clinician; an
 /// organization administrator; an integration client with appointment rights.
@@ -450,7 +450,7 @@ pub async fn check_in(
     let a = appointment_for(ctx, actor, id, Permission::ManageAppointments).await?;
     if a.modality.is_virtual() {
         // A virtual visit's check-in opens its waiting room.
-        let visit_input = crate::service::visits::check_in::VisitCheckInInput {
+        let visit_input = crate::visits::service::check_in::VisitCheckInInput {
             patient_state: input.patient_state.clone(),
             location: input
                 .location
@@ -460,7 +460,7 @@ pub async fn check_in(
             consent_version: input.consent_version,
             questionnaire: input.questionnaire.clone(),
         };
-        crate::service::visits::check_in::check_in(ctx, actor, id, &visit_input).await?;
+        crate::visits::service::check_in::check_in(ctx, actor, id, &visit_input).await?;
         return reload(ctx, &a).await;
     }
     state::next(a.status, AppointmentAction::CheckIn)?;
@@ -490,7 +490,7 @@ pub async fn start(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResu
     state::next(a.status, AppointmentAction::Start)?;
     if let Some(v) = ctx.store.get_visit(a.org_id, a.id).await? {
         // Starting a virtual visit lets the waiting patient in.
-        crate::service::visits::call::admit_visit(ctx, actor, &v, &a).await?;
+        crate::visits::service::call::admit_visit(ctx, actor, &v, &a).await?;
         return reload(ctx, &a).await;
     }
     if a.modality.is_virtual() {
@@ -519,7 +519,7 @@ pub async fn complete(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainR
     {
         // Completing a virtual visit ends its call for everyone.
         let outcome = crate::visits::VisitOutcome::Completed;
-        crate::service::visits::call::end_visit(ctx, actor, &v, &a, outcome).await?;
+        crate::visits::service::call::end_visit(ctx, actor, &v, &a, outcome).await?;
         return reload(ctx, &a).await;
     }
     let now = ctx.clock.now();

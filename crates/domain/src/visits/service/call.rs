@@ -4,15 +4,15 @@
 
 use super::room::{Who, enter};
 use super::{audit, log, require_clinician, visit_for};
+use crate::Ctx;
 use crate::access::Actor;
 use crate::compliance::{AuditAction, AuditActor, AuditEntry};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::AppointmentId;
+use crate::scheduling::service::booking::event;
 use crate::scheduling::{
     Appointment, AppointmentAction, AppointmentStatus, state as appointment_state,
 };
-use crate::service::Ctx;
-use crate::service::scheduling::booking::event;
 use crate::visits::{
     AppointmentStep, ParticipantRole, QualitySample, Visit, VisitChange, VisitCounters, VisitEvent,
     VisitOutcome, VisitState, next,
@@ -164,7 +164,7 @@ pub(crate) async fn admit_visit(
     v: &Visit,
     a: &Appointment,
 ) -> DomainResult<Visit> {
-    let clinician = crate::service::scheduling::clinician(ctx, v.org_id, v.clinician_id).await?;
+    let clinician = crate::scheduling::service::clinician(ctx, v.org_id, v.clinician_id).await?;
     ctx.competency
         .check_virtual_visit(&clinician, ctx.clock.now())
         .await?;

@@ -6,12 +6,12 @@
 use jiff::SignedDuration;
 
 use super::{clinician, entry, is_self};
+use crate::Ctx;
 use crate::access::Actor;
 use crate::compliance::{AuditAction, AuditActor, AuditEntry};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, Site, User};
 use crate::scheduling::{Appointment, AppointmentQuery, AppointmentStatus};
-use crate::service::Ctx;
 
 /// Stores a new feed token's hash for the clinician signed in (the old link stops working).
 /// The front door makes the token and shows it once.

@@ -5,10 +5,10 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::appointments::{is_overdue, mark_overdue};
 use super::availability::publish_for;
+use crate::Ctx;
 use crate::access::Actor;
 use crate::error::DomainResult;
 use crate::scheduling::Appointment;
-use crate::service::Ctx;
 
 /// How many appointments one run looks at, at most (the next run takes the rest).
 const BATCH: i64 = 500;

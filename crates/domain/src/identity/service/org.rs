@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::Ctx;
+use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};

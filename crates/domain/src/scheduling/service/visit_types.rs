@@ -3,13 +3,13 @@
 use serde::Deserialize;
 
 use super::entry;
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, required_text};
 use crate::ids::{OrgId, VisitTypeId};
 use crate::scheduling::{Modality, PatientKind, ServiceLine, VisitType};
-use crate::service::Ctx;
 
 /// Visit lengths accepted, in minutes.
 pub const DURATION_MINUTES: std::ops::RangeInclusive<i64> =

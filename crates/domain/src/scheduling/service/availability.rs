@@ -11,6 +11,7 @@ use super::{
     clinician, date_at, date_or, entry, may_manage_clinician, parse_instant, site_with_zone,
     zone_of,
 };
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
@@ -24,7 +25,6 @@ use crate::scheduling::{
     Appointment, AppointmentQuery, AppointmentStatus, AvailabilityException, AvailabilityTemplate,
     ExceptionKind, ServiceLines,
 };
-use crate::service::Ctx;
 
 /// Midnight at the start of `date` at a place.
 pub(crate) fn start_of_day(date: Date, tz: &TimeZone) -> DomainResult<Timestamp> {

@@ -1,13 +1,6 @@
-//! Use cases: each takes the context and the acting `Actor` first, checks permission, and audits.
-
-pub mod audit;
-pub mod org;
-pub mod patients;
-pub mod program;
-pub mod scheduling;
-pub mod training;
-pub mod users;
-pub mod visits;
+//! `Ctx`, what every use case is handed: the store, the clock, the policies and the ports.
+//! Use cases live in their area's `service` (`scheduling::service::booking`, ...); each takes the
+//! context and the acting `Actor` first, checks permission, and audits.
 
 use crate::clock::Clock;
 use crate::scheduling::{CompetencyGate, SchedulingPolicy};

@@ -4,14 +4,14 @@
 use jiff::SignedDuration;
 
 use super::{audit, visit_for};
+use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role};
 use crate::ids::{AppointmentId, SiteId, UserId};
 use crate::scheduling::Appointment;
-use crate::service::Ctx;
-use crate::service::scheduling::entry;
+use crate::scheduling::service::entry;
 use crate::visits::{
     Escalation, Invite, QualitySummary, Visit, VisitLogEntry, VisitQuery, VisitState,
 };
@@ -147,12 +147,12 @@ pub async fn open_for_patient(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Vec<V
     if actor.own_patient.is_none() {
         return Ok(Vec::new());
     }
-    let input = crate::service::scheduling::appointments::AppointmentListInput {
+    let input = crate::scheduling::service::appointments::AppointmentListInput {
         status: Some("checked_in,in_visit".into()),
         limit: Some(20),
         ..Default::default()
     };
-    let appointments = crate::service::scheduling::appointments::list(ctx, actor, &input).await?;
+    let appointments = crate::scheduling::service::appointments::list(ctx, actor, &input).await?;
     let mut open = Vec::new();
     for a in appointments.iter().filter(|a| a.modality.is_virtual()) {
         if let Some(v) = ctx.store.get_visit(a.org_id, a.id).await?

@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde::Deserialize;
 
-use super::Ctx;
+use crate::Ctx;
 use crate::access::{self, Actor, PatientAccess, Permission};
 use crate::compliance::{self, AuditAction, AuditEntry, BreakGlassGrant, Outcome};
 use crate::error::{DomainError, DomainResult};

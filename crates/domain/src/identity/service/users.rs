@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::Ctx;
+use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{AuditAction, AuditEntry};
 use crate::error::{DomainError, DomainResult};
@@ -79,7 +79,7 @@ fn parse_clinician(input: &UserInput) -> DomainResult<ClinicianProfile> {
     let mut languages: Vec<String> = Vec::new();
     for (i, raw) in input.languages.iter().enumerate() {
         let tag =
-            crate::service::scheduling::booking::parse_language(&format!("languages[{i}]"), raw)?;
+            crate::scheduling::service::booking::parse_language(&format!("languages[{i}]"), raw)?;
         if !languages.contains(&tag) {
             languages.push(tag);
         }

@@ -4,11 +4,11 @@
 use jiff::SignedDuration;
 
 use super::visit_for;
+use crate::Ctx;
 use crate::access::{Actor, Principal};
 use crate::compliance::{AuditAction, AuditActor, AuditEntry};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::{AppointmentId, OrgId};
-use crate::service::Ctx;
 use crate::visits::{Invite, LiveVisit, ParticipantRole, Visit, VisitState, estimate_wait_minutes};
 
 /// Someone connecting to a visit: a signed-in person, or a guest holding an invitation.

@@ -2,6 +2,7 @@
 //! agreeing to it.
 
 use super::entry;
+use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{
     AuditAction, AuditEntry, ConsentDocument, ConsentMethod, PatientConsent, check_consent,
@@ -9,7 +10,6 @@ use crate::compliance::{
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role};
 use crate::ids::{ConsentId, OrgId, PatientId};
-use crate::service::Ctx;
 
 /// The text patients agree to now: the latest published version, or the built-in version 1.
 pub async fn current(ctx: Ctx<'_>, org: OrgId) -> DomainResult<ConsentDocument> {

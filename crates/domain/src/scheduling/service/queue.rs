@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::booking::{check_licensure, event, subject_patient};
 use super::{clinician, date_at, entry, site_with_zone};
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::{AuditAction, check_clinician_licensed_in};
 use crate::error::{DomainError, DomainResult};
@@ -18,7 +19,6 @@ use crate::scheduling::{
     Appointment, AppointmentAction, AppointmentQuery, AppointmentStatus, QueueEntry, QueueStatus,
     QueueTake, ServiceLine, SlotQuery, VisitType,
 };
-use crate::service::Ctx;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct JoinQueueInput {

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use super::{entry, may_manage_clinician};
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;
 use crate::error::DomainResult;
 use crate::identity::{Patient, Role};
 use crate::ids::{PatientId, SiteId, UserId};
 use crate::scheduling::Appointment;
-use crate::service::Ctx;
 
 /// What anyone who books or reads appointments may know about a clinician.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,14 +8,14 @@ pub mod guests;
 pub mod record;
 pub mod room;
 
-use super::Ctx;
-use super::scheduling::entry;
+use crate::Ctx;
 use crate::access::{Actor, Permission, Principal};
 use crate::compliance::{AuditAction, AuditActor, AuditEntry};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::Role;
 use crate::ids::{AppointmentId, VisitEventId};
 use crate::scheduling::Appointment;
+use crate::scheduling::service::entry;
 use crate::visits::{Visit, VisitLogEntry};
 
 /// A log entry of a visit, by `actor`.
@@ -57,7 +57,7 @@ pub(crate) async fn visit_for(
     actor: &Actor,
     id: AppointmentId,
 ) -> DomainResult<(Visit, Appointment)> {
-    let appointment = super::scheduling::appointments::appointment_for(
+    let appointment = crate::scheduling::service::appointments::appointment_for(
         ctx,
         actor,
         id,

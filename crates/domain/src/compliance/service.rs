@@ -1,6 +1,6 @@
 //! The auditor's view: search the trail, and review emergency access.
 
-use super::Ctx;
+use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::{AuditAction, AuditEntry, AuditQuery, AuditRecord, BreakGlassGrant};
 use crate::error::DomainResult;

@@ -14,6 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::{clinician, date_at, date_or, entry, site_with_zone, zone_of};
+use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{
     AuditAction, AuditEntry, Outcome, PatientConsent, check_clinician_licensed_in, describe_check,
@@ -25,7 +26,6 @@ use crate::scheduling::{
     Appointment, AppointmentAction, AppointmentEvent, AppointmentQuery, AppointmentStatus,
     NewBooking, PatientKind, Rescheduling, ServiceLine, Slot, SlotQuery, VisitType, state,
 };
-use crate::service::Ctx;
 
 /// What a slot search asks for; every field may be left out.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -266,8 +266,13 @@ pub(crate) async fn patient_for(
             }
         }
         (Principal::User(_), Some(_)) => {
-            crate::service::patients::patient_access(ctx, actor, &patient, Permission::ReadPatient)
-                .await?;
+            crate::identity::service::patients::patient_access(
+                ctx,
+                actor,
+                &patient,
+                Permission::ReadPatient,
+            )
+            .await?;
             Ok(patient)
         }
         (Principal::User(_), None) => Err(not_found()),
