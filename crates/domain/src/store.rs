@@ -16,7 +16,7 @@ pub use crate::identity::{ClientRecord, NewUser, RecoveryCodeUse, SessionRecord,
 pub mod prelude {
     pub use super::Store;
     pub use crate::compliance::{AuditStore, ComplianceStore};
-    pub use crate::identity::{IdentityStore, PatientStore, SessionStore};
+    pub use crate::identity::{AccountStore, IdentityStore, PatientStore, SessionStore};
     pub use crate::messaging::MessagingStore;
     pub use crate::notes::NoteStore;
     pub use crate::program::ProgramStore;
@@ -33,6 +33,7 @@ pub trait Store:
     prelude::IdentityStore
     + prelude::PatientStore
     + prelude::SessionStore
+    + prelude::AccountStore
     + prelude::AuditStore
     + prelude::ComplianceStore
     + prelude::AvailabilityStore

@@ -9,12 +9,13 @@
 //!    append), `visit_log`;
 //! 2. the group-commit `writer`, which runs the write jobs areas hand it and knows no area;
 //! 3. `sql_store` (the handle and its `audited` transactions), then one file or folder per
-//!    area port: `identity`, `patients`, `sessions`, `audit`, `compliance`, `scheduling/`,
+//!    area port: `identity`, `patients`, `sessions`, `accounts`, `audit`, `compliance`, `scheduling/`,
 //!    `visits`, `training`, `program`.
 //!
 //! Beside them: `backend`, `connect` (and `connect_error`), `migrations`, `cache`, `relay`,
 //! `testing`.
 
+mod accounts;
 mod audit;
 mod audit_chain;
 mod backend;

@@ -28,6 +28,7 @@ migrations![
     (3, "visits", "0003_visits.sql"),
     (4, "training", "0004_training.sql"),
     (5, "program", "0005_program.sql"),
+    (7, "accounts", "0007_accounts.sql"),
     (8, "clinical", "0008_clinical.sql"),
     (12, "audit_checkpoints", "0012_audit_checkpoints.sql"),
 ];

@@ -218,10 +218,16 @@ pub enum AuditAction {
     EconsultChange,
     #[serde(rename = "keys.rotate")]
     KeysRotate,
+    #[serde(rename = "password.changed")]
+    PasswordChanged,
+    #[serde(rename = "password_reset.requested")]
+    PasswordResetRequested,
+    #[serde(rename = "password_reset.completed")]
+    PasswordResetCompleted,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 79] = [
+    pub const ALL: [AuditAction; 82] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -301,6 +307,9 @@ impl AuditAction {
         AuditAction::EconsultRead,
         AuditAction::EconsultChange,
         AuditAction::KeysRotate,
+        AuditAction::PasswordChanged,
+        AuditAction::PasswordResetRequested,
+        AuditAction::PasswordResetCompleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -384,6 +393,9 @@ impl AuditAction {
             AuditAction::EconsultRead => "econsult.read",
             AuditAction::EconsultChange => "econsult.change",
             AuditAction::KeysRotate => "keys.rotate",
+            AuditAction::PasswordChanged => "password.changed",
+            AuditAction::PasswordResetRequested => "password_reset.requested",
+            AuditAction::PasswordResetCompleted => "password_reset.completed",
         }
     }
 

@@ -159,3 +159,37 @@ pub trait SessionStore: Send + Sync {
     async fn create_token(&self, token: &TokenRecord, audit: AuditEntry) -> StoreResult<()>;
     async fn get_token(&self, token_hash: &str) -> StoreResult<Option<TokenRecord>>;
 }
+
+/// A person's own account: password changes and emailed reset links.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_password_reset(
+        &self,
+        reset: &super::PasswordReset,
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
+    async fn get_password_reset(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<super::PasswordReset>>;
+    /// Links sent to `user` since `since`.
+    async fn count_password_resets(&self, user: UserId, since: Timestamp) -> StoreResult<i64>;
+    /// Uses the link, if it is still unused and not expired at `now`: sets the password, lifts
+    /// a lockout, ends every session of the account and voids its other links, with the audit
+    /// entry, in one transaction. False (and nothing written) when the link was no longer usable.
+    async fn use_password_reset(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+        password_hash: &str,
+        audit: AuditEntry,
+    ) -> StoreResult<bool>;
+    /// Sets a new password and ends the account's other sessions (all but `keep_session`).
+    async fn change_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep_session: Option<&str>,
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
+}

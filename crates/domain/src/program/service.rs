@@ -14,7 +14,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, Site, required_text};
 use crate::ids::{EvaluationId, GoalId, OrgId, PhaseId, ProgramId, RiskId, SiteId, TaskId, UserId};
 use crate::program::*;
-use crate::scheduling::service::entry;
+use crate::scheduling::service::shared::entry;
 
 fn parse_date(field: &str, raw: &str) -> DomainResult<Date> {
     raw.trim()

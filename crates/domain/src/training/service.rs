@@ -10,7 +10,7 @@ use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, User, required_text};
 use crate::ids::{CourseId, EnrolmentId, GateExceptionId, OrgId, UserId};
-use crate::scheduling::service::entry;
+use crate::scheduling::service::shared::entry;
 use crate::training::*;
 
 /// Longest exception a program manager may grant: long enough to finish the course.

@@ -8,13 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use domain::ids::AppointmentId;
-use domain::scheduling::service::appointments::{
-    self, AppointmentListInput, CancelInput, CheckInInput,
-};
+use domain::scheduling::service::appointments::{self, AppointmentListInput, CancelInput};
 use domain::scheduling::service::booking::{
     self, BookingInput, OpenSlot, RescheduleInput, SlotSearchInput,
 };
 use domain::scheduling::{Appointment, AppointmentEvent};
+use domain::visits::service::steps::{self, CheckInInput};
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};
@@ -459,7 +458,7 @@ pub async fn check_in(
         questionnaire: body.questionnaire.map(Into::into).unwrap_or_default(),
     };
     Ok(Json(
-        appointments::check_in(state.ctx(), &actor, id, &input)
+        steps::check_in(state.ctx(), &actor, id, &input)
             .await?
             .into(),
     ))
@@ -477,9 +476,7 @@ pub async fn start(
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<AppointmentId>,
 ) -> ApiResult<Json<AppointmentResponse>> {
-    Ok(Json(
-        appointments::start(state.ctx(), &actor, id).await?.into(),
-    ))
+    Ok(Json(steps::start(state.ctx(), &actor, id).await?.into()))
 }
 
 /// End the visit.
@@ -493,11 +490,7 @@ pub async fn complete(
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<AppointmentId>,
 ) -> ApiResult<Json<AppointmentResponse>> {
-    Ok(Json(
-        appointments::complete(state.ctx(), &actor, id)
-            .await?
-            .into(),
-    ))
+    Ok(Json(steps::complete(state.ctx(), &actor, id).await?.into()))
 }
 
 /// Staff: mark a booked visit whose start has passed as a no-show.

@@ -44,6 +44,10 @@ impl domain::identity::service::users::Secrets for crate::state::AppState {
         hash(password)
     }
 
+    fn verify_password(&self, password: &str, hash: &str) -> bool {
+        verify(password, hash)
+    }
+
     fn new_totp_secret(&self, user: domain::ids::UserId) -> (String, String) {
         let plain = super::totp::new_secret();
         let sealed = self.sealer.seal(&plain, &user.to_string());

@@ -354,6 +354,24 @@ pub fn state_label(state: UsState) -> String {
     format!("{} ({})", state_name(state.code()), state.code())
 }
 
+/// The languages offered in a choice of language, with `current` among them even when it is
+/// not a common one.
+pub fn language_choices(current: &str) -> Vec<(String, String)> {
+    const COMMON: [&str; 17] = [
+        "en", "es", "zh", "vi", "ko", "tl", "ru", "ar", "ht", "fr", "pt", "de", "it", "pl", "hi",
+        "ja", "ase",
+    ];
+    let mut all: Vec<(String, String)> = COMMON
+        .iter()
+        .map(|tag| (tag.to_string(), language_name(tag)))
+        .collect();
+    let current = current.trim().to_ascii_lowercase();
+    if !current.is_empty() && !all.iter().any(|(tag, _)| *tag == current) {
+        all.push((current.clone(), language_name(&current)));
+    }
+    all
+}
+
 /// A language tag as a name people know; the tag itself when it is not a common one.
 pub fn language_name(tag: &str) -> String {
     let name = match tag.split('-').next().unwrap_or(tag) {

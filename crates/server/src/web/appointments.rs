@@ -10,10 +10,9 @@ use serde::Deserialize;
 use domain::identity::Role;
 use domain::identity::service::patients;
 use domain::ids::{AppointmentId, PatientId};
-use domain::scheduling::service::appointments::{
-    self, AppointmentListInput, CancelInput, CheckInInput,
-};
+use domain::scheduling::service::appointments::{self, AppointmentListInput, CancelInput};
 use domain::scheduling::{Appointment, AppointmentStatus};
+use domain::visits::service::steps::{self, CheckInInput};
 use domain::{DomainError, Permission, access};
 
 use crate::auth::actor::SignedIn;
@@ -637,7 +636,7 @@ step!(check_in, "checked_in", |ctx, actor, id, form| {
         location: form.optional("location"),
         questionnaire: Default::default(),
     };
-    async move { appointments::check_in(ctx, actor, id, &input).await }
+    async move { steps::check_in(ctx, actor, id, &input).await }
 });
 
 step!(confirm, "confirmed", |ctx, actor, id, form| {
@@ -645,11 +644,11 @@ step!(confirm, "confirmed", |ctx, actor, id, form| {
 });
 
 step!(start, "started", |ctx, actor, id, form| {
-    appointments::start(ctx, actor, id)
+    steps::start(ctx, actor, id)
 });
 
 step!(complete, "completed", |ctx, actor, id, form| {
-    appointments::complete(ctx, actor, id)
+    steps::complete(ctx, actor, id)
 });
 
 step!(no_show, "no_show", |ctx, actor, id, form| {

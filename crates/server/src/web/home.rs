@@ -15,6 +15,7 @@ use domain::ids::SiteId;
 use crate::auth::actor::{CurrentSession, SessionState};
 use crate::state::AppState;
 
+use super::form::PageQuery;
 use super::page::{PageError, PageResult, ok, see_other};
 use super::patients::PatientView;
 use super::session::PageUser;
@@ -249,6 +250,7 @@ pub async fn site_names(
 struct MyRecordPage {
     shell: Shell,
     patient: PatientView,
+    sign_in_email: String,
 }
 
 pub struct LicenseView {
@@ -270,9 +272,22 @@ struct MyAccountPage {
     licenses: Vec<LicenseView>,
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub struct MeParams {
+    done: Option<String>,
+}
+
 /// The signed-in person's own page: a patient's record, or a staff member's account.
-pub async fn me(State(state): State<AppState>, PageUser(me): PageUser) -> PageResult {
-    let shell = Shell::new(&me, Section::Profile);
+pub async fn me(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    PageQuery(params): PageQuery<MeParams>,
+) -> PageResult {
+    let shell = Shell::new(&me, Section::Profile).notice(match params.done.as_deref() {
+        Some("contact") => Some("Your contact details are saved."),
+        Some("password") => Some("Your password is changed. Other devices were signed out."),
+        _ => None,
+    });
     let actor = &me.actor;
     let names = site_names(&state, actor).await?;
     if let Some(own) = actor.own_patient {
@@ -280,6 +295,7 @@ pub async fn me(State(state): State<AppState>, PageUser(me): PageUser) -> PageRe
         return Ok(ok(&MyRecordPage {
             shell,
             patient: PatientView::new(&patient, &names),
+            sign_in_email: me.user.email.to_string(),
         }));
     }
     let user_id = actor.user_id().ok_or(PageError::NotFound)?;

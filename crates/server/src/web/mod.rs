@@ -4,6 +4,7 @@
 //! as the JSON API, and render a view struct prepared here. Every form posts, then redirects to a
 //! page, and carries a CSRF token; nothing needs JavaScript.
 
+mod account;
 mod admin;
 mod appointment_view;
 mod appointments;
@@ -20,6 +21,7 @@ mod home;
 mod join;
 mod notes;
 mod page;
+mod password_reset;
 mod patients;
 mod program;
 mod program_charts;
@@ -56,6 +58,22 @@ pub fn router() -> Router<AppState> {
             get(signin::enrol_form).post(signin::enrol_submit),
         )
         .route("/signout", post(signin::sign_out))
+        .route(
+            "/signin/forgot",
+            get(password_reset::forgot_form).post(password_reset::forgot_submit),
+        )
+        .route(
+            "/signin/reset/{token}",
+            get(password_reset::reset_form).post(password_reset::reset_submit),
+        )
+        .route(
+            "/me/contact",
+            get(account::contact_form).post(account::contact_submit),
+        )
+        .route(
+            "/me/password",
+            get(account::password_form).post(account::password_submit),
+        )
         .route("/patients", get(patients::list))
         .route(
             "/patients/new",

@@ -23,7 +23,7 @@ use super::session::check_csrf;
 /// The cookie that carries the sign-in form's CSRF token before there is a session.
 pub const CSRF_COOKIE: &str = "telemed_csrf";
 
-fn csrf_cookie(state: &AppState, token: &str) -> String {
+pub fn csrf_cookie(state: &AppState, token: &str) -> String {
     let secure = if state.config.tls() { "; Secure" } else { "" };
     format!("{CSRF_COOKIE}={token}; Path=/signin; HttpOnly; SameSite=Strict{secure}")
 }
@@ -65,6 +65,7 @@ pub struct SignInParams {
     expired: Option<String>,
     locked: Option<String>,
     signed_out: Option<String>,
+    reset: Option<String>,
 }
 
 /// The sign-in form. A fresh CSRF token goes into a strict cookie and the form.
@@ -84,6 +85,8 @@ pub async fn form(
         Some("Your session expired. Please sign in again.")
     } else if params.signed_out.is_some() {
         Some("You have signed out.")
+    } else if params.reset.is_some() {
+        Some("Your password has been changed. Sign in with the new one.")
     } else {
         None
     };

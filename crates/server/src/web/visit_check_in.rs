@@ -10,8 +10,9 @@ use jiff::SignedDuration;
 use domain::DomainError;
 use domain::identity::Role;
 use domain::ids::AppointmentId;
-use domain::scheduling::service::appointments::{self, CheckInInput};
+use domain::scheduling::service::appointments;
 use domain::scheduling::{Appointment, AppointmentStatus};
+use domain::visits::service::steps::{self, CheckInInput};
 use domain::visits::{PHQ9_CHOICES, PHQ9_ITEMS, QuestionnaireInput, QuestionnaireKind};
 
 use crate::auth::actor::SignedIn;
@@ -401,7 +402,7 @@ pub async fn submit(
         location: Some(location),
         questionnaire: questionnaire_input(&form, QuestionnaireKind::for_line(a.service_line)),
     };
-    let err = match appointments::check_in(ctx, &me.actor, id, &input).await {
+    let err = match steps::check_in(ctx, &me.actor, id, &input).await {
         Ok(_) => return Ok(see_other(&format!("/visits/{id}"))),
         Err(err) => err,
     };

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod access;
+mod accounts;
 mod architecture;
 mod audit_checkpoints;
 mod audit_coverage;

@@ -1,5 +1,6 @@
-//! Identity's use cases: organizations and sites, staff accounts, patients.
+//! Identity's use cases: organizations and sites, staff accounts, patients, one's own account.
 
+pub mod account;
 pub mod org;
 pub mod patients;
 pub mod users;

@@ -16,6 +16,8 @@ use crate::store::NewUser;
 /// Hashing and secret generation are the front door's job; the domain only asks for them.
 pub trait Secrets: Send + Sync {
     fn hash_password(&self, password: &str) -> DomainResult<String>;
+    /// True when `password` matches the stored `hash`.
+    fn verify_password(&self, password: &str, hash: &str) -> bool;
     /// A new TOTP secret for `user`: the plain value to hand over, and the sealed value to store.
     fn new_totp_secret(&self, user: UserId) -> (String, String);
 }

@@ -4,8 +4,9 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::booking::{check_licensure, event, patient_for};
-use super::{date_at, entry, site_with_zone};
+use super::shared::{
+    VirtualVisit, check_virtual_visit, clinician, entry, event, patient_for, site_with_zone,
+};
 use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{AuditAction, AuditEntry};
@@ -376,21 +377,16 @@ pub(crate) async fn recheck(
         return Ok((Vec::new(), None));
     }
     let patient = patient_for(ctx, actor, a.org_id, a.patient_id).await?;
-    let clinician = super::clinician(ctx, a.org_id, a.clinician_id).await?;
+    let clinician = clinician(ctx, a.org_id, a.clinician_id).await?;
     let (_, tz) = site_with_zone(ctx, a.org_id, a.site_id).await?;
-    let check = check_licensure(
-        ctx,
-        actor,
-        &clinician,
-        &patient,
+    let visit = VirtualVisit {
+        clinician: &clinician,
+        patient: &patient,
         patient_state,
-        date_at(a.start_at, &tz),
-    )
-    .await?;
-    ctx.competency
-        .check_virtual_visit(&clinician, a.start_at)
-        .await?;
-    let consent = super::consent::require_or_accept(ctx, actor, &patient, consent_version).await?;
+        start: a.start_at,
+        tz: &tz,
+    };
+    let (check, consent) = check_virtual_visit(ctx, actor, visit, consent_version).await?;
     let mut audit = vec![check];
     if let Some(c) = &consent {
         audit.push(super::consent::given_audit(ctx, actor, c));
@@ -416,21 +412,8 @@ pub(crate) fn check_in_open(ctx: Ctx<'_>, a: &Appointment) -> DomainResult<()> {
     Ok(())
 }
 
-/// What check-in asks: where the patient is right now.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CheckInInput {
-    pub patient_state: String,
-    pub consent_version: Option<i64>,
-    /// Virtual visits: where exactly the patient is (for an emergency).
-    #[serde(default)]
-    pub location: Option<String>,
-    /// Virtual visits: the service line's pre-visit questionnaire.
-    #[serde(default)]
-    pub questionnaire: crate::visits::QuestionnaireInput,
-}
-
 /// The appointment as stored now.
-async fn reload(ctx: Ctx<'_>, a: &Appointment) -> DomainResult<Appointment> {
+pub(crate) async fn reload(ctx: Ctx<'_>, a: &Appointment) -> DomainResult<Appointment> {
     ctx.store
         .get_appointment(a.org_id, a.id)
         .await?
@@ -439,39 +422,24 @@ async fn reload(ctx: Ctx<'_>, a: &Appointment) -> DomainResult<Appointment> {
         })
 }
 
-/// Check-in, within the window before the start: licensure is checked again against where the
-/// patient is now, and consent and the clinician's certification again.
-pub async fn check_in(
+/// Check-in of an in-person visit, within the window before the start: licensure is checked
+/// again against where the patient is now, and consent and the clinician's certification again.
+/// (A video visit's check-in opens its waiting room: `visits::service::steps::check_in`.)
+pub(crate) async fn check_in_in_person(
     ctx: Ctx<'_>,
     actor: &Actor,
-    id: AppointmentId,
-    input: &CheckInInput,
+    a: &Appointment,
+    patient_state: &str,
+    consent_version: Option<i64>,
 ) -> DomainResult<Appointment> {
-    let a = appointment_for(ctx, actor, id, Permission::ManageAppointments).await?;
-    if a.modality.is_virtual() {
-        // A virtual visit's check-in opens its waiting room.
-        let visit_input = crate::visits::service::check_in::VisitCheckInInput {
-            patient_state: input.patient_state.clone(),
-            location: input
-                .location
-                .clone()
-                .filter(|l| !l.trim().is_empty())
-                .unwrap_or_else(|| "not given at check-in".into()),
-            consent_version: input.consent_version,
-            questionnaire: input.questionnaire.clone(),
-        };
-        crate::visits::service::check_in::check_in(ctx, actor, id, &visit_input).await?;
-        return reload(ctx, &a).await;
-    }
     state::next(a.status, AppointmentAction::CheckIn)?;
-    check_in_open(ctx, &a)?;
-    let patient_state = UsState::parse("patient_state", &input.patient_state)?;
-    let (extra_audit, consent) =
-        recheck(ctx, actor, &a, patient_state, input.consent_version).await?;
+    check_in_open(ctx, a)?;
+    let patient_state = UsState::parse("patient_state", patient_state)?;
+    let (extra_audit, consent) = recheck(ctx, actor, a, patient_state, consent_version).await?;
     apply(
         ctx,
         actor,
-        &a,
+        a,
         AuditAction::AppointmentChange,
         AppointmentAction::CheckIn,
         Some(format!("patient in {}", patient_state.code())),
@@ -484,17 +452,15 @@ pub async fn check_in(
     .await
 }
 
-/// The clinician (or staff) starts the visit of a checked-in patient.
-pub async fn start(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResult<Appointment> {
-    let a = appointment_for(ctx, actor, id, Permission::ManageAppointments).await?;
-    state::next(a.status, AppointmentAction::Start)?;
-    if let Some(v) = ctx.store.get_visit(a.org_id, a.id).await? {
-        // Starting a virtual visit lets the waiting patient in.
-        crate::visits::service::call::admit_visit(ctx, actor, &v, &a).await?;
-        return reload(ctx, &a).await;
-    }
+/// Starts a visit that has no video visit open (in person, or virtual without a check-in): a
+/// virtual one still needs the clinician's certification.
+pub(crate) async fn start_without_visit(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    a: &Appointment,
+) -> DomainResult<Appointment> {
     if a.modality.is_virtual() {
-        let clinician = super::clinician(ctx, a.org_id, a.clinician_id).await?;
+        let clinician = clinician(ctx, a.org_id, a.clinician_id).await?;
         ctx.competency
             .check_virtual_visit(&clinician, ctx.clock.now())
             .await?;
@@ -502,7 +468,7 @@ pub async fn start(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResu
     apply(
         ctx,
         actor,
-        &a,
+        a,
         AuditAction::AppointmentChange,
         AppointmentAction::Start,
         None,
@@ -511,22 +477,18 @@ pub async fn start(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResu
     .await
 }
 
-/// Ends a visit; an early end frees the rest of the clinician's time.
-pub async fn complete(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResult<Appointment> {
-    let a = appointment_for(ctx, actor, id, Permission::ManageAppointments).await?;
-    if let Some(v) = ctx.store.get_visit(a.org_id, a.id).await?
-        && v.state.in_progress()
-    {
-        // Completing a virtual visit ends its call for everyone.
-        let outcome = crate::visits::VisitOutcome::Completed;
-        crate::visits::service::call::end_visit(ctx, actor, &v, &a, outcome).await?;
-        return reload(ctx, &a).await;
-    }
+/// Ends a visit whose call is not in progress; an early end frees the rest of the clinician's
+/// time.
+pub(crate) async fn complete_without_call(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    a: &Appointment,
+) -> DomainResult<Appointment> {
     let now = ctx.clock.now();
     apply(
         ctx,
         actor,
-        &a,
+        a,
         AuditAction::AppointmentChange,
         AppointmentAction::Complete,
         None,

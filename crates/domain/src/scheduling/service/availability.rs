@@ -7,7 +7,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::Deserialize;
 
-use super::{
+use super::shared::{
     clinician, date_at, date_or, entry, may_manage_clinician, parse_instant, site_with_zone,
     zone_of,
 };
@@ -374,7 +374,7 @@ pub async fn list(
 ) -> DomainResult<(Vec<AvailabilityTemplate>, Vec<AvailabilityException>)> {
     let org = actor.org()?;
     let c = clinician(ctx, org, clinician_id).await?;
-    if !may_manage_clinician(actor, &c) && !super::is_self(actor, c.id) {
+    if !may_manage_clinician(actor, &c) && !super::shared::is_self(actor, c.id) {
         access::require(actor, Permission::ManageAvailability)?;
         return Err(DomainError::Forbidden {
             action: "see this clinician's availability",

@@ -13,18 +13,19 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::{clinician, date_at, date_or, entry, site_with_zone, zone_of};
-use crate::Ctx;
-use crate::access::{self, Actor, Permission, Principal};
-use crate::compliance::{
-    AuditAction, AuditEntry, Outcome, PatientConsent, check_clinician_licensed_in, describe_check,
+use super::shared::{
+    VirtualVisit, check_virtual_visit, clinician, date_at, date_or, entry, event, patient_for,
+    site_with_zone, zone_of,
 };
+use crate::Ctx;
+use crate::access::{self, Actor, Permission};
+use crate::compliance::{AuditAction, AuditEntry, PatientConsent, check_clinician_licensed_in};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role, Site, UsState, User, optional_text};
-use crate::ids::{AppointmentEventId, AppointmentId, OrgId, PatientId, SiteId, SlotId, UserId};
+use crate::ids::{AppointmentId, OrgId, PatientId, SiteId, SlotId, UserId};
 use crate::scheduling::{
-    Appointment, AppointmentAction, AppointmentEvent, AppointmentQuery, AppointmentStatus,
-    NewBooking, PatientKind, Rescheduling, ServiceLine, Slot, SlotQuery, VisitType, state,
+    Appointment, AppointmentAction, AppointmentQuery, AppointmentStatus, NewBooking, PatientKind,
+    Rescheduling, ServiceLine, Slot, SlotQuery, VisitType, state,
 };
 
 /// What a slot search asks for; every field may be left out.
@@ -241,51 +242,6 @@ pub async fn search(
     Ok(open)
 }
 
-/// A patient record the actor may book for: their own (patients), one they may open (staff), or
-/// any of the organization (integration clients with appointment rights).
-pub(crate) async fn patient_for(
-    ctx: Ctx<'_>,
-    actor: &Actor,
-    org: OrgId,
-    id: PatientId,
-) -> DomainResult<Patient> {
-    let not_found = || DomainError::NotFound {
-        resource: "patient",
-    };
-    let patient = ctx
-        .store
-        .get_patient(org, id)
-        .await?
-        .ok_or_else(not_found)?;
-    match (&actor.principal, actor.role) {
-        (Principal::User(_), Some(Role::Patient)) => {
-            if actor.own_patient == Some(id) {
-                Ok(patient)
-            } else {
-                Err(not_found())
-            }
-        }
-        (Principal::User(_), Some(_)) => {
-            crate::identity::service::patients::patient_access(
-                ctx,
-                actor,
-                &patient,
-                Permission::ReadPatient,
-            )
-            .await?;
-            Ok(patient)
-        }
-        (Principal::User(_), None) => Err(not_found()),
-        (Principal::Client(_) | Principal::Operator, _) => {
-            if actor.in_org(patient.org_id) {
-                Ok(patient)
-            } else {
-                Err(not_found())
-            }
-        }
-    }
-}
-
 /// Which slot a request means: by id, or by clinician and start time.
 #[derive(Debug, Clone, Copy)]
 pub enum SlotRef {
@@ -428,21 +384,16 @@ pub(crate) async fn place(
     let mut checks = Vec::new();
     let mut consent = None;
     let patient_state = if visit_type.modality.is_virtual() {
-        checks.push(
-            check_licensure(
-                ctx,
-                actor,
-                &clinician,
-                patient,
-                patient_state,
-                date_at(slot.start_at, &tz),
-            )
-            .await?,
-        );
-        ctx.competency
-            .check_virtual_visit(&clinician, slot.start_at)
-            .await?;
-        consent = super::consent::require_or_accept(ctx, actor, patient, consent_version).await?;
+        let visit = VirtualVisit {
+            clinician: &clinician,
+            patient,
+            patient_state,
+            start: slot.start_at,
+            tz: &tz,
+        };
+        let (check, given) = check_virtual_visit(ctx, actor, visit, consent_version).await?;
+        checks.push(check);
+        consent = given;
         patient_state
     } else {
         site.state
@@ -457,47 +408,6 @@ pub(crate) async fn place(
         checks,
         consent,
     })
-}
-
-/// Checks licensure; a refusal is audited at once (and returned), a pass comes back as the audit
-/// entry to write with the change it allowed.
-pub(crate) async fn check_licensure(
-    ctx: Ctx<'_>,
-    actor: &Actor,
-    clinician: &User,
-    patient: &Patient,
-    state: UsState,
-    visit_date: jiff::civil::Date,
-) -> DomainResult<AuditEntry> {
-    let licenses = clinician
-        .clinician
-        .as_ref()
-        .map(|p| p.licenses.as_slice())
-        .unwrap_or(&[]);
-    let found = check_clinician_licensed_in(licenses, state, visit_date);
-    let audit = entry(
-        ctx,
-        actor,
-        AuditAction::LicensureCheck,
-        "Practitioner",
-        patient.org_id,
-    )
-    .resource(clinician.id)
-    .patient(patient.id)
-    .detail(describe_check(
-        state,
-        visit_date,
-        found.as_ref().ok().copied(),
-    ));
-    match found {
-        Ok(_) => Ok(audit),
-        Err(refusal) => {
-            ctx.store
-                .record_audit(audit.outcome(Outcome::Denied))
-                .await?;
-            Err(refusal)
-        }
-    }
 }
 
 /// A booking request as a client sends it.
@@ -550,27 +460,6 @@ fn patient_state_or_home(raw: Option<&str>, patient: &Patient) -> DomainResult<U
     match raw.map(str::trim) {
         None | Some("") => Ok(patient.address.state),
         Some(raw) => UsState::parse("patient_state", raw),
-    }
-}
-
-pub(crate) fn event(
-    ctx: Ctx<'_>,
-    actor: &Actor,
-    appointment: AppointmentId,
-    action: AppointmentAction,
-    from: Option<AppointmentStatus>,
-    to: AppointmentStatus,
-    detail: Option<String>,
-) -> AppointmentEvent {
-    AppointmentEvent {
-        id: AppointmentEventId::new(),
-        appointment_id: appointment,
-        at: ctx.clock.now(),
-        action,
-        from_status: from,
-        to_status: to,
-        actor: actor.audit_actor(),
-        detail,
     }
 }
 

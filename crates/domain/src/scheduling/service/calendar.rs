@@ -5,7 +5,7 @@
 
 use jiff::SignedDuration;
 
-use super::{clinician, entry, is_self};
+use super::shared::{clinician, entry, is_self};
 use crate::Ctx;
 use crate::access::Actor;
 use crate::compliance::{AuditAction, AuditActor, AuditEntry};

@@ -1,7 +1,7 @@
 //! Telehealth consent: the organization's current text, publishing a new version, and a patient
 //! agreeing to it.
 
-use super::entry;
+use super::shared::entry;
 use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{
@@ -102,7 +102,7 @@ pub async fn give(
     version: i64,
 ) -> DomainResult<PatientConsent> {
     let org = actor.org()?;
-    let patient = super::booking::patient_for(ctx, actor, org, patient_id).await?;
+    let patient = super::shared::patient_for(ctx, actor, org, patient_id).await?;
     let doc = current(ctx, org).await?;
     let consent = accept(ctx, actor, &doc, &patient, version)?;
     ctx.store
@@ -121,7 +121,7 @@ pub async fn status(
     if matches!(actor.principal, Principal::User(_)) && actor.role != Some(Role::Patient) {
         access::require(actor, Permission::ReadAppointments)?;
     }
-    let patient = super::booking::patient_for(ctx, actor, org, patient_id).await?;
+    let patient = super::shared::patient_for(ctx, actor, org, patient_id).await?;
     let doc = current(ctx, org).await?;
     let given = ctx.store.patient_consents(org, patient.id).await?;
     let audit = entry(ctx, actor, AuditAction::ConsentRead, "Consent", org).patient(patient.id);

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{entry, may_manage_clinician};
+use super::shared::{entry, may_manage_clinician};
 use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::booking::{check_licensure, event, subject_patient};
-use super::{clinician, date_at, entry, site_with_zone};
+use super::booking::subject_patient;
+use super::shared::{check_licensure, clinician, date_at, entry, event, site_with_zone};
 use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::{AuditAction, check_clinician_licensed_in};

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::entry;
+use super::shared::entry;
 use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;

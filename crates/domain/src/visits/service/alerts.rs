@@ -8,7 +8,7 @@ use crate::compliance::AuditAction;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, required_text};
 use crate::ids::{AppointmentId, EscalationId};
-use crate::scheduling::service::entry;
+use crate::scheduling::service::shared::entry;
 use crate::visits::{Escalation, EscalationKind, VisitCounters};
 
 /// The clinician raises an emergency: the time, where the patient said they are, and why are

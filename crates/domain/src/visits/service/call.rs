@@ -9,7 +9,7 @@ use crate::access::Actor;
 use crate::compliance::{AuditAction, AuditActor, AuditEntry};
 use crate::error::{DomainError, DomainResult};
 use crate::ids::AppointmentId;
-use crate::scheduling::service::booking::event;
+use crate::scheduling::service::shared::event;
 use crate::scheduling::{
     Appointment, AppointmentAction, AppointmentStatus, state as appointment_state,
 };
@@ -164,7 +164,8 @@ pub(crate) async fn admit_visit(
     v: &Visit,
     a: &Appointment,
 ) -> DomainResult<Visit> {
-    let clinician = crate::scheduling::service::clinician(ctx, v.org_id, v.clinician_id).await?;
+    let clinician =
+        crate::scheduling::service::shared::clinician(ctx, v.org_id, v.clinician_id).await?;
     ctx.competency
         .check_virtual_visit(&clinician, ctx.clock.now())
         .await?;

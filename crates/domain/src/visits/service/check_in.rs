@@ -12,8 +12,8 @@ use crate::error::{DomainError, DomainResult};
 use crate::identity::{UsState, required_text};
 use crate::ids::{AppointmentId, EscalationId};
 use crate::scheduling::service::appointments::{appointment_for, check_in_open, recheck};
-use crate::scheduling::service::booking::event;
-use crate::scheduling::service::entry;
+use crate::scheduling::service::shared::entry;
+use crate::scheduling::service::shared::event;
 use crate::scheduling::{AppointmentAction, StatusChange, state as appointment_state};
 use crate::visits::{
     Escalation, EscalationKind, QuestionnaireInput, QuestionnaireKind, Visit, VisitState,

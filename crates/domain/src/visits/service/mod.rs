@@ -7,6 +7,7 @@ pub mod check_in;
 pub mod guests;
 pub mod record;
 pub mod room;
+pub mod steps;
 
 use crate::Ctx;
 use crate::access::{Actor, Permission, Principal};
@@ -15,7 +16,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::identity::Role;
 use crate::ids::{AppointmentId, VisitEventId};
 use crate::scheduling::Appointment;
-use crate::scheduling::service::entry;
+use crate::scheduling::service::shared::entry;
 use crate::visits::{Visit, VisitLogEntry};
 
 /// A log entry of a visit, by `actor`.

@@ -11,7 +11,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role};
 use crate::ids::{AppointmentId, SiteId, UserId};
 use crate::scheduling::Appointment;
-use crate::scheduling::service::entry;
+use crate::scheduling::service::shared::entry;
 use crate::visits::{
     Escalation, Invite, QualitySummary, Visit, VisitLogEntry, VisitQuery, VisitState,
 };
