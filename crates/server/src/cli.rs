@@ -12,6 +12,7 @@ use domain::identity::service::users::{LicenseInput, UserInput};
 use domain::ids::OrgId;
 use domain::{Store, SystemClock};
 
+use crate::auth::audit_signing::{AuditSigner, default_signing_key_path};
 use crate::auth::sealed::{Sealer, default_key_path};
 use crate::config::{LogFormat, ServeConfig};
 use crate::state::AppState;
@@ -40,6 +41,11 @@ pub struct Cli {
     /// `telemed-data/data.keys`. Keep it out of database backups, and back it up on its own.
     #[arg(long, global = true, env = "TELEMED_DATA_KEY_FILE")]
     pub data_key_file: Option<std::path::PathBuf>,
+    /// Ed25519 key that signs the audit chain's checkpoints (created by `serve` if missing).
+    /// Default: `audit-signing.key` beside the secret key file. Keep it off the database's machine
+    /// if you can: whoever holds it and the database can rewrite the trail undetected.
+    #[arg(long, global = true, env = "TELEMED_AUDIT_SIGNING_KEY_FILE")]
+    pub audit_signing_key_file: Option<std::path::PathBuf>,
     /// SQLite: read-only connections beside the one writer. Each is a thread: about the number of
     /// cores is best.
     #[arg(long, global = true, env = "TELEMED_SQLITE_READERS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -222,11 +228,18 @@ pub enum VisitTypeCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain; names the first record altered, deleted or inserted. Exit 1 if broken.
+    /// Check the hash chain and its signed checkpoints; names the first record altered, deleted
+    /// or inserted, and a checkpoint that is forged or no longer matches. Exit 1 if broken.
     Verify {
+        /// Also check checkpoints kept elsewhere (the output of `audit checkpoint`, or the
+        /// server's `--audit-checkpoint-file`): the trail must still contain each of them.
+        #[arg(long)]
+        against: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
+    /// Sign the chain's head now and print it (JSON, with the public key) for an auditor to keep.
+    Checkpoint,
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,7 +301,7 @@ async fn open_store(url: &str, options: &store::ConnectOptions) -> anyhow::Resul
     Ok(store::connect_with(url, options.clone()).await?)
 }
 
-fn print(json: bool, value: serde_json::Value, text: String) {
+pub(crate) fn print(json: bool, value: serde_json::Value, text: String) {
     if json {
         say!("{value}");
     } else {
@@ -301,6 +314,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .secret_key_file
         .clone()
         .unwrap_or_else(|| default_key_path(&cli.database_url));
+    let signing_key_path = cli
+        .audit_signing_key_file
+        .clone()
+        .unwrap_or_else(|| default_signing_key_path(&key_path));
     let operator = Actor::operator();
     let options = connect_options(&cli);
     match cli.command {
@@ -317,7 +334,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(config) => {
             init_logging(config.log_format);
             let store = open_store(&cli.database_url, &options).await?;
-            serve(store, config, sealer(&key_path)?, &cli.database_url).await?;
+            serve(
+                store,
+                config,
+                sealer(&key_path)?,
+                &signing_key_path,
+                &cli.database_url,
+            )
+            .await?;
         }
         Command::Demo {
             serve: config,
@@ -334,7 +358,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let scheme = if config.tls() { "https" } else { "http" };
             crate::demo::seed_and_print(&state, &format!("{scheme}://{}", config.addr)).await?;
             if !no_serve {
-                serve(store, config, sealer(&key_path)?, &cli.database_url).await?;
+                serve(
+                    store,
+                    config,
+                    sealer(&key_path)?,
+                    &signing_key_path,
+                    &cli.database_url,
+                )
+                .await?;
             }
         }
         Command::Org(OrgCommand::Create { name, json }) => {
@@ -486,41 +517,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format!("created visit type {} ({})", created.name, created.id),
             );
         }
-        Command::Audit(AuditCommand::Verify { json }) => {
+        Command::Audit(AuditCommand::Verify { against, json }) => {
             let store = open_store(&cli.database_url, &options).await?;
-            return Ok(
-                match domain::compliance::service::verify_chain(store.as_ref()).await {
-                    Err(e) => {
-                        // A record that cannot be read is reported like a break: named, failing.
-                        let problem = match e {
-                            domain::DomainError::Storage(why) => why,
-                            other => other.to_string(),
-                        };
-                        print(
-                            json,
-                            json!({ "ok": false, "problem": problem }),
-                            format!("audit chain could not be verified: {problem}"),
-                        );
-                        ExitCode::FAILURE
-                    }
-                    Ok(Ok(report)) => {
-                        print(
-                            json,
-                            json!({ "ok": true, "checked": report.checked, "head": report.head_seq }),
-                            format!("audit chain intact: {} records checked", report.checked),
-                        );
-                        ExitCode::SUCCESS
-                    }
-                    Ok(Err(broken)) => {
-                        print(
-                            json,
-                            json!({ "ok": false, "problem": broken.to_string() }),
-                            format!("audit chain BROKEN: {broken}"),
-                        );
-                        ExitCode::FAILURE
-                    }
-                },
-            );
+            let signer = AuditSigner::load(&signing_key_path);
+            return Ok(crate::checkpoints::verify_command(
+                store.as_ref(),
+                signer,
+                against.as_deref(),
+                json,
+            )
+            .await);
+        }
+        Command::Audit(AuditCommand::Checkpoint) => {
+            let store = open_store(&cli.database_url, &options).await?;
+            let signer = AuditSigner::load_or_create(&signing_key_path)?;
+            return crate::checkpoints::checkpoint_command(store.as_ref(), &SystemClock, &signer)
+                .await;
         }
         Command::Keys(KeysCommand::Rotate) => {
             let bar = indicatif::ProgressBar::new(0).with_style(
@@ -587,9 +599,20 @@ async fn serve(
     store: Arc<dyn Store>,
     config: ServeConfig,
     sealer: Arc<Sealer>,
+    signing_key_path: &std::path::Path,
     database_url: &str,
 ) -> anyhow::Result<()> {
     crate::connections::raise_file_limit();
+    let signer = Arc::new(AuditSigner::load_or_create(signing_key_path)?);
+    tracing::info!(key = signer.key_id(), path = %signing_key_path.display(), "audit checkpoints signed");
+    tokio::spawn(crate::checkpoints::run_forever(
+        store.clone(),
+        Arc::new(SystemClock),
+        signer,
+        config.audit_checkpoint_records,
+        config.audit_checkpoint_seconds,
+        config.audit_checkpoint_file.clone(),
+    ));
     let listener = std::net::TcpListener::bind(config.addr)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.addr))?;
     let scheme = if config.tls() { "https" } else { "http" };

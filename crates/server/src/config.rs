@@ -101,6 +101,16 @@ pub struct ServeConfig {
     /// How often background jobs (reminders, no-shows, session expiry) run, in seconds.
     #[arg(long, env = "TELEMED_JOB_INTERVAL_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub job_interval_seconds: u64,
+    /// Sign the audit chain's head after this many new records...
+    #[arg(long, env = "TELEMED_AUDIT_CHECKPOINT_RECORDS", default_value_t = 1000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub audit_checkpoint_records: i64,
+    /// ...or this many seconds after the last checkpoint, if the chain moved since.
+    #[arg(long, env = "TELEMED_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub audit_checkpoint_seconds: u64,
+    /// Also append every signed checkpoint to this file (JSON lines): a second copy outside the
+    /// database, for `telemed audit verify --against FILE`. Unset: only in the database.
+    #[arg(long, env = "TELEMED_AUDIT_CHECKPOINT_FILE")]
+    pub audit_checkpoint_file: Option<std::path::PathBuf>,
     /// STUN servers for video visits, comma-separated (stun:stun.example.org:3478). Unset: browsers
     /// connect directly, which works on one network.
     #[arg(long, env = "TELEMED_STUN_URLS", value_delimiter = ',')]
@@ -261,6 +271,9 @@ impl ServeConfig {
             mail_from: "Telemed <no-reply@telemed.invalid>".into(),
             public_url: None,
             job_interval_seconds: 60,
+            audit_checkpoint_records: 1000,
+            audit_checkpoint_seconds: 60,
+            audit_checkpoint_file: None,
             stun_urls: Vec::new(),
             turn_urls: Vec::new(),
             turn_secret: None,
@@ -362,6 +375,10 @@ impl ServeConfig {
              TELEMED_MAIL_FROM=\"{}\"\n\
              # TELEMED_PUBLIC_URL=https://telemed.example.org                   # links in emails; default http://ADDR\n\
              TELEMED_JOB_INTERVAL_SECONDS={}\n\
+             TELEMED_AUDIT_CHECKPOINT_RECORDS={}                      # sign the audit chain's head after this many records\n\
+             TELEMED_AUDIT_CHECKPOINT_SECONDS={}                      # or this long after the last signature\n\
+             # TELEMED_AUDIT_CHECKPOINT_FILE=/var/log/telemed/checkpoints.jsonl # a second copy of each checkpoint\n\
+             # TELEMED_AUDIT_SIGNING_KEY_FILE=telemed-data/audit-signing.key   # default beside the secret key\n\
              # TELEMED_STUN_URLS=stun:stun.example.org:3478                    # video visits; unset: direct only\n\
              # TELEMED_TURN_URLS=turn:turn.example.org:3478?transport=udp      # needs TELEMED_TURN_SECRET\n\
              # TELEMED_TURN_SECRET=...                                          # coturn static-auth-secret\n\
@@ -395,6 +412,8 @@ impl ServeConfig {
             d.reminder_offsets,
             d.mail_from,
             d.job_interval_seconds,
+            d.audit_checkpoint_records,
+            d.audit_checkpoint_seconds,
             d.turn_credential_minutes,
             d.care_team_hours_before,
             d.care_team_days_after,

@@ -14,6 +14,7 @@ macro_rules! say {
 
 pub mod api;
 pub mod auth;
+pub mod checkpoints;
 pub mod cli;
 pub mod config;
 pub mod connections;

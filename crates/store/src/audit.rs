@@ -2,8 +2,9 @@
 //! of patient data), and the auditor's queries. The chain itself is `audit_chain.rs`.
 
 use async_trait::async_trait;
-use domain::compliance::{AuditEntry, AuditQuery, AuditRecord, AuditStore};
+use domain::compliance::{AuditEntry, AuditQuery, AuditRecord, AuditStore, Checkpoint};
 use sqlx::AssertSqlSafe;
+use sqlx::any::AnyRow;
 
 use crate::audit_chain::{COLUMNS, record_from_row};
 use crate::db::{self, Arg, DbResult, Filter, R};
@@ -80,4 +81,54 @@ impl AuditStore for SqlStore {
             .db()?;
         Ok((db::int(&row, "last_seq")?, db::text(&row, "last_hash")?))
     }
+
+    async fn record_checkpoint(&self, cp: &Checkpoint) -> R<()> {
+        self.unaudited(async |tx| {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (seq, hash, at, key_id, signature) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
+            )
+            .bind(cp.seq)
+            .bind(&cp.hash)
+            .bind(cp.at.as_microsecond())
+            .bind(&cp.key_id)
+            .bind(&cp.signature)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_checkpoints(&self) -> R<Vec<Checkpoint>> {
+        let rows = sqlx::query(
+            "SELECT seq, hash, at, key_id, signature FROM audit_checkpoints ORDER BY seq",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        rows.iter().map(checkpoint_from_row).collect()
+    }
+
+    async fn latest_checkpoint(&self) -> R<Option<Checkpoint>> {
+        let row = sqlx::query(
+            "SELECT seq, hash, at, key_id, signature FROM audit_checkpoints \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_optional(&self.reader)
+        .await
+        .db()?;
+        row.as_ref().map(checkpoint_from_row).transpose()
+    }
+}
+
+fn checkpoint_from_row(row: &AnyRow) -> R<Checkpoint> {
+    Ok(Checkpoint {
+        seq: db::int(row, "seq")?,
+        hash: db::text(row, "hash")?,
+        at: db::ts(row, "at")?,
+        key_id: db::text(row, "key_id")?,
+        signature: db::text(row, "signature")?,
+    })
 }

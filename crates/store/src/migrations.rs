@@ -30,6 +30,7 @@ migrations![
     (5, "program", "0005_program.sql"),
     (7, "accounts", "0007_accounts.sql"),
     (8, "clinical", "0008_clinical.sql"),
+    (12, "audit_checkpoints", "0012_audit_checkpoints.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

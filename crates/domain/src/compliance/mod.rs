@@ -3,12 +3,14 @@
 
 pub mod audit;
 pub mod break_glass;
+pub mod checkpoint;
 pub mod consent;
 pub mod licensure;
 pub mod service;
 
 pub use audit::*;
 pub use break_glass::*;
+pub use checkpoint::{Checkpoint, CheckpointBreak, CheckpointReport, SignatureCheck};
 pub use consent::*;
 pub use licensure::*;
 pub mod store;

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::{
-    AuditEntry, AuditQuery, AuditRecord, BreakGlassGrant, ConsentDocument, PatientConsent,
+    AuditEntry, AuditQuery, AuditRecord, BreakGlassGrant, Checkpoint, ConsentDocument,
+    PatientConsent,
 };
 use crate::error::StoreResult;
 use crate::ids::{BreakGlassId, OrgId, PatientId, UserId};
@@ -22,6 +23,12 @@ pub trait AuditStore: Send + Sync {
     async fn audit_page(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<AuditRecord>>;
     /// The last sequence number and hash the store has committed.
     async fn audit_head(&self) -> StoreResult<(i64, String)>;
+
+    // Signed checkpoints of the chain's head.
+    async fn record_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
+    /// Every stored checkpoint, by sequence.
+    async fn audit_checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+    async fn latest_checkpoint(&self) -> StoreResult<Option<Checkpoint>>;
 }
 
 /// Emergency access grants and telehealth consent.

@@ -1,6 +1,7 @@
 //! Sign-in, second factor, sessions, integration tokens, and turning any of them into an `Actor`.
 
 pub mod actor;
+pub mod audit_signing;
 pub mod oauth;
 pub mod passwords;
 pub mod sealed;

@@ -8,6 +8,7 @@ mod helpers;
 mod access;
 mod accounts;
 mod architecture;
+mod audit_checkpoints;
 mod audit_coverage;
 mod audit_trail;
 mod cli;
