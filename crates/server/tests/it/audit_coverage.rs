@@ -30,8 +30,10 @@ impl Markers {
 
 /// Routes that answer with a patient's ids without reading patient data: "who am I", read
 /// from the caller's own session, and the password form, which shows only the signed-in
-/// person's own account name (from the session) in its masthead.
-const NOT_PATIENT_DATA: [&str; 2] = ["/api/v1/me", "/me/password"];
+/// person's own account name (from the session) in its masthead, like a patient's form for a new
+/// message (its only other content is the care team to write to; staff writing to a patient
+/// read the patient through the audited use case).
+const NOT_PATIENT_DATA: [&str; 3] = ["/api/v1/me", "/me/password", "/messages/new"];
 
 /// The web UI's GET routes, read from its one route table: every `.route("PATH", get(...`.
 fn web_get_routes() -> Vec<String> {
