@@ -7,56 +7,26 @@
 //! the appointment in one transaction that refuses a taken slot (a unique index decides races)
 //! and any overlap with the patient's or clinician's other visits.
 
-use std::collections::HashMap;
-
-use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::shared::{
-    VirtualVisit, check_virtual_visit, clinician, date_at, date_or, entry, event, patient_for,
-    site_with_zone, zone_of,
+    VirtualVisit, check_virtual_visit, clinician, entry, event, patient_for, site_with_zone,
 };
 use crate::Ctx;
 use crate::access::{self, Actor, Permission};
-use crate::compliance::{AuditAction, AuditEntry, PatientConsent, check_clinician_licensed_in};
+use crate::compliance::{AuditAction, AuditEntry, PatientConsent};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role, Site, UsState, User, optional_text};
-use crate::ids::{AppointmentId, OrgId, PatientId, SiteId, SlotId, UserId};
+use crate::ids::{AppointmentId, OrgId, PatientId, SlotId, UserId};
 use crate::scheduling::{
     Appointment, AppointmentAction, AppointmentQuery, AppointmentStatus, NewBooking, PatientKind,
-    Rescheduling, ServiceLine, Slot, SlotQuery, VisitType, state,
+    Rescheduling, Slot, VisitType, state,
 };
 
-/// What a slot search asks for; every field may be left out.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct SlotSearchInput {
-    pub visit_type_id: Option<String>,
-    pub service_line: Option<String>,
-    /// Where the patient will be: only clinicians licensed there are shown.
-    pub patient_state: Option<String>,
-    pub language: Option<String>,
-    /// First day, `YYYY-MM-DD` (default today).
-    pub from: Option<String>,
-    /// Last day, inclusive (default two weeks on).
-    pub to: Option<String>,
-    pub site_id: Option<String>,
-    pub clinician_id: Option<String>,
-    pub limit: Option<i64>,
-}
+mod search;
 
-/// An open slot with what a patient needs to choose it.
-#[derive(Debug, Clone)]
-pub struct OpenSlot {
-    pub slot: Slot,
-    pub clinician_name: String,
-    pub clinician_languages: Vec<String>,
-    pub site: Site,
-    pub time_zone: TimeZone,
-}
-
-/// Days a search may span at most.
-pub const MAX_SEARCH_DAYS: i64 = 62;
+pub use search::{MAX_SEARCH_DAYS, OpenSlot, SlotSearchInput, parse_language, search};
 
 fn parse_id<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> DomainResult<T> {
     raw.trim()
@@ -73,173 +43,6 @@ fn opt_id<T: std::str::FromStr>(
         None | Some("") => Ok(None),
         Some(raw) => parse_id(field, raw, what).map(Some),
     }
-}
-
-/// A language tag such as `en` or `es-US`, lower-cased.
-pub fn parse_language(field: &str, raw: &str) -> DomainResult<String> {
-    let tag = raw.trim().to_ascii_lowercase();
-    let valid = !tag.is_empty()
-        && tag.len() <= 35
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if valid {
-        Ok(tag)
-    } else {
-        Err(DomainError::invalid(
-            field,
-            "must be a language tag such as en or es",
-        ))
-    }
-}
-
-/// The time zone dates in a search mean: the site's, or the organization's first site's.
-async fn search_zone(ctx: Ctx<'_>, org: OrgId, site: Option<SiteId>) -> DomainResult<TimeZone> {
-    if let Some(site) = site {
-        return Ok(site_with_zone(ctx, org, site).await?.1);
-    }
-    match ctx.store.list_sites(org).await?.first() {
-        Some(site) => zone_of(site),
-        None => Ok(TimeZone::UTC),
-    }
-}
-
-/// Open slots that the actor may book, soonest first.
-pub async fn search(
-    ctx: Ctx<'_>,
-    actor: &Actor,
-    input: &SlotSearchInput,
-) -> DomainResult<Vec<OpenSlot>> {
-    let org = actor.org()?;
-    access::require(actor, Permission::SearchSlots)?;
-    let visit_type = match opt_id(
-        "visit_type_id",
-        input.visit_type_id.as_deref(),
-        "visit type",
-    )? {
-        Some(id) => Some(super::visit_types::get(ctx, actor, id).await?),
-        None => None,
-    };
-    let service_line = match (&visit_type, input.service_line.as_deref().map(str::trim)) {
-        (Some(v), _) => Some(v.service_line),
-        (None, None | Some("")) => None,
-        (None, Some(raw)) => Some(ServiceLine::parse("service_line", raw)?),
-    };
-    let mut patient_state = match input.patient_state.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(UsState::parse("patient_state", raw)?),
-    };
-    // A patient is shown only clinicians licensed where they live, unless they say otherwise.
-    if patient_state.is_none()
-        && actor.role == Some(Role::Patient)
-        && let Some(own) = actor.own_patient
-        && let Some(p) = ctx.store.get_patient(org, own).await?
-    {
-        patient_state = Some(p.address.state);
-    }
-    if visit_type
-        .as_ref()
-        .is_some_and(|v| !v.modality.is_virtual())
-    {
-        // In person, the patient is at the clinic: the clinic's own license covers it.
-        patient_state = None;
-    }
-    let language = input
-        .language
-        .as_deref()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| parse_language("language", l))
-        .transpose()?;
-    let site_id: Option<SiteId> = opt_id("site_id", input.site_id.as_deref(), "site")?;
-    let clinician_id: Option<UserId> =
-        opt_id("clinician_id", input.clinician_id.as_deref(), "clinician")?;
-    let tz = search_zone(ctx, org, site_id).await?;
-    let now = ctx.clock.now();
-    let today = date_at(now, &tz);
-    let from = date_or("from", input.from.as_deref(), today)?.max(today);
-    let to = date_or(
-        "to",
-        input.to.as_deref(),
-        from.saturating_add(jiff::Span::new().days(13)),
-    )?;
-    if to < from {
-        return Err(DomainError::invalid("to", "must not be before from"));
-    }
-    if (to - from).get_days() >= MAX_SEARCH_DAYS as i32 {
-        return Err(DomainError::invalid(
-            "to",
-            format!("a search may span at most {MAX_SEARCH_DAYS} days"),
-        ));
-    }
-    let start = super::availability::start_of_day(from, &tz)?.max(now);
-    let end = super::availability::start_of_day(to.saturating_add(jiff::Span::new().days(1)), &tz)?
-        .min(
-            now.saturating_add(SignedDuration::from_hours(
-                24 * ctx.scheduling.booking_horizon_days,
-            ))
-            .unwrap_or(now),
-        );
-    let limit = input.limit.unwrap_or(100).clamp(1, 500);
-    let query = SlotQuery {
-        from: start,
-        to: end,
-        service_line,
-        min_minutes: visit_type.as_ref().map(|v| v.duration_minutes),
-        clinician_id,
-        site_id,
-        licensed_in: patient_state.map(|s| (s, from)),
-        language,
-        open_only: true,
-        limit,
-    };
-    if start >= end {
-        return Ok(Vec::new());
-    }
-    let found = ctx.store.search_slots(org, &query).await?;
-    let clinicians: HashMap<UserId, User> = ctx
-        .store
-        .list_users(org, Some(Role::Clinician))
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
-    let mut sites: HashMap<SiteId, (Site, TimeZone)> = HashMap::new();
-    for site in ctx.store.list_sites(org).await? {
-        let tz = zone_of(&site)?;
-        sites.insert(site.id, (site, tz));
-    }
-    let mut open = Vec::with_capacity(found.len());
-    for view in found {
-        let slot = view.slot;
-        let (Some(c), Some((site, tz))) =
-            (clinicians.get(&slot.clinician_id), sites.get(&slot.site_id))
-        else {
-            continue;
-        };
-        if !c.active {
-            continue;
-        }
-        if let Some(state) = patient_state {
-            let licenses = c
-                .clinician
-                .as_ref()
-                .map(|p| p.licenses.as_slice())
-                .unwrap_or(&[]);
-            if check_clinician_licensed_in(licenses, state, date_at(slot.start_at, tz)).is_err() {
-                continue;
-            }
-        }
-        open.push(OpenSlot {
-            clinician_name: c.display_name.clone(),
-            clinician_languages: c
-                .clinician
-                .as_ref()
-                .map(|p| p.languages.clone())
-                .unwrap_or_default(),
-            site: site.clone(),
-            time_zone: tz.clone(),
-            slot,
-        });
-    }
-    Ok(open)
 }
 
 /// Which slot a request means: by id, or by clinician and start time.

@@ -1,0 +1,310 @@
+//! The search page: the form, and the open times found, day by day.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use domain::scheduling::service::booking::{self, OpenSlot, SlotSearchInput};
+
+use crate::auth::actor::SignedIn;
+use crate::state::AppState;
+use crate::web::appointment_view::{Directory, language_name, state_choices};
+use crate::web::form::{Field, FormErrors, PageQuery, Select};
+use crate::web::page::{PageResult, href, render};
+use crate::web::session::PageUser;
+use crate::web::shell::Shell;
+use crate::web::when;
+
+use super::{Choice, Subject, subject, text};
+
+/// Days a search covers unless the patient says otherwise.
+const DEFAULT_SEARCH_DAYS: i64 = 13;
+
+/// One open time in the results: a big link to its confirm page.
+pub struct SlotChoice {
+    pub href: String,
+    pub time: String,
+    pub zone: String,
+    pub clinician: String,
+    pub languages: String,
+    pub site: String,
+}
+
+/// The open times of one day.
+pub struct DayGroup {
+    pub heading: String,
+    pub slots: Vec<SlotChoice>,
+}
+
+pub struct SearchForm {
+    pub visit_type: Select,
+    /// Shown instead of the select when moving a visit (its type stays).
+    pub fixed_visit_type: Option<String>,
+    pub patient_state: Select,
+    pub language: Select,
+    pub from: Field,
+    pub to: Field,
+}
+
+#[derive(Template)]
+#[template(path = "pages/book_search.html")]
+struct SearchPage {
+    shell: Shell,
+    heading: String,
+    intro: String,
+    errors: FormErrors,
+    form: SearchForm,
+    hidden: Vec<(&'static str, String)>,
+    searched: bool,
+    result_count: String,
+    days: Vec<DayGroup>,
+    no_visit_types: bool,
+}
+
+const SEARCH_LABELS: [(&str, &str); 5] = [
+    ("visit_type_id", "Type of visit"),
+    ("patient_state", "The state you will be in"),
+    ("language", "Language"),
+    ("from", "From"),
+    ("to", "To"),
+];
+
+fn group_by_day(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> Vec<DayGroup> {
+    let mut days: Vec<(jiff::civil::Date, DayGroup)> = Vec::new();
+    for open in found {
+        let tz = &open.time_zone;
+        let date = when::date_at(open.slot.start_at, tz);
+        let picked = Choice {
+            slot: Some(open.slot.id.to_string()),
+            day: Some(date.to_string()),
+            site: Some(open.slot.site_id.to_string()),
+            clinician: Some(open.slot.clinician_id.to_string()),
+            ..choice.clone()
+        };
+        let slot = SlotChoice {
+            href: href("/book/confirm", &picked.hidden()),
+            time: when::clock(open.slot.start_at, tz),
+            zone: when::zone_abbreviation(open.slot.start_at, tz),
+            clinician: open.clinician_name.clone(),
+            languages: open
+                .clinician_languages
+                .iter()
+                .map(|l| language_name(l))
+                .collect::<Vec<_>>()
+                .join(", "),
+            site: dir.site_name(open.slot.site_id),
+        };
+        match days.last_mut() {
+            Some((d, group)) if *d == date => group.slots.push(slot),
+            _ => days.push((
+                date,
+                DayGroup {
+                    heading: when::day_heading(date),
+                    slots: vec![slot],
+                },
+            )),
+        }
+    }
+    days.into_iter().map(|(_, g)| g).collect()
+}
+
+/// The search form, and the open times when a search was made.
+pub async fn search(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    PageQuery(mut choice): PageQuery<Choice>,
+) -> PageResult {
+    let who = subject(&state, &me, &choice).await?;
+    let actor = &me.actor;
+    let dir = Directory::load(&state, actor).await?;
+    let first_visit = choice.visit_type_id.is_none() && choice.from.is_none();
+    if let Some(a) = &who.moving {
+        choice.visit_type_id = Some(a.visit_type_id.to_string());
+        if first_visit {
+            choice.patient_state = Some(a.patient_state.code().to_string());
+        }
+    }
+    let languages = spoken_languages(&dir);
+    if first_visit {
+        // Defaults from the patient's record: where they live, the language they prefer.
+        if choice.patient_state.is_none() {
+            choice.patient_state = Some(who.patient.address.state.code().to_string());
+        }
+        let preferred = who.patient.preferred_language.to_ascii_lowercase();
+        if languages.contains(&preferred) {
+            choice.language = Some(preferred);
+        }
+    }
+    let tz = dir.home_zone();
+    let today = when::date_at(state.clock.now(), &tz);
+    if choice.from.as_deref().is_none_or(|f| f.trim().is_empty()) {
+        choice.from = Some(today.to_string());
+    }
+    if choice.to.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        let from = when::date_param(choice.from.as_deref(), today);
+        choice.to = Some(
+            from.saturating_add(jiff::Span::new().days(DEFAULT_SEARCH_DAYS))
+                .to_string(),
+        );
+    }
+    let searched = choice
+        .visit_type_id
+        .as_deref()
+        .is_some_and(|v| !v.trim().is_empty());
+    let mut errors = FormErrors::default();
+    if !searched && !first_visit && who.moving.is_none() {
+        errors.field("visit_type_id", "Choose the type of visit.");
+    }
+    let mut days = Vec::new();
+    let mut count = 0;
+    if searched {
+        let input = SlotSearchInput {
+            visit_type_id: choice.visit_type_id.clone(),
+            patient_state: choice.patient_state.clone(),
+            language: choice.language.clone(),
+            from: choice.from.clone(),
+            to: choice.to.clone(),
+            limit: Some(300),
+            ..SlotSearchInput::default()
+        };
+        match booking::search(state.ctx(), actor, &input).await {
+            Ok(found) => {
+                count = found.len();
+                days = group_by_day(&found, &choice, &dir);
+            }
+            Err(err) => errors = FormErrors::from_domain(err, &SEARCH_LABELS)?,
+        }
+    }
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = search_page(
+        &me, &who, &dir, &choice, &languages, errors, searched, days, count,
+    );
+    Ok(render(status, &page))
+}
+
+/// Languages some clinician of the organization holds visits in.
+fn spoken_languages(dir: &Directory) -> Vec<String> {
+    let mut all: Vec<String> = dir
+        .clinicians()
+        .iter()
+        .flat_map(|c| c.languages.iter().cloned())
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+#[allow(clippy::too_many_arguments)]
+fn search_page(
+    me: &SignedIn,
+    who: &Subject,
+    dir: &Directory,
+    choice: &Choice,
+    languages: &[String],
+    errors: FormErrors,
+    searched: bool,
+    days: Vec<DayGroup>,
+    count: usize,
+) -> SearchPage {
+    let name = who.patient.full_name();
+    let (heading, intro) = match (&who.moving, who.by_staff) {
+        (Some(a), _) => (
+            "Choose a new time".to_string(),
+            format!(
+                "The visit is now on {}. Pick a new time below; the old one is freed when you confirm.",
+                when::when(a.start_at, &dir.zone(a.site_id))
+            ),
+        ),
+        (None, true) => (
+            format!("Book a visit for {name}"),
+            "Search open times, then confirm one with the patient.".to_string(),
+        ),
+        (None, false) => (
+            "Book a visit".to_string(),
+            "Choose the type of visit and when you are free. We show the clinicians who can see you."
+                .to_string(),
+        ),
+    };
+    let visit_types = dir.active_visit_types();
+    let current_type = text(&choice.visit_type_id);
+    let fixed_visit_type = who.moving.as_ref().map(|a| dir.visit_type_name(a));
+    let form = SearchForm {
+        visit_type: Select::new(
+            "visit_type_id",
+            "Type of visit",
+            visit_types.iter().map(|v| {
+                (
+                    v.id.to_string(),
+                    format!(
+                        "{} ({}, {})",
+                        v.name,
+                        v.modality.label(),
+                        when::minutes(v.duration_minutes)
+                    ),
+                )
+            }),
+            &current_type,
+            Some("Choose…"),
+        )
+        .errors(&errors),
+        fixed_visit_type,
+        patient_state: Select::new(
+            "patient_state",
+            if who.by_staff {
+                "State the patient will be in during the visit"
+            } else {
+                "State you will be in during the visit"
+            },
+            state_choices(),
+            &text(&choice.patient_state).to_ascii_uppercase(),
+            None,
+        )
+        .hint("By law, a clinician must be licensed where the patient is during a video or phone visit.")
+        .errors(&errors),
+        language: Select::new(
+            "language",
+            "Language of the visit",
+            languages.iter().map(|l| (l.clone(), language_name(l))),
+            &text(&choice.language),
+            Some("Any language"),
+        )
+        .optional()
+        .errors(&errors),
+        from: Field::new("from", "From", text(&choice.from))
+            .kind("date")
+            .errors(&errors),
+        to: Field::new("to", "To", text(&choice.to))
+            .kind("date")
+            .errors(&errors),
+    };
+    let mut hidden = vec![
+        ("patient", text(&choice.patient)),
+        ("reschedule", text(&choice.reschedule)),
+    ];
+    if who.moving.is_some() {
+        hidden.push(("visit_type_id", current_type));
+    }
+    hidden.retain(|(_, v)| !v.is_empty());
+    let result_count = match count {
+        0 => "No open times match. Try other dates, any language, or another type of visit."
+            .to_string(),
+        1 => "1 open time.".to_string(),
+        n => format!("{n} open times."),
+    };
+    SearchPage {
+        shell: Shell::new(me, who.section()),
+        heading,
+        intro,
+        form,
+        hidden,
+        searched: searched && errors.is_empty(),
+        errors,
+        result_count,
+        days,
+        no_visit_types: visit_types.is_empty(),
+    }
+}
