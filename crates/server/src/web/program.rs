@@ -267,7 +267,7 @@ async fn load(
     me: &crate::auth::actor::SignedIn,
 ) -> Result<(Plan, Vec<domain::identity::User>), PageError> {
     let p = program::plan(state.ctx(), &me.actor).await?;
-    let users = state.store.list_users(me.actor.org()?, None).await?;
+    let users = program::staff(state.ctx(), &me.actor).await?;
     Ok((p, users))
 }
 
@@ -293,7 +293,7 @@ pub async fn home(
     PageQuery(n): PageQuery<Notice>,
 ) -> PageResult {
     let o = program::overview(state.ctx(), &me.actor).await?;
-    let users = state.store.list_users(me.actor.org()?, None).await?;
+    let users = program::staff(state.ctx(), &me.actor).await?;
     let plan = &o.plan;
     let phases = plan
         .phases
@@ -529,19 +529,6 @@ pub async fn board(
     Ok(ok(&page))
 }
 
-fn task_input_of(t: &Task) -> TaskInput {
-    TaskInput {
-        phase_id: t.phase_id.to_string(),
-        title: t.title.clone(),
-        kind: t.kind.as_str().into(),
-        owner_id: t.owner_id.map(|o| o.to_string()),
-        starts_on: t.starts_on.to_string(),
-        due_on: t.due_on.to_string(),
-        status: Some(t.status.as_str().into()),
-        depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
-    }
-}
-
 pub async fn add_task(
     State(state): State<AppState>,
     PageUser(me): PageUser,
@@ -573,15 +560,7 @@ pub async fn set_task_status(
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
     let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let org = me.actor.org()?;
-    let task = state
-        .store
-        .get_task(org, id)
-        .await?
-        .ok_or(PageError::NotFound)?;
-    let mut input = task_input_of(&task);
-    input.status = Some(form.get("status").into());
-    match program::update_task(state.ctx(), &me.actor, id, &input).await {
+    match program::set_task_status(state.ctx(), &me.actor, id, form.get("status")).await {
         Ok(_) => Ok(see_other("/program/board?done=task")),
         Err(e) => problem_href("/program/board", e),
     }
@@ -777,27 +756,17 @@ pub async fn review_risk(
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
     let id: RiskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let org = me.actor.org()?;
-    let existing = state
-        .store
-        .list_risks(org)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or(PageError::NotFound)?;
+    let existing = program::risk(state.ctx(), &me.actor, id).await?;
     let input = RiskInput {
-        title: existing.title.clone(),
-        category: existing.category.as_str().into(),
         likelihood: form
             .get("likelihood")
             .trim()
             .parse()
             .unwrap_or(existing.likelihood),
         impact: form.get("impact").trim().parse().unwrap_or(existing.impact),
-        owner_id: existing.owner_id.map(|o| o.to_string()),
-        mitigation: existing.mitigation.clone(),
         status: form.optional("status"),
         next_review_on: form.get("next_review_on").into(),
+        ..RiskInput::from(&existing)
     };
     match program::save_risk(state.ctx(), &me.actor, Some(id), &input).await {
         Ok(_) => Ok(see_other("/program/risks?done=risk")),
