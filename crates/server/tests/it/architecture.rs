@@ -490,3 +490,24 @@ fn web_pages_and_the_live_hub_never_call_the_store() {
     }
     assert!(found.is_empty(), "{}", found.join("\n"));
 }
+
+/// A file that grows past 700 lines holds more than one job: split it by responsibility.
+#[test]
+fn no_source_file_is_over_700_lines() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut long = Vec::new();
+    let mut seen = 0;
+    for name in ["domain", "store", "server", "bench"] {
+        let mut files = Vec::new();
+        rust_files(&crates.join(name).join("src"), &mut files);
+        for file in files {
+            seen += 1;
+            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+            if lines > 700 {
+                long.push(format!("{} has {lines} lines", file.display()));
+            }
+        }
+    }
+    assert!(seen > 100, "read only {seen} files");
+    assert!(long.is_empty(), "{}", long.join("\n"));
+}
