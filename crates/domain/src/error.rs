@@ -1,4 +1,35 @@
-//! The errors a use case can end in. The server maps each variant to one HTTP status and code.
+//! The errors a use case can end in, and the one table that classifies them: each variant has one
+//! status, one stable code and one kind, the same on every front door (the JSON API, the web
+//! pages, and any later one). The server's answers are built from `DomainError::class`.
+//!
+//! | DomainError            | status | code                    | kind      |
+//! |------------------------|--------|-------------------------|-----------|
+//! | Invalid(field)         | 422    | validation_failed       | Field     |
+//! | NotFound               | 404    | not_found               | NotFound  |
+//! | Forbidden              | 403    | forbidden               | Forbidden |
+//! | BreakGlassRequired     | 403    | break_glass_required    | Forbidden |
+//! | Conflict               | 409    | conflict                | Refusal   |
+//! | BadCredentials         | 401    | invalid_credentials     | SignIn    |
+//! | AccountLocked          | 423    | account_locked          | SignIn    |
+//! | MfaRequired            | 401    | mfa_required            | SignIn    |
+//! | BadMfaCode             | 401    | invalid_mfa_code        | SignIn    |
+//! | TooManyAttempts        | 429    | too_many_attempts       | Refusal   |
+//! | SlotTaken              | 409    | slot_taken              | Refusal   |
+//! | SlotNotBookable        | 422    | slot_not_bookable       | Refusal   |
+//! | ClinicianNotLicensed   | 422    | clinician_not_licensed  | Refusal   |
+//! | ConsentRequired        | 422    | consent_required        | Refusal   |
+//! | ClinicianNotCertified  | 422    | clinician_not_certified | Refusal   |
+//! | PatientDoubleBooked    | 409    | patient_double_booked   | Refusal   |
+//! | ClinicianBusy          | 409    | clinician_busy          | Refusal   |
+//! | AvailabilityOverlap    | 409    | availability_overlap    | Refusal   |
+//! | InvalidTransition      | 409    | invalid_transition      | Refusal   |
+//! | CheckInNotOpen         | 422    | check_in_not_open       | Refusal   |
+//! | InviteUnusable         | 410    | invite_unusable         | Gone      |
+//! | Refused { rule }       | 409    | the rule                | Refusal   |
+//! | Storage                | 500    | internal_error          | Internal  |
+//!
+//! 422 means "what you sent cannot be done as sent" (a field, or a rule about the request itself);
+//! 409 means "the records as they are now refuse it" (someone else was first, a state forbids it).
 
 use thiserror::Error;
 
@@ -38,8 +69,13 @@ pub enum DomainError {
         "this patient is outside your care team; request emergency access with a reason to open the record"
     )]
     BreakGlassRequired,
-    #[error("{0}")]
-    Conflict(String),
+    /// The records as they are now refuse the change (a duplicate, a stale edit, a state that
+    /// forbids it). `field` names the input it is about, when there is one.
+    #[error("{}", conflict_text(field.as_deref(), message))]
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     #[error("email or password is incorrect")]
     BadCredentials,
     #[error("the account is locked after repeated failed sign-ins; try again later")]
@@ -109,9 +145,181 @@ impl DomainError {
             message: message.into(),
         }
     }
+
+    /// A conflict with the records as they are, about no one field.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// A conflict about one input (`email` already registered, `mrn` taken).
+    pub fn conflict_on(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+}
+
+fn conflict_text(field: Option<&str>, message: &str) -> String {
+    match field {
+        Some(field) => format!("{field}: {message}"),
+        None => message.to_string(),
+    }
+}
+
+/// What kind of answer an error is, whatever the front door: the web turns a `Field` error into
+/// a message beside the field, a `Refusal` into a message at the top of the form, `SignIn` into
+/// the sign-in page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A field of the request is wrong; the message says which and why.
+    Field,
+    /// A rule or the records as they are refuse the request; the message says what to do instead.
+    Refusal,
+    NotFound,
+    Forbidden,
+    /// Signing in failed or needs another step.
+    SignIn,
+    /// A link that opens nothing any more.
+    Gone,
+    /// Our fault; the detail is logged, never shown.
+    Internal,
+}
+
+/// One row of the error table: the HTTP status, the stable code clients may branch on, the kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorClass {
+    pub status: u16,
+    pub code: &'static str,
+    pub kind: ErrorKind,
+}
+
+impl DomainError {
+    /// The error table (see the module's documentation).
+    pub fn class(&self) -> ErrorClass {
+        use ErrorKind as K;
+        let (status, code, kind) = match self {
+            DomainError::Invalid(_) => (422, "validation_failed", K::Field),
+            DomainError::NotFound { .. } => (404, "not_found", K::NotFound),
+            DomainError::Forbidden { .. } => (403, "forbidden", K::Forbidden),
+            DomainError::BreakGlassRequired => (403, "break_glass_required", K::Forbidden),
+            DomainError::Conflict { .. } => (409, "conflict", K::Refusal),
+            DomainError::BadCredentials => (401, "invalid_credentials", K::SignIn),
+            DomainError::AccountLocked => (423, "account_locked", K::SignIn),
+            DomainError::MfaRequired => (401, "mfa_required", K::SignIn),
+            DomainError::BadMfaCode => (401, "invalid_mfa_code", K::SignIn),
+            DomainError::TooManyAttempts => (429, "too_many_attempts", K::Refusal),
+            DomainError::SlotTaken => (409, "slot_taken", K::Refusal),
+            DomainError::SlotNotBookable(_) => (422, "slot_not_bookable", K::Refusal),
+            DomainError::ClinicianNotLicensed { .. } => (422, "clinician_not_licensed", K::Refusal),
+            DomainError::ConsentRequired(_) => (422, "consent_required", K::Refusal),
+            DomainError::ClinicianNotCertified => (422, "clinician_not_certified", K::Refusal),
+            DomainError::PatientDoubleBooked => (409, "patient_double_booked", K::Refusal),
+            DomainError::ClinicianBusy => (409, "clinician_busy", K::Refusal),
+            DomainError::AvailabilityOverlap(_) => (409, "availability_overlap", K::Refusal),
+            DomainError::InvalidTransition { .. } => (409, "invalid_transition", K::Refusal),
+            DomainError::CheckInNotOpen(_) => (422, "check_in_not_open", K::Refusal),
+            DomainError::InviteUnusable(_) => (410, "invite_unusable", K::Gone),
+            DomainError::Refused { rule, .. } => (409, *rule, K::Refusal),
+            DomainError::Storage(_) => (500, "internal_error", K::Internal),
+        };
+        ErrorClass { status, code, kind }
+    }
+
+    /// True when the refusal is about the time chosen (taken, no longer bookable, the clinician
+    /// busy, unlicensed or uncertified for it): another time may do.
+    pub fn refuses_the_time(&self) -> bool {
+        matches!(
+            self,
+            DomainError::SlotTaken
+                | DomainError::SlotNotBookable(_)
+                | DomainError::PatientDoubleBooked
+                | DomainError::ClinicianBusy
+                | DomainError::ClinicianNotLicensed { .. }
+                | DomainError::ClinicianNotCertified
+        )
+    }
+
+    /// The message a person may read: the error's own sentence, except for our own failures,
+    /// whose detail stays in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            DomainError::Storage(_) => "an internal error occurred".to_string(),
+            other => other.to_string(),
+        }
+    }
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
 
 /// What storage ports return.
 pub type StoreResult<T> = Result<T, DomainError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conflict_about_a_field_names_it_and_one_about_none_does_not() {
+        let on = DomainError::conflict_on("email", "ann@example.org is already registered");
+        assert_eq!(
+            on.to_string(),
+            "email: ann@example.org is already registered"
+        );
+        assert_eq!(DomainError::conflict("reload it").to_string(), "reload it");
+    }
+
+    /// Every refusal a booking can meet, with the status the table gives it: the same answer on
+    /// every front door.
+    #[test]
+    fn the_table_classifies_refusals_and_keeps_internal_detail_private() {
+        let cases = [
+            (DomainError::SlotTaken, 409, "slot_taken"),
+            (DomainError::ClinicianBusy, 409, "clinician_busy"),
+            (
+                DomainError::PatientDoubleBooked,
+                409,
+                "patient_double_booked",
+            ),
+            (
+                DomainError::SlotNotBookable("past".into()),
+                422,
+                "slot_not_bookable",
+            ),
+            (
+                DomainError::ConsentRequired("consent".into()),
+                422,
+                "consent_required",
+            ),
+            (
+                DomainError::ClinicianNotCertified,
+                422,
+                "clinician_not_certified",
+            ),
+            (
+                DomainError::CheckInNotOpen("later".into()),
+                422,
+                "check_in_not_open",
+            ),
+            (
+                DomainError::refused("note_signed", "signed"),
+                409,
+                "note_signed",
+            ),
+            (DomainError::conflict("stale"), 409, "conflict"),
+        ];
+        for (err, status, code) in cases {
+            let class = err.class();
+            assert_eq!((class.status, class.code), (status, code), "{err:?}");
+            assert_eq!(class.kind, ErrorKind::Refusal, "{err:?}");
+        }
+        let field = DomainError::invalid("email", "is not an address").class();
+        assert_eq!((field.status, field.kind), (422, ErrorKind::Field));
+        let storage = DomainError::Storage("disk full at /var/lib".into());
+        assert_eq!(storage.class().status, 500);
+        assert!(!storage.public_message().contains("disk"));
+    }
+}

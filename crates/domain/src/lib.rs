@@ -21,5 +21,5 @@ pub mod visits;
 pub use access::{Actor, Permission, Principal};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::Ctx;
-pub use error::{DomainError, FieldError};
+pub use error::{DomainError, ErrorClass, ErrorKind, FieldError};
 pub use store::Store;

@@ -346,14 +346,7 @@ async fn try_book(
 ) -> Result<Option<Appointment>, DomainError> {
     match booking::book(ctx, operator, input).await {
         Ok(a) => Ok(Some(a)),
-        Err(
-            DomainError::ClinicianNotLicensed { .. }
-            | DomainError::ClinicianNotCertified
-            | DomainError::PatientDoubleBooked
-            | DomainError::ClinicianBusy
-            | DomainError::SlotTaken
-            | DomainError::SlotNotBookable(_),
-        ) => Ok(None),
+        Err(e) if e.refuses_the_time() => Ok(None),
         Err(e) => Err(e),
     }
 }

@@ -104,7 +104,7 @@ impl ComplianceStore for SqlStore {
             .bind(g.reviewed_at.map(|t| t.as_microsecond()))
             .execute(&mut *tx)
             .await
-            .map_err(|e| write_error(e, |_| "id: this grant already exists".into()))?;
+            .map_err(|e| write_error(e, |_| DomainError::conflict_on("id", "this grant already exists")))?;
             Ok(())
         })
         .await
@@ -175,9 +175,9 @@ impl ComplianceStore for SqlStore {
                         .await
                         .db()?;
                 return Err(match exists {
-                    Some(_) => DomainError::Conflict(
-                        "id: this emergency access was already reviewed".into(),
-                    ),
+                    Some(_) => {
+                        DomainError::conflict_on("id", "this emergency access was already reviewed")
+                    }
                     None => DomainError::NotFound {
                         resource: "emergency access grant",
                     },
@@ -223,7 +223,7 @@ impl ComplianceStore for SqlStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| {
-                    write_error(e, |_| "text: another version was published meanwhile; reload and try again".into())
+                    write_error(e, |_| DomainError::conflict_on("text", "another version was published meanwhile; reload and try again"))
                 })?;
             Ok(())
         })

@@ -19,14 +19,17 @@ pub(crate) fn storage(err: sqlx::Error) -> DomainError {
     DomainError::Storage("the database operation failed".into())
 }
 
-/// Maps a failed write: a unique violation becomes `Conflict` with the message `conflict`
-/// returns for the violated constraint (its name on PostgreSQL, its columns on SQLite).
-pub(crate) fn write_error(err: sqlx::Error, conflict: impl FnOnce(&str) -> String) -> DomainError {
+/// Maps a failed write: a unique violation becomes the `Conflict` that `conflict` makes of the
+/// violated constraint (its name on PostgreSQL, its columns on SQLite).
+pub(crate) fn write_error(
+    err: sqlx::Error,
+    conflict: impl FnOnce(&str) -> DomainError,
+) -> DomainError {
     if let sqlx::Error::Database(db) = &err {
         match db.kind() {
             ErrorKind::UniqueViolation => {
                 let described = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-                return DomainError::Conflict(conflict(&described));
+                return conflict(&described);
             }
             ErrorKind::ForeignKeyViolation => {
                 tracing::info!(error = %db.message(), "write refused: foreign key");

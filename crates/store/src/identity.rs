@@ -94,13 +94,13 @@ fn credentials_from_row(row: &AnyRow) -> R<Credentials> {
     })
 }
 
-fn email_conflict(email: &Email) -> impl FnOnce(&str) -> String {
+fn email_conflict(email: &Email) -> impl FnOnce(&str) -> DomainError {
     let email = email.to_string();
     move |described| {
         if described.contains("email") {
-            format!("email: {email} is already registered")
+            DomainError::conflict_on("email", format!("{email} is already registered"))
         } else {
-            "id: this user already exists".to_string()
+            DomainError::conflict_on("id", "this user already exists")
         }
     }
 }
@@ -125,7 +125,11 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
         q.bind(id.clone()).bind(site.to_string())
     })
     .await
-    .map_err(|e| write_error(e, |_| "site_ids: a site is listed twice".into()))?;
+    .map_err(|e| {
+        write_error(e, |_| {
+            DomainError::conflict_on("site_ids", "a site is listed twice")
+        })
+    })?;
     if let Some(profile) = &user.clinician {
         let specialties = serde_json::to_string(&profile.specialties)
             .map_err(|e| DomainError::Storage(format!("specialties could not be encoded: {e}")))?;
@@ -142,7 +146,11 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
             q.bind(id.clone()).bind(language.as_str())
         })
         .await
-        .map_err(|e| write_error(e, |_| "languages: a language is listed twice".into()))?;
+        .map_err(|e| {
+            write_error(e, |_| {
+                DomainError::conflict_on("languages", "a language is listed twice")
+            })
+        })?;
         db::insert_rows(conn, &LICENSES, &profile.licenses, |q, license| {
             q.bind(id.clone())
                 .bind(license.state.code())
@@ -150,7 +158,11 @@ async fn write_user_details(conn: &mut AnyConnection, user: &User) -> R<()> {
                 .bind(license.expires_on.to_string())
         })
         .await
-        .map_err(|e| write_error(e, |_| "licenses: the same license is listed twice".into()))?;
+        .map_err(|e| {
+            write_error(e, |_| {
+                DomainError::conflict_on("licenses", "the same license is listed twice")
+            })
+        })?;
     }
     Ok(())
 }
@@ -327,9 +339,12 @@ impl IdentityStore for SqlStore {
                 .map_err(|e| {
                     write_error(e, |d| {
                         if d.contains("name") {
-                            format!("name: an organization named {} already exists", org.name)
+                            DomainError::conflict_on(
+                                "name",
+                                format!("an organization named {} already exists", org.name),
+                            )
                         } else {
-                            "id: this organization already exists".into()
+                            DomainError::conflict_on("id", "this organization already exists")
                         }
                     })
                 })?;
@@ -369,7 +384,7 @@ impl IdentityStore for SqlStore {
             .bind(site.created_at.as_microsecond())
             .execute(&mut *tx)
             .await
-            .map_err(|e| write_error(e, |_| "id: this site already exists".into()))?;
+            .map_err(|e| write_error(e, |_| DomainError::conflict_on("id", "this site already exists")))?;
             Ok(())
         })
         .await?;
@@ -620,7 +635,7 @@ impl IdentityStore for SqlStore {
             .await
             .map_err(|e| {
                 write_error(e, |_| {
-                    "recovery_codes: the same code is listed twice".into()
+                    DomainError::conflict_on("recovery_codes", "the same code is listed twice")
                 })
             })?;
             Ok(())

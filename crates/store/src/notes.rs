@@ -204,7 +204,10 @@ impl NoteStore for SqlStore {
                 .await
                 .map_err(|e| {
                     db::write_error(e, |_| {
-                        "appointment_id: this appointment already has a note".into()
+                        DomainError::conflict_on(
+                            "appointment_id",
+                            "this appointment already has a note",
+                        )
                     })
                 })?;
             write_diagnoses(tx, note.id, &note.diagnoses).await?;

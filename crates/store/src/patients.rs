@@ -48,13 +48,16 @@ fn patient_from_row(row: &AnyRow) -> R<Patient> {
     })
 }
 
-fn mrn_conflict(p: &Patient) -> impl FnOnce(&str) -> String {
+fn mrn_conflict(p: &Patient) -> impl FnOnce(&str) -> DomainError {
     let mrn = p.mrn.clone();
     move |described| {
         if described.contains("mrn") {
-            format!("mrn: MRN {mrn} already exists in this organization")
+            DomainError::conflict_on(
+                "mrn",
+                format!("MRN {mrn} already exists in this organization"),
+            )
         } else {
-            "id: this patient already exists".to_string()
+            DomainError::conflict_on("id", "this patient already exists")
         }
     }
 }

@@ -2,6 +2,7 @@
 //! pilot evaluations, adoption goals, and the counts of meetings that goals are measured by.
 
 use async_trait::async_trait;
+use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::ids::{OrgId, SiteId, TaskId};
 use domain::program::*;
@@ -154,7 +155,11 @@ impl ProgramStore for SqlStore {
                 .bind(p.created_at.as_microsecond())
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| write_error(e, |_| "the organization already has a program".into()))?;
+                .map_err(|e| {
+                    write_error(e, |_| {
+                        DomainError::conflict("the organization already has a program")
+                    })
+                })?;
             db::insert_rows(&mut *tx, &PHASES, phases, |q, ph| {
                 q.bind(ph.id.to_string())
                     .bind(ph.program_id.to_string())

@@ -65,7 +65,7 @@ impl SessionStore for SqlStore {
         .bind(s.source_ip.clone())
         .execute(&self.writer)
         .await
-        .map_err(|e| write_error(e, |_| "token: this session already exists".into()))?;
+        .map_err(|e| write_error(e, |_| DomainError::conflict_on("token", "this session already exists")))?;
         Ok(())
     }
 
@@ -186,7 +186,11 @@ impl SessionStore for SqlStore {
             .bind(c.created_at.as_microsecond())
             .execute(&mut *tx)
             .await
-            .map_err(|e| write_error(e, |_| "id: this client already exists".into()))?;
+            .map_err(|e| {
+                write_error(e, |_| {
+                    DomainError::conflict_on("id", "this client already exists")
+                })
+            })?;
             Ok(())
         })
         .await
@@ -225,7 +229,7 @@ impl SessionStore for SqlStore {
             .bind(t.expires_at.as_microsecond())
             .execute(&mut *tx)
             .await
-            .map_err(|e| write_error(e, |_| "token: this token already exists".into()))?;
+            .map_err(|e| write_error(e, |_| DomainError::conflict_on("token", "this token already exists")))?;
             Ok(())
         })
         .await

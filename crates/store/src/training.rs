@@ -7,6 +7,7 @@
 //! kind, so a double submission writes nothing.
 
 use async_trait::async_trait;
+use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::identity::Role;
 use domain::ids::{CourseId, EnrolmentId, OrgId, UserId};
@@ -207,7 +208,7 @@ impl TrainingStore for SqlStore {
                 .await
                 .map_err(|e| {
                     write_error(e, |_| {
-                        format!("title: a course named {} already exists", c.title)
+                        DomainError::conflict_on("title", format!("a course named {} already exists", c.title))
                     })
                 })?;
             db::insert_rows(&mut *tx, &COURSE_ROLES, &c.audience, |q, role| {

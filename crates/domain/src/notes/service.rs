@@ -193,7 +193,7 @@ pub async fn start(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResu
     match ctx.store.create_note(&note, audit).await {
         Ok(()) => Ok(note),
         // Two tabs started it at once: the other one won, and that note is the one.
-        Err(DomainError::Conflict(_)) => ctx
+        Err(DomainError::Conflict { .. }) => ctx
             .store
             .note_for_appointment(appointment.org_id, id)
             .await?

@@ -210,7 +210,7 @@ pub fn check_can_finish(tasks: &[Task], depends_on: &[TaskId]) -> DomainResult<(
     if open.is_empty() {
         Ok(())
     } else {
-        Err(DomainError::Conflict(format!(
+        Err(DomainError::conflict(format!(
             "this task depends on work not done yet: {}",
             open.join(", ")
         )))
@@ -287,7 +287,7 @@ pub fn check_stage_move(
             "override_reason",
             "an override needs a written reason of at least 10 characters",
         )),
-        None => Err(DomainError::Conflict(format!(
+        None => Err(DomainError::conflict(format!(
             "the site is not ready for {}: {} not done",
             to.label().to_lowercase(),
             unmet.join("; ")
@@ -552,7 +552,7 @@ mod tests {
         assert!(check_stage_move(SiteStage::Preparing, &checklist, None).is_ok());
         let err = check_stage_move(SiteStage::Pilot, &checklist, None).unwrap_err();
         assert!(
-            matches!(err, DomainError::Conflict(_))
+            matches!(err, DomainError::Conflict { .. })
                 && err.to_string().contains("not ready for pilot"),
             "{err}"
         );

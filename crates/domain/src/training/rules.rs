@@ -207,7 +207,7 @@ pub fn complete_module(
     index: usize,
 ) -> DomainResult<Enrolment> {
     if !enrolment.status.is_open() {
-        return Err(DomainError::Conflict(format!(
+        return Err(DomainError::conflict(format!(
             "this enrolment is {}: its record can no longer change",
             enrolment.status.as_str()
         )));
@@ -249,24 +249,22 @@ pub fn submit_test(
     now: Timestamp,
 ) -> DomainResult<TestOutcome> {
     if !enrolment.status.is_open() {
-        return Err(DomainError::Conflict(format!(
+        return Err(DomainError::conflict(format!(
             "this enrolment is {}: its tests are complete and cannot be taken again",
             enrolment.status.as_str()
         )));
     }
     match kind {
         TestKind::Pre if enrolment.pre_score_pct.is_some() => {
-            return Err(DomainError::Conflict(
-                "the pre-test is already taken".into(),
-            ));
+            return Err(DomainError::conflict("the pre-test is already taken"));
         }
         TestKind::Pre if !enrolment.modules_done.is_empty() => {
-            return Err(DomainError::Conflict(
-                "the pre-test comes before the modules; take the post-test now".into(),
+            return Err(DomainError::conflict(
+                "the pre-test comes before the modules; take the post-test now",
             ));
         }
         TestKind::Post if enrolment.modules_done.len() < course.modules.len() => {
-            return Err(DomainError::Conflict(format!(
+            return Err(DomainError::conflict(format!(
                 "finish every module first ({} of {} done)",
                 enrolment.modules_done.len(),
                 course.modules.len()
@@ -500,23 +498,23 @@ mod tests {
         let now = t("2026-02-01T00:00:00Z");
         // The post-test waits for every module.
         let err = submit_test(&c, &e, TestKind::Post, &right_answers(&c), now).unwrap_err();
-        assert!(matches!(err, DomainError::Conflict(_)), "{err}");
+        assert!(matches!(err, DomainError::Conflict { .. }), "{err}");
         let pre = submit_test(&c, &e, TestKind::Pre, &[0; 8], now).unwrap();
         assert!(pre.assessment.passed, "a pre-test never fails anyone");
         assert_eq!(pre.enrolment.pre_score_pct, Some(pre.assessment.score_pct));
         assert!(matches!(
             submit_test(&c, &pre.enrolment, TestKind::Pre, &[0; 8], now),
-            Err(DomainError::Conflict(_))
+            Err(DomainError::Conflict { .. })
         ));
         let done = all_done(&c, pre.enrolment);
         let post = submit_test(&c, &done, TestKind::Post, &right_answers(&c), now).unwrap();
         assert!(matches!(
             submit_test(&c, &post.enrolment, TestKind::Post, &right_answers(&c), now),
-            Err(DomainError::Conflict(_))
+            Err(DomainError::Conflict { .. })
         ));
         assert!(matches!(
             complete_module(&c, &post.enrolment, 0),
-            Err(DomainError::Conflict(_))
+            Err(DomainError::Conflict { .. })
         ));
         assert!(complete_module(&c, &done, 99).is_err());
     }

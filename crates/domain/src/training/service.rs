@@ -249,8 +249,8 @@ pub async fn complete_module(
     .resource(enrolment.id)
     .detail(format!("module {index} done"));
     if !ctx.store.update_enrolment(&enrolment, &next, audit).await? {
-        return Err(DomainError::Conflict(
-            "the enrolment changed meanwhile; reload it".into(),
+        return Err(DomainError::conflict(
+            "the enrolment changed meanwhile; reload it",
         ));
     }
     Ok(next)
@@ -305,8 +305,8 @@ pub async fn submit_test(
         );
     }
     if !ctx.store.record_test(&enrolment, &outcome, audit).await? {
-        return Err(DomainError::Conflict(
-            "this test was already submitted; a completed assessment cannot be changed".into(),
+        return Err(DomainError::conflict(
+            "this test was already submitted; a completed assessment cannot be changed",
         ));
     }
     Ok(outcome)

@@ -352,9 +352,9 @@ async fn flush(socket: &mut Socket, outbox: &Outbox) -> bool {
 fn settled<T>(outcome: Result<T, domain::DomainError>) -> Result<(), Refusal> {
     match outcome {
         Ok(_)
-        | Err(domain::DomainError::Conflict(_) | domain::DomainError::InvalidTransition { .. }) => {
-            Ok(())
-        }
+        | Err(
+            domain::DomainError::Conflict { .. } | domain::DomainError::InvalidTransition { .. },
+        ) => Ok(()),
         Err(e) => Err(refusal_of(e)),
     }
 }

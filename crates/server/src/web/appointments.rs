@@ -24,7 +24,7 @@ use super::appointment_view::{
 };
 use super::consent::{ConsentBox, accepted_version, consent_box, missing_consent};
 use super::form::{Field, FormData, FormErrors, PageQuery, Radios, Select};
-use super::page::{PageError, PageResult, capitalise, ok, render, see_other};
+use super::page::{PageError, PageResult, ok, render, see_other, status_of};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
 use super::when;
@@ -565,27 +565,13 @@ async fn refused(
     err: DomainError,
 ) -> PageResult {
     let staff = me.user.role != Role::Patient;
-    let mut errors = FormErrors::default();
-    let status = match err {
+    let (errors, status) = match err {
         DomainError::ConsentRequired(_) => {
+            let mut errors = FormErrors::default();
             missing_consent(&mut errors, staff);
-            StatusCode::UNPROCESSABLE_ENTITY
+            (errors, status_of(&err))
         }
-        err @ (DomainError::InvalidTransition { .. }
-        | DomainError::CheckInNotOpen(_)
-        | DomainError::ClinicianNotLicensed { .. }
-        | DomainError::ClinicianNotCertified
-        | DomainError::SlotTaken
-        | DomainError::SlotNotBookable(_)
-        | DomainError::PatientDoubleBooked
-        | DomainError::ClinicianBusy) => {
-            errors.form(capitalise(&err.to_string()));
-            StatusCode::CONFLICT
-        }
-        other => {
-            errors = FormErrors::from_domain(other, &LABELS)?;
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        other => FormErrors::refusal(other, &LABELS)?,
     };
     let entered = Entered {
         reason: form.get("reason").to_string(),

@@ -290,7 +290,7 @@ pub async fn review(
     let id: BreakGlassId = raw.parse().map_err(|_| PageError::NotFound)?;
     match audit::review_break_glass(state.ctx(), &me.actor, id).await {
         Ok(()) => Ok(see_other("/audit/break-glass?done=reviewed")),
-        Err(DomainError::Conflict(_)) => Ok(see_other("/audit/break-glass?done=already")),
+        Err(DomainError::Conflict { .. }) => Ok(see_other("/audit/break-glass?done=already")),
         Err(other) => Err(other.into()),
     }
 }

@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 use super::availability::{EXCEPTION_LABELS, HOURS_LABELS, availability_page, defaults};
 use super::form::{FormData, FormErrors};
-use super::page::{PageError, PageResult, capitalise, href, see_other};
+use super::page::{PageError, PageResult, href, see_other};
 use super::session::{PageUser, check_csrf};
 use super::when;
 
@@ -41,24 +41,6 @@ fn renamed(err: DomainError, names: &[(&str, &str)]) -> DomainError {
             }
         }
         other => other,
-    }
-}
-
-/// A refused change shown on the page; overlapping hours are a conflict with other hours.
-fn refusal(
-    err: DomainError,
-    labels: &[(&str, &str)],
-) -> Result<(FormErrors, StatusCode), PageError> {
-    match err {
-        DomainError::AvailabilityOverlap(message) => {
-            let mut errors = FormErrors::default();
-            errors.form(capitalise(&message));
-            Ok((errors, StatusCode::CONFLICT))
-        }
-        other => Ok((
-            FormErrors::from_domain(other, labels)?,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )),
     }
 }
 
@@ -111,7 +93,7 @@ pub async fn add_hours(
                 )));
             }
             Err(err) => {
-                let (found, status) = refusal(renamed(err, &[]), &HOURS_LABELS)?;
+                let (found, status) = FormErrors::refusal(renamed(err, &[]), &HOURS_LABELS)?;
                 errors = found;
                 status
             }
@@ -150,7 +132,7 @@ pub async fn end_hours(
             &[("done", "hours_ended".into())],
         ))),
         Err(err) => {
-            let (mut errors, status) = refusal(err, &[("last_day", "The last day")])?;
+            let (mut errors, status) = FormErrors::refusal(err, &[("last_day", "The last day")])?;
             // Every row has a last day: the message stands for the form as a whole.
             for item in &mut errors.items {
                 item.target.clear();
@@ -243,7 +225,7 @@ pub async fn add_exception(
                     ("buffer_minutes", "extra_buffer_minutes"),
                     ("service_lines", "extra_service_lines"),
                 ];
-                let (found, status) = refusal(renamed(err, &names), &EXCEPTION_LABELS)?;
+                let (found, status) = FormErrors::refusal(renamed(err, &names), &EXCEPTION_LABELS)?;
                 errors = found;
                 status
             }

@@ -2,9 +2,10 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use domain::DomainError;
+use domain::{DomainError, ErrorKind};
 use serde::de::DeserializeOwned;
 
 use super::page::PageError;
@@ -158,6 +159,23 @@ impl FormErrors {
             .map(|e| e.message.clone())
     }
 
+    /// A use case's error on a form page, with the status the error table gives it: a field's
+    /// error beside the field, a refusal (the slot was taken, the note is signed...) at the top
+    /// of the form; errors that are not about the form (not found, sign-in) stay errors.
+    pub fn refusal(
+        err: DomainError,
+        labels: &[(&str, &str)],
+    ) -> Result<(Self, StatusCode), PageError> {
+        let status = super::page::status_of(&err);
+        let about_a_field = matches!(err, DomainError::Conflict { field: Some(_), .. });
+        if err.class().kind == ErrorKind::Refusal && !about_a_field {
+            let mut errors = Self::default();
+            errors.form(super::page::capitalise(&err.to_string()));
+            return Ok((errors, status));
+        }
+        Ok((Self::from_domain(err, labels)?, status))
+    }
+
     /// Turns a use case's refusal into form errors; errors that are not about the form stay errors.
     ///
     /// `labels` maps the form's field names to their labels, so messages read as sentences.
@@ -165,10 +183,7 @@ impl FormErrors {
         let mut errors = Self::default();
         let (field, message) = match err {
             DomainError::Invalid(f) => (f.field, f.message),
-            DomainError::Conflict(text) => match text.split_once(": ") {
-                Some((field, message)) => (field.to_string(), message.to_string()),
-                None => (String::new(), text),
-            },
+            DomainError::Conflict { field, message } => (field.unwrap_or_default(), message),
             DomainError::Forbidden { action } => {
                 errors.form(format!("You do not have permission to {action}."));
                 return Ok(errors);
@@ -546,7 +561,7 @@ mod tests {
     #[test]
     fn a_conflict_names_its_field() {
         let errors = FormErrors::from_domain(
-            DomainError::Conflict("email: ann@example.org is already registered".into()),
+            DomainError::conflict_on("email", "ann@example.org is already registered"),
             &[("email", "Email")],
         )
         .unwrap_or_default();

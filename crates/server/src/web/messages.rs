@@ -449,13 +449,9 @@ async fn refused(
     form: &FormData,
     err: DomainError,
 ) -> PageResult {
-    let mut errors = FormErrors::default();
-    match err {
-        DomainError::Refused { message, .. } => errors.form(super::page::capitalise(&message)),
-        other => errors = FormErrors::from_domain(other, LABELS)?,
-    }
+    let (errors, status) = FormErrors::refusal(err, LABELS)?;
     let page = thread_page(state, me, id, form, errors, None).await?;
-    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+    Ok(render(status, &page))
 }
 
 /// `POST /messages/{id}/reply`: a reply, or a staff-only note.

@@ -5,7 +5,6 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use jiff::tz::TimeZone;
 
 use domain::DomainError;
@@ -588,11 +587,7 @@ async fn refused(
 ) -> PageResult {
     let view = notes::get(state.ctx(), &me.actor, note_id).await?;
     let id = view.note.appointment_id;
-    let mut errors = FormErrors::default();
-    match err {
-        DomainError::Refused { message, .. } => errors.form(super::page::capitalise(&message)),
-        other => errors = FormErrors::from_domain(other, LABELS)?,
-    }
+    let (errors, status) = FormErrors::refusal(err, LABELS)?;
     let cx = context(state, me, id).await?;
     let page = page(
         me,
@@ -604,7 +599,7 @@ async fn refused(
         &NoteParams::default(),
         addendum,
     );
-    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+    Ok(render(status, &page))
 }
 
 /// `POST /notes/{id}/save` (Save draft) and `POST /notes/{id}/sign` (Sign), from the same form.

@@ -3,7 +3,7 @@
 use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use domain::DomainError;
+use domain::{DomainError, ErrorKind};
 
 use crate::error::ApiError;
 
@@ -64,6 +64,8 @@ pub enum PageError {
     /// The form's CSRF token was missing or wrong.
     Csrf,
     BadRequest(String),
+    /// A use case refused the request, with the status of the error table and its sentence.
+    Refused(StatusCode, String),
     /// A link that no longer opens anything (a guest's invitation used, expired, or for a visit
     /// that is over).
     Gone(String),
@@ -74,44 +76,40 @@ pub enum PageError {
 pub type PageResult = Result<Response, PageError>;
 
 impl From<DomainError> for PageError {
+    /// The page for an error not shown inside a form: its status from the error table.
     fn from(err: DomainError) -> Self {
-        match err {
-            DomainError::NotFound { .. } => Self::NotFound,
-            DomainError::Forbidden { action } => {
-                Self::Forbidden(format!("You do not have permission to {action}."))
-            }
-            DomainError::BreakGlassRequired => Self::Forbidden(
-                "This patient is outside your care team. Open the record to request emergency access."
+        let status = status_of(&err);
+        match err.class().kind {
+            ErrorKind::NotFound => Self::NotFound,
+            ErrorKind::Forbidden => Self::Forbidden(match err {
+                DomainError::Forbidden { action } => {
+                    format!("You do not have permission to {action}.")
+                }
+                _ => "This patient is outside your care team. Open the record to request \
+                      emergency access."
                     .into(),
-            ),
-            DomainError::Invalid(field) => Self::BadRequest(field.to_string()),
-            DomainError::Conflict(message) => Self::BadRequest(message),
-            DomainError::InviteUnusable(message) => Self::Gone(capitalise(&message)),
-            DomainError::BadCredentials | DomainError::AccountLocked => {
-                Self::Redirect("/signin".into())
-            }
-            DomainError::TooManyAttempts => Self::BadRequest(DomainError::TooManyAttempts.to_string()),
-            // Scheduling refusals: the message says what to do instead.
-            err @ (DomainError::SlotTaken
-            | DomainError::SlotNotBookable(_)
-            | DomainError::ClinicianNotLicensed { .. }
-            | DomainError::ConsentRequired(_)
-            | DomainError::ClinicianNotCertified
-            | DomainError::PatientDoubleBooked
-            | DomainError::ClinicianBusy
-            | DomainError::AvailabilityOverlap(_)
-            | DomainError::InvalidTransition { .. }
-            | DomainError::CheckInNotOpen(_)
-            | DomainError::Refused { .. }) => Self::BadRequest(capitalise(&err.to_string())),
-            DomainError::MfaRequired | DomainError::BadMfaCode => {
-                Self::Redirect("/signin/code".into())
-            }
-            DomainError::Storage(detail) => {
-                tracing::error!(%detail, "storage failure");
+            }),
+            ErrorKind::Field => Self::Refused(status, err.to_string()),
+            // The message says what to do instead.
+            ErrorKind::Refusal => Self::Refused(status, capitalise(&err.to_string())),
+            ErrorKind::Gone => Self::Gone(capitalise(&err.to_string())),
+            ErrorKind::SignIn => match err {
+                DomainError::MfaRequired | DomainError::BadMfaCode => {
+                    Self::Redirect("/signin/code".into())
+                }
+                _ => Self::Redirect("/signin".into()),
+            },
+            ErrorKind::Internal => {
+                tracing::error!(detail = %err, "storage failure");
                 Self::Internal
             }
         }
     }
+}
+
+/// The status the error table gives a use case's error.
+pub fn status_of(err: &DomainError) -> StatusCode {
+    StatusCode::from_u16(err.class().status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// "the slot..." becomes "The slot...", and a full stop is added.
@@ -133,7 +131,8 @@ impl From<ApiError> for PageError {
             StatusCode::NOT_FOUND => Self::NotFound,
             StatusCode::FORBIDDEN => Self::Forbidden(err.message),
             StatusCode::GONE => Self::Gone(err.message),
-            s if s.is_client_error() => Self::BadRequest(err.message),
+            StatusCode::BAD_REQUEST => Self::BadRequest(err.message),
+            s if s.is_client_error() => Self::Refused(s, err.message),
             // The API error type has already logged the detail.
             _ => Self::Internal,
         }
@@ -164,6 +163,7 @@ impl IntoResponse for PageError {
                 "Something is wrong with the request",
                 message,
             ),
+            PageError::Refused(status, message) => (status, "This could not be done", message),
             PageError::Gone(message) => (StatusCode::GONE, "This link no longer works", message),
             PageError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,

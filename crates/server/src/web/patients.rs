@@ -551,7 +551,7 @@ pub async fn update(
     let input = input_from(&form);
     match patients::update(state.ctx(), &me.actor, id, &input).await {
         Ok(_) => Ok(see_other(&format!("/patients/{id}?done=saved"))),
-        Err(err @ (DomainError::Invalid(_) | DomainError::Conflict(_))) => {
+        Err(err @ (DomainError::Invalid(_) | DomainError::Conflict { .. })) => {
             let errors = FormErrors::from_domain(err, &LABELS)?;
             let page = edit_page(&state, &me, id, &input, errors).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))

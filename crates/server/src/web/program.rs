@@ -64,7 +64,7 @@ pub(super) fn notice(n: &Notice) -> Option<&'static str> {
 pub(super) fn problem_href(path: &str, err: DomainError) -> Result<Response, PageError> {
     let message = match err {
         DomainError::Invalid(field) => field.to_string(),
-        DomainError::Conflict(m) => m,
+        err @ DomainError::Conflict { .. } => err.to_string(),
         other => return Err(other.into()),
     };
     Ok(see_other(&super::page::href(path, &[("problem", message)])))

@@ -229,7 +229,7 @@ pub async fn join(
     let errors = match queue::join(ctx, actor, &input).await {
         Ok(_) => return Ok(see_other("/urgent-care")),
         // Already waiting (another tab): the waiting room is where they belong.
-        Err(DomainError::Conflict(_)) => return Ok(see_other("/urgent-care")),
+        Err(DomainError::Conflict { .. }) => return Ok(see_other("/urgent-care")),
         Err(DomainError::ConsentRequired(_)) => {
             let mut errors = FormErrors::default();
             missing_consent(&mut errors, false);
@@ -263,7 +263,7 @@ pub async fn leave(
     match queue::leave(state.ctx(), &me.actor, id).await {
         Ok(_) => Ok(see_other("/urgent-care?done=left")),
         // Taken by a clinician a moment ago: show them the way into the visit.
-        Err(DomainError::Conflict(_)) => Ok(see_other("/urgent-care")),
+        Err(DomainError::Conflict { .. }) => Ok(see_other("/urgent-care")),
         Err(other) => Err(other.into()),
     }
 }

@@ -23,7 +23,7 @@ use crate::state::AppState;
 use super::appointment_view::{Directory, state_choices, state_label};
 use super::consent::{ConsentBox, accepted_version, consent_box, missing_consent};
 use super::form::{Field, FormData, FormErrors, Radios, Select};
-use super::page::{PageError, PageResult, capitalise, render, see_other};
+use super::page::{PageError, PageResult, capitalise, render, see_other, status_of};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
 use super::when;
@@ -406,11 +406,9 @@ pub async fn submit(
         Ok(_) => return Ok(see_other(&format!("/visits/{id}"))),
         Err(err) => err,
     };
-    let status = match err {
-        DomainError::ConsentRequired(_) => {
-            missing_consent(&mut errors, staff);
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+    let status = status_of(&err);
+    match err {
+        DomainError::ConsentRequired(_) => missing_consent(&mut errors, staff),
         DomainError::ClinicianNotLicensed { state: code } => {
             let dir = Directory::load(&state, &me.actor).await?;
             let who = dir.clinician_name(a.clinician_id);
@@ -425,7 +423,6 @@ pub async fn submit(
                     super::appointment_view::state_name(code)
                 )
             });
-            StatusCode::CONFLICT
         }
         DomainError::CheckInNotOpen(message) => {
             let dir = Directory::load(&state, &me.actor).await?;
@@ -439,17 +436,9 @@ pub async fn submit(
             } else {
                 errors.form(capitalise(&message));
             }
-            StatusCode::CONFLICT
         }
-        err @ (DomainError::InvalidTransition { .. } | DomainError::ClinicianNotCertified) => {
-            errors.form(capitalise(&err.to_string()));
-            StatusCode::CONFLICT
-        }
-        other => {
-            errors = FormErrors::from_domain(other, &LABELS)?;
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-    };
+        other => errors = FormErrors::refusal(other, &LABELS)?.0,
+    }
     page(&state, &me, id, &form, errors, status).await
 }
 

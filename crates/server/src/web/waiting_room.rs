@@ -260,7 +260,7 @@ pub async fn acknowledge(
     let id: EscalationId = raw.parse().map_err(|_| PageError::NotFound)?;
     match alerts::acknowledge(state.ctx(), &me.actor, id).await {
         // Someone else acknowledged it meanwhile: it is being handled all the same.
-        Ok(()) | Err(domain::DomainError::Conflict(_)) => Ok(see_other("/waiting-room")),
+        Ok(()) | Err(domain::DomainError::Conflict { .. }) => Ok(see_other("/waiting-room")),
         Err(other) => Err(other.into()),
     }
 }

@@ -152,7 +152,7 @@ on_both_backends!(
             ),
         )
         .await;
-        assert!(matches!(early, Err(domain::DomainError::Conflict(_))));
+        assert!(matches!(early, Err(domain::DomainError::Conflict { .. })));
         // Dates outside the program are refused with the field named.
         let mut outside = input(&requirements, "done", vec![]);
         outside.due_on = "2099-01-01".into();

@@ -104,8 +104,9 @@ async fn reschedule_in(conn: &mut AnyConnection, backend: Backend, change: &Resc
     .await
     .map_err(slot_taken_or)?;
     if done.rows_affected() == 0 {
-        return Err(DomainError::Conflict(
-            "status: the appointment was changed by someone else meanwhile; reload it and try again".into(),
+        return Err(DomainError::conflict_on(
+            "status",
+            "the appointment was changed by someone else meanwhile; reload it and try again",
         ));
     }
     insert_event(conn, &change.event).await?;

@@ -59,7 +59,7 @@ impl AvailabilityStore for SqlStore {
                 .await
                 .map_err(|e| {
                     write_error(e, |_| {
-                        format!("name: a visit type named {} already exists", v.name)
+                        DomainError::conflict_on("name", format!("a visit type named {} already exists", v.name))
                     })
                 })?;
             Ok(())
@@ -86,7 +86,7 @@ impl AvailabilityStore for SqlStore {
             .bind(v.active)
             .execute(&mut *tx)
             .await
-            .map_err(|e| write_error(e, |_| format!("name: a visit type named {} already exists", v.name)))?;
+            .map_err(|e| write_error(e, |_| DomainError::conflict_on("name", format!("a visit type named {} already exists", v.name))))?;
             if done.rows_affected() == 0 {
                 return Err(DomainError::NotFound {
                     resource: "visit type",
@@ -150,7 +150,11 @@ impl AvailabilityStore for SqlStore {
                 .bind(t.created_at.as_microsecond())
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| write_error(e, |_| "id: this template already exists".into()))?;
+                .map_err(|e| {
+                    write_error(e, |_| {
+                        DomainError::conflict_on("id", "this template already exists")
+                    })
+                })?;
             Ok(())
         })
         .await
@@ -263,7 +267,9 @@ impl AvailabilityStore for SqlStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(|err| {
-                        write_error(err, |_| "id: this exception already exists".into())
+                        write_error(err, |_| {
+                            DomainError::conflict_on("id", "this exception already exists")
+                        })
                     })?;
                 let withdrawn = if e.kind == ExceptionKind::Leave {
                     let mut filter = Filter::default();

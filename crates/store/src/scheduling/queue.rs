@@ -2,6 +2,7 @@
 //! entry claimed and the visit created in one transaction).
 
 use async_trait::async_trait;
+use domain::DomainError;
 use domain::compliance::AuditEntry;
 use domain::ids::{OrgId, PatientId, QueueEntryId};
 use domain::scheduling::{QueueEntry, QueueStore, QueueTake, ServiceLine};
@@ -37,7 +38,7 @@ impl QueueStore for SqlStore {
                 .await
                 .map_err(|err| {
                     write_error(err, |_| {
-                        "patient_id: the patient is already waiting in the queue".into()
+                        DomainError::conflict_on("patient_id", "the patient is already waiting in the queue")
                     })
                 })?;
             Ok(())

@@ -148,7 +148,10 @@ async fn a_grant_is_reviewed_once_and_only_within_its_organization(db: TestDb) {
         .store
         .review_break_glass(org.id, g.id, auditor.id, at(600), review)
         .await;
-    assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(DomainError::Conflict { .. })),
+        "{again:?}"
+    );
     assert!(
         db.store
             .list_break_glass(other.id, false)

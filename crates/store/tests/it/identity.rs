@@ -129,8 +129,8 @@ async fn a_duplicate_email_is_a_conflict_even_across_organizations_and_writes_no
         .create_user(&new, audit(AuditAction::UserCreate))
         .await
     {
-        Err(DomainError::Conflict(message)) => {
-            assert!(message.starts_with("email:"), "{message}");
+        Err(DomainError::Conflict { field, message }) => {
+            assert_eq!(field.as_deref(), Some("email"), "{message}");
             assert!(message.contains("same@example.org"), "{message}");
         }
         other => panic!("expected a conflict, got {other:?}"),

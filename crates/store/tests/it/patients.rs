@@ -58,8 +58,9 @@ async fn an_mrn_is_unique_within_an_organization_but_may_repeat_in_another(db: T
         .create_patient(&twin, audit(AuditAction::PatientCreate))
         .await
     {
-        Err(DomainError::Conflict(message)) => {
-            assert_eq!(message, "mrn: MRN X1 already exists in this organization")
+        Err(DomainError::Conflict { field, message }) => {
+            assert_eq!(field.as_deref(), Some("mrn"));
+            assert_eq!(message, "MRN X1 already exists in this organization")
         }
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -75,7 +76,7 @@ async fn an_mrn_is_unique_within_an_organization_but_may_repeat_in_another(db: T
         .update_patient(&second, audit(AuditAction::PatientUpdate))
         .await;
     assert!(
-        matches!(&refused, Err(DomainError::Conflict(m)) if m.starts_with("mrn:")),
+        matches!(&refused, Err(DomainError::Conflict { field: Some(f), .. }) if f == "mrn"),
         "{refused:?}"
     );
 

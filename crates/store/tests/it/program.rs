@@ -58,7 +58,7 @@ async fn a_program_is_written_whole_once_per_organization_and_tasks_change_by_co
         .create_program(&again, &[], &[], audit(AuditAction::ProgramChange))
         .await
         .unwrap_err();
-    assert!(matches!(err, domain::DomainError::Conflict(_)), "{err}");
+    assert!(matches!(err, domain::DomainError::Conflict { .. }), "{err}");
     assert_eq!(db.audit_seq().await, before);
     // Compare-and-set: a change made from a stale read writes nothing.
     let first = tasks[0].clone();

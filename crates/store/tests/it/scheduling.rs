@@ -679,7 +679,7 @@ async fn consent_documents_are_versioned_and_patient_consent_recorded_once(db: T
         db.store
             .publish_consent(&v2, audit(AuditAction::ConsentPublish))
             .await,
-        Err(DomainError::Conflict(_))
+        Err(DomainError::Conflict { .. })
     ));
     assert_eq!(db.store.consent_document(w.org.id).await.unwrap(), Some(v2));
     let p = &w.patients[0];
@@ -735,7 +735,7 @@ async fn the_queue_holds_one_waiting_entry_per_patient_and_is_taken_once(db: Tes
         db.store
             .join_queue(&entry(&w.patients[0], 11), audit(AuditAction::QueueJoin))
             .await,
-        Err(DomainError::Conflict(_))
+        Err(DomainError::Conflict { .. })
     ));
     let second = entry(&w.patients[1], 12);
     db.store
@@ -918,7 +918,7 @@ async fn templates_and_visit_types_round_trip(db: TestDb) {
     twin.id = VisitTypeId::new();
     assert!(matches!(
         db.store.create_visit_type(&twin, audit(AuditAction::VisitTypeCreate)).await,
-        Err(DomainError::Conflict(m)) if m.starts_with("name:")
+        Err(DomainError::Conflict { field: Some(f), .. }) if f == "name"
     ));
     let stored = db
         .store

@@ -133,7 +133,7 @@ async fn writing_a_course_enrols_its_roles_once_and_only_them(db: TestDb) {
         .create_course(&again, audit(AuditAction::CourseCreate))
         .await
         .unwrap_err();
-    assert!(matches!(err, domain::DomainError::Conflict(_)), "{err}");
+    assert!(matches!(err, domain::DomainError::Conflict { .. }), "{err}");
     assert_eq!(db.audit_seq().await, before);
     assert_eq!(db.store.list_courses(t.org).await.unwrap().len(), 1);
 }

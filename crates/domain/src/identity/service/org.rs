@@ -18,9 +18,10 @@ pub async fn create_org(ctx: Ctx<'_>, actor: &Actor, name: &str) -> DomainResult
     }
     let name = required_text("name", name, 200)?;
     if ctx.store.find_org_by_name(&name).await?.is_some() {
-        return Err(DomainError::Conflict(format!(
-            "name: an organization named '{name}' already exists"
-        )));
+        return Err(DomainError::conflict_on(
+            "name",
+            format!("an organization named '{name}' already exists"),
+        ));
     }
     let org = Organization {
         id: OrgId::new(),

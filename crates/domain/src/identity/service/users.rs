@@ -188,9 +188,10 @@ pub async fn create(
         .await?
         .is_some()
     {
-        return Err(DomainError::Conflict(format!(
-            "email: {email} is already registered"
-        )));
+        return Err(DomainError::conflict_on(
+            "email",
+            format!("{email} is already registered"),
+        ));
     }
     let user = User {
         id: UserId::new(),

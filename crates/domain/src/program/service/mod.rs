@@ -234,7 +234,7 @@ pub async fn update_task(
             .map(|t| t.title.as_str())
             .collect();
         if !waiting.is_empty() {
-            return Err(DomainError::Conflict(format!(
+            return Err(DomainError::conflict(format!(
                 "done tasks depend on this one: {}",
                 waiting.join(", ")
             )));
@@ -265,8 +265,8 @@ pub async fn update_task(
         .update_task(&task, existing.updated_at, audit)
         .await?
     {
-        return Err(DomainError::Conflict(
-            "the task changed meanwhile; reload it".into(),
+        return Err(DomainError::conflict(
+            "the task changed meanwhile; reload it",
         ));
     }
     Ok(task)

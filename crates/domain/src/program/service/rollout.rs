@@ -145,8 +145,8 @@ pub async fn set_readiness(
         .save_rollout(&rollout, current.stored_at, audit)
         .await?
     {
-        return Err(DomainError::Conflict(
-            "the site's rollout changed meanwhile; reload it".into(),
+        return Err(DomainError::conflict(
+            "the site's rollout changed meanwhile; reload it",
         ));
     }
     Ok(rollout)
@@ -195,8 +195,8 @@ pub async fn move_site(
         .save_rollout(&rollout, current.stored_at, audit)
         .await?
     {
-        return Err(DomainError::Conflict(
-            "the site's rollout changed meanwhile; reload it".into(),
+        return Err(DomainError::conflict(
+            "the site's rollout changed meanwhile; reload it",
         ));
     }
     Ok(SiteReadiness {
@@ -263,7 +263,7 @@ pub async fn evaluate_pilot(
     }
     let current = site_readiness(ctx, actor, site).await?;
     if current.rollout.stage != SiteStage::Pilot {
-        return Err(DomainError::Conflict(format!(
+        return Err(DomainError::conflict(format!(
             "only a site in pilot is evaluated; {} is {}",
             current.site.name,
             current.rollout.stage.label().to_lowercase()

@@ -278,8 +278,9 @@ async fn apply(
         after.end_at = end;
     }
     if !ctx.store.change_status(change).await? {
-        return Err(DomainError::Conflict(
-            "status: the appointment was changed by someone else meanwhile; reload it and try again".into(),
+        return Err(DomainError::conflict_on(
+            "status",
+            "the appointment was changed by someone else meanwhile; reload it and try again",
         ));
     }
     Ok(after)

@@ -81,8 +81,9 @@ pub async fn join(ctx: Ctx<'_>, actor: &Actor, input: &JoinQueueInput) -> Domain
     if let Some(existing) = ctx.store.latest_queue_entry(org, patient.id).await?
         && existing.status == QueueStatus::Waiting
     {
-        return Err(DomainError::Conflict(
-            "patient_id: the patient is already waiting in the queue".into(),
+        return Err(DomainError::conflict_on(
+            "patient_id",
+            "the patient is already waiting in the queue",
         ));
     }
     // Telehealth consent is needed before a clinician can take the patient.
@@ -272,8 +273,9 @@ pub async fn leave(ctx: Ctx<'_>, actor: &Actor, id: QueueEntryId) -> DomainResul
         .resource(e.id)
         .patient(e.patient_id);
     if !ctx.store.leave_queue(org, id, audit).await? {
-        return Err(DomainError::Conflict(
-            "status: the patient is no longer waiting in the queue".into(),
+        return Err(DomainError::conflict_on(
+            "status",
+            "the patient is no longer waiting in the queue",
         ));
     }
     Ok(QueueEntry {

@@ -101,8 +101,9 @@ pub async fn acknowledge(ctx: Ctx<'_>, actor: &Actor, id: EscalationId) -> Domai
         .acknowledge_escalation(org, id, me, ctx.clock.now(), record)
         .await?
     {
-        return Err(DomainError::Conflict(
-            "alert: someone acknowledged it already".into(),
+        return Err(DomainError::conflict_on(
+            "alert",
+            "someone acknowledged it already",
         ));
     }
     Ok(())

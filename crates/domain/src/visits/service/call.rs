@@ -136,8 +136,9 @@ async fn change(
         }],
     };
     if !ctx.store.change_visit(change).await? {
-        return Err(DomainError::Conflict(
-            "state: the visit changed meanwhile; reload it".into(),
+        return Err(DomainError::conflict_on(
+            "state",
+            "the visit changed meanwhile; reload it",
         ));
     }
     let after = ctx

@@ -159,8 +159,9 @@ pub async fn check_in(
     };
     let opened = log(ctx, actor.audit_actor(), a.id, "checked_in", None);
     if !ctx.store.open_visit(change, &visit, opened).await? {
-        return Err(DomainError::Conflict(
-            "status: the appointment was changed by someone else meanwhile; reload it and try again".into(),
+        return Err(DomainError::conflict_on(
+            "status",
+            "the appointment was changed by someone else meanwhile; reload it and try again",
         ));
     }
     ctx.notifier.visit_changed(&visit);

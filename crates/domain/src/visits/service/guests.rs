@@ -238,8 +238,9 @@ pub async fn admit(
         format!("{} admitted ({})", found.relation.as_str(), found.id),
     );
     if !ctx.store.admit_guest(v.org_id, invite, now, record).await? {
-        return Err(DomainError::Conflict(
-            "invite: the guest is in the call already".into(),
+        return Err(DomainError::conflict_on(
+            "invite",
+            "the guest is in the call already",
         ));
     }
     ctx.store

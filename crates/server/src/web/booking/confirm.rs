@@ -266,14 +266,7 @@ fn refusal(err: DomainError, staff: bool) -> Result<Refusal, PageError> {
             missing_consent(&mut errors, staff);
             Ok(Refusal::Form(errors))
         }
-        err @ (DomainError::SlotTaken
-        | DomainError::SlotNotBookable(_)
-        | DomainError::PatientDoubleBooked
-        | DomainError::ClinicianBusy
-        | DomainError::ClinicianNotLicensed { .. }
-        | DomainError::ClinicianNotCertified) => {
-            Ok(Refusal::TimeGone(capitalise(&err.to_string())))
-        }
+        err if err.refuses_the_time() => Ok(Refusal::TimeGone(capitalise(&err.to_string()))),
         other => FormErrors::from_domain(other, &CONFIRM_LABELS).map(Refusal::Form),
     }
 }
