@@ -284,6 +284,7 @@ async fn book_soon(
             min_minutes: Some(ON_CALL_MINUTES),
             clinician_id: Some(clinician.id),
             site_id: None,
+            slot_id: None,
             licensed_in: None,
             language: None,
             open_only: true,

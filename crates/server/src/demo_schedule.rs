@@ -251,6 +251,7 @@ async fn book_upcoming(
         min_minutes: Some(20),
         clinician_id: None,
         site_id: None,
+        slot_id: None,
         licensed_in: None,
         language: None,
         open_only: true,

@@ -32,6 +32,8 @@ pub struct SlotQuery {
     pub min_minutes: Option<i64>,
     pub clinician_id: Option<UserId>,
     pub site_id: Option<SiteId>,
+    /// Only this slot (the confirm page reading the one slot picked, with the same criteria).
+    pub slot_id: Option<SlotId>,
     /// Only clinicians holding a license in this state that is still valid on this date. The
     /// exact rule (valid on each slot's own date) is applied by the domain afterwards.
     pub licensed_in: Option<(UsState, Date)>,

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use jiff::SignedDuration;
 use serde::Deserialize;
 
@@ -23,7 +22,7 @@ use super::appointment_view::{
     status_label,
 };
 use super::consent::{ConsentBox, accepted_version, consent_box, missing_consent};
-use super::form::{Field, FormData, FormErrors, PageQuery, Radios, Select};
+use super::form::{Field, FormData, FormErrors, Outcome, PageQuery, Radios, Select};
 use super::page::{PageError, PageResult, ok, render, see_other, status_of};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
@@ -223,17 +222,19 @@ fn parse_id(raw: &str) -> Result<AppointmentId, PageError> {
     raw.parse().map_err(|_| PageError::NotFound)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn show_page(
     state: &AppState,
     me: &SignedIn,
     id: AppointmentId,
     back: Option<String>,
-    entered: &Entered,
-    errors: FormErrors,
-    done: Option<&str>,
-    status: StatusCode,
+    outcome: Outcome<'_, Entered>,
 ) -> PageResult {
+    let Outcome {
+        entered,
+        errors,
+        done,
+        status,
+    } = outcome;
     let actor = &me.actor;
     let ctx = state.ctx();
     let (a, events) = appointments::get(ctx, actor, id).await?;
@@ -525,17 +526,9 @@ pub async fn show(
     PageQuery(params): PageQuery<ShowParams>,
 ) -> PageResult {
     let id = parse_id(&raw)?;
-    show_page(
-        &state,
-        &me,
-        id,
-        params.back,
-        &Entered::default(),
-        FormErrors::default(),
-        params.done.as_deref(),
-        StatusCode::OK,
-    )
-    .await
+    let blank = Entered::default();
+    let outcome = Outcome::fresh(&blank, params.done.as_deref());
+    show_page(&state, &me, id, params.back, outcome).await
 }
 
 const LABELS: [(&str, &str); 3] = [
@@ -580,7 +573,14 @@ async fn refused(
         consent: accepted_version(form).is_some(),
     };
     let back = return_address(form.get("back"))?;
-    show_page(state, me, id, back, &entered, errors, None, status).await
+    show_page(
+        state,
+        me,
+        id,
+        back,
+        Outcome::refused(&entered, errors, status),
+    )
+    .await
 }
 
 /// One step's handler: check the token, run the step, then go back or show what went wrong.

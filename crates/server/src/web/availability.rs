@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
 use jiff::SignedDuration;
 use serde::Deserialize;
 
@@ -20,7 +19,7 @@ use crate::auth::actor::SignedIn;
 use crate::state::AppState;
 
 use super::appointment_view::{AppointmentSummary, Directory};
-use super::form::{Checkboxes, Field, FormData, FormErrors, PageQuery, Radios, Select};
+use super::form::{Checkboxes, Field, FormData, FormErrors, Outcome, PageQuery, Radios, Select};
 use super::page::{PageError, PageResult, href, render};
 use super::session::PageUser;
 use super::shell::{Section, Shell};
@@ -255,17 +254,19 @@ async fn affected_by(
     Ok(found.iter().map(|a| dir.summary(a)).collect())
 }
 
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn availability_page(
     state: &AppState,
     me: &SignedIn,
     clinician: Option<UserId>,
     leave: Option<&str>,
-    entered: &FormData,
-    errors: FormErrors,
-    done: Option<&str>,
-    status: StatusCode,
+    outcome: Outcome<'_, FormData>,
 ) -> PageResult {
+    let Outcome {
+        entered,
+        errors,
+        done,
+        status,
+    } = outcome;
     let actor = &me.actor;
     let ctx = state.ctx();
     let dir = Directory::load(state, actor).await?;
@@ -471,15 +472,6 @@ pub async fn show(
     let clinician = clinician_named(&me, params.clinician.as_deref())?;
     let today = when::date_at(state.clock.now(), &jiff::tz::TimeZone::UTC);
     let entered = FormData::from_pairs(&defaults(today));
-    availability_page(
-        &state,
-        &me,
-        clinician,
-        params.leave.as_deref(),
-        &entered,
-        FormErrors::default(),
-        params.done.as_deref(),
-        StatusCode::OK,
-    )
-    .await
+    let outcome = Outcome::fresh(&entered, params.done.as_deref());
+    availability_page(&state, &me, clinician, params.leave.as_deref(), outcome).await
 }

@@ -14,7 +14,7 @@ use domain::{DomainError, FieldError};
 use crate::state::AppState;
 
 use super::availability::{EXCEPTION_LABELS, HOURS_LABELS, availability_page, defaults};
-use super::form::{FormData, FormErrors};
+use super::form::{FormData, FormErrors, Outcome};
 use super::page::{PageError, PageResult, href, see_other};
 use super::session::{PageUser, check_csrf};
 use super::when;
@@ -108,10 +108,7 @@ pub async fn add_hours(
         &me,
         Some(clinician),
         None,
-        &entered,
-        errors,
-        None,
-        status,
+        Outcome::refused(&entered, errors, status),
     )
     .await
 }
@@ -145,10 +142,7 @@ pub async fn end_hours(
                 &me,
                 Some(clinician),
                 None,
-                &entered,
-                errors,
-                None,
-                status,
+                Outcome::refused(&entered, errors, status),
             )
             .await
         }
@@ -240,10 +234,7 @@ pub async fn add_exception(
         &me,
         Some(clinician),
         None,
-        &entered,
-        errors,
-        None,
-        status,
+        Outcome::refused(&entered, errors, status),
     )
     .await
 }

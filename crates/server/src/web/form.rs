@@ -126,6 +126,35 @@ pub struct ErrorItem {
     pub message: String,
 }
 
+/// How a page with a form is shown: fresh (perhaps after a redirect saying what was done), or
+/// back with what was typed, what was wrong and the status the error table gives it.
+pub struct Outcome<'a, E> {
+    pub entered: &'a E,
+    pub errors: FormErrors,
+    pub done: Option<&'a str>,
+    pub status: StatusCode,
+}
+
+impl<'a, E> Outcome<'a, E> {
+    pub fn fresh(entered: &'a E, done: Option<&'a str>) -> Self {
+        Self {
+            entered,
+            errors: FormErrors::default(),
+            done,
+            status: StatusCode::OK,
+        }
+    }
+
+    pub fn refused(entered: &'a E, errors: FormErrors, status: StatusCode) -> Self {
+        Self {
+            entered,
+            errors,
+            done: None,
+            status,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct FormErrors {
     pub items: Vec<ErrorItem>,

@@ -305,17 +305,27 @@ async fn context(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the form shows when it comes back refused: what was typed, and what was wrong.
+#[derive(Default)]
+struct Typed<'a> {
+    values: Option<NoteInput>,
+    errors: FormErrors,
+    addendum: &'a str,
+}
+
 fn page(
     me: &crate::auth::actor::SignedIn,
     id: AppointmentId,
     cx: Context,
     view: Option<&NoteView>,
-    values: Option<NoteInput>,
-    errors: FormErrors,
+    typed: Typed<'_>,
     params: &NoteParams,
-    addendum_text: &str,
 ) -> NotePage {
+    let Typed {
+        values,
+        errors,
+        addendum: addendum_text,
+    } = typed;
     let note = view.map(|v| &v.note);
     let template = note.map_or(NoteTemplate::Soap, |n| n.template);
     let values = values.or_else(|| note.map(input_of)).unwrap_or_default();
@@ -556,10 +566,8 @@ pub async fn show(
         id,
         cx,
         view.as_ref(),
-        None,
-        FormErrors::default(),
+        Typed::default(),
         &params,
-        "",
     )))
 }
 
@@ -589,16 +597,12 @@ async fn refused(
     let id = view.note.appointment_id;
     let (errors, status) = FormErrors::refusal(err, LABELS)?;
     let cx = context(state, me, id).await?;
-    let page = page(
-        me,
-        id,
-        cx,
-        Some(&view),
+    let typed = Typed {
         values,
         errors,
-        &NoteParams::default(),
         addendum,
-    );
+    };
+    let page = page(me, id, cx, Some(&view), typed, &NoteParams::default());
     Ok(render(status, &page))
 }
 

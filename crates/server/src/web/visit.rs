@@ -28,7 +28,7 @@ use crate::signaling::connection::GUEST_COOKIE;
 use crate::state::AppState;
 
 use super::appointment_view::state_label;
-use super::form::{Field, FormData, FormErrors, PageQuery, Radios, Select};
+use super::form::{Field, FormData, FormErrors, Outcome, PageQuery, Radios, Select};
 use super::page::{PageError, PageResult, render, see_other};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
@@ -253,17 +253,19 @@ impl Entered {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn show_page(
     state: &AppState,
     viewer: &Viewer,
     id: AppointmentId,
-    done: Option<&str>,
-    entered: &Entered,
-    errors: FormErrors,
     new_link: Option<NewLink>,
-    status: StatusCode,
+    outcome: Outcome<'_, Entered>,
 ) -> PageResult {
+    let Outcome {
+        entered,
+        errors,
+        done,
+        status,
+    } = outcome;
     let ctx = state.ctx();
     let who = viewer.who();
     let pass = room::join(ctx, &who, id).await?;
@@ -410,17 +412,9 @@ pub async fn show(
     PageQuery(params): PageQuery<ShowParams>,
 ) -> PageResult {
     let id = parse_id(&raw)?;
-    show_page(
-        &state,
-        &viewer,
-        id,
-        params.done.as_deref(),
-        &Entered::blank(),
-        FormErrors::default(),
-        None,
-        StatusCode::OK,
-    )
-    .await
+    let blank = Entered::blank();
+    let outcome = Outcome::fresh(&blank, params.done.as_deref());
+    show_page(&state, &viewer, id, None, outcome).await
 }
 
 const LABELS: [(&str, &str); 5] = [
@@ -439,28 +433,10 @@ async fn refused(
     form: &FormData,
     err: DomainError,
 ) -> PageResult {
-    let (errors, status) = match err {
-        err @ (DomainError::InvalidTransition { .. } | DomainError::ClinicianNotCertified) => {
-            let mut errors = FormErrors::default();
-            errors.form(super::page::capitalise(&err.to_string()));
-            (errors, StatusCode::CONFLICT)
-        }
-        other => (
-            FormErrors::from_domain(other, &LABELS)?,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-    };
-    show_page(
-        state,
-        &Viewer::Member(Box::new(me)),
-        id,
-        None,
-        &Entered::from_form(form),
-        errors,
-        None,
-        status,
-    )
-    .await
+    let (errors, status) = FormErrors::refusal(err, &LABELS)?;
+    let entered = Entered::from_form(form);
+    let outcome = Outcome::refused(&entered, errors, status);
+    show_page(state, &Viewer::Member(Box::new(me)), id, None, outcome).await
 }
 
 /// `POST /visits/{id}/admit`: the clinician lets the waiting patient in and goes to the call.
@@ -540,15 +516,17 @@ pub async fn invite(
         link,
         emailed: delivery == domain::visits::InviteDelivery::Emailed,
     };
+    let blank = Entered::blank();
+    let outcome = Outcome {
+        status: StatusCode::CREATED,
+        ..Outcome::fresh(&blank, None)
+    };
     show_page(
         &state,
         &Viewer::Member(Box::new(me)),
         id,
-        None,
-        &Entered::blank(),
-        FormErrors::default(),
         Some(new_link),
-        StatusCode::CREATED,
+        outcome,
     )
     .await
 }

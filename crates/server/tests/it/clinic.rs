@@ -146,6 +146,7 @@ impl TestApp {
             min_minutes: None,
             clinician_id: Some(clinician),
             site_id: None,
+            slot_id: None,
             licensed_in: None,
             language: None,
             open_only: true,

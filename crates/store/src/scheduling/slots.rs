@@ -124,6 +124,9 @@ impl SlotStore for SqlStore {
         if let Some(c) = q.clinician_id {
             f.push("s.clinician_id = ?", Arg::Text(c.to_string()));
         }
+        if let Some(slot) = q.slot_id {
+            f.push("s.id = ?", Arg::Text(slot.to_string()));
+        }
         if let Some(site) = q.site_id {
             f.push("s.site_id = ?", Arg::Text(site.to_string()));
         }

@@ -362,6 +362,7 @@ async fn search(db: &TestDb, w: &World, tweak: impl FnOnce(&mut SlotQuery)) -> V
         min_minutes: None,
         clinician_id: None,
         site_id: None,
+        slot_id: None,
         licensed_in: None,
         language: None,
         open_only: true,

@@ -130,6 +130,7 @@ async fn on_duty(
         min_minutes: None,
         clinician_id: None,
         site_id: None,
+        slot_id: None,
         licensed_in: None,
         language: None,
         open_only: false,

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 
 use domain::DomainError;
 use domain::identity::Role;
-use domain::ids::AppointmentId;
+use domain::ids::{AppointmentId, SlotId};
 use domain::scheduling::service::booking::{
     self, BookingInput, OpenSlot, RescheduleInput, SlotSearchInput,
 };
@@ -59,10 +59,9 @@ async fn find_slot(
     me: &SignedIn,
     choice: &Choice,
 ) -> Result<Option<OpenSlot>, PageError> {
-    let wanted = text(&choice.slot);
-    if wanted.is_empty() {
+    let Ok(wanted) = text(&choice.slot).trim().parse::<SlotId>() else {
         return Ok(None);
-    }
+    };
     let input = SlotSearchInput {
         visit_type_id: choice.visit_type_id.clone(),
         patient_state: choice.patient_state.clone(),
@@ -70,11 +69,10 @@ async fn find_slot(
         to: choice.day.clone(),
         site_id: choice.site.clone(),
         clinician_id: choice.clinician.clone(),
-        limit: Some(500),
         ..SlotSearchInput::default()
     };
-    match booking::search(state.ctx(), &me.actor, &input).await {
-        Ok(found) => Ok(found.into_iter().find(|o| o.slot.id.to_string() == wanted)),
+    match booking::open_slot(state.ctx(), &me.actor, &input, wanted).await {
+        Ok(found) => Ok(found),
         // A day now past, or criteria edited by hand: the slot cannot be offered.
         Err(DomainError::Invalid(_)) => Ok(None),
         Err(other) => Err(other.into()),

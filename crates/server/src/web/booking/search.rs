@@ -155,8 +155,11 @@ pub async fn search(
     if !searched && !first_visit && who.moving.is_none() {
         errors.field("visit_type_id", "Choose the type of visit.");
     }
-    let mut days = Vec::new();
-    let mut count = 0;
+    let mut found = Found {
+        searched,
+        days: Vec::new(),
+        count: 0,
+    };
     if searched {
         let input = SlotSearchInput {
             visit_type_id: choice.visit_type_id.clone(),
@@ -168,9 +171,9 @@ pub async fn search(
             ..SlotSearchInput::default()
         };
         match booking::search(state.ctx(), actor, &input).await {
-            Ok(found) => {
-                count = found.len();
-                days = group_by_day(&found, &choice, &dir);
+            Ok(open) => {
+                found.count = open.len();
+                found.days = group_by_day(&open, &choice, &dir);
             }
             Err(err) => errors = FormErrors::from_domain(err, &SEARCH_LABELS)?,
         }
@@ -180,9 +183,7 @@ pub async fn search(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let page = search_page(
-        &me, &who, &dir, &choice, &languages, errors, searched, days, count,
-    );
+    let page = search_page(&me, &who, &dir, &choice, &languages, errors, found);
     Ok(render(status, &page))
 }
 
@@ -198,7 +199,13 @@ fn spoken_languages(dir: &Directory) -> Vec<String> {
     all
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What a search found: whether one ran, the open times by day, and how many.
+struct Found {
+    searched: bool,
+    days: Vec<DayGroup>,
+    count: usize,
+}
+
 fn search_page(
     me: &SignedIn,
     who: &Subject,
@@ -206,10 +213,13 @@ fn search_page(
     choice: &Choice,
     languages: &[String],
     errors: FormErrors,
-    searched: bool,
-    days: Vec<DayGroup>,
-    count: usize,
+    found: Found,
 ) -> SearchPage {
+    let Found {
+        searched,
+        days,
+        count,
+    } = found;
     let name = who.patient.full_name();
     let (heading, intro) = match (&who.moving, who.by_staff) {
         (Some(a), _) => (

@@ -26,7 +26,7 @@ use crate::scheduling::{
 
 mod search;
 
-pub use search::{MAX_SEARCH_DAYS, OpenSlot, SlotSearchInput, search};
+pub use search::{MAX_SEARCH_DAYS, OpenSlot, SlotSearchInput, open_slot, search};
 
 fn parse_id<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> DomainResult<T> {
     raw.trim()

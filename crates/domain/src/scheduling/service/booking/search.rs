@@ -13,7 +13,7 @@ use crate::access::{self, Actor, Permission};
 use crate::compliance::check_clinician_licensed_in;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, Site, UsState, User};
-use crate::ids::{OrgId, SiteId, UserId};
+use crate::ids::{OrgId, SiteId, SlotId, UserId};
 use crate::scheduling::{ServiceLine, Slot, SlotQuery};
 
 /// What a slot search asks for; every field may be left out.
@@ -62,6 +62,29 @@ pub async fn search(
     ctx: Ctx<'_>,
     actor: &Actor,
     input: &SlotSearchInput,
+) -> DomainResult<Vec<OpenSlot>> {
+    find(ctx, actor, input, None).await
+}
+
+/// The one slot picked from a search, if it is still open to the actor under the same
+/// criteria (the confirm page reads it again rather than trusting the form).
+pub async fn open_slot(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    input: &SlotSearchInput,
+    slot_id: SlotId,
+) -> DomainResult<Option<OpenSlot>> {
+    Ok(find(ctx, actor, input, Some(slot_id))
+        .await?
+        .into_iter()
+        .next())
+}
+
+async fn find(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    input: &SlotSearchInput,
+    slot_id: Option<SlotId>,
 ) -> DomainResult<Vec<OpenSlot>> {
     let org = actor.org()?;
     access::require(actor, Permission::SearchSlots)?;
@@ -135,7 +158,11 @@ pub async fn search(
         ))
         .unwrap_or(now),
     );
-    let limit = input.limit.unwrap_or(100).clamp(1, 500);
+    let limit = if slot_id.is_some() {
+        1
+    } else {
+        input.limit.unwrap_or(100).clamp(1, 500)
+    };
     let query = SlotQuery {
         from: start,
         to: end,
@@ -143,6 +170,7 @@ pub async fn search(
         min_minutes: visit_type.as_ref().map(|v| v.duration_minutes),
         clinician_id,
         site_id,
+        slot_id,
         licensed_in: patient_state.map(|s| (s, from)),
         language,
         open_only: true,
