@@ -106,7 +106,8 @@ on_both_backends!(
 
         // The old form posted again changes nothing.
         let again = b.post(&save, &signing).await;
-        assert_eq!(again.status, 422);
+        // The note as it is now refuses it: 409, as the JSON API answers the same refusal.
+        assert_eq!(again.status, 409);
         assert!(again.body.contains("is signed and cannot be changed"));
         let addendum = b
             .post(
