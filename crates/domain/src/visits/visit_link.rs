@@ -11,7 +11,7 @@ use crate::access::{Actor, Principal};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Email, Role};
 use crate::ids::{AppointmentId, OrgId, PatientId, UserId, VisitLinkId};
-use crate::scheduling::{Appointment, AppointmentStatus};
+use crate::scheduling::{Appointment, AppointmentStatus, Modality};
 use crate::visits::InviteDelivery;
 
 /// A link (and the session it opened) works until this long after the visit's planned end, so a
@@ -64,10 +64,10 @@ pub fn link_expiry(a: &Appointment) -> Timestamp {
 /// A link may be sent for a video (or audio) visit that has not ended, been cancelled or missed,
 /// and whose time is not long past.
 pub fn check_may_issue(a: &Appointment, now: Timestamp) -> DomainResult<()> {
-    if !a.modality.is_virtual() {
+    if !a.modality.is_virtual() || a.modality == Modality::AsyncEVisit {
         return Err(DomainError::invalid(
             "appointment",
-            "this is an in-person visit: a join link is only for video visits",
+            "this is not a video or phone visit: a join link is only for those",
         ));
     }
     match a.status {
@@ -148,7 +148,7 @@ mod tests {
     use super::*;
     use crate::access::{self, Permission};
     use crate::ids::{SiteId, VisitTypeId};
-    use crate::scheduling::{Modality, ServiceLine};
+    use crate::scheduling::ServiceLine;
 
     fn t(minutes: i64) -> Timestamp {
         Timestamp::UNIX_EPOCH + SignedDuration::from_mins(minutes)
@@ -255,8 +255,10 @@ mod tests {
                 "{status:?}: {refused:?}"
             );
         }
-        let in_person = check_may_issue(&appointment(AppointmentStatus::Booked, Modality::InPerson), now);
-        assert!(matches!(in_person, Err(DomainError::Invalid(e)) if e.message.contains("in-person")));
+        for modality in [Modality::InPerson, Modality::AsyncEVisit] {
+            let refused = check_may_issue(&appointment(AppointmentStatus::Booked, modality), now);
+            assert!(matches!(refused, Err(DomainError::Invalid(e)) if e.message.contains("not a video")));
+        }
         let past = check_may_issue(&appointment(AppointmentStatus::Booked, Modality::Video), t(680));
         assert!(matches!(past, Err(DomainError::Invalid(e)) if e.message.contains("passed")));
     }

@@ -144,12 +144,12 @@ pub async fn open(ctx: Ctx<'_>, token_hash: &str, session_hash: &str) -> DomainR
     })
 }
 
-/// The actor behind a link's session, for appointment `id` only: `None` when the session is
-/// unknown, expired or replaced; "not found" when it belongs to another visit.
+/// The link behind a session and its actor (the patient, on that link's appointment only):
+/// `None` when the session is unknown, expired or replaced. Front doors also check the
+/// appointment they are asked for with [`bound_to`]; the domain's `may_see` refuses any other.
 pub async fn session_actor(
     ctx: Ctx<'_>,
     session_hash: &str,
-    id: AppointmentId,
     source_ip: Option<String>,
 ) -> DomainResult<Option<(VisitLink, Actor)>> {
     let Some(link) = ctx.store.visit_link_by_session(session_hash).await? else {
@@ -158,9 +158,13 @@ pub async fn session_actor(
     if !session_valid(&link, ctx.clock.now()) {
         return Ok(None);
     }
-    check_bound(&link, id)?;
     let actor = link_actor(&link, source_ip);
     Ok(Some((link, actor)))
+}
+
+/// Refuses a link's session on any appointment but its own ("not found").
+pub fn bound_to(link: &VisitLink, id: AppointmentId) -> DomainResult<()> {
+    check_bound(link, id)
 }
 
 /// An appointment's links with where each stands, for the staff who may send one.
