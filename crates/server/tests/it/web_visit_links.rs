@@ -402,3 +402,87 @@ on_both_backends!(
         assert!(!page.body.contains("/join-link\""), "{}", page.body);
     }
 );
+
+on_both_backends!(
+    the_patient_by_join_link_is_in_the_live_room_of_that_visit_only_and_is_let_into_the_call,
+    |app: TestApp| async move {
+        let d = desk(&app).await;
+        let visit = book(&app, &d, 0).await;
+        let other = book(&app, &d, 60).await;
+        open_check_in(&app, &d);
+        let front = browser_for(&app, &d.desk).await;
+        let (link, _) = send(&front, &visit, "").await;
+        let path = path_of(&link);
+        // The patient's browser opens the link; its session cookie is what the live page sends.
+        let session = server::auth::secrets::random_token();
+        domain::visits::service::visit_link::open(
+            app.state.ctx(),
+            &sha256_hex(path.trim_start_matches("/v/")),
+            &sha256_hex(&session),
+        )
+        .await
+        .unwrap();
+        let cookie = format!("telemed_visit={session}");
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("cookie", cookie.parse().unwrap());
+        let patient = Browser {
+            client: reqwest::Client::builder()
+                .default_headers(headers)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: format!("http://{}", app.addr),
+        };
+        let check_in_path = format!("/visits/{}/check-in", visit.id);
+        let form = patient.get(&check_in_path).await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let done = patient
+            .post(
+                &check_in_path,
+                &[
+                    ("csrf", &form.csrf()),
+                    ("patient_state", "NY"),
+                    ("location", "home, 12 Elm Street, Albany"),
+                ],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        // A wrong token is refused like any forged form.
+        let forged = patient
+            .post(
+                &check_in_path,
+                &[("csrf", "forged"), ("patient_state", "NY"), ("location", "x")],
+            )
+            .await;
+        assert_ne!(forged.status, StatusCode::SEE_OTHER);
+
+        let mut live = crate::visits::Live::open(&app, &cookie, &visit.id.to_string())
+            .await
+            .unwrap();
+        let hello = live.next("welcome").await;
+        assert_eq!(hello["you"]["role"], "patient");
+        assert_eq!(hello["you"]["name"], d.patient.full_name().as_str());
+        let waiting = live.next("state").await;
+        assert_eq!(waiting["admitted"], false);
+        assert_eq!(
+            crate::visits::Live::open(&app, &cookie, &other.id.to_string())
+                .await
+                .err(),
+            Some(404),
+            "the link's session opens no other visit's room"
+        );
+
+        // The clinician lets the patient in from the visit's page.
+        let clinician = browser_for(&app, &d.clinic.clinician).await;
+        let page = clinician.get(&format!("/visits/{}", visit.id)).await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        let admitted = clinician
+            .post(
+                &format!("/visits/{}/admit", visit.id),
+                &[("csrf", &page.csrf())],
+            )
+            .await;
+        assert_eq!(admitted.status, StatusCode::SEE_OTHER, "{}", admitted.body);
+        live.next_where("state", |s| s["admitted"] == true).await;
+    }
+);
