@@ -176,7 +176,10 @@ fn print_linked(linked: Option<&crate::demo_link::LinkedVisit>, url: &str) {
         visit.clinician_name,
         visit.site_name
     );
-    say!("  join link (no sign-up; works once, open it in a private window): {url}{}", visit.path);
+    say!(
+        "  join link (no sign-up; works once, open it in a private window): {url}{}",
+        visit.path
+    );
 }
 
 /// Says which video visits are about to start, and how to reach their waiting room.

@@ -179,7 +179,16 @@ pub async fn ensure_for(
     let s = setting(state, org).await?;
     let able = able_clinicians(state, patient, &s.clinicians).await?;
     for latest in [SOON_MINUTES, LATER_MINUTES] {
-        let booked = book_soon(state, &s.operator, patient, s.video, &able, &s.sites, latest).await?;
+        let booked = book_soon(
+            state,
+            &s.operator,
+            patient,
+            s.video,
+            &able,
+            &s.sites,
+            latest,
+        )
+        .await?;
         if booked.is_some() {
             return Ok(booked);
         }

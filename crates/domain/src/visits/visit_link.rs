@@ -227,9 +227,15 @@ mod tests {
             check_usable(&replaced, t(4)),
             Err(DomainError::InviteUnusable(m)) if m.contains("replaced")
         ));
-        assert!(!session_valid(&replaced, t(4)), "replacing ends the session");
+        assert!(
+            !session_valid(&replaced, t(4)),
+            "replacing ends the session"
+        );
         assert!(!session_valid(&used, t(680)), "the session expires with it");
-        assert!(!session_valid(&link_for(&a), t(2)), "an unopened link holds no session");
+        assert!(
+            !session_valid(&link_for(&a), t(2)),
+            "an unopened link holds no session"
+        );
     }
 
     #[test]
@@ -243,7 +249,13 @@ mod tests {
         ] {
             assert!(check_may_issue(&appointment(status, Modality::Video), now).is_ok());
         }
-        assert!(check_may_issue(&appointment(AppointmentStatus::Booked, Modality::AudioOnly), now).is_ok());
+        assert!(
+            check_may_issue(
+                &appointment(AppointmentStatus::Booked, Modality::AudioOnly),
+                now
+            )
+            .is_ok()
+        );
         for status in [
             AppointmentStatus::Completed,
             AppointmentStatus::Cancelled,
@@ -257,9 +269,14 @@ mod tests {
         }
         for modality in [Modality::InPerson, Modality::AsyncEVisit] {
             let refused = check_may_issue(&appointment(AppointmentStatus::Booked, modality), now);
-            assert!(matches!(refused, Err(DomainError::Invalid(e)) if e.message.contains("not a video")));
+            assert!(
+                matches!(refused, Err(DomainError::Invalid(e)) if e.message.contains("not a video"))
+            );
         }
-        let past = check_may_issue(&appointment(AppointmentStatus::Booked, Modality::Video), t(680));
+        let past = check_may_issue(
+            &appointment(AppointmentStatus::Booked, Modality::Video),
+            t(680),
+        );
         assert!(matches!(past, Err(DomainError::Invalid(e)) if e.message.contains("passed")));
     }
 
@@ -284,7 +301,9 @@ mod tests {
         ] {
             assert!(access::require(&actor, p).is_err(), "{p:?}");
         }
-        assert!(crate::scheduling::service::appointments::may_see(&actor, &a));
+        assert!(crate::scheduling::service::appointments::may_see(
+            &actor, &a
+        ));
         let other = Appointment {
             id: AppointmentId::new(),
             ..a.clone()

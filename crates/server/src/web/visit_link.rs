@@ -41,8 +41,7 @@ pub struct Linked {
 /// The join link session of a request: `None` without the cookie; the "link no longer works"
 /// page when the cookie's session expired or a newer link replaced it.
 pub async fn linked(parts: &Parts, state: &AppState) -> Result<Option<Linked>, Response> {
-    let Some(token) = crate::auth::sessions::cookie_value(&parts.headers, VISIT_LINK_COOKIE)
-    else {
+    let Some(token) = crate::auth::sessions::cookie_value(&parts.headers, VISIT_LINK_COOKIE) else {
         return Ok(None);
     };
     match visit_link::session_actor(state.ctx(), &sha256_hex(&token), client_ip(parts)).await {
@@ -227,7 +226,16 @@ pub async fn form(
     Path(raw): Path<String>,
 ) -> PageResult {
     let id = parse_id(&raw)?;
-    send_page(&state, &me, id, "", FormErrors::default(), None, StatusCode::OK).await
+    send_page(
+        &state,
+        &me,
+        id,
+        "",
+        FormErrors::default(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /appointments/{id}/join-link`: makes a new link (replacing earlier ones), emails it

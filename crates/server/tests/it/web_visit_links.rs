@@ -169,8 +169,14 @@ on_both_backends!(
         open_check_in(&app, &d);
         let front = browser_for(&app, &d.desk).await;
         let (link, sent) = send(&front, &visit, "ada.patient@example.org").await;
-        assert!(sent.body.contains("We emailed it to ada.patient@example.org"));
-        assert!(sent.body.contains("id=\"visit-link-sms\""), "a text message ready to send");
+        assert!(
+            sent.body
+                .contains("We emailed it to ada.patient@example.org")
+        );
+        assert!(
+            sent.body.contains("id=\"visit-link-sms\""),
+            "a text message ready to send"
+        );
         assert!(link.starts_with(&format!("{PUBLIC}/v/")), "{link}");
 
         // The email arrives, with the link.
@@ -203,7 +209,9 @@ on_both_backends!(
         assert_eq!(issued.len(), 1);
         assert_eq!(issued[0].entry.patient_id, Some(d.patient.id));
         assert_eq!(issued[0].entry.resource_id, Some(visit.id.to_string()));
-        assert!(matches!(issued[0].entry.actor, AuditActor::User { id, .. } if id == d.desk.user.id));
+        assert!(
+            matches!(issued[0].entry.actor, AuditActor::User { id, .. } if id == d.desk.user.id)
+        );
 
         // The patient follows it: check-in with no sign-up, then the waiting room.
         let patient = anonymous(&app);
@@ -214,7 +222,10 @@ on_both_backends!(
         assert_eq!(check_in.status, 200, "{}", check_in.body);
         check_in.assert_no_inline_code();
         assert!(check_in.body.contains("Check in for your video visit"));
-        assert!(!check_in.body.contains("class=\"nav\""), "no portal around it");
+        assert!(
+            !check_in.body.contains("class=\"nav\""),
+            "no portal around it"
+        );
         assert!(!check_in.body.contains("Back to the appointment"));
         let done = patient
             .post(
@@ -232,7 +243,10 @@ on_both_backends!(
         let room = patient.follow(&done).await;
         assert_eq!(room.status, 200, "{}", room.body);
         assert!(room.body.contains("You are checked in"), "{}", room.body);
-        assert!(room.body.contains(&d.patient.full_name()), "joined as the patient");
+        assert!(
+            room.body.contains(&d.patient.full_name()),
+            "joined as the patient"
+        );
         let stored_visit = app
             .store()
             .get_visit(d.clinic.org.org.id, visit.id)
@@ -260,7 +274,11 @@ on_both_backends!(
         let clinician = browser_for(&app, &d.clinic.clinician).await;
         let waiting = clinician.get("/waiting-room").await;
         assert_eq!(waiting.status, 200, "{}", waiting.body);
-        assert!(waiting.body.contains(&d.patient.family_name), "{}", waiting.body);
+        assert!(
+            waiting.body.contains(&d.patient.family_name),
+            "{}",
+            waiting.body
+        );
 
         // The staff page shows the link was opened.
         let form = front
@@ -291,7 +309,12 @@ on_both_backends!(
             format!("/visits/{}", other.id),
         ] {
             let page = patient.get(&refused).await;
-            assert_eq!(page.status, StatusCode::FORBIDDEN, "{refused}: {}", page.body);
+            assert_eq!(
+                page.status,
+                StatusCode::FORBIDDEN,
+                "{refused}: {}",
+                page.body
+            );
             assert!(
                 page.body.contains("opens only the visit it was sent for"),
                 "{}",
@@ -310,7 +333,12 @@ on_both_backends!(
             format!("/visits/{}/record", visit.id),
         ] {
             let page = patient.get(&elsewhere).await;
-            assert_eq!(page.status, StatusCode::SEE_OTHER, "{elsewhere}: {}", page.body);
+            assert_eq!(
+                page.status,
+                StatusCode::SEE_OTHER,
+                "{elsewhere}: {}",
+                page.body
+            );
             assert_eq!(page.location, "/signin", "{elsewhere}");
         }
         for api in [
@@ -328,9 +356,7 @@ on_both_backends!(
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{api}");
         }
         // Its own check-in still opens.
-        let own = patient
-            .get(&format!("/visits/{}/check-in", visit.id))
-            .await;
+        let own = patient.get(&format!("/visits/{}/check-in", visit.id)).await;
         assert_eq!(own.status, 200, "{}", own.body);
 
         // Used once: the link opens nothing more, for anyone.
@@ -341,11 +367,13 @@ on_both_backends!(
         // Sent again: the new link replaces the old one, and the old session ends.
         let (newer, _) = send(&front, &visit, "").await;
         assert_ne!(newer, link);
-        let ended = patient
-            .get(&format!("/visits/{}/check-in", visit.id))
-            .await;
+        let ended = patient.get(&format!("/visits/{}/check-in", visit.id)).await;
         assert_eq!(ended.status, StatusCode::GONE, "{}", ended.body);
-        assert!(ended.body.contains("replaced by a newer one"), "{}", ended.body);
+        assert!(
+            ended.body.contains("replaced by a newer one"),
+            "{}",
+            ended.body
+        );
         let old = anonymous(&app).get(&path).await;
         assert_eq!(old.status, StatusCode::GONE);
         assert!(old.body.contains("replaced by a newer one"), "{}", old.body);
@@ -366,12 +394,26 @@ on_both_backends!(
         let path = format!("/appointments/{}/join-link", visit.id);
         let form = front.get(&path).await;
         let bad = front
-            .post(&path, &[("csrf", &form.csrf()), ("email", "not-an-address")])
+            .post(
+                &path,
+                &[("csrf", &form.csrf()), ("email", "not-an-address")],
+            )
             .await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
-        assert!(bad.body.contains("The patient&#39;s email") || bad.body.contains("The patient's email"), "{}", bad.body);
-        assert!(bad.body.contains("value=\"not-an-address\""), "what was typed is kept");
-        assert_eq!(count(&app, "SELECT COUNT(*) FROM visit_links".into()).await, 0);
+        assert!(
+            bad.body.contains("The patient&#39;s email")
+                || bad.body.contains("The patient's email"),
+            "{}",
+            bad.body
+        );
+        assert!(
+            bad.body.contains("value=\"not-an-address\""),
+            "what was typed is kept"
+        );
+        assert_eq!(
+            count(&app, "SELECT COUNT(*) FROM visit_links".into()).await,
+            0
+        );
         assert!(audit_of(&app, AuditAction::VisitLinkIssue).await.is_empty());
 
         // A patient with an account sends none (they have the portal).
@@ -451,7 +493,11 @@ on_both_backends!(
         let forged = patient
             .post(
                 &check_in_path,
-                &[("csrf", "forged"), ("patient_state", "NY"), ("location", "x")],
+                &[
+                    ("csrf", "forged"),
+                    ("patient_state", "NY"),
+                    ("location", "x"),
+                ],
             )
             .await;
         assert_ne!(forged.status, StatusCode::SEE_OTHER);

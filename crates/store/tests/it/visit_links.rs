@@ -80,15 +80,30 @@ async fn a_new_link_replaces_the_earlier_ones_of_its_visit_and_is_found_by_its_h
     assert_eq!(listed[0].id, second.id, "newest first");
     assert_eq!(listed[0].revoked_at, None);
     assert_eq!(listed[1].id, first.id);
-    assert_eq!(listed[1].revoked_at, Some(at(60)), "replaced when the new one was sent");
+    assert_eq!(
+        listed[1].revoked_at,
+        Some(at(60)),
+        "replaced when the new one was sent"
+    );
     // Another visit's link is untouched.
-    let kept = db.store.visit_link_by_token("h-other").await.unwrap().unwrap();
+    let kept = db
+        .store
+        .visit_link_by_token("h-other")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(kept.revoked_at, None);
     assert_eq!(kept.appointment_id, other.id);
 
     let found = db.store.visit_link_by_token("h2").await.unwrap().unwrap();
     assert_eq!(found, second);
-    assert!(db.store.visit_link_by_token("nope").await.unwrap().is_none());
+    assert!(
+        db.store
+            .visit_link_by_token("nope")
+            .await
+            .unwrap()
+            .is_none()
+    );
     db.store
         .set_visit_link_delivery(second.id, InviteDelivery::Emailed)
         .await
@@ -125,10 +140,21 @@ async fn a_link_is_opened_once_even_by_two_requests_at_the_same_moment(db: TestD
     assert_eq!(recorded(&db, AuditAction::VisitLinkUse).await, 1);
     let winner = if one { "s1" } else { "s2" };
     let loser = if one { "s2" } else { "s1" };
-    let held = db.store.visit_link_by_session(winner).await.unwrap().unwrap();
+    let held = db
+        .store
+        .visit_link_by_session(winner)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(held.id, l.id);
     assert_eq!(held.used_at, Some(at(10)));
-    assert!(db.store.visit_link_by_session(loser).await.unwrap().is_none());
+    assert!(
+        db.store
+            .visit_link_by_session(loser)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Sending a new link ends the session the old one opened.
     let next = link(&w, &a, "h2", 20);
@@ -136,7 +162,12 @@ async fn a_link_is_opened_once_even_by_two_requests_at_the_same_moment(db: TestD
         .create_visit_link(&next, audit(AuditAction::VisitLinkIssue))
         .await
         .unwrap();
-    let ended = db.store.visit_link_by_session(winner).await.unwrap().unwrap();
+    let ended = db
+        .store
+        .visit_link_by_session(winner)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(ended.revoked_at, Some(at(20)));
 }
 
@@ -163,14 +194,31 @@ async fn a_replaced_or_expired_link_opens_nothing_and_records_nothing(db: TestDb
     );
     assert!(
         !db.store
-            .claim_visit_link(new.id, "s2", at(30 + 3600), audit(AuditAction::VisitLinkUse))
+            .claim_visit_link(
+                new.id,
+                "s2",
+                at(30 + 3600),
+                audit(AuditAction::VisitLinkUse)
+            )
             .await
             .unwrap(),
         "an expired link"
     );
     assert_eq!(db.audit_seq().await, before);
-    assert!(db.store.visit_link_by_session("s1").await.unwrap().is_none());
-    assert!(db.store.visit_link_by_session("s2").await.unwrap().is_none());
+    assert!(
+        db.store
+            .visit_link_by_session("s1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        db.store
+            .visit_link_by_session("s2")
+            .await
+            .unwrap()
+            .is_none()
+    );
     let unused = db.store.visit_link_by_token("h2").await.unwrap().unwrap();
     assert_eq!(unused.used_at, None);
 }

@@ -64,18 +64,24 @@ pub async fn issue(
         session_hash: None,
         revoked_at: None,
     };
-    let audit = entry(ctx, actor, AuditAction::VisitLinkIssue, "Encounter", a.org_id)
-        .resource(a.id)
-        .patient(a.patient_id)
-        .detail(format!(
-            "join link {} sent ({}); earlier links replaced",
-            link.id,
-            if link.email.is_some() {
-                "by email"
-            } else {
-                "shown to pass on"
-            }
-        ));
+    let audit = entry(
+        ctx,
+        actor,
+        AuditAction::VisitLinkIssue,
+        "Encounter",
+        a.org_id,
+    )
+    .resource(a.id)
+    .patient(a.patient_id)
+    .detail(format!(
+        "join link {} sent ({}); earlier links replaced",
+        link.id,
+        if link.email.is_some() {
+            "by email"
+        } else {
+            "shown to pass on"
+        }
+    ));
     ctx.store.create_visit_link(&link, audit).await?;
     Ok(link)
 }
