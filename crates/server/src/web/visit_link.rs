@@ -336,9 +336,31 @@ struct OpenPage {
     action: String,
 }
 
+/// Where a browser that already opened this very link goes back to (the patient closed the tab
+/// and followed the link again): its visit, while the session holds.
+async fn reopened(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    token: &str,
+) -> Option<Response> {
+    let session = crate::auth::sessions::cookie_value(headers, VISIT_LINK_COOKIE)?;
+    let (link, _) = visit_link::session_actor(state.ctx(), &sha256_hex(&session), None)
+        .await
+        .ok()??;
+    (link.token_hash == sha256_hex(token))
+        .then(|| super::page::see_other(&format!("/visits/{}/check-in", link.appointment_id)))
+}
+
 /// `GET /v/{token}`: the Continue button. Nothing is used up, and nothing about the patient or
 /// the visit is shown to whoever fetches the link.
-pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> PageResult {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(token): Path<String>,
+) -> PageResult {
+    if let Some(back) = reopened(&state, &headers, &token).await {
+        return Ok(back);
+    }
     // A used, expired, replaced or finished link is `InviteUnusable`: the 410 page.
     visit_link::peek(state.ctx(), &sha256_hex(&token)).await?;
     Ok(ok(&OpenPage {
@@ -354,6 +376,9 @@ pub async fn open(
 ) -> PageResult {
     if !super::join::from_our_page(&headers) {
         return Err(PageError::Csrf);
+    }
+    if let Some(back) = reopened(&state, &headers, &token).await {
+        return Ok(back);
     }
     let session = random_token();
     let link = visit_link::open(state.ctx(), &sha256_hex(&token), &sha256_hex(&session)).await?;

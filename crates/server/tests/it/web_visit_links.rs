@@ -359,7 +359,11 @@ on_both_backends!(
         let own = patient.get(&format!("/visits/{}/check-in", visit.id)).await;
         assert_eq!(own.status, 200, "{}", own.body);
 
-        // Used once: the link opens nothing more, for anyone.
+        // The same browser following it again goes back to its visit (a closed tab).
+        let back = patient.get(&path).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", back.body);
+        assert_eq!(back.location, format!("/visits/{}/check-in", visit.id));
+        // Used once: the link opens nothing more, for anyone else.
         let again = anonymous(&app).post(&path, &[]).await;
         assert_eq!(again.status, StatusCode::GONE, "{}", again.body);
         assert!(again.body.contains("used already"));
