@@ -167,6 +167,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             args.telemed.display()
         );
     }
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a benchmark run is named by the machine's clock"
+    )]
     let stamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let work_dir =
         std::env::temp_dir().join(format!("telemed-bench-{}-{stamp}", std::process::id()));

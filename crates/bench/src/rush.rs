@@ -146,6 +146,10 @@ fn in_parallel<T: Send>(
 /// The Monday that starts the booking fortnight: at least two days from now, so every slot is
 /// in the future whatever the time zone.
 fn first_monday() -> anyhow::Result<jiff::civil::Date> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a benchmark run is dated by the machine's clock"
+    )]
     let mut day = jiff::Timestamp::now()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()

@@ -90,10 +90,10 @@ fn read_exported(path: &Path) -> Result<Vec<ExportedCheckpoint>, String> {
         .collect()
 }
 
-struct Verdict {
-    ok: bool,
-    value: serde_json::Value,
-    text: String,
+pub(crate) struct Verdict {
+    pub ok: bool,
+    pub value: serde_json::Value,
+    pub text: String,
 }
 
 fn broken(problem: String) -> Verdict {
@@ -202,20 +202,13 @@ async fn verdict(
     }
 }
 
-/// `telemed audit verify [--against FILE]`.
-pub async fn verify_command(
+/// `telemed audit verify [--against FILE]`: the verdict the command line prints.
+pub(crate) async fn verify_command(
     store: &dyn Store,
     signer: Result<AuditSigner, SigningKeyError>,
     against: Option<&Path>,
-    json: bool,
-) -> ExitCode {
-    let v = verdict(store, signer, against).await;
-    crate::cli::print(json, v.value, v.text);
-    if v.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+) -> Verdict {
+    verdict(store, signer, against).await
 }
 
 /// `telemed audit checkpoint`: signs the head now (if it moved since the last checkpoint) and

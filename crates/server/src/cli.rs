@@ -520,13 +520,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(AuditCommand::Verify { against, json }) => {
             let store = open_store(&cli.database_url, &options).await?;
             let signer = AuditSigner::load(&signing_key_path);
-            return Ok(crate::checkpoints::verify_command(
-                store.as_ref(),
-                signer,
-                against.as_deref(),
-                json,
-            )
-            .await);
+            let v = crate::checkpoints::verify_command(store.as_ref(), signer, against.as_deref())
+                .await;
+            print(json, v.value, v.text);
+            return Ok(if v.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
         }
         Command::Audit(AuditCommand::Checkpoint) => {
             let store = open_store(&cli.database_url, &options).await?;

@@ -6,7 +6,7 @@
 //! candidate never overtakes its offer). A payload larger than `NOTIFY` carries (8000 bytes) is
 //! parked in `relay_messages` and the notification carries its id.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use sqlx::postgres::{PgConnection, PgListener};
 use sqlx::{Connection, Row};
 
@@ -40,7 +40,7 @@ impl RelayPublisher {
                 .await?;
             return Ok(());
         }
-        let now = Timestamp::now();
+        let now = domain::Clock::now(&domain::SystemClock);
         let row = sqlx::query(
             "INSERT INTO relay_messages (payload, created_at) VALUES ($1, $2) RETURNING id",
         )

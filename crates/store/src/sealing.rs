@@ -328,7 +328,7 @@ impl Keyring {
         .bind(id.clone())
         .bind(kek_id)
         .bind(wrapped)
-        .bind(jiff::Timestamp::now().as_microsecond())
+        .bind(domain::Clock::now(&domain::SystemClock).as_microsecond())
         .execute(&mut *tx)
         .await;
         match inserted {

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod break_glass;
+pub mod chain;
 pub mod checkpoint;
 pub mod consent;
 pub mod licensure;
@@ -10,6 +11,7 @@ pub mod service;
 
 pub use audit::*;
 pub use break_glass::*;
+pub use chain::*;
 pub use checkpoint::{Checkpoint, CheckpointBreak, CheckpointReport, SignatureCheck};
 pub use consent::*;
 pub use licensure::*;

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::DomainError;
+use crate::error::{DomainError, DomainResult};
 
 /// A trimmed, lower-cased email address with one `@` and a dotted domain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -208,6 +208,22 @@ pub fn check_password_strength(field: &str, password: &str) -> Result<(), Domain
         ));
     }
     Ok(())
+}
+
+/// A language tag such as `en` or `es-US`, lower-cased.
+pub fn parse_language(field: &str, raw: &str) -> DomainResult<String> {
+    let tag = raw.trim().to_ascii_lowercase();
+    let valid = !tag.is_empty()
+        && tag.len() <= 35
+        && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        Ok(tag)
+    } else {
+        Err(DomainError::invalid(
+            field,
+            "must be a language tag such as en or es",
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -82,7 +82,12 @@ fn expired(since: Timestamp, limit: SignedDuration, now: Timestamp) -> bool {
 }
 
 pub async fn end(state: &AppState, token: &str) -> Result<(), DomainError> {
-    state.store.delete_session(&sha256_hex(token)).await
+    end_hashed(state, &sha256_hex(token)).await
+}
+
+/// Ends the session whose token's hash (as the session record keeps it) is given.
+pub async fn end_hashed(state: &AppState, token_hash: &str) -> Result<(), DomainError> {
+    state.store.delete_session(token_hash).await
 }
 
 /// The `Set-Cookie` value: HttpOnly always, Secure under TLS, SameSite=Lax so links into the app work.

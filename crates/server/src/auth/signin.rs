@@ -271,3 +271,24 @@ pub async fn confirm_enrolment(
         .await?;
     Ok(codes)
 }
+
+/// Records that a user signed out (their session is already ended).
+pub async fn record_sign_out(
+    state: &AppState,
+    user: &User,
+    ip: Option<String>,
+) -> Result<(), DomainError> {
+    let audit = AuditEntry::new(
+        state.clock.now(),
+        AuditActor::User {
+            id: user.id,
+            role: user.role,
+        },
+        AuditAction::SignOut,
+        "User",
+    )
+    .org(user.org_id)
+    .resource(user.id)
+    .from_ip(ip);
+    state.store.record_audit(audit).await
+}

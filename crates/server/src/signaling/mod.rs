@@ -6,6 +6,7 @@ pub mod hub;
 pub mod ice;
 mod inbox;
 pub mod limits;
+mod live_room;
 pub mod outbox;
 pub mod protocol;
 pub mod relay;

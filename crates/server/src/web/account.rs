@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use domain::DomainError;
 use domain::identity::service::account::{self, ContactInput, LockoutPolicy};
 
+use crate::auth::sessions;
 use crate::state::AppState;
 
 use super::appointment_view::{language_choices, state_choices};
@@ -233,7 +234,7 @@ pub async fn password_submit(
         }
         Err(DomainError::AccountLocked) => {
             // Too many wrong current passwords: the account is locked, this session too.
-            state.store.delete_session(&me.session.token_hash).await?;
+            sessions::end_hashed(&state, &me.session.token_hash).await?;
             Ok(see_other("/signin?locked=1"))
         }
         Err(other) => Err(other.into()),

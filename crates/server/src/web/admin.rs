@@ -16,8 +16,8 @@ use crate::auth::actor::SignedIn;
 use crate::state::AppState;
 
 use super::form::{Checkboxes, Field, FormData, FormErrors, PageQuery, Select};
-use super::home::site_names;
 use super::page::{PageError, PageResult, ok, render, see_other};
+use super::patients::site_names;
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
 

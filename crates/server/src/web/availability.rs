@@ -1,28 +1,28 @@
 //! Clinicians' availability: weekly hours, leave and extra hours, and the booked visits that new
 //! leave falls on. A clinician manages their own; front desk and administrators choose one.
+//! The page is here; the forms that change hours and leave are `availability_edit.rs`.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use jiff::SignedDuration;
 use serde::Deserialize;
 
 use domain::identity::Role;
-use domain::ids::{ExceptionId, TemplateId, UserId};
-use domain::scheduling::availability::{TemplateInput, format_time, weekday_name};
+use domain::ids::{ExceptionId, UserId};
+use domain::scheduling::availability::{format_time, weekday_name};
 use domain::scheduling::service::appointments::{self, AppointmentListInput};
-use domain::scheduling::service::availability::{self, ExceptionInput};
+use domain::scheduling::service::availability;
 use domain::scheduling::service::directory::{self, ClinicianCard};
 use domain::scheduling::{AvailabilityException, AvailabilityTemplate, ExceptionKind, ServiceLine};
-use domain::{DomainError, FieldError};
 
 use crate::auth::actor::SignedIn;
 use crate::state::AppState;
 
 use super::appointment_view::{AppointmentSummary, Directory};
 use super::form::{Checkboxes, Field, FormData, FormErrors, PageQuery, Radios, Select};
-use super::page::{PageError, PageResult, capitalise, href, render, see_other};
-use super::session::{PageUser, check_csrf};
+use super::page::{PageError, PageResult, href, render};
+use super::session::PageUser;
 use super::shell::{Section, Shell};
 use super::when;
 
@@ -94,7 +94,7 @@ pub struct AvailabilityParams {
     done: Option<String>,
 }
 
-fn notice(done: Option<&str>) -> Option<&'static str> {
+pub(super) fn notice(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
         "hours_added" => "Weekly hours added. Their times are open for booking.",
         "hours_ended" => {
@@ -106,7 +106,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
     })
 }
 
-const HOURS_LABELS: [(&str, &str); 9] = [
+pub(super) const HOURS_LABELS: [(&str, &str); 9] = [
     ("site_id", "Clinic"),
     ("weekday", "Day of the week"),
     ("start_time", "Start time"),
@@ -118,7 +118,7 @@ const HOURS_LABELS: [(&str, &str); 9] = [
     ("valid_until", "Last day"),
 ];
 
-const EXCEPTION_LABELS: [(&str, &str); 8] = [
+pub(super) const EXCEPTION_LABELS: [(&str, &str); 8] = [
     ("kind", "What"),
     ("start", "From"),
     ("end", "Until"),
@@ -130,7 +130,7 @@ const EXCEPTION_LABELS: [(&str, &str); 8] = [
 ];
 
 /// The starting values of both forms.
-fn defaults(today: jiff::civil::Date) -> Vec<(&'static str, String)> {
+pub(super) fn defaults(today: jiff::civil::Date) -> Vec<(&'static str, String)> {
     vec![
         ("slot_minutes", "30".into()),
         ("buffer_minutes", "0".into()),
@@ -156,7 +156,10 @@ fn capitalised(word: &str) -> String {
 }
 
 /// The clinician the page is about: the one named, or the clinician signed in.
-fn clinician_named(me: &SignedIn, raw: Option<&str>) -> Result<Option<UserId>, PageError> {
+pub(super) fn clinician_named(
+    me: &SignedIn,
+    raw: Option<&str>,
+) -> Result<Option<UserId>, PageError> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         Some(raw) => raw.parse().map(Some).map_err(|_| PageError::NotFound),
         None if me.user.role == Role::Clinician => Ok(Some(me.user.id)),
@@ -253,7 +256,7 @@ async fn affected_by(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn availability_page(
+pub(super) async fn availability_page(
     state: &AppState,
     me: &SignedIn,
     clinician: Option<UserId>,
@@ -477,253 +480,6 @@ pub async fn show(
         FormErrors::default(),
         params.done.as_deref(),
         StatusCode::OK,
-    )
-    .await
-}
-
-/// A whole number of minutes from a form, or an error on that field.
-fn minutes_field(form: &FormData, name: &str, label: &str, errors: &mut FormErrors) -> i64 {
-    match form.get(name).trim().parse::<i64>() {
-        Ok(n) => n,
-        Err(_) => {
-            errors.field(name, format!("{label} must be a whole number of minutes."));
-            0
-        }
-    }
-}
-
-/// Points a use case's error about a field at the form field that carries it.
-fn renamed(err: DomainError, names: &[(&str, &str)]) -> DomainError {
-    match err {
-        DomainError::Invalid(f) => {
-            let base = f.field.split('[').next().unwrap_or_default().to_string();
-            match names.iter().find(|(from, _)| *from == base) {
-                Some((_, to)) => DomainError::Invalid(FieldError::new(*to, f.message)),
-                None => DomainError::Invalid(FieldError::new(base, f.message)),
-            }
-        }
-        other => other,
-    }
-}
-
-/// A refused change shown on the page; overlapping hours are a conflict with other hours.
-fn refusal(
-    err: DomainError,
-    labels: &[(&str, &str)],
-) -> Result<(FormErrors, StatusCode), PageError> {
-    match err {
-        DomainError::AvailabilityOverlap(message) => {
-            let mut errors = FormErrors::default();
-            errors.form(capitalise(&message));
-            Ok((errors, StatusCode::CONFLICT))
-        }
-        other => Ok((
-            FormErrors::from_domain(other, labels)?,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )),
-    }
-}
-
-fn clinician_of(form: &FormData) -> Result<UserId, PageError> {
-    form.get("clinician")
-        .trim()
-        .parse()
-        .map_err(|_| PageError::NotFound)
-}
-
-fn page_href(clinician: UserId, extra: &[(&str, String)]) -> String {
-    let mut pairs = vec![("clinician", clinician.to_string())];
-    pairs.extend(extra.iter().cloned());
-    href("/schedule/availability", &pairs)
-}
-
-/// Adds weekly hours; overlapping hours anywhere are refused with the domain's message.
-pub async fn add_hours(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let clinician = clinician_of(&form)?;
-    let mut errors = FormErrors::default();
-    let slot_minutes = minutes_field(&form, "slot_minutes", "Slot length", &mut errors);
-    let buffer_minutes = minutes_field(
-        &form,
-        "buffer_minutes",
-        "Break after each slot",
-        &mut errors,
-    );
-    let status = if errors.is_empty() {
-        let input = TemplateInput {
-            site_id: form.get("site_id").to_string(),
-            weekday: form.get("weekday").to_string(),
-            start_time: form.get("start_time").to_string(),
-            end_time: form.get("end_time").to_string(),
-            slot_minutes,
-            buffer_minutes,
-            service_lines: form.all("service_lines"),
-            valid_from: form.get("valid_from").to_string(),
-            valid_until: form.optional("valid_until"),
-        };
-        match availability::add_template(state.ctx(), &me.actor, clinician, &input).await {
-            Ok(_) => {
-                return Ok(see_other(&page_href(
-                    clinician,
-                    &[("done", "hours_added".into())],
-                )));
-            }
-            Err(err) => {
-                let (found, status) = refusal(renamed(err, &[]), &HOURS_LABELS)?;
-                errors = found;
-                status
-            }
-        }
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let today = when::date_at(state.clock.now(), &jiff::tz::TimeZone::UTC);
-    let entered = form.with_defaults(&defaults(today));
-    availability_page(
-        &state,
-        &me,
-        Some(clinician),
-        None,
-        &entered,
-        errors,
-        None,
-        status,
-    )
-    .await
-}
-
-/// Ends weekly hours after a last day.
-pub async fn end_hours(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path(raw): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let id: TemplateId = raw.parse().map_err(|_| PageError::NotFound)?;
-    let clinician = clinician_of(&form)?;
-    match availability::end_template(state.ctx(), &me.actor, id, form.get("last_day")).await {
-        Ok(_) => Ok(see_other(&page_href(
-            clinician,
-            &[("done", "hours_ended".into())],
-        ))),
-        Err(err) => {
-            let (mut errors, status) = refusal(err, &[("last_day", "The last day")])?;
-            // Every row has a last day: the message stands for the form as a whole.
-            for item in &mut errors.items {
-                item.target.clear();
-                item.field.clear();
-            }
-            let today = when::date_at(state.clock.now(), &jiff::tz::TimeZone::UTC);
-            let entered = FormData::from_pairs(&defaults(today));
-            availability_page(
-                &state,
-                &me,
-                Some(clinician),
-                None,
-                &entered,
-                errors,
-                None,
-                status,
-            )
-            .await
-        }
-    }
-}
-
-/// Adds leave or extra hours; after leave, the page lists the booked visits it falls on.
-pub async fn add_exception(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let clinician = clinician_of(&form)?;
-    let extra = form.get("kind") == ExceptionKind::ExtraHours.as_str();
-    let mut errors = FormErrors::default();
-    let (slot_minutes, buffer_minutes) = if extra {
-        (
-            Some(minutes_field(
-                &form,
-                "extra_slot_minutes",
-                "Slot length",
-                &mut errors,
-            )),
-            Some(minutes_field(
-                &form,
-                "extra_buffer_minutes",
-                "Break after each slot",
-                &mut errors,
-            )),
-        )
-    } else {
-        (None, None)
-    };
-    let status = if errors.is_empty() {
-        let input = ExceptionInput {
-            kind: form.get("kind").to_string(),
-            site_id: if extra {
-                form.optional("extra_site_id")
-            } else {
-                None
-            },
-            start: form.get("start").to_string(),
-            end: form.get("end").to_string(),
-            slot_minutes,
-            buffer_minutes,
-            service_lines: if extra {
-                form.all("extra_service_lines")
-            } else {
-                Vec::new()
-            },
-            reason: form.optional("reason"),
-        };
-        match availability::add_exception(state.ctx(), &me.actor, clinician, &input).await {
-            Ok(outcome) if outcome.exception.kind == ExceptionKind::Leave => {
-                return Ok(see_other(&page_href(
-                    clinician,
-                    &[
-                        ("leave", outcome.exception.id.to_string()),
-                        ("done", "leave_added".into()),
-                    ],
-                )));
-            }
-            Ok(_) => {
-                return Ok(see_other(&page_href(
-                    clinician,
-                    &[("done", "extra_added".into())],
-                )));
-            }
-            Err(err) => {
-                let names = [
-                    ("site_id", "extra_site_id"),
-                    ("slot_minutes", "extra_slot_minutes"),
-                    ("buffer_minutes", "extra_buffer_minutes"),
-                    ("service_lines", "extra_service_lines"),
-                ];
-                let (found, status) = refusal(renamed(err, &names), &EXCEPTION_LABELS)?;
-                errors = found;
-                status
-            }
-        }
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let today = when::date_at(state.clock.now(), &jiff::tz::TimeZone::UTC);
-    let entered = form.with_defaults(&defaults(today));
-    availability_page(
-        &state,
-        &me,
-        Some(clinician),
-        None,
-        &entered,
-        errors,
-        None,
-        status,
     )
     .await
 }

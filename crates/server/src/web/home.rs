@@ -1,7 +1,5 @@
 //! `/`, the home page of each role, and `/me`.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
@@ -10,14 +8,13 @@ use domain::Permission;
 use domain::access::role_allows;
 use domain::identity::Role;
 use domain::identity::service::{org, patients, users};
-use domain::ids::SiteId;
 
 use crate::auth::actor::{CurrentSession, SessionState};
 use crate::state::AppState;
 
 use super::form::PageQuery;
 use super::page::{PageError, PageResult, ok, see_other};
-use super::patients::PatientView;
+use super::patients::{PatientView, site_names};
 use super::session::PageUser;
 use super::shell::{Section, Shell};
 
@@ -234,15 +231,6 @@ pub async fn app(State(state): State<AppState>, PageUser(me): PageUser) -> PageR
         intro: intro(role),
         links: links(role),
     }))
-}
-
-/// Site names of the actor's organization, by id.
-pub async fn site_names(
-    state: &AppState,
-    actor: &domain::Actor,
-) -> Result<HashMap<SiteId, String>, PageError> {
-    let sites = org::list_sites(state.ctx(), actor, actor.org()?).await?;
-    Ok(sites.into_iter().map(|s| (s.id, s.name)).collect())
 }
 
 #[derive(Template)]

@@ -16,7 +16,6 @@ use crate::state::AppState;
 
 use super::appointment_view::Directory;
 use super::form::{Select, Tick};
-use super::messages::status_class;
 use super::page::{PageError, PageResult, href, ok};
 use super::shell::{Section, Shell};
 use super::when;
@@ -201,4 +200,13 @@ pub async fn show(state: &AppState, me: &SignedIn, params: InboxParams) -> PageR
         next_href,
         no_site: false,
     }))
+}
+
+/// The badge a thread's status is shown with.
+pub fn status_class(status: ThreadStatus) -> &'static str {
+    match status {
+        ThreadStatus::Open => "badge-open",
+        ThreadStatus::WaitingOnPatient => "badge-booked",
+        ThreadStatus::Closed => "badge-off",
+    }
 }

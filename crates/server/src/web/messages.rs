@@ -20,6 +20,7 @@ use crate::state::AppState;
 
 use super::appointment_view::Directory;
 use super::form::{Field, FormData, FormErrors, PageQuery, Select, Tick};
+use super::inbox::status_class;
 use super::multipart::MultipartForm;
 use super::page::{PageError, PageResult, ok, render, see_other};
 use super::session::{PageUser, check_csrf};
@@ -48,14 +49,6 @@ pub fn patient_status(t: &Thread) -> &'static str {
         ThreadStatus::Open => "Waiting for your care team",
         ThreadStatus::WaitingOnPatient => "Answered",
         ThreadStatus::Closed => "Closed",
-    }
-}
-
-pub fn status_class(status: ThreadStatus) -> &'static str {
-    match status {
-        ThreadStatus::Open => "badge-open",
-        ThreadStatus::WaitingOnPatient => "badge-booked",
-        ThreadStatus::Closed => "badge-off",
     }
 }
 

@@ -11,6 +11,7 @@ mod appointments;
 mod assets;
 mod audit;
 mod availability;
+mod availability_edit;
 mod booking;
 mod calendar;
 mod consent;
@@ -28,10 +29,14 @@ mod password_reset;
 mod patients;
 mod program;
 mod program_charts;
+mod program_risks;
+mod program_sites;
+mod program_tasks;
 mod queue;
 mod session;
 mod shell;
 mod signin;
+mod summaries;
 mod training;
 mod visit;
 mod visit_check_in;
@@ -127,15 +132,15 @@ pub fn router() -> Router<AppState> {
         .route("/schedule/availability", get(availability::show))
         .route(
             "/schedule/availability/hours",
-            post(availability::add_hours),
+            post(availability_edit::add_hours),
         )
         .route(
             "/schedule/availability/hours/{id}/end",
-            post(availability::end_hours),
+            post(availability_edit::end_hours),
         )
         .route(
             "/schedule/availability/exceptions",
-            post(availability::add_exception),
+            post(availability_edit::add_exception),
         )
         .route("/urgent-care", get(queue::urgent_care).post(queue::join))
         .route("/urgent-care/leave", post(queue::leave))
@@ -168,8 +173,8 @@ pub fn router() -> Router<AppState> {
         .route("/notes/{id}/save", post(notes::save))
         .route("/notes/{id}/sign", post(notes::sign))
         .route("/notes/{id}/addenda", post(notes::addend))
-        .route("/summaries", get(notes::summaries))
-        .route("/summaries/{id}", get(notes::summary))
+        .route("/summaries", get(summaries::summaries))
+        .route("/summaries/{id}", get(summaries::summary))
         .route("/messages", get(messages::list))
         .route(
             "/messages/new",
@@ -189,28 +194,34 @@ pub fn router() -> Router<AppState> {
         .route("/program", get(program::home).post(program::start))
         .route("/program/goals", post(program::add_goal))
         .route("/program/roster", post(program::set_roster))
-        .route("/program/board", get(program::board))
-        .route("/program/tasks", post(program::add_task))
-        .route("/program/tasks/{id}/status", post(program::set_task_status))
+        .route("/program/board", get(program_tasks::board))
+        .route("/program/tasks", post(program_tasks::add_task))
+        .route(
+            "/program/tasks/{id}/status",
+            post(program_tasks::set_task_status),
+        )
         .route(
             "/program/tasks/{id}",
-            get(program::task).post(program::update_task),
+            get(program_tasks::task).post(program_tasks::update_task),
         )
         .route("/program/timeline", get(program::timeline))
         .route(
             "/program/risks",
-            get(program::risks).post(program::add_risk),
+            get(program_risks::risks).post(program_risks::add_risk),
         )
-        .route("/program/risks/{id}", post(program::review_risk))
-        .route("/program/sites", get(program::sites))
-        .route("/program/sites/{id}/stage", post(program::move_site))
+        .route("/program/risks/{id}", post(program_risks::review_risk))
+        .route("/program/sites", get(program_sites::sites))
+        .route("/program/sites/{id}/stage", post(program_sites::move_site))
         .route(
             "/program/sites/{id}/checklist/{key}",
-            post(program::set_item),
+            post(program_sites::set_item),
         )
-        .route("/program/sites/{id}/evaluation", post(program::evaluate))
-        .route("/program/tasks.csv", get(program::tasks_csv))
-        .route("/program/risks.csv", get(program::risks_csv))
+        .route(
+            "/program/sites/{id}/evaluation",
+            post(program_sites::evaluate),
+        )
+        .route("/program/tasks.csv", get(program_tasks::tasks_csv))
+        .route("/program/risks.csv", get(program_risks::risks_csv))
         .route("/training", get(training::mine))
         .route("/training/enrolments/{id}", get(training::show))
         .route(

@@ -1,7 +1,7 @@
 //! Visit notes in the browser: `/visits/{id}/note` (start, the draft form with Save and Sign,
-//! the signed note with its SHA-256 and addenda), and the patient's after-visit summaries at
-//! `/summaries` (a printable page each). Without JavaScript every button posts and redirects;
-//! with it, `notes.js` saves the draft as the clinician types and looks up ICD-10-CM codes.
+//! the signed note with its SHA-256 and addenda; the patient's summaries are `summaries.rs`).
+//! Without JavaScript every button posts and redirects; with it, `notes.js` saves the draft as
+//! the clinician types and looks up ICD-10-CM codes.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -12,7 +12,6 @@ use domain::DomainError;
 use domain::identity::Role;
 use domain::ids::{AppointmentId, NoteId};
 use domain::notes::service::{self as notes, NoteView};
-use domain::notes::summary::AfterVisitSummary;
 use domain::notes::{
     Note, NoteInput, NoteStatus, NoteTemplate, TriageAcuity, TriageDisposition, icd10,
 };
@@ -530,7 +529,7 @@ fn parse_appointment(raw: &str) -> Result<AppointmentId, PageError> {
     raw.parse().map_err(|_| PageError::NotFound)
 }
 
-fn parse_note(raw: &str) -> Result<NoteId, PageError> {
+pub(super) fn parse_note(raw: &str) -> Result<NoteId, PageError> {
     raw.parse().map_err(|_| PageError::NotFound)
 }
 
@@ -675,70 +674,4 @@ pub async fn addend(
         Err(err @ (DomainError::NotFound { .. } | DomainError::Storage(_))) => Err(err.into()),
         Err(err) => refused(&state, &me, id, err, None, text).await,
     }
-}
-
-pub struct SummaryRow {
-    pub href: String,
-    pub when: String,
-    pub clinician: String,
-    pub how: &'static str,
-    pub new: bool,
-}
-
-#[derive(Template)]
-#[template(path = "pages/summaries.html")]
-struct SummariesPage {
-    shell: Shell,
-    rows: Vec<SummaryRow>,
-}
-
-#[derive(Template)]
-#[template(path = "pages/summary.html")]
-struct SummaryPage {
-    shell: Shell,
-    s: AfterVisitSummary,
-    when: String,
-    back_href: &'static str,
-}
-
-fn zone_of(s: &AfterVisitSummary) -> TimeZone {
-    TimeZone::get(&s.time_zone).unwrap_or(TimeZone::UTC)
-}
-
-/// `GET /summaries`: the patient's after-visit summaries.
-pub async fn summaries(State(state): State<AppState>, PageUser(me): PageUser) -> PageResult {
-    let list = notes::my_summaries(state.ctx(), &me.actor).await?;
-    Ok(ok(&SummariesPage {
-        shell: Shell::new(&me, Section::Summaries),
-        rows: list
-            .into_iter()
-            .map(|(s, read)| SummaryRow {
-                href: format!("/summaries/{}", s.note_id),
-                when: when::when(s.visit_at, &zone_of(&s)),
-                clinician: s.clinician_name,
-                how: s.how,
-                new: !read,
-            })
-            .collect(),
-    }))
-}
-
-/// `GET /summaries/{id}`: one summary, printable.
-pub async fn summary(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path(raw): Path<String>,
-) -> PageResult {
-    let id = parse_note(&raw)?;
-    let s = notes::summary(state.ctx(), &me.actor, id).await?;
-    Ok(ok(&SummaryPage {
-        shell: Shell::new(&me, Section::Summaries),
-        when: when::when(s.visit_at, &zone_of(&s)),
-        s,
-        back_href: if me.user.role == Role::Patient {
-            "/summaries"
-        } else {
-            "/app"
-        },
-    }))
 }

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 
 use domain::access::{self, PatientAccess};
+use domain::identity::service::org;
 use domain::identity::service::patients::{self, PatientInput};
 use domain::identity::{Patient, PatientQuery, Role, UsState};
 use domain::ids::{PatientId, SiteId};
@@ -16,7 +17,6 @@ use domain::{DomainError, Permission};
 use crate::state::AppState;
 
 use super::form::{Field, FormData, FormErrors, PageQuery, Select};
-use super::home::site_names;
 use super::page::{PageError, PageResult, ok, render, see_other};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
@@ -558,4 +558,13 @@ pub async fn update(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// Site names of the actor's organization, by id.
+pub async fn site_names(
+    state: &AppState,
+    actor: &domain::Actor,
+) -> Result<HashMap<SiteId, String>, PageError> {
+    let sites = org::list_sites(state.ctx(), actor, actor.org()?).await?;
+    Ok(sites.into_iter().map(|s| (s.id, s.name)).collect())
 }

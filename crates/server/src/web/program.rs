@@ -4,24 +4,23 @@
 //! readiness gate. Every form posts and redirects; nothing needs JavaScript.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
 use domain::DomainError;
-use domain::ids::{RiskId, SiteId, TaskId};
-use domain::program::service::{self as program, Overview, Plan, RiskInput, Rollout, TaskInput};
+use domain::program::service::{self as program, Overview, Plan, Rollout};
 use domain::program::{SiteStage, Task, TaskStatus};
 
 use crate::state::AppState;
 
 use super::form::{FormData, PageQuery};
 use super::page::{PageError, PageResult, ok, see_other};
-use super::program_charts::{Gantt, HeatMap, gantt, heat};
+use super::program_charts::{Gantt, gantt};
 use super::session::{PageUser, check_csrf};
 use super::shell::{NavLink, Section, Shell};
 
-fn tabs(current: &str) -> Vec<NavLink> {
+pub(super) fn tabs(current: &str) -> Vec<NavLink> {
     [
         ("/program", "Overview"),
         ("/program/board", "Board"),
@@ -41,10 +40,10 @@ fn tabs(current: &str) -> Vec<NavLink> {
 #[derive(Debug, Deserialize)]
 pub struct Notice {
     done: Option<String>,
-    problem: Option<String>,
+    pub problem: Option<String>,
 }
 
-fn notice(n: &Notice) -> Option<&'static str> {
+pub(super) fn notice(n: &Notice) -> Option<&'static str> {
     match n.done.as_deref() {
         Some("started") => Some("Program started from the template."),
         Some("task") => Some("Task saved."),
@@ -62,7 +61,7 @@ fn notice(n: &Notice) -> Option<&'static str> {
 }
 
 /// A refusal shown at the top of the page after the redirect (the domain's own sentence).
-fn problem_href(path: &str, err: DomainError) -> Result<Response, PageError> {
+pub(super) fn problem_href(path: &str, err: DomainError) -> Result<Response, PageError> {
     let message = match err {
         DomainError::Invalid(field) => field.to_string(),
         DomainError::Conflict(m) => m,
@@ -120,13 +119,16 @@ pub struct GoalRow {
     pub months: Vec<(String, String, usize, usize)>,
 }
 
-fn user_name(users: &[domain::identity::User], id: Option<domain::ids::UserId>) -> String {
+pub(super) fn user_name(
+    users: &[domain::identity::User],
+    id: Option<domain::ids::UserId>,
+) -> String {
     id.and_then(|id| users.iter().find(|u| u.id == id))
         .map(|u| u.display_name.clone())
         .unwrap_or_else(|| "-".into())
 }
 
-fn risk_rows(p: &Plan, users: &[domain::identity::User]) -> Vec<RiskRow> {
+pub(super) fn risk_rows(p: &Plan, users: &[domain::identity::User]) -> Vec<RiskRow> {
     p.risks
         .iter()
         .map(|r| RiskRow {
@@ -145,7 +147,7 @@ fn risk_rows(p: &Plan, users: &[domain::identity::User]) -> Vec<RiskRow> {
         .collect()
 }
 
-fn site_rows(r: &Rollout) -> Vec<SiteRow> {
+pub(super) fn site_rows(r: &Rollout) -> Vec<SiteRow> {
     r.sites
         .iter()
         .map(|s| {
@@ -262,17 +264,20 @@ struct HomePage {
 }
 
 /// The plan (no rollout, no goals: the pages that need them ask for them) and the staff's names.
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     me: &crate::auth::actor::SignedIn,
 ) -> Result<(Plan, Vec<domain::identity::User>), PageError> {
     let p = program::plan(state.ctx(), &me.actor).await?;
-    let users = state.store.list_users(me.actor.org()?, None).await?;
+    let users = program::staff(state.ctx(), &me.actor).await?;
     Ok((p, users))
 }
 
 /// Staff who may own a task or a risk, or be named on the roster: (id, label).
-fn staff_choices(users: &[domain::identity::User], with_role: bool) -> Vec<(String, String)> {
+pub(super) fn staff_choices(
+    users: &[domain::identity::User],
+    with_role: bool,
+) -> Vec<(String, String)> {
     users
         .iter()
         .filter(|u| u.active && u.role != domain::identity::Role::Patient)
@@ -293,7 +298,7 @@ pub async fn home(
     PageQuery(n): PageQuery<Notice>,
 ) -> PageResult {
     let o = program::overview(state.ctx(), &me.actor).await?;
-    let users = state.store.list_users(me.actor.org()?, None).await?;
+    let users = program::staff(state.ctx(), &me.actor).await?;
     let plan = &o.plan;
     let phases = plan
         .phases
@@ -435,252 +440,6 @@ pub async fn set_roster(
     }
 }
 
-pub struct Card {
-    pub id: String,
-    pub title: String,
-    pub kind: &'static str,
-    pub due: String,
-    pub owner: String,
-    pub late: bool,
-    pub status: &'static str,
-    pub depends: String,
-}
-
-pub struct Column {
-    pub label: &'static str,
-    pub cards: Vec<Card>,
-}
-
-#[derive(Template)]
-#[template(path = "pages/program_board.html")]
-struct BoardPage {
-    shell: Shell,
-    tabs: Vec<NavLink>,
-    problem: Option<String>,
-    started: bool,
-    columns: Vec<Column>,
-    statuses: Vec<(&'static str, &'static str)>,
-    phases: Vec<(String, String)>,
-    tasks: Vec<(String, String)>,
-    staff: Vec<(String, String)>,
-}
-
-pub async fn board(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    PageQuery(n): PageQuery<Notice>,
-) -> PageResult {
-    let (o, users) = load(&state, &me).await?;
-    let title_of = |id: &TaskId| {
-        o.tasks
-            .iter()
-            .find(|t| t.id == *id)
-            .map(|t| t.title.clone())
-            .unwrap_or_default()
-    };
-    let columns = TaskStatus::ALL
-        .iter()
-        .map(|status| Column {
-            label: status.label(),
-            cards: o
-                .tasks
-                .iter()
-                .filter(|t| t.status == *status)
-                .map(|t| Card {
-                    id: t.id.to_string(),
-                    title: t.title.clone(),
-                    kind: t.kind.label(),
-                    due: t.due_on.to_string(),
-                    owner: user_name(&users, t.owner_id),
-                    late: t.is_late(o.today),
-                    status: t.status.as_str(),
-                    depends: t
-                        .depends_on
-                        .iter()
-                        .map(&title_of)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
-                .collect(),
-        })
-        .collect();
-    let page = BoardPage {
-        shell: Shell::new(&me, Section::Program).notice(notice(&n)),
-        tabs: tabs("/program/board"),
-        problem: n.problem.clone(),
-        started: o.program.is_some(),
-        columns,
-        statuses: TaskStatus::ALL
-            .iter()
-            .map(|s| (s.as_str(), s.label()))
-            .collect(),
-        phases: o
-            .phases
-            .iter()
-            .map(|p| (p.id.to_string(), p.name.clone()))
-            .collect(),
-        tasks: o
-            .tasks
-            .iter()
-            .map(|t| (t.id.to_string(), t.title.clone()))
-            .collect(),
-        staff: staff_choices(&users, false),
-    };
-    Ok(ok(&page))
-}
-
-fn task_input_of(t: &Task) -> TaskInput {
-    TaskInput {
-        phase_id: t.phase_id.to_string(),
-        title: t.title.clone(),
-        kind: t.kind.as_str().into(),
-        owner_id: t.owner_id.map(|o| o.to_string()),
-        starts_on: t.starts_on.to_string(),
-        due_on: t.due_on.to_string(),
-        status: Some(t.status.as_str().into()),
-        depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
-    }
-}
-
-pub async fn add_task(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let input = TaskInput {
-        phase_id: form.get("phase_id").into(),
-        title: form.get("title").into(),
-        kind: form.get("kind").into(),
-        owner_id: form.optional("owner_id"),
-        starts_on: form.get("starts_on").into(),
-        due_on: form.get("due_on").into(),
-        status: None,
-        depends_on: form.all("depends_on"),
-    };
-    match program::add_task(state.ctx(), &me.actor, &input).await {
-        Ok(_) => Ok(see_other("/program/board?done=task")),
-        Err(e) => problem_href("/program/board", e),
-    }
-}
-
-/// Changes a task's status (the board's per-card form); the rest of the task stays.
-pub async fn set_task_status(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let org = me.actor.org()?;
-    let task = state
-        .store
-        .get_task(org, id)
-        .await?
-        .ok_or(PageError::NotFound)?;
-    let mut input = task_input_of(&task);
-    input.status = Some(form.get("status").into());
-    match program::update_task(state.ctx(), &me.actor, id, &input).await {
-        Ok(_) => Ok(see_other("/program/board?done=task")),
-        Err(e) => problem_href("/program/board", e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/program_task.html")]
-struct TaskPage {
-    shell: Shell,
-    tabs: Vec<NavLink>,
-    problem: Option<String>,
-    id: String,
-    title: String,
-    kind: String,
-    phase_id: String,
-    owner_id: String,
-    starts_on: String,
-    due_on: String,
-    status: String,
-    depends_on: Vec<String>,
-    statuses: Vec<(&'static str, &'static str)>,
-    phases: Vec<(String, String)>,
-    others: Vec<(String, String)>,
-    staff: Vec<(String, String)>,
-}
-
-/// A task's own page: every field editable (title, kind, phase, owner, dates, status, what it
-/// waits for).
-pub async fn task(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path(id): Path<String>,
-    PageQuery(n): PageQuery<Notice>,
-) -> PageResult {
-    let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let (o, users) = load(&state, &me).await?;
-    let t = o
-        .tasks
-        .iter()
-        .find(|t| t.id == id)
-        .ok_or(PageError::NotFound)?;
-    let page = TaskPage {
-        shell: Shell::new(&me, Section::Program).notice(notice(&n)),
-        tabs: tabs("/program/board"),
-        problem: n.problem.clone(),
-        id: t.id.to_string(),
-        title: t.title.clone(),
-        kind: t.kind.as_str().into(),
-        phase_id: t.phase_id.to_string(),
-        owner_id: t.owner_id.map(|o| o.to_string()).unwrap_or_default(),
-        starts_on: t.starts_on.to_string(),
-        due_on: t.due_on.to_string(),
-        status: t.status.as_str().into(),
-        depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
-        statuses: TaskStatus::ALL
-            .iter()
-            .map(|s| (s.as_str(), s.label()))
-            .collect(),
-        phases: o
-            .phases
-            .iter()
-            .map(|p| (p.id.to_string(), p.name.clone()))
-            .collect(),
-        others: o
-            .tasks
-            .iter()
-            .filter(|x| x.id != id)
-            .map(|x| (x.id.to_string(), x.title.clone()))
-            .collect(),
-        staff: staff_choices(&users, false),
-    };
-    Ok(ok(&page))
-}
-
-pub async fn update_task(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let input = TaskInput {
-        phase_id: form.get("phase_id").into(),
-        title: form.get("title").into(),
-        kind: form.get("kind").into(),
-        owner_id: form.optional("owner_id"),
-        starts_on: form.get("starts_on").into(),
-        due_on: form.get("due_on").into(),
-        status: form.optional("status"),
-        depends_on: form.all("depends_on"),
-    };
-    let back = format!("/program/tasks/{id}");
-    match program::update_task(state.ctx(), &me.actor, id, &input).await {
-        Ok(_) => Ok(see_other(&format!("{back}?done=task"))),
-        Err(e) => problem_href(&back, e),
-    }
-}
-
 #[derive(Template)]
 #[template(path = "pages/program_timeline.html")]
 struct TimelinePage {
@@ -700,286 +459,4 @@ pub async fn timeline(State(state): State<AppState>, PageUser(me): PageUser) -> 
         tabs: tabs("/program/timeline"),
         gantt: chart,
     }))
-}
-
-#[derive(Template)]
-#[template(path = "pages/program_risks.html")]
-struct RisksPage {
-    shell: Shell,
-    tabs: Vec<NavLink>,
-    problem: Option<String>,
-    risks: Vec<RiskRow>,
-    heat: HeatMap,
-    overdue: usize,
-    categories: Vec<(&'static str, &'static str)>,
-    statuses: Vec<(&'static str, &'static str)>,
-    staff: Vec<(String, String)>,
-}
-
-pub async fn risks(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    PageQuery(n): PageQuery<Notice>,
-) -> PageResult {
-    let (o, users) = load(&state, &me).await?;
-    let rows = risk_rows(&o, &users);
-    let page = RisksPage {
-        shell: Shell::new(&me, Section::Program).notice(notice(&n)),
-        tabs: tabs("/program/risks"),
-        problem: n.problem.clone(),
-        overdue: rows.iter().filter(|r| r.overdue).count(),
-        risks: rows,
-        heat: heat(&o.risks),
-        categories: domain::program::RiskCategory::ALL
-            .iter()
-            .map(|c| (c.as_str(), c.label()))
-            .collect(),
-        statuses: domain::program::RiskStatus::ALL
-            .iter()
-            .map(|c| (c.as_str(), c.label()))
-            .collect(),
-        staff: staff_choices(&users, false),
-    };
-    Ok(ok(&page))
-}
-
-fn risk_input(form: &FormData) -> RiskInput {
-    RiskInput {
-        title: form.get("title").into(),
-        category: form.get("category").into(),
-        likelihood: form.get("likelihood").trim().parse().unwrap_or(0),
-        impact: form.get("impact").trim().parse().unwrap_or(0),
-        owner_id: form.optional("owner_id"),
-        mitigation: form.get("mitigation").into(),
-        status: form.optional("status"),
-        next_review_on: form.get("next_review_on").into(),
-    }
-}
-
-pub async fn add_risk(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    match program::save_risk(state.ctx(), &me.actor, None, &risk_input(&form)).await {
-        Ok(_) => Ok(see_other("/program/risks?done=risk")),
-        Err(e) => problem_href("/program/risks", e),
-    }
-}
-
-/// Reviews a risk: new status, ratings and next review date (the rest stays).
-pub async fn review_risk(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let id: RiskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let org = me.actor.org()?;
-    let existing = state
-        .store
-        .list_risks(org)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or(PageError::NotFound)?;
-    let input = RiskInput {
-        title: existing.title.clone(),
-        category: existing.category.as_str().into(),
-        likelihood: form
-            .get("likelihood")
-            .trim()
-            .parse()
-            .unwrap_or(existing.likelihood),
-        impact: form.get("impact").trim().parse().unwrap_or(existing.impact),
-        owner_id: existing.owner_id.map(|o| o.to_string()),
-        mitigation: existing.mitigation.clone(),
-        status: form.optional("status"),
-        next_review_on: form.get("next_review_on").into(),
-    };
-    match program::save_risk(state.ctx(), &me.actor, Some(id), &input).await {
-        Ok(_) => Ok(see_other("/program/risks?done=risk")),
-        Err(e) => problem_href("/program/risks", e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "pages/program_sites.html")]
-struct SitesPage {
-    shell: Shell,
-    tabs: Vec<NavLink>,
-    problem: Option<String>,
-    sites: Vec<SiteRow>,
-    stages: Vec<(&'static str, &'static str)>,
-}
-
-pub async fn sites(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    PageQuery(n): PageQuery<Notice>,
-) -> PageResult {
-    let rollout = program::rollout(state.ctx(), &me.actor).await?;
-    let page = SitesPage {
-        shell: Shell::new(&me, Section::Program).notice(notice(&n)),
-        tabs: tabs("/program/sites"),
-        problem: n.problem.clone(),
-        sites: site_rows(&rollout),
-        stages: SiteStage::ALL
-            .iter()
-            .map(|s| (s.as_str(), s.label()))
-            .collect(),
-    };
-    Ok(ok(&page))
-}
-
-fn site_id(raw: &str) -> Result<SiteId, PageError> {
-    raw.parse().map_err(|_| PageError::NotFound)
-}
-
-pub async fn move_site(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let reason = form.optional("override_reason");
-    match program::move_site(
-        state.ctx(),
-        &me.actor,
-        site_id(&id)?,
-        form.get("stage"),
-        reason.as_deref(),
-    )
-    .await
-    {
-        Ok(_) if reason.is_some() => Ok(see_other("/program/sites?done=override")),
-        Ok(_) => Ok(see_other("/program/sites?done=stage")),
-        Err(e) => problem_href("/program/sites", e),
-    }
-}
-
-pub async fn set_item(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path((id, key)): Path<(String, String)>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let done = form.get("done") == "true";
-    match program::set_readiness(state.ctx(), &me.actor, site_id(&id)?, &key, done).await {
-        Ok(_) => Ok(see_other("/program/sites?done=item")),
-        Err(e) => problem_href("/program/sites", e),
-    }
-}
-
-pub async fn evaluate(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    Path(id): Path<String>,
-    form: FormData,
-) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
-    let pct = |name: &str| form.get(name).trim().parse::<i64>().unwrap_or(-1);
-    match program::evaluate_pilot(
-        state.ctx(),
-        &me.actor,
-        site_id(&id)?,
-        pct("target_digital_pct"),
-        pct("target_no_show_pct"),
-        form.get("decision"),
-        form.get("notes"),
-    )
-    .await
-    {
-        Ok(_) => Ok(see_other("/program/sites?done=evaluation")),
-        Err(e) => problem_href("/program/sites", e),
-    }
-}
-
-pub async fn tasks_csv(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-) -> Result<Response, PageError> {
-    let (o, users) = load(&state, &me).await?;
-    let mut out = super::csv_export::line(
-        &[
-            "phase",
-            "kind",
-            "title",
-            "owner",
-            "starts_on",
-            "due_on",
-            "status",
-            "late",
-            "depends_on",
-        ]
-        .map(String::from),
-    );
-    for t in &o.tasks {
-        let phase = o
-            .phases
-            .iter()
-            .find(|p| p.id == t.phase_id)
-            .map(|p| p.name.clone())
-            .unwrap_or_default();
-        let deps = t
-            .depends_on
-            .iter()
-            .filter_map(|d| o.tasks.iter().find(|x| x.id == *d))
-            .map(|x| x.title.clone())
-            .collect::<Vec<_>>()
-            .join("; ");
-        out.push_str(&super::csv_export::line(&[
-            phase,
-            t.kind.as_str().into(),
-            t.title.clone(),
-            user_name(&users, t.owner_id),
-            t.starts_on.to_string(),
-            t.due_on.to_string(),
-            t.status.as_str().into(),
-            t.is_late(o.today).to_string(),
-            deps,
-        ]));
-    }
-    Ok(super::csv_export::download("program-tasks.csv", out))
-}
-
-pub async fn risks_csv(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-) -> Result<Response, PageError> {
-    let (o, users) = load(&state, &me).await?;
-    let mut out = super::csv_export::line(
-        &[
-            "title",
-            "category",
-            "likelihood",
-            "impact",
-            "score",
-            "owner",
-            "mitigation",
-            "status",
-            "next_review_on",
-            "review_overdue",
-        ]
-        .map(String::from),
-    );
-    for r in risk_rows(&o, &users) {
-        out.push_str(&super::csv_export::line(&[
-            r.title,
-            r.category.into(),
-            r.likelihood.to_string(),
-            r.impact.to_string(),
-            r.score.to_string(),
-            r.owner,
-            r.mitigation,
-            r.status.into(),
-            r.review,
-            r.overdue.to_string(),
-        ]));
-    }
-    Ok(super::csv_export::download("risks.csv", out))
 }

@@ -9,7 +9,6 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use domain::DomainError;
-use domain::compliance::{AuditAction, AuditActor, AuditEntry};
 use domain::identity::User;
 
 use crate::auth::actor::{ClientIp, CurrentSession, SessionState};
@@ -424,19 +423,7 @@ pub async fn sign_out(
         sessions::end(&state, &token).await?;
     }
     if let Some(user) = user {
-        let audit = AuditEntry::new(
-            state.clock.now(),
-            AuditActor::User {
-                id: user.id,
-                role: user.role,
-            },
-            AuditAction::SignOut,
-            "User",
-        )
-        .org(user.org_id)
-        .resource(user.id)
-        .from_ip(ip);
-        state.store.record_audit(audit).await?;
+        signin::record_sign_out(&state, &user, ip).await?;
     }
     Ok(with_cookie(
         see_other("/signin?signed_out=1"),

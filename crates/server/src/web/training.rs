@@ -340,7 +340,8 @@ async fn records_page(
     done: bool,
 ) -> Result<RecordsPage, PageError> {
     let records = training::records(state.ctx(), &me.actor).await?;
-    let sites = state.store.list_sites(me.actor.org()?).await?;
+    let sites =
+        domain::identity::service::org::list_sites(state.ctx(), &me.actor, me.actor.org()?).await?;
     let now = state.clock.now();
     let rows = records
         .iter()

@@ -78,7 +78,7 @@ pub async fn update_own_contact(
         city: input.city.clone(),
         state: input.state.clone(),
         postal_code: input.postal_code.clone(),
-        preferred_language: crate::scheduling::service::booking::parse_language(
+        preferred_language: crate::identity::parse_language(
             "preferred_language",
             &input.preferred_language,
         )?,

@@ -80,8 +80,7 @@ fn parse_clinician(input: &UserInput) -> DomainResult<ClinicianProfile> {
     }
     let mut languages: Vec<String> = Vec::new();
     for (i, raw) in input.languages.iter().enumerate() {
-        let tag =
-            crate::scheduling::service::booking::parse_language(&format!("languages[{i}]"), raw)?;
+        let tag = crate::identity::parse_language(&format!("languages[{i}]"), raw)?;
         if !languages.contains(&tag) {
             languages.push(tag);
         }

@@ -26,7 +26,7 @@ use crate::scheduling::{
 
 mod search;
 
-pub use search::{MAX_SEARCH_DAYS, OpenSlot, SlotSearchInput, parse_language, search};
+pub use search::{MAX_SEARCH_DAYS, OpenSlot, SlotSearchInput, search};
 
 fn parse_id<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> DomainResult<T> {
     raw.trim()

@@ -46,22 +46,6 @@ pub struct OpenSlot {
 /// Days a search may span at most.
 pub const MAX_SEARCH_DAYS: i64 = 62;
 
-/// A language tag such as `en` or `es-US`, lower-cased.
-pub fn parse_language(field: &str, raw: &str) -> DomainResult<String> {
-    let tag = raw.trim().to_ascii_lowercase();
-    let valid = !tag.is_empty()
-        && tag.len() <= 35
-        && tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if valid {
-        Ok(tag)
-    } else {
-        Err(DomainError::invalid(
-            field,
-            "must be a language tag such as en or es",
-        ))
-    }
-}
-
 /// The time zone dates in a search mean: the site's, or the organization's first site's.
 async fn search_zone(ctx: Ctx<'_>, org: OrgId, site: Option<SiteId>) -> DomainResult<TimeZone> {
     if let Some(site) = site {
@@ -117,7 +101,7 @@ pub async fn search(
         .language
         .as_deref()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| parse_language("language", l))
+        .map(|l| crate::identity::parse_language("language", l))
         .transpose()?;
     let site_id: Option<SiteId> = opt_id("site_id", input.site_id.as_deref(), "site")?;
     let clinician_id: Option<UserId> =
