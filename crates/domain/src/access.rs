@@ -5,7 +5,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::compliance::{AuditActor, BreakGlassGrant};
 use crate::error::DomainError;
 use crate::identity::{Patient, Role};
-use crate::ids::{ClientId, OrgId, PatientId, SiteId, UserId};
+use crate::ids::{AppointmentId, ClientId, OrgId, PatientId, SiteId, UserId, VisitLinkId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -13,6 +13,12 @@ pub enum Principal {
     Client(ClientId),
     /// The command line run by the operator on the server itself.
     Operator,
+    /// A patient without an account, holding the one-time join link of one visit: they act as
+    /// that visit's patient, on that appointment only (`may_see` and `require` stop the rest).
+    VisitLink {
+        link: VisitLinkId,
+        appointment: AppointmentId,
+    },
 }
 
 /// A SMART-style scope such as `system/Patient.read` or `system/*.write`.
@@ -129,6 +135,7 @@ impl Actor {
             },
             Principal::Client(id) => AuditActor::Client { id: *id },
             Principal::Operator => AuditActor::Operator,
+            Principal::VisitLink { link, .. } => AuditActor::VisitLink { link: *link },
         }
     }
 
@@ -306,6 +313,9 @@ pub fn require(actor: &Actor, permission: Permission) -> Result<(), DomainError>
         }),
         (Principal::User(_), Some(role)) => role_allows(role, permission),
         (Principal::User(_), None) => false,
+        // A join link grants no permission of its own: the patient's use cases on its one
+        // appointment check the record (`may_see`), not the role table.
+        (Principal::VisitLink { .. }, _) => false,
     };
     if allowed {
         Ok(())
@@ -454,6 +464,10 @@ pub fn check_patient_access(
                 })
             }
         }
+        // A join link opens the visit, never the patient's record.
+        (Principal::VisitLink { .. }, _) => Err(DomainError::NotFound {
+            resource: "patient",
+        }),
         _ => require(actor, permission).map(|()| PatientAccess::Normal),
     }
 }

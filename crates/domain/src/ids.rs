@@ -102,6 +102,10 @@ typed_id!(
     InviteId
 );
 typed_id!(
+    /// A patient's one-time link into their own video visit, for a patient without an account.
+    VisitLinkId
+);
+typed_id!(
     /// One recorded happening of a visit (a drop, a switch to audio, a guest joining).
     VisitEventId
 );

@@ -153,9 +153,33 @@ pub async fn seed_and_print(state: &AppState, url: &str) -> anyhow::Result<()> {
     };
     // On every run, not only the first: the demo can be tried at whatever hour it starts.
     let ready = crate::demo_now::ensure(state, &org).await?;
+    let linked = crate::demo_link::ensure(state, &org).await?;
     print_sign_ins(state, &org, url).await?;
     print_ready(state, &ready, url);
+    print_linked(linked.as_ref(), url);
     Ok(())
+}
+
+/// The patient without an account and the join link the clinic sent them.
+fn print_linked(linked: Option<&crate::demo_link::LinkedVisit>, url: &str) {
+    let Some(visit) = linked else {
+        return;
+    };
+    let at = visit
+        .start
+        .to_zoned(visit.time_zone.clone())
+        .strftime("%-I:%M %p %Z");
+    say!();
+    say!(
+        "A patient without an account: {} with {} at {}, {at}.",
+        visit.patient_name,
+        visit.clinician_name,
+        visit.site_name
+    );
+    say!(
+        "  join link (no sign-up; works once, open it in a private window): {url}{}",
+        visit.path
+    );
 }
 
 /// Says which video visits are about to start, and how to reach their waiting room.

@@ -56,28 +56,12 @@ type Candidate = (User, Patient, Option<(Appointment, bool)>);
 /// hour). Patients no clinician can see right now (none licensed in their state holds a current
 /// telehealth certification) are left out of the answer.
 pub async fn ensure(state: &AppState, org: &Organization) -> Result<Vec<ReadyVisit>, DomainError> {
-    let operator = Actor {
-        org_id: Some(org.id),
-        ..Actor::operator()
-    };
-    let video: VisitTypeId = state
-        .store
-        .list_visit_types(org.id)
-        .await?
-        .into_iter()
-        .find(|t| t.name == VISIT_TYPE && t.active)
-        .map(|t| t.id)
-        .ok_or(DomainError::NotFound {
-            resource: "visit type",
-        })?;
-    let sites: Vec<Site> = state.store.list_sites(org.id).await?;
-    let clinicians: Vec<User> = state
-        .store
-        .list_users(org.id, Some(Role::Clinician))
-        .await?
-        .into_iter()
-        .filter(|c| c.active)
-        .collect();
+    let Setting {
+        operator,
+        video,
+        sites,
+        clinicians,
+    } = setting(state, org).await?;
     let mut accounts: Vec<User> = state.store.list_users(org.id, Some(Role::Patient)).await?;
     accounts.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
     let mut found: Vec<Candidate> = Vec::new();
@@ -143,6 +127,73 @@ pub async fn ensure(state: &AppState, org: &Organization) -> Result<Vec<ReadyVis
         });
     }
     Ok(ready)
+}
+
+/// What booking a demo visit needs: who books, the visit type, the sites and the clinicians.
+struct Setting {
+    operator: Actor,
+    video: VisitTypeId,
+    sites: Vec<Site>,
+    clinicians: Vec<User>,
+}
+
+async fn setting(state: &AppState, org: &Organization) -> Result<Setting, DomainError> {
+    let video: VisitTypeId = state
+        .store
+        .list_visit_types(org.id)
+        .await?
+        .into_iter()
+        .find(|t| t.name == VISIT_TYPE && t.active)
+        .map(|t| t.id)
+        .ok_or(DomainError::NotFound {
+            resource: "visit type",
+        })?;
+    let clinicians = state
+        .store
+        .list_users(org.id, Some(Role::Clinician))
+        .await?
+        .into_iter()
+        .filter(|c| c.active)
+        .collect();
+    Ok(Setting {
+        operator: Actor {
+            org_id: Some(org.id),
+            ..Actor::operator()
+        },
+        video,
+        sites: state.store.list_sites(org.id).await?,
+        clinicians,
+    })
+}
+
+/// The same for one patient record (the demo's patient without an account): their video visit
+/// about to start, kept from an earlier run or booked now; `None` when no clinician can see them.
+pub async fn ensure_for(
+    state: &AppState,
+    org: &Organization,
+    patient: &Patient,
+) -> Result<Option<Appointment>, DomainError> {
+    if let Some(kept) = upcoming(state, patient).await? {
+        return Ok(Some(kept));
+    }
+    let s = setting(state, org).await?;
+    let able = able_clinicians(state, patient, &s.clinicians).await?;
+    for latest in [SOON_MINUTES, LATER_MINUTES] {
+        let booked = book_soon(
+            state,
+            &s.operator,
+            patient,
+            s.video,
+            &able,
+            &s.sites,
+            latest,
+        )
+        .await?;
+        if booked.is_some() {
+            return Ok(booked);
+        }
+    }
+    Ok(None)
 }
 
 /// A video visit of the patient that is about to start or under way: booked and starting within

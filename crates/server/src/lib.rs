@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod demo;
+pub mod demo_link;
 pub mod demo_notes;
 pub mod demo_now;
 pub mod demo_program;

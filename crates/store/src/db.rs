@@ -315,6 +315,9 @@ pub(crate) fn actor(row: &AnyRow) -> R<domain::compliance::AuditActor> {
         "guest" => AuditActor::Guest {
             invite: parsed(row, "actor_id")?,
         },
+        "visit_link" => AuditActor::VisitLink {
+            link: parsed(row, "actor_id")?,
+        },
         other => {
             return Err(DomainError::Storage(format!(
                 "stored actor_kind '{other}' is unreadable"

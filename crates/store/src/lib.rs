@@ -10,7 +10,7 @@
 //! 2. the group-commit `writer`, which runs the write jobs areas hand it and knows no area;
 //! 3. `sql_store` (the handle and its `audited` transactions), then one file or folder per
 //!    area port: `identity`, `patients`, `sessions`, `accounts`, `audit`, `compliance`, `scheduling/`,
-//!    `visits`, `training`, `program`.
+//!    `visits`, `visit_links`, `training`, `program`.
 //!
 //! Beside them: `backend`, `connect` (and `connect_error`), `migrations`, `cache`, `relay`,
 //! `testing`.
@@ -38,6 +38,7 @@ mod sessions;
 mod sql_store;
 pub mod testing;
 mod training;
+mod visit_links;
 mod visit_log;
 mod visits;
 mod writer;

@@ -31,6 +31,7 @@ migrations![
     (7, "accounts", "0007_accounts.sql"),
     (8, "clinical", "0008_clinical.sql"),
     (12, "audit_checkpoints", "0012_audit_checkpoints.sql"),
+    (13, "visit_links", "0013_visit_links.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::identity::Role;
-use crate::ids::{ClientId, InviteId, OrgId, PatientId, UserId};
+use crate::ids::{ClientId, InviteId, OrgId, PatientId, UserId, VisitLinkId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -24,6 +24,10 @@ pub enum AuditActor {
     Guest {
         invite: InviteId,
     },
+    /// A patient without an account, by the join link of their visit.
+    VisitLink {
+        link: VisitLinkId,
+    },
 }
 
 impl AuditActor {
@@ -34,6 +38,7 @@ impl AuditActor {
             AuditActor::Operator => "operator",
             AuditActor::Anonymous => "anonymous",
             AuditActor::Guest { .. } => "guest",
+            AuditActor::VisitLink { .. } => "visit_link",
         }
     }
 
@@ -42,6 +47,7 @@ impl AuditActor {
             AuditActor::User { id, .. } => Some(id.to_string()),
             AuditActor::Client { id } => Some(id.to_string()),
             AuditActor::Guest { invite } => Some(invite.to_string()),
+            AuditActor::VisitLink { link } => Some(link.to_string()),
             _ => None,
         }
     }
@@ -147,6 +153,10 @@ pub enum AuditAction {
     GuestJoin,
     #[serde(rename = "guest.admit")]
     GuestAdmit,
+    #[serde(rename = "visit_link.issue")]
+    VisitLinkIssue,
+    #[serde(rename = "visit_link.use")]
+    VisitLinkUse,
     #[serde(rename = "escalation.raised")]
     EscalationRaised,
     #[serde(rename = "escalation.acknowledged")]
@@ -224,7 +234,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 82] = [
+    pub const ALL: [AuditAction; 84] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -270,6 +280,8 @@ impl AuditAction {
         AuditAction::GuestInvite,
         AuditAction::GuestJoin,
         AuditAction::GuestAdmit,
+        AuditAction::VisitLinkIssue,
+        AuditAction::VisitLinkUse,
         AuditAction::EscalationRaised,
         AuditAction::EscalationAcknowledged,
         AuditAction::CourseCreate,
@@ -356,6 +368,8 @@ impl AuditAction {
             AuditAction::GuestInvite => "guest.invite",
             AuditAction::GuestJoin => "guest.join",
             AuditAction::GuestAdmit => "guest.admit",
+            AuditAction::VisitLinkIssue => "visit_link.issue",
+            AuditAction::VisitLinkUse => "visit_link.use",
             AuditAction::EscalationRaised => "escalation.raised",
             AuditAction::EscalationAcknowledged => "escalation.acknowledged",
             AuditAction::CourseCreate => "training.course_create",

@@ -1,4 +1,5 @@
-//! Virtual visits: check-in, the waiting room, the call and its record, guests, emergencies.
+//! Virtual visits: check-in, the waiting room, the call and its record, guests, patients' join
+//! links, emergencies.
 //!
 //! A visit opens when a virtual appointment is checked in and follows its own state machine
 //! (`state.rs`); the appointment moves along with it (the call starts the appointment, ending the
@@ -11,6 +12,7 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod view;
+pub mod visit_link;
 
 pub use care_team::*;
 pub use model::*;
@@ -18,3 +20,4 @@ pub use questionnaire::*;
 pub use state::*;
 pub use store::*;
 pub use view::*;
+pub use visit_link::VisitLink;

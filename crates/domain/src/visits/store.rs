@@ -8,9 +8,10 @@ use super::model::{
     AheadInQueue, Escalation, Invite, InviteDelivery, QualitySample, Visit, VisitLogEntry,
 };
 use super::state::{VisitOutcome, VisitState};
+use super::visit_link::VisitLink;
 use crate::compliance::AuditEntry;
 use crate::error::StoreResult;
-use crate::ids::{AppointmentId, EscalationId, InviteId, OrgId, SiteId, UserId};
+use crate::ids::{AppointmentId, EscalationId, InviteId, OrgId, SiteId, UserId, VisitLinkId};
 use crate::scheduling::{AppointmentEvent, AppointmentStatus, StatusChange};
 
 /// Which visits a waiting-room list wants.
@@ -132,6 +133,36 @@ pub trait VisitStore: Send + Sync {
         at: Timestamp,
         audit: AuditEntry,
     ) -> StoreResult<bool>;
+}
+
+/// Patients' join links (`visit_link.rs`). Only token hashes are stored.
+#[async_trait]
+pub trait VisitLinkStore: Send + Sync {
+    /// Stores a new link and, in the same transaction as its audit entry, replaces (revokes at
+    /// `link.created_at`) every earlier link of the same appointment, ending their sessions.
+    async fn create_visit_link(&self, link: &VisitLink, audit: AuditEntry) -> StoreResult<()>;
+    async fn set_visit_link_delivery(
+        &self,
+        id: VisitLinkId,
+        delivery: InviteDelivery,
+    ) -> StoreResult<()>;
+    async fn visit_link_by_token(&self, token_hash: &str) -> StoreResult<Option<VisitLink>>;
+    async fn visit_link_by_session(&self, session_hash: &str) -> StoreResult<Option<VisitLink>>;
+    /// Opens a link once: only if it is unused, not replaced and not expired at `at`, whatever
+    /// the number of servers. False writes nothing, the audit entry included.
+    async fn claim_visit_link(
+        &self,
+        id: VisitLinkId,
+        session_hash: &str,
+        at: Timestamp,
+        audit: AuditEntry,
+    ) -> StoreResult<bool>;
+    /// An appointment's links, newest first.
+    async fn list_visit_links(
+        &self,
+        org: OrgId,
+        appointment: AppointmentId,
+    ) -> StoreResult<Vec<VisitLink>>;
 }
 
 /// What a visit's watchers are told. Implemented by the server (its live connections, and other

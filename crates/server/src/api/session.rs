@@ -115,7 +115,8 @@ pub async fn me(ApiActor(actor): ApiActor) -> Json<MeResponse> {
     let (user_id, client_id) = match actor.principal {
         domain::Principal::User(id) => (Some(id.to_string()), None),
         domain::Principal::Client(id) => (None, Some(id.to_string())),
-        domain::Principal::Operator => (None, None),
+        // Never reached: the API knows no join link's session.
+        domain::Principal::Operator | domain::Principal::VisitLink { .. } => (None, None),
     };
     Json(MeResponse {
         user_id,

@@ -15,10 +15,10 @@ use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use domain::access::{Actor, Permission};
+use domain::access::{Actor, Permission, Principal};
 use domain::identity::Role;
 use domain::ids::AppointmentId;
-use domain::visits::service::{call, guests, room};
+use domain::visits::service::{call, guests, room, visit_link};
 use domain::visits::{ParticipantRole, QualitySample};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
@@ -44,6 +44,8 @@ use crate::state::AppState;
 
 /// The cookie of a guest's browser, set when they open their invitation.
 pub const GUEST_COOKIE: &str = "telemed_guest";
+/// The cookie of a browser that opened a patient's join link (`web/visit_link.rs`).
+pub const VISIT_LINK_COOKIE: &str = "telemed_visit";
 /// A connection that sends nothing this long (the page pings every 25 s) is closed.
 const IDLE_LIMIT: Duration = Duration::from_secs(75);
 /// How long a connection the server closes waits for the browser's closing answer.
@@ -128,10 +130,21 @@ async fn accept(on_upgrade: OnUpgrade) -> Option<Socket> {
     )
 }
 
-/// Who is connecting: a signed-in person, or a guest whose browser opened an invitation.
+/// Who is connecting: a signed-in person, a patient whose browser opened their visit's join
+/// link (`room::join` keeps them to that visit), or a guest whose browser opened an invitation.
 async fn who(parts: &Parts, state: &AppState) -> Result<room::Who, ApiError> {
     if let SessionState::Full(signed_in) = session_state(parts, state).await? {
         return Ok(room::Who::Member(signed_in.actor));
+    }
+    if let Some(token) = cookie_value(&parts.headers, VISIT_LINK_COOKIE)
+        && let Some((_, actor)) = visit_link::session_actor(
+            state.ctx(),
+            &sha256_hex(&token),
+            crate::auth::actor::client_ip(parts),
+        )
+        .await?
+    {
+        return Ok(room::Who::Member(actor));
     }
     if let Some(token) = cookie_value(&parts.headers, GUEST_COOKIE)
         && let Some(invite) = guests::by_session(state.ctx(), &sha256_hex(&token)).await?
@@ -161,6 +174,10 @@ pub async fn visit_socket(
         .await?
         .ok_or(domain::DomainError::NotFound { resource: "visit" })?;
     let identity = match &who {
+        room::Who::Member(Actor {
+            principal: Principal::VisitLink { link, .. },
+            ..
+        }) => Identity::VisitLink(*link),
         room::Who::Member(actor) => Identity::User(
             actor
                 .user_id()

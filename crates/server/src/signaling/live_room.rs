@@ -47,7 +47,7 @@ impl Room {
     pub(super) fn admitted(&self, role: ParticipantRole, identity: Identity) -> bool {
         let guest_admitted = match identity {
             Identity::Guest(invite) => self.admitted_guests.contains(&invite),
-            Identity::User(_) => false,
+            Identity::User(_) | Identity::VisitLink(_) => false,
         };
         may_be_in_call(self.state, role, guest_admitted)
     }

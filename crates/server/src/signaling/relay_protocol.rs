@@ -4,7 +4,7 @@
 //!
 //! Each message is one JSON payload ([`RelayEnvelope`]) naming the server that sent it.
 
-use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, ThreadId, UserId};
+use domain::ids::{AppointmentId, InviteId, OrgId, SiteId, ThreadId, UserId, VisitLinkId};
 use domain::visits::{Escalation, ParticipantRole, VisitState};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -16,6 +16,8 @@ use serde_json::value::RawValue;
 pub enum Identity {
     User(UserId),
     Guest(InviteId),
+    /// A patient without an account, by their visit's join link.
+    VisitLink(VisitLinkId),
 }
 
 /// A participant as every server knows them.

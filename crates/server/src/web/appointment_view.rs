@@ -243,6 +243,7 @@ impl Directory {
             AuditActor::Operator => "Telemed (automatic)".into(),
             AuditActor::Anonymous => "Unknown".into(),
             AuditActor::Guest { .. } => "A guest".into(),
+            AuditActor::VisitLink { .. } => "The patient (by join link)".into(),
         }
     }
 

@@ -158,6 +158,8 @@ struct AppointmentPage {
     check_in_opens: Option<String>,
     /// A video visit is checked in on its own page, and joined from its own page.
     video: Option<VideoLink>,
+    /// Staff send a patient without an account a join link from here.
+    join_link_href: Option<String>,
     steps: Vec<StepButton>,
     reschedule_href: Option<String>,
     cancel: Option<CancelForm>,
@@ -512,6 +514,10 @@ async fn show_page(
         check_in,
         check_in_opens,
         video,
+        join_link_href: (staff && access::require(actor, Permission::ManageAppointments).is_ok())
+            .then(|| domain::visits::visit_link::check_may_issue(&a, now).ok())
+            .flatten()
+            .map(|()| format!("{path}/join-link")),
         steps,
         reschedule_href,
         cancel,

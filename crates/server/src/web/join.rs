@@ -38,7 +38,7 @@ pub async fn show(State(state): State<AppState>, Path(token): Path<String>) -> P
 /// another site from pushing a browser into a call). Browsers say where a form came from in
 /// `Sec-Fetch-Site`; our `no-referrer` policy makes their `Origin` "null", so that is only checked
 /// when it names a site.
-fn from_our_page(headers: &HeaderMap) -> bool {
+pub(super) fn from_our_page(headers: &HeaderMap) -> bool {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = header("sec-fetch-site") {
         return matches!(site, "same-origin" | "none");

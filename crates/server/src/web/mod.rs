@@ -40,6 +40,7 @@ mod summaries;
 mod training;
 mod visit;
 mod visit_check_in;
+mod visit_link;
 mod visit_record;
 mod visit_types;
 mod waiting_room;
@@ -121,6 +122,10 @@ pub fn router() -> Router<AppState> {
         .route("/appointments/{id}/start", post(appointments::start))
         .route("/appointments/{id}/complete", post(appointments::complete))
         .route("/appointments/{id}/no-show", post(appointments::no_show))
+        .route(
+            "/appointments/{id}/join-link",
+            get(visit_link::form).post(visit_link::send),
+        )
         .route("/front-desk", get(front_desk::day))
         .route("/schedule", get(calendar::schedule))
         .route("/schedule/calendar-feed", post(calendar::new_feed))
@@ -231,6 +236,7 @@ pub fn router() -> Router<AppState> {
         .route("/training/records.csv", get(training::export))
         .route("/training/exceptions", post(training::grant_exception))
         .route("/join/{token}", get(join::show).post(join::submit))
+        .route("/v/{token}", get(visit_link::show).post(visit_link::open))
         .route("/assets/{file}", get(assets::serve))
         .route("/assets/live/{file}", get(assets::serve_live))
 }

@@ -32,10 +32,13 @@ use super::form::{Field, FormData, FormErrors, Outcome, PageQuery, Radios, Selec
 use super::page::{PageError, PageResult, render, see_other};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
+use super::visit_link::{Linked, check_bound, linked};
 
-/// Who opens a visit page: a signed-in person, or a guest's browser holding an invitation.
+/// Who opens a visit page: a signed-in person, the patient's browser holding the visit's join
+/// link, or a guest's browser holding an invitation.
 pub enum Viewer {
     Member(Box<SignedIn>),
+    Linked(Box<Linked>),
     Guest(Box<Invite>),
 }
 
@@ -48,6 +51,9 @@ impl FromRequestParts<AppState> for Viewer {
             Ok(SessionState::Pending(..)) => return Err(see_other("/signin/code")),
             Ok(_) => {}
             Err(e) => return Err(PageError::from(e).into_response()),
+        }
+        if let Some(linked) = linked(parts, state).await? {
+            return Ok(Self::Linked(Box::new(linked)));
         }
         if let Some(token) = cookie_value(&parts.headers, GUEST_COOKIE) {
             match guests::by_session(state.ctx(), &sha256_hex(&token)).await {
@@ -73,6 +79,7 @@ impl Viewer {
     fn who(&self) -> Who {
         match self {
             Viewer::Member(me) => Who::Member(me.actor.clone()),
+            Viewer::Linked(l) => Who::Member(l.actor.clone()),
             Viewer::Guest(invite) => Who::Guest(invite.as_ref().clone()),
         }
     }
@@ -267,6 +274,9 @@ async fn show_page(
         status,
     } = outcome;
     let ctx = state.ctx();
+    if let Viewer::Linked(l) = viewer {
+        check_bound(l, id)?;
+    }
     let who = viewer.who();
     let pass = room::join(ctx, &who, id).await?;
     let member = matches!(viewer, Viewer::Member(_));
@@ -275,7 +285,7 @@ async fn show_page(
     let clinician = pass.role == ParticipantRole::Clinician;
     let invites = match viewer {
         Viewer::Member(me) => guests::list(ctx, &me.actor, id).await?,
-        Viewer::Guest(_) => Vec::new(),
+        Viewer::Linked(_) | Viewer::Guest(_) => Vec::new(),
     };
     let wait = if v.state == VisitState::Waiting {
         room::estimate_wait(ctx, v).await.ok()
@@ -366,6 +376,7 @@ async fn show_page(
                 },
             )
         }
+        Viewer::Linked(l) => (None, l.csrf.clone(), ""),
         Viewer::Guest(_) => (None, String::new(), ""),
     };
     let waiting_text = match pass.role {

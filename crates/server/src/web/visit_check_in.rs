@@ -8,14 +8,12 @@ use axum::http::StatusCode;
 use jiff::SignedDuration;
 
 use domain::DomainError;
-use domain::identity::Role;
 use domain::ids::AppointmentId;
 use domain::scheduling::service::appointments;
 use domain::scheduling::{Appointment, AppointmentStatus};
 use domain::visits::service::steps::{self, CheckInInput};
 use domain::visits::{PHQ9_CHOICES, PHQ9_ITEMS, QuestionnaireInput, QuestionnaireKind};
 
-use crate::auth::actor::SignedIn;
 use crate::auth::secrets::random_token;
 use crate::signaling::ice;
 use crate::state::AppState;
@@ -24,8 +22,9 @@ use super::appointment_view::{Directory, state_choices, state_label};
 use super::consent::{ConsentBox, accepted_version, consent_box, missing_consent};
 use super::form::{Field, FormData, FormErrors, Radios, Select};
 use super::page::{PageError, PageResult, capitalise, render, see_other, status_of};
-use super::session::{PageUser, check_csrf};
+use super::session::check_csrf;
 use super::shell::{Section, Shell};
+use super::visit_link::Attendee;
 use super::when;
 
 /// The questionnaire as form fields; which are shown depends on the service line.
@@ -54,7 +53,9 @@ pub struct CheckInForm {
 #[derive(Template)]
 #[template(path = "pages/visit_check_in.html")]
 struct CheckInPage {
-    shell: Shell,
+    /// The portal's frame; none for a patient who came by join link.
+    shell: Option<Shell>,
+    csrf: String,
     heading: String,
     when: String,
     clinician: String,
@@ -220,13 +221,14 @@ fn opens_at(state: &AppState, a: &Appointment) -> jiff::Timestamp {
 
 async fn page(
     state: &AppState,
-    me: &SignedIn,
+    me: &Attendee,
     id: AppointmentId,
     form: &FormData,
     errors: FormErrors,
     status: StatusCode,
 ) -> PageResult {
-    let actor = &me.actor;
+    me.check_visit(id)?;
+    let actor = me.actor();
     let (a, _) = appointments::get(state.ctx(), actor, id).await?;
     if !a.modality.is_virtual() {
         return Ok(see_other(&format!("/appointments/{id}")));
@@ -237,7 +239,7 @@ async fn page(
     ) {
         return Ok(see_other(&format!("/visits/{id}")));
     }
-    let staff = me.user.role != Role::Patient;
+    let staff = me.staff();
     let dir = Directory::load(state, actor).await?;
     let tz = dir.zone(a.site_id);
     let now = state.clock.now();
@@ -320,14 +322,12 @@ async fn page(
     Ok(render(
         status,
         &CheckInPage {
-            shell: Shell::new(
-                me,
-                if staff {
-                    Section::WaitingRoom
-                } else {
-                    Section::MyAppointments
-                },
-            ),
+            shell: me.shell(if staff {
+                Section::WaitingRoom
+            } else {
+                Section::MyAppointments
+            }),
+            csrf: me.csrf().to_string(),
             heading: dir.visit_type_name(&a),
             when: when::when(a.start_at, &tz),
             clinician: dir.clinician_name(a.clinician_id),
@@ -335,7 +335,11 @@ async fn page(
             errors,
             form: form_view,
             closed,
-            back_href: format!("/appointments/{id}"),
+            back_href: if matches!(me, Attendee::Linked(_)) {
+                String::new()
+            } else {
+                format!("/appointments/{id}")
+            },
             ice_servers,
             ice_policy: if state.config.ice_relay_only {
                 "relay"
@@ -349,7 +353,7 @@ async fn page(
 /// `GET /visits/{id}/check-in`.
 pub async fn form(
     State(state): State<AppState>,
-    PageUser(me): PageUser,
+    me: Attendee,
     Path(raw): Path<String>,
 ) -> PageResult {
     let id = parse_id(&raw)?;
@@ -367,13 +371,14 @@ pub async fn form(
 /// `POST /visits/{id}/check-in`: checks in and opens the waiting room.
 pub async fn submit(
     State(state): State<AppState>,
-    PageUser(me): PageUser,
+    me: Attendee,
     Path(raw): Path<String>,
     form: FormData,
 ) -> PageResult {
-    check_csrf(&me.session.csrf_token, &form)?;
+    check_csrf(me.csrf(), &form)?;
     let id = parse_id(&raw)?;
-    let staff = me.user.role != Role::Patient;
+    me.check_visit(id)?;
+    let staff = me.staff();
     let mut errors = FormErrors::default();
     let Some(location) = form.optional("location") else {
         errors.field(
@@ -395,14 +400,14 @@ pub async fn submit(
         .await;
     };
     let ctx = state.ctx();
-    let (a, _) = appointments::get(ctx, &me.actor, id).await?;
+    let (a, _) = appointments::get(ctx, me.actor(), id).await?;
     let input = CheckInInput {
         patient_state: form.get("patient_state").to_string(),
         consent_version: accepted_version(&form),
         location: Some(location),
         questionnaire: questionnaire_input(&form, QuestionnaireKind::for_line(a.service_line)),
     };
-    let err = match steps::check_in(ctx, &me.actor, id, &input).await {
+    let err = match steps::check_in(ctx, me.actor(), id, &input).await {
         Ok(_) => return Ok(see_other(&format!("/visits/{id}"))),
         Err(err) => err,
     };
@@ -410,7 +415,7 @@ pub async fn submit(
     match err {
         DomainError::ConsentRequired(_) => missing_consent(&mut errors, staff),
         DomainError::ClinicianNotLicensed { state: code } => {
-            let dir = Directory::load(&state, &me.actor).await?;
+            let dir = Directory::load(&state, me.actor()).await?;
             let who = dir.clinician_name(a.clinician_id);
             errors.form(if staff {
                 format!(
@@ -425,7 +430,7 @@ pub async fn submit(
             });
         }
         DomainError::CheckInNotOpen(message) => {
-            let dir = Directory::load(&state, &me.actor).await?;
+            let dir = Directory::load(&state, me.actor()).await?;
             let tz = dir.zone(a.site_id);
             let opens = opens_at(&state, &a);
             if state.clock.now() < opens {

@@ -300,6 +300,16 @@ fn the_demo_is_idempotent_and_prints_a_sign_in_for_every_role() {
             "a visit about to start for each patient account:\n{run}"
         );
     }
+    // The patient without an account gets a new join link on every run.
+    let join_link = |run: &str| {
+        run.lines()
+            .find(|l| l.contains("join link (no sign-up"))
+            .and_then(|l| l.split_whitespace().last())
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no join link in:\n{run}"))
+    };
+    assert!(join_link(&first).contains("/v/"));
+    assert_ne!(join_link(&first), join_link(&second));
     assert!(verify(&url).0);
     // The demo has a schedule to explore: published slots and upcoming visits, once.
     let count = |sql: &str| {
@@ -314,7 +324,8 @@ fn the_demo_is_idempotent_and_prints_a_sign_in_for_every_role() {
     assert_eq!(count("SELECT COUNT(*) FROM visit_types"), 10);
     assert!(count("SELECT COUNT(*) FROM slots") > 300);
     let visits = count("SELECT COUNT(*) FROM appointments WHERE status = 'booked'");
-    // A dozen over the next days, and one about to start for each of the three patient accounts.
-    assert!((6..=15).contains(&visits), "{visits} visits");
+    // A dozen over the next days, one about to start for each of the three patient accounts, and
+    // one for the patient without an account.
+    assert!((6..=16).contains(&visits), "{visits} visits");
     let _ = std::fs::remove_dir_all(dir);
 }

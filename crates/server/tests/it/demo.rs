@@ -137,3 +137,43 @@ on_both_backends!(
         no_clinician_overlaps(&app, &org).await;
     }
 );
+
+on_both_backends!(
+    the_demo_sends_its_patient_without_an_account_a_join_link_that_leads_to_check_in,
+    |app: TestApp| async move {
+        let morning: Timestamp = "2026-12-07T13:00:00Z".parse().unwrap();
+        app.clock.set(morning);
+        let org = demo_org(&app).await;
+        let linked = server::demo_link::ensure(&app.state, &org)
+            .await
+            .unwrap()
+            .expect("a clinician can see the patient now");
+        let lead = linked.start.duration_since(morning).as_mins();
+        assert!((5..=60).contains(&lead), "starts in {lead} minutes");
+        // The next run sends a new link: the one before no longer works.
+        let again = server::demo_link::ensure(&app.state, &org)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.start, linked.start, "the same visit is kept");
+        let browser = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let old = browser.get(app.url(&linked.path)).send().await.unwrap();
+        assert_eq!(old.status(), 410);
+        let page = browser.get(app.url(&again.path)).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        let opened = browser.post(app.url(&again.path)).send().await.unwrap();
+        assert_eq!(opened.status(), 303);
+        let to = opened.headers()["location"].to_str().unwrap();
+        assert!(to.ends_with("/check-in"), "{to}");
+        // No account was made for the patient.
+        let accounts = app
+            .store()
+            .list_users(org.id, Some(Role::Patient))
+            .await
+            .unwrap();
+        assert_eq!(accounts.len(), 3);
+    }
+);

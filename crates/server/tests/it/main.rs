@@ -33,4 +33,5 @@ mod web_notes;
 mod web_program;
 mod web_scheduling;
 mod web_training;
+mod web_visit_links;
 mod web_visits;

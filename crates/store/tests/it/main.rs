@@ -18,4 +18,5 @@ mod scheduling;
 mod schema;
 mod sessions;
 mod training;
+mod visit_links;
 mod visits;

@@ -29,6 +29,10 @@ pub(crate) fn may_see(actor: &Actor, a: &Appointment) -> bool {
         }
         (Principal::User(_), None) => false,
         (Principal::Client(_) | Principal::Operator, _) => actor.in_org(a.org_id),
+        // A join link opens its own appointment, nothing else of the patient's.
+        (Principal::VisitLink { appointment, .. }, _) => {
+            *appointment == a.id && actor.own_patient == Some(a.patient_id)
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::shared::{entry, may_manage_clinician};
 use crate::Ctx;
-use crate::access::{self, Actor, Permission};
+use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::AuditAction;
 use crate::error::DomainResult;
 use crate::identity::{Patient, Role};
@@ -25,7 +25,9 @@ pub struct ClinicianCard {
 /// search shows the same names.
 pub async fn clinicians(ctx: Ctx<'_>, actor: &Actor) -> DomainResult<Vec<ClinicianCard>> {
     let org = actor.org()?;
-    if access::require(actor, Permission::SearchSlots).is_err() {
+    // A patient by join link sees their clinician's name on their visit's pages too.
+    let by_link = matches!(actor.principal, Principal::VisitLink { .. });
+    if !by_link && access::require(actor, Permission::SearchSlots).is_err() {
         access::require(actor, Permission::ReadAppointments)?;
     }
     let mut cards: Vec<ClinicianCard> = ctx

@@ -84,7 +84,7 @@ pub(crate) fn may_manage_clinician(actor: &Actor, clinician: &User) -> bool {
             .site_ids
             .iter()
             .any(|s| actor.site_ids.contains(s)),
-        (Principal::User(_), _) => false,
+        (Principal::User(_) | Principal::VisitLink { .. }, _) => false,
         (Principal::Client(_) | Principal::Operator, _) => true,
     }
 }
@@ -141,7 +141,7 @@ pub(crate) async fn patient_for(
         .await?
         .ok_or_else(not_found)?;
     match (&actor.principal, actor.role) {
-        (Principal::User(_), Some(Role::Patient)) => {
+        (Principal::User(_) | Principal::VisitLink { .. }, Some(Role::Patient)) => {
             if actor.own_patient == Some(id) {
                 Ok(patient)
             } else {
@@ -158,7 +158,7 @@ pub(crate) async fn patient_for(
             .await?;
             Ok(patient)
         }
-        (Principal::User(_), None) => Err(not_found()),
+        (Principal::User(_) | Principal::VisitLink { .. }, _) => Err(not_found()),
         (Principal::Client(_) | Principal::Operator, _) => {
             if actor.in_org(patient.org_id) {
                 Ok(patient)

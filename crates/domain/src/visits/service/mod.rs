@@ -1,5 +1,5 @@
 //! Virtual visit use cases: check-in and the waiting room, the call's life, guests, emergencies,
-//! the visit's record, and who may take part in a visit's live room.
+//! the visit's record, who may take part in a visit's live room, and patients' join links.
 
 pub mod alerts;
 pub mod call;
@@ -8,6 +8,7 @@ pub mod guests;
 pub mod record;
 pub mod room;
 pub mod steps;
+pub mod visit_link;
 
 use crate::Ctx;
 use crate::access::{Actor, Permission, Principal};

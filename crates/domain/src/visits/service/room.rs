@@ -52,7 +52,10 @@ pub async fn enter(ctx: Ctx<'_>, who: &Who, id: AppointmentId) -> DomainResult<P
                         c.map_or_else(|| "Clinician".into(), |c| c.display_name),
                     )
                 }
-                Principal::User(_) if actor.own_patient == Some(visit.patient_id) => {
+                // The patient: signed in, or holding the join link of this visit.
+                Principal::User(_) | Principal::VisitLink { .. }
+                    if actor.own_patient == Some(visit.patient_id) =>
+                {
                     let p = ctx
                         .store
                         .get_patient(visit.org_id, visit.patient_id)
