@@ -14,6 +14,8 @@
 //      it is killed (SIGKILL) mid-call; media goes on peer to peer, both browsers' signaling
 //      comes back on the first, keeping their peer ids; the visit ends there, its record complete
 //   h. the same with the patient on the first server and the clinician on the second
+//   i. a patient with no portal account joins by the one-time link the clinician makes: check-in,
+//      the waiting room, video both ways; the link opens nothing else
 //
 // Run through run.sh (a network namespace with only loopback). Environment: TELEMED_BIN (the
 // binary), TELEMED_E2E_ONLY (e.g. "a,b"), TELEMED_CI_SKIP_POSTGRES=1 (skip d, g, h), TELEMED_E2E_PG
@@ -32,7 +34,7 @@ if (!BIN || !fs.existsSync(BIN)) {
   console.error(`TELEMED_BIN must name the telemed binary (got ${BIN})`);
   process.exit(2);
 }
-const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f,g,h').split(',').map((s) => s.trim());
+const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f,g,h,i').split(',').map((s) => s.trim());
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'telemed-e2e-'));
 const timings = [];
 const results = [];
@@ -323,6 +325,60 @@ async function scenarioC(clinic) {
 }
 
 // ---------------------------------------------------------------------------------------------
+async function scenarioI(clinic) {
+  const problems = [];
+  const base = clinic.server.base;
+  const api = clinic.adminApi;
+  const family = `Linked${Date.now()}`;
+  const patient = await api.post('/api/v1/patients', {
+    mrn: `MRN-L-${Date.now()}`, given_name: 'Ivy', family_name: family, birth_date: '1951-07-19', sex: 'female',
+    email: null, phone: '+1 555 0101',
+    address: { line1: '3 Oak Lane', line2: null, city: 'Albany', state: 'NY', postal_code: '12207' },
+    preferred_language: 'en', primary_site_id: clinic.site,
+  });
+  const { slots } = await api.get(`/api/v1/slots?visit_type_id=${clinic.visitType}&patient_state=NY&limit=5`);
+  const soon = slots.find((s) => Date.parse(s.start) > Date.now() + 5000);
+  assert(soon, 'an open slot to book');
+  const { id } = await api.post('/api/v1/appointments', {
+    slot_id: soon.id, visit_type_id: clinic.visitType, patient_id: patient.id, consent_version: 1,
+  });
+  // The clinician makes the link (no email: it is shown to be sent by text message).
+  const c = await clinicianWindow(clinic, problems);
+  await c.page.goto(`${base}/appointments/${id}/join-link`);
+  await c.page.click('button:has-text("Make the join link")');
+  const link = await c.page.inputValue('#visit-link');
+  assert(/\/v\/[A-Za-z0-9_-]{20,}$/.test(link), `a join link: ${link}`);
+  await shot(c.page, 'i1-join-link');
+  // The patient, in a browser that never signed in, follows it.
+  const p = await person(browser, 'linked patient', problems);
+  await p.page.goto(link);
+  await Promise.all([p.page.waitForURL(`**/visits/${id}/check-in`), p.page.click('button:has-text("Continue to your visit")')]);
+  await p.page.selectOption('#f-patient_state', 'NY');
+  await p.page.fill('#f-location', 'home, 3 Oak Lane, Albany NY');
+  if (await p.page.$('#f-consent_version')) await p.page.check('#f-consent_version');
+  await shot(p.page, 'i2-check-in');
+  await Promise.all([p.page.waitForURL(`**/visits/${id}`), p.page.click('form[action$="/check-in"] > button[type=submit]')]);
+  await visitPageReady(p.page);
+  await p.page.waitForFunction(() => window.telemedVisit.state === 'waiting', null, { timeout: 5000 });
+  // The clinician admits from the waiting room; video both ways.
+  await c.page.goto(`${base}/waiting-room`);
+  const row = c.page.locator('tr.queue-row', { hasText: family });
+  await row.waitFor({ timeout: 10000 });
+  const admitted = Date.now();
+  await Promise.all([c.page.waitForURL(`**/visits/${id}`), row.locator('button', { hasText: 'Admit' }).click()]);
+  await Promise.all([waitForVideo(p.page, 1), waitForVideo(c.page, 1)]);
+  const firstFrame = Date.now() - admitted;
+  timings.push(['i: admit to first decoded frame (patient by link)', firstFrame]);
+  await Promise.all([videoGrows(p.page, 'linked patient'), videoGrows(c.page, 'clinician')]);
+  await shot(p.page, 'i3-linked-patient-call');
+  // The link's session opens this visit only: the portal asks them to sign in.
+  const other = await p.context.request.get(`${base}/appointments`, { maxRedirects: 0 });
+  assert(other.status() === 303 && /\/signin/.test(other.headers().location || ''), `another page: ${other.status()} ${other.headers().location}`);
+  await Promise.all([p.context.close(), c.context.close()]);
+  return { problems, notes: `admit to first frame ${firstFrame} ms` };
+}
+
+// ---------------------------------------------------------------------------------------------
 function psql(url, sql) {
   execFileSync('psql', [url, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: ['ignore', 'pipe', 'pipe'] });
 }
@@ -594,6 +650,7 @@ try {
   await run('a', 'book, check in, admit, video, audio only, interpreter, end, record', async () => scenarioA(await sharedClinic()));
   await run('b', 'a cancellation takes the patient out of the waiting room within 2 s', async () => scenarioB(await sharedClinic()));
   await run('c', 'closing the tab mid-call and coming back resumes the call; the drop is recorded', async () => scenarioC(await sharedClinic()));
+  await run('i', 'a patient with no account joins by link: check-in, waiting room, video both ways', async () => scenarioI(await sharedClinic()));
   // The scenarios on PostgreSQL can be skipped where no PostgreSQL runs.
   const onPostgres = async (name, label, fn) => {
     if (only.includes(name) && process.env.TELEMED_CI_SKIP_POSTGRES === '1') {
