@@ -12,7 +12,7 @@ use domain::ids::QueueEntryId;
 use domain::scheduling::service::queue::{self, JoinQueueInput};
 use domain::scheduling::service::{appointments, consent};
 use domain::scheduling::{AppointmentStatus, QueueStatus};
-use domain::{DomainError, Permission, access};
+use domain::{DomainError, ErrorKind, Permission, access};
 
 use crate::auth::actor::SignedIn;
 use crate::state::AppState;
@@ -20,7 +20,7 @@ use crate::state::AppState;
 use super::appointment_view::{state_choices, state_name};
 use super::consent::{ConsentBox, accepted_version, consent_box, missing_consent};
 use super::form::{Field, FormData, FormErrors, PageQuery, Select};
-use super::page::{PageError, PageResult, ok, render, see_other};
+use super::page::{PageError, PageResult, capitalise, ok, render, see_other, status_of};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
 use super::when;
@@ -282,6 +282,8 @@ struct QueuePage {
     shell: Shell,
     rows: Vec<WaitingRow>,
     can_take: bool,
+    /// Why "Take next patient" gave no patient.
+    problem: Option<String>,
 }
 
 /// Patients waiting now, oldest first, and the button that takes the next one.
@@ -290,6 +292,19 @@ pub async fn waiting(
     PageUser(me): PageUser,
     PageQuery(params): PageQuery<DoneParams>,
 ) -> PageResult {
+    let notice = match params.done.as_deref() {
+        Some("empty") => Some("Nobody is waiting whom you can see (licensed in their state)."),
+        _ => None,
+    };
+    Ok(ok(&queue_page(&state, &me, notice, None).await?))
+}
+
+async fn queue_page(
+    state: &AppState,
+    me: &SignedIn,
+    notice: Option<&'static str>,
+    problem: Option<String>,
+) -> Result<QueuePage, PageError> {
     let actor = &me.actor;
     let places = queue::waiting(state.ctx(), actor).await?;
     let now = state.clock.now();
@@ -303,14 +318,12 @@ pub async fn waiting(
             reason: p.entry.reason.clone().unwrap_or_default(),
         })
         .collect();
-    Ok(ok(&QueuePage {
-        shell: Shell::new(&me, Section::Queue).notice(match params.done.as_deref() {
-            Some("empty") => Some("Nobody is waiting whom you can see (licensed in their state)."),
-            _ => None,
-        }),
+    Ok(QueuePage {
+        shell: Shell::new(me, Section::Queue).notice(notice),
         rows,
         can_take: access::require(actor, Permission::TakeFromQueue).is_ok(),
-    }))
+        problem,
+    })
 }
 
 /// Takes the longest-waiting patient the clinician may see, and opens the visit.
@@ -320,8 +333,22 @@ pub async fn take(
     form: FormData,
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
-    match queue::take_next(state.ctx(), &me.actor, None).await? {
-        Some(a) => Ok(see_other(&format!("/appointments/{}?done=taken", a.id))),
-        None => Ok(see_other("/queue?done=empty")),
+    match queue::take_next(state.ctx(), &me.actor, None).await {
+        Ok(Some(a)) => Ok(see_other(&format!("/appointments/{}?done=taken", a.id))),
+        Ok(None) => Ok(see_other("/queue?done=empty")),
+        // Refused (a visit of their own at this time, no current certification...): the queue
+        // again with the reason; nobody was taken, so the patient stays first in line.
+        Err(err) if err.class().kind == ErrorKind::Refusal => {
+            let status = status_of(&err);
+            let problem = match err {
+                DomainError::ClinicianBusy => "You already have a visit at this time. Finish or \
+                     end it from your day's schedule, then take the next patient."
+                    .to_string(),
+                other => capitalise(&other.to_string()),
+            };
+            let page = queue_page(&state, &me, None, Some(problem)).await?;
+            Ok(render(status, &page))
+        }
+        Err(err) => Err(err.into()),
     }
 }

@@ -1222,6 +1222,27 @@ on_both_backends!(
             .nth(1)
             .unwrap();
         let entry = &entry[..entry.find('"').unwrap()];
+        // The clinician still has the first patient's visit now: taking the next one is refused
+        // on the queue page, with the reason and the way to their day, and the patient stays in
+        // line for someone else.
+        let busy = doctor.post("/queue/take", &[("csrf", &queue.csrf())]).await;
+        assert_eq!(busy.status, 409, "{}", busy.body);
+        assert!(
+            busy.body.contains("No patient was given to you"),
+            "{}",
+            busy.body
+        );
+        assert!(busy.body.contains("You already have a visit at this time"));
+        assert!(busy.body.contains("href=\"/schedule\""));
+        assert!(busy.body.contains("Take next patient"));
+        assert!(busy.body.contains("1 waiting."));
+        let still = app
+            .store()
+            .latest_queue_entry(clinic.org.org.id, other.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(still.status, QueueStatus::Waiting);
         let left = c
             .post("/urgent-care/leave", &[("csrf", &csrf), ("entry", entry)])
             .await;
