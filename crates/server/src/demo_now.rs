@@ -8,9 +8,9 @@
 use domain::DomainError;
 use domain::access::Actor;
 use domain::identity::{Organization, Patient, Role, Site, User};
-use domain::ids::{AppointmentId, SiteId, VisitTypeId};
+use domain::ids::{AppointmentId, SiteId, SlotId, VisitTypeId};
 use domain::scheduling::service::availability::{self, ExceptionInput};
-use domain::scheduling::service::booking::{self, BookingInput};
+use domain::scheduling::service::booking::{self, BookCommand, SlotRef};
 use domain::scheduling::service::consent;
 use domain::scheduling::{
     Appointment, AppointmentQuery, AppointmentStatus, Modality, ServiceLine, SlotQuery,
@@ -317,13 +317,11 @@ async fn book_soon(
     let latest = minutes_from(now, latest);
     // A patient who has not agreed yet agrees on the phone while the front desk books.
     let version = consent::current(ctx, patient.org_id).await?.version;
-    let book = |slot_id: String| BookingInput {
-        slot_id: Some(slot_id),
-        visit_type_id: video.to_string(),
-        patient_id: Some(patient.id.to_string()),
+    let book = |slot: SlotId| BookCommand {
+        patient_id: Some(patient.id),
         reason: Some("Trying a video visit".into()),
         consent_version: Some(version),
-        ..BookingInput::default()
+        ..BookCommand::new(SlotRef::Id(slot), video)
     };
     // An open slot of a clinician's own hours first, the soonest of them all.
     let mut open = Vec::new();
@@ -345,7 +343,7 @@ async fn book_soon(
     }
     open.sort_by_key(|v| v.slot.start_at);
     for view in open {
-        if let Some(a) = try_book(ctx, operator, &book(view.slot.id.to_string())).await? {
+        if let Some(a) = try_book(ctx, operator, &book(view.slot.id)).await? {
             return Ok(Some(a));
         }
     }
@@ -374,8 +372,7 @@ async fn book_soon(
                         .find_slot(patient.org_id, clinician.id, at)
                         .await?;
                     if let Some(view) = slot
-                        && let Some(a) =
-                            try_book(ctx, operator, &book(view.slot.id.to_string())).await?
+                        && let Some(a) = try_book(ctx, operator, &book(view.slot.id)).await?
                     {
                         return Ok(Some(a));
                     }
@@ -394,7 +391,7 @@ async fn book_soon(
 async fn try_book(
     ctx: domain::Ctx<'_>,
     operator: &Actor,
-    input: &BookingInput,
+    input: &BookCommand,
 ) -> Result<Option<Appointment>, DomainError> {
     match booking::book(ctx, operator, input).await {
         Ok(a) => Ok(Some(a)),

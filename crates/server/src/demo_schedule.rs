@@ -7,7 +7,7 @@ use domain::access::Actor;
 use domain::identity::{Organization, Patient, Role, User};
 use domain::ids::{SiteId, VisitTypeId};
 use domain::scheduling::availability::TemplateInput;
-use domain::scheduling::service::booking::{self, BookingInput};
+use domain::scheduling::service::booking::{self, BookCommand, SlotRef};
 use domain::scheduling::service::visit_types::{self, VisitTypeInput};
 use domain::scheduling::service::{availability, consent};
 use domain::scheduling::{SlotQuery, VisitType};
@@ -264,12 +264,10 @@ async fn book_upcoming(
         let Some(view) = slots.get(i * 3) else {
             break;
         };
-        let input = BookingInput {
-            slot_id: Some(view.slot.id.to_string()),
-            visit_type_id: video.to_string(),
-            patient_id: Some(p.id.to_string()),
+        let input = BookCommand {
+            patient_id: Some(p.id),
             reason: Some("Follow-up".into()),
-            ..BookingInput::default()
+            ..BookCommand::new(SlotRef::Id(view.slot.id), video)
         };
         // A clinician not licensed in the patient's state is skipped: the rules hold in the demo too.
         match booking::book(ctx, operator, &input).await {

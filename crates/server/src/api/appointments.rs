@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use domain::DomainError;
 use domain::ids::AppointmentId;
 use domain::scheduling::service::appointments::{self, AppointmentListInput, CancelInput};
 use domain::scheduling::service::booking::{
-    self, BookingInput, OpenSlot, RescheduleInput, SlotSearchInput,
+    self, BookCommand, OpenSlot, RescheduleCommand, SlotRef, SlotSearchInput, opt_id, opt_state,
+    parse_id, reason_text,
 };
 use domain::scheduling::{Appointment, AppointmentEvent};
 use domain::visits::service::steps::{self, CheckInInput};
@@ -229,6 +231,27 @@ pub struct BookingRequest {
     pub propose: bool,
 }
 
+impl TryFrom<BookingRequest> for BookCommand {
+    type Error = DomainError;
+
+    /// Parses each field into the domain's command; an error names the field.
+    fn try_from(r: BookingRequest) -> Result<Self, DomainError> {
+        Ok(BookCommand {
+            visit_type_id: parse_id("visit_type_id", &r.visit_type_id, "visit type")?,
+            slot: SlotRef::parse(
+                r.slot_id.as_deref(),
+                r.clinician_id.as_deref(),
+                r.start.as_deref(),
+            )?,
+            patient_id: opt_id("patient_id", r.patient_id.as_deref(), "patient")?,
+            patient_state: opt_state("patient_state", r.patient_state.as_deref())?,
+            reason: reason_text(r.reason.as_deref())?,
+            consent_version: r.consent_version,
+            propose: r.propose,
+        })
+    }
+}
+
 /// Book a visit. Rules, each with its own error: 404 slot; 422 slot_not_bookable (past,
 /// withdrawn, too short, wrong service line); 409 slot_taken; 422 clinician_not_licensed (names
 /// the state); 422 clinician_not_certified; 422 consent_required; 409 patient_double_booked.
@@ -244,18 +267,8 @@ pub async fn book(
     ApiActor(actor): ApiActor,
     ApiJson(body): ApiJson<BookingRequest>,
 ) -> ApiResult<(StatusCode, Json<AppointmentResponse>)> {
-    let input = BookingInput {
-        slot_id: body.slot_id,
-        clinician_id: body.clinician_id,
-        start: body.start,
-        visit_type_id: body.visit_type_id,
-        patient_id: body.patient_id,
-        patient_state: body.patient_state,
-        reason: body.reason,
-        consent_version: body.consent_version,
-        propose: body.propose,
-    };
-    let created = booking::book(state.ctx(), &actor, &input).await?;
+    let command = BookCommand::try_from(body)?;
+    let created = booking::book(state.ctx(), &actor, &command).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -331,6 +344,22 @@ pub struct RescheduleRequest {
     pub consent_version: Option<i64>,
 }
 
+impl TryFrom<RescheduleRequest> for RescheduleCommand {
+    type Error = DomainError;
+
+    fn try_from(r: RescheduleRequest) -> Result<Self, DomainError> {
+        Ok(RescheduleCommand {
+            slot: SlotRef::parse(
+                r.slot_id.as_deref(),
+                r.clinician_id.as_deref(),
+                r.start.as_deref(),
+            )?,
+            patient_state: opt_state("patient_state", r.patient_state.as_deref())?,
+            consent_version: r.consent_version,
+        })
+    }
+}
+
 /// Move an upcoming appointment to another slot; every booking rule is checked again.
 #[utoipa::path(post, path = "/api/v1/appointments/{id}/reschedule", tag = "scheduling",
     params(("id" = String, Path, description = "Appointment id")),
@@ -345,15 +374,9 @@ pub async fn reschedule(
     ApiPath(id): ApiPath<AppointmentId>,
     ApiJson(body): ApiJson<RescheduleRequest>,
 ) -> ApiResult<Json<AppointmentResponse>> {
-    let input = RescheduleInput {
-        slot_id: body.slot_id,
-        clinician_id: body.clinician_id,
-        start: body.start,
-        patient_state: body.patient_state,
-        consent_version: body.consent_version,
-    };
+    let command = RescheduleCommand::try_from(body)?;
     Ok(Json(
-        booking::reschedule(state.ctx(), &actor, id, &input)
+        booking::reschedule(state.ctx(), &actor, id, &command)
             .await?
             .into(),
     ))

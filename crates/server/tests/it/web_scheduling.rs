@@ -13,7 +13,7 @@ use domain::compliance::ConsentMethod;
 use domain::identity::{Patient, Role};
 use domain::ids::AppointmentId;
 use domain::scheduling::availability::{TemplateInput, weekday_name};
-use domain::scheduling::service::booking::{self, BookingInput};
+use domain::scheduling::service::booking::{self, BookCommand, SlotRef};
 use domain::scheduling::service::visit_types::{self, VisitTypeInput};
 use domain::scheduling::service::{availability, consent};
 use domain::scheduling::{Appointment, AppointmentStatus, QueueStatus, VisitType};
@@ -232,11 +232,9 @@ pub(crate) async fn book_first(app: &TestApp, clinic: &Clinic, patient: &TestUse
     booking::book(
         app.state.ctx(),
         &actor_for_user(&patient.user, None),
-        &BookingInput {
-            slot_id: Some(slot.slot.id.to_string()),
-            visit_type_id: clinic.video.id.to_string(),
+        &BookCommand {
             consent_version: Some(1),
-            ..BookingInput::default()
+            ..BookCommand::new(SlotRef::Id(slot.slot.id), clinic.video.id)
         },
     )
     .await

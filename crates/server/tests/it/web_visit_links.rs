@@ -10,7 +10,7 @@ use domain::Clock;
 use domain::compliance::{AuditAction, AuditActor, AuditQuery, AuditRecord};
 use domain::identity::{Patient, Role};
 use domain::scheduling::Appointment;
-use domain::scheduling::service::booking::{self, BookingInput};
+use domain::scheduling::service::booking::{self, BookCommand, SlotRef};
 use domain::visits::VisitState;
 use server::auth::actor::actor_for_user;
 use server::auth::secrets::sha256_hex;
@@ -70,14 +70,14 @@ async fn desk(app: &TestApp) -> Desk {
 
 /// The front desk books the patient's video visit `offset_min` after the first open time.
 async fn book(app: &TestApp, d: &Desk, offset_min: i64) -> Appointment {
-    book_as(app, d, &d.desk, Some(d.patient.id.to_string()), offset_min).await
+    book_as(app, d, &d.desk, Some(d.patient.id), offset_min).await
 }
 
 async fn book_as(
     app: &TestApp,
     d: &Desk,
     by: &TestUser,
-    patient_id: Option<String>,
+    patient_id: Option<domain::ids::PatientId>,
     offset_min: i64,
 ) -> Appointment {
     let at = d.clinic.first + SignedDuration::from_mins(offset_min);
@@ -90,12 +90,10 @@ async fn book_as(
     booking::book(
         app.state.ctx(),
         &actor_for_user(&by.user, None),
-        &BookingInput {
-            slot_id: Some(slot.slot.id.to_string()),
-            visit_type_id: d.clinic.video.id.to_string(),
+        &BookCommand {
             patient_id,
             consent_version: Some(1),
-            ..BookingInput::default()
+            ..BookCommand::new(SlotRef::Id(slot.slot.id), d.clinic.video.id)
         },
     )
     .await

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::booking::subject_patient;
+use super::booking::{opt_id, subject_patient};
 use super::shared::{check_licensure, clinician, date_at, entry, event, site_with_zone};
 use crate::Ctx;
 use crate::access::{self, Actor, Permission};
@@ -70,7 +70,8 @@ pub async fn join(ctx: Ctx<'_>, actor: &Actor, input: &JoinQueueInput) -> Domain
     if actor.role != Some(Role::Patient) {
         access::require(actor, Permission::ManageAppointments)?;
     }
-    let patient = subject_patient(ctx, actor, org, input.patient_id.as_deref()).await?;
+    let named = opt_id("patient_id", input.patient_id.as_deref(), "patient")?;
+    let patient = subject_patient(ctx, actor, org, named).await?;
     let patient_state = UsState::parse("patient_state", &input.patient_state)?;
     let line = match input.service_line.as_deref().map(str::trim) {
         None | Some("") => ServiceLine::UrgentCare,
@@ -244,7 +245,8 @@ pub async fn my_place(
     if actor.role != Some(Role::Patient) {
         access::require(actor, Permission::ReadAppointments)?;
     }
-    let patient = subject_patient(ctx, actor, org, patient_id).await?;
+    let named = opt_id("patient_id", patient_id, "patient")?;
+    let patient = subject_patient(ctx, actor, org, named).await?;
     match ctx.store.latest_queue_entry(org, patient.id).await? {
         Some(e) => place_of(ctx, e).await.map(Some),
         None => Ok(None),

@@ -9,7 +9,8 @@ use domain::DomainError;
 use domain::identity::Role;
 use domain::ids::{AppointmentId, SlotId};
 use domain::scheduling::service::booking::{
-    self, BookingInput, OpenSlot, RescheduleInput, SlotSearchInput,
+    self, BookCommand, OpenSlot, RescheduleCommand, SlotRef, SlotSearchInput, opt_id, opt_state,
+    parse_id, reason_text,
 };
 
 use crate::auth::actor::SignedIn;
@@ -279,17 +280,25 @@ pub async fn confirm_submit(
     let choice = Choice::from_form(&form);
     let staff = me.user.role != Role::Patient;
     let propose = staff && form.get("propose") == "true";
-    let input = BookingInput {
-        slot_id: choice.slot.clone(),
-        visit_type_id: text(&choice.visit_type_id),
-        patient_id: if staff { choice.patient.clone() } else { None },
-        patient_state: choice.patient_state.clone(),
-        reason: form.optional("reason"),
-        consent_version: accepted_version(&form),
-        propose,
-        ..BookingInput::default()
+    let command = || -> Result<BookCommand, DomainError> {
+        Ok(BookCommand {
+            visit_type_id: parse_id("visit_type_id", &text(&choice.visit_type_id), "visit type")?,
+            slot: SlotRef::parse(choice.slot.as_deref(), None, None)?,
+            patient_id: match staff {
+                true => opt_id("patient_id", choice.patient.as_deref(), "patient")?,
+                false => None,
+            },
+            patient_state: opt_state("patient_state", choice.patient_state.as_deref())?,
+            reason: reason_text(form.optional("reason").as_deref())?,
+            consent_version: accepted_version(&form),
+            propose,
+        })
     };
-    match booking::book(state.ctx(), &me.actor, &input).await {
+    let booked = match command() {
+        Ok(command) => booking::book(state.ctx(), &me.actor, &command).await,
+        Err(err) => Err(err),
+    };
+    match booked {
         Ok(a) => Ok(see_other(&format!(
             "/appointments/{}?done={}",
             a.id,
@@ -336,13 +345,18 @@ pub async fn reschedule_submit(
     let mut choice = Choice::from_form(&form);
     choice.reschedule = Some(id.to_string());
     let staff = me.user.role != Role::Patient;
-    let input = RescheduleInput {
-        slot_id: choice.slot.clone(),
-        patient_state: choice.patient_state.clone(),
-        consent_version: accepted_version(&form),
-        ..RescheduleInput::default()
+    let command = || -> Result<RescheduleCommand, DomainError> {
+        Ok(RescheduleCommand {
+            slot: SlotRef::parse(choice.slot.as_deref(), None, None)?,
+            patient_state: opt_state("patient_state", choice.patient_state.as_deref())?,
+            consent_version: accepted_version(&form),
+        })
     };
-    match booking::reschedule(state.ctx(), &me.actor, id, &input).await {
+    let moved = match command() {
+        Ok(command) => booking::reschedule(state.ctx(), &me.actor, id, &command).await,
+        Err(err) => Err(err),
+    };
+    match moved {
         Ok(_) => Ok(see_other(&format!("/appointments/{id}?done=rescheduled"))),
         Err(err) => {
             let section = if staff {

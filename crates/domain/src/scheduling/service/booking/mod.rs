@@ -8,7 +8,6 @@
 //! and any overlap with the patient's or clinician's other visits.
 
 use jiff::{SignedDuration, Timestamp};
-use serde::Deserialize;
 
 use super::shared::{
     VirtualVisit, check_virtual_visit, clinician, entry, event, patient_for, site_with_zone,
@@ -18,7 +17,7 @@ use crate::access::{self, Actor, Permission};
 use crate::compliance::{AuditAction, AuditEntry, PatientConsent};
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Patient, Role, Site, UsState, User, optional_text};
-use crate::ids::{AppointmentId, OrgId, PatientId, SlotId, UserId};
+use crate::ids::{AppointmentId, OrgId, PatientId, SlotId, UserId, VisitTypeId};
 use crate::scheduling::{
     Appointment, AppointmentAction, AppointmentQuery, AppointmentStatus, NewBooking, PatientKind,
     Rescheduling, Slot, VisitType, state,
@@ -28,13 +27,15 @@ mod search;
 
 pub use search::{MAX_SEARCH_DAYS, OpenSlot, SlotSearchInput, open_slot, search};
 
-fn parse_id<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> DomainResult<T> {
+/// An id as a request spells it; the error names the field.
+pub fn parse_id<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> DomainResult<T> {
     raw.trim()
         .parse()
         .map_err(|_| DomainError::invalid(field, format!("must be the id of a {what}")))
 }
 
-fn opt_id<T: std::str::FromStr>(
+/// An optional id; blank is none.
+pub fn opt_id<T: std::str::FromStr>(
     field: &str,
     raw: Option<&str>,
     what: &str,
@@ -213,23 +214,50 @@ pub(crate) async fn place(
     })
 }
 
-/// A booking request as a client sends it.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct BookingInput {
-    pub slot_id: Option<String>,
-    pub clinician_id: Option<String>,
-    pub start: Option<String>,
-    pub visit_type_id: String,
+/// An optional US state; blank is none.
+pub fn opt_state(field: &str, raw: Option<&str>) -> DomainResult<Option<UsState>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(raw) => UsState::parse(field, raw).map(Some),
+    }
+}
+
+/// A booking, parsed: what `book` takes. Each front door builds it from its own request with
+/// `TryFrom` (the JSON API) or from its form (the web), naming the field of any bad value.
+#[derive(Debug, Clone)]
+pub struct BookCommand {
+    pub slot: SlotRef,
+    pub visit_type_id: VisitTypeId,
     /// Staff and integrations book for a patient; a patient books for themselves.
-    pub patient_id: Option<String>,
+    pub patient_id: Option<PatientId>,
     /// Where the patient will be during the visit; default: the state of their address.
-    pub patient_state: Option<String>,
+    pub patient_state: Option<UsState>,
+    /// Trimmed, at most 1,000 characters (`reason_text` checks it).
     pub reason: Option<String>,
     /// The consent version the patient accepts while booking, if they have not consented yet.
     pub consent_version: Option<i64>,
     /// Staff only: hold the slot as a proposal that the patient confirms.
-    #[serde(default)]
     pub propose: bool,
+}
+
+impl BookCommand {
+    /// A booking of this slot for this visit type, nothing else said.
+    pub fn new(slot: SlotRef, visit_type_id: VisitTypeId) -> Self {
+        Self {
+            slot,
+            visit_type_id,
+            patient_id: None,
+            patient_state: None,
+            reason: None,
+            consent_version: None,
+            propose: false,
+        }
+    }
+}
+
+/// The reason a patient gives for a visit, as a request spells it.
+pub fn reason_text(raw: Option<&str>) -> DomainResult<Option<String>> {
+    optional_text("reason", raw, 1000)
 }
 
 /// The patient a request is about: the patient themselves, or the one staff name.
@@ -237,9 +265,8 @@ pub(crate) async fn subject_patient(
     ctx: Ctx<'_>,
     actor: &Actor,
     org: OrgId,
-    raw: Option<&str>,
+    named: Option<PatientId>,
 ) -> DomainResult<Patient> {
-    let named: Option<PatientId> = opt_id("patient_id", raw, "patient")?;
     let id = match (actor.role, named, actor.own_patient) {
         (Some(Role::Patient), None, Some(own)) => own,
         (Some(Role::Patient), Some(id), _) => id,
@@ -257,13 +284,6 @@ pub(crate) async fn subject_patient(
         }
     };
     patient_for(ctx, actor, org, id).await
-}
-
-fn patient_state_or_home(raw: Option<&str>, patient: &Patient) -> DomainResult<UsState> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(patient.address.state),
-        Some(raw) => UsState::parse("patient_state", raw),
-    }
 }
 
 /// Audit entries for a consent given along the way.
@@ -320,7 +340,7 @@ async fn check_patient_kind(
 }
 
 /// Books (or, for staff, proposes) an appointment in a slot.
-pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainResult<Appointment> {
+pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookCommand) -> DomainResult<Appointment> {
     let org = actor.org()?;
     let is_patient = actor.role == Some(Role::Patient);
     if is_patient {
@@ -334,24 +354,18 @@ pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainRe
     } else {
         access::require(actor, Permission::ManageAppointments)?;
     }
-    let visit_type_id = parse_id("visit_type_id", &input.visit_type_id, "visit type")?;
-    let slot_ref = SlotRef::parse(
-        input.slot_id.as_deref(),
-        input.clinician_id.as_deref(),
-        input.start.as_deref(),
-    )?;
-    let slot = bookable_slot(ctx, org, slot_ref).await?;
-    let visit_type = super::visit_types::get(ctx, actor, visit_type_id).await?;
+    let slot = bookable_slot(ctx, org, input.slot).await?;
+    let visit_type = super::visit_types::get(ctx, actor, input.visit_type_id).await?;
     if !visit_type.active {
         return Err(DomainError::invalid(
             "visit_type_id",
             "this visit type is no longer offered",
         ));
     }
-    let reason = optional_text("reason", input.reason.as_deref(), 1000)?;
-    let patient = subject_patient(ctx, actor, org, input.patient_id.as_deref()).await?;
+    let reason = reason_text(input.reason.as_deref())?;
+    let patient = subject_patient(ctx, actor, org, input.patient_id).await?;
     check_patient_kind(ctx, &visit_type, &patient).await?;
-    let patient_state = patient_state_or_home(input.patient_state.as_deref(), &patient)?;
+    let patient_state = input.patient_state.unwrap_or(patient.address.state);
     let placed = place(
         ctx,
         actor,
@@ -418,14 +432,12 @@ pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookingInput) -> DomainRe
     Ok(appointment)
 }
 
-/// Where to move an appointment.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct RescheduleInput {
-    pub slot_id: Option<String>,
-    pub clinician_id: Option<String>,
-    pub start: Option<String>,
+/// Where to move an appointment, parsed (as `BookCommand`).
+#[derive(Debug, Clone)]
+pub struct RescheduleCommand {
+    pub slot: SlotRef,
     /// Where the patient will be; default: as before.
-    pub patient_state: Option<String>,
+    pub patient_state: Option<UsState>,
     pub consent_version: Option<i64>,
 }
 
@@ -435,16 +447,12 @@ pub async fn reschedule(
     ctx: Ctx<'_>,
     actor: &Actor,
     id: AppointmentId,
-    input: &RescheduleInput,
+    input: &RescheduleCommand,
 ) -> DomainResult<Appointment> {
     let old = super::appointments::appointment_for(ctx, actor, id, Permission::ManageAppointments)
         .await?;
     state::can_reschedule(old.status)?;
-    let slot_ref = SlotRef::parse(
-        input.slot_id.as_deref(),
-        input.clinician_id.as_deref(),
-        input.start.as_deref(),
-    )?;
+    let slot_ref = input.slot;
     if let (SlotRef::Id(new), Some(current)) = (slot_ref, old.slot_id)
         && new == current
     {
@@ -460,10 +468,7 @@ pub async fn reschedule(
             resource: "visit type",
         })?;
     let patient = patient_for(ctx, actor, old.org_id, old.patient_id).await?;
-    let patient_state = match input.patient_state.as_deref().map(str::trim) {
-        None | Some("") => old.patient_state,
-        Some(raw) => UsState::parse("patient_state", raw)?,
-    };
+    let patient_state = input.patient_state.unwrap_or(old.patient_state);
     let slot = bookable_slot(ctx, old.org_id, slot_ref).await?;
     let placed = place(
         ctx,
