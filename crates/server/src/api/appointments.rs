@@ -12,7 +12,7 @@ use domain::ids::AppointmentId;
 use domain::scheduling::service::appointments::{self, AppointmentListInput, CancelInput};
 use domain::scheduling::service::booking::{
     self, BookCommand, OpenSlot, RescheduleCommand, SlotRef, SlotSearchInput, opt_id, opt_state,
-    parse_id, reason_text,
+    parse_id,
 };
 use domain::scheduling::{Appointment, AppointmentEvent};
 use domain::visits::service::steps::{self, CheckInInput};
@@ -245,7 +245,7 @@ impl TryFrom<BookingRequest> for BookCommand {
             )?,
             patient_id: opt_id("patient_id", r.patient_id.as_deref(), "patient")?,
             patient_state: opt_state("patient_state", r.patient_state.as_deref())?,
-            reason: reason_text(r.reason.as_deref())?,
+            reason: r.reason,
             consent_version: r.consent_version,
             propose: r.propose,
         })

@@ -90,15 +90,36 @@ pub async fn end_hashed(state: &AppState, token_hash: &str) -> Result<(), Domain
     state.store.delete_session(token_hash).await
 }
 
+fn secure(state: &AppState) -> &'static str {
+    if state.config.tls() { "; Secure" } else { "" }
+}
+
 /// The `Set-Cookie` value: HttpOnly always, Secure under TLS, SameSite=Lax so links into the app work.
 pub fn cookie(state: &AppState, token: &str) -> String {
-    let secure = if state.config.tls() { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}")
+    format!(
+        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{}",
+        secure(state)
+    )
 }
 
 pub fn clear_cookie(state: &AppState) -> String {
-    let secure = if state.config.tls() { "; Secure" } else { "" };
-    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        secure(state)
+    )
+}
+
+/// The cookie of a session bound to one visit (a guest's invitation, a patient's join link),
+/// kept by the browser until the link's own expiry (a minute at least).
+pub fn visit_cookie(state: &AppState, name: &str, session: &str, expires_at: Timestamp) -> String {
+    let max_age = expires_at
+        .duration_since(state.clock.now())
+        .as_secs()
+        .max(60);
+    format!(
+        "{name}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        secure(state)
+    )
 }
 
 /// Reads our cookie from a `Cookie` header.

@@ -61,15 +61,8 @@ pub async fn submit(
     let session = random_token();
     // A used, expired or finished invitation is `InviteUnusable`: the 410 page.
     let invite = guests::open(state.ctx(), &sha256_hex(&token), &sha256_hex(&session)).await?;
-    let max_age = invite
-        .expires_at
-        .duration_since(state.clock.now())
-        .as_secs()
-        .max(60);
-    let secure = if state.config.tls() { "; Secure" } else { "" };
-    let cookie = format!(
-        "{GUEST_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    );
+    let cookie =
+        crate::auth::sessions::visit_cookie(&state, GUEST_COOKIE, &session, invite.expires_at);
     Ok(with_cookie(
         see_other(&format!("/visits/{}", invite.appointment_id)),
         &cookie,

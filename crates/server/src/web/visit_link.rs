@@ -382,15 +382,8 @@ pub async fn open(
     }
     let session = random_token();
     let link = visit_link::open(state.ctx(), &sha256_hex(&token), &sha256_hex(&session)).await?;
-    let max_age = link
-        .expires_at
-        .duration_since(state.clock.now())
-        .as_secs()
-        .max(60);
-    let secure = if state.config.tls() { "; Secure" } else { "" };
-    let cookie = format!(
-        "{VISIT_LINK_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    );
+    let cookie =
+        crate::auth::sessions::visit_cookie(&state, VISIT_LINK_COOKIE, &session, link.expires_at);
     Ok(with_cookie(
         super::page::see_other(&format!("/visits/{}/check-in", link.appointment_id)),
         &cookie,

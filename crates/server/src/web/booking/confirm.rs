@@ -10,7 +10,7 @@ use domain::identity::Role;
 use domain::ids::{AppointmentId, SlotId};
 use domain::scheduling::service::booking::{
     self, BookCommand, OpenSlot, RescheduleCommand, SlotRef, SlotSearchInput, opt_id, opt_state,
-    parse_id, reason_text,
+    parse_id,
 };
 
 use crate::auth::actor::SignedIn;
@@ -289,7 +289,7 @@ pub async fn confirm_submit(
                 false => None,
             },
             patient_state: opt_state("patient_state", choice.patient_state.as_deref())?,
-            reason: reason_text(form.optional("reason").as_deref())?,
+            reason: form.optional("reason"),
             consent_version: accepted_version(&form),
             propose,
         })

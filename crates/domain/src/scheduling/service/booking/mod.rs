@@ -232,7 +232,7 @@ pub struct BookCommand {
     pub patient_id: Option<PatientId>,
     /// Where the patient will be during the visit; default: the state of their address.
     pub patient_state: Option<UsState>,
-    /// Trimmed, at most 1,000 characters (`reason_text` checks it).
+    /// As typed: the use case trims it and checks its length.
     pub reason: Option<String>,
     /// The consent version the patient accepts while booking, if they have not consented yet.
     pub consent_version: Option<i64>,
@@ -253,11 +253,6 @@ impl BookCommand {
             propose: false,
         }
     }
-}
-
-/// The reason a patient gives for a visit, as a request spells it.
-pub fn reason_text(raw: Option<&str>) -> DomainResult<Option<String>> {
-    optional_text("reason", raw, 1000)
 }
 
 /// The patient a request is about: the patient themselves, or the one staff name.
@@ -362,7 +357,7 @@ pub async fn book(ctx: Ctx<'_>, actor: &Actor, input: &BookCommand) -> DomainRes
             "this visit type is no longer offered",
         ));
     }
-    let reason = reason_text(input.reason.as_deref())?;
+    let reason = optional_text("reason", input.reason.as_deref(), 1000)?;
     let patient = subject_patient(ctx, actor, org, input.patient_id).await?;
     check_patient_kind(ctx, &visit_type, &patient).await?;
     let patient_state = input.patient_state.unwrap_or(patient.address.state);
