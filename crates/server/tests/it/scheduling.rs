@@ -1316,6 +1316,93 @@ on_both_backends!(
 );
 
 on_both_backends!(
+    a_waiting_patient_with_a_visit_of_their_own_keeps_their_place_and_the_queue_moves_on,
+    |app: TestApp| async move {
+        let c = app.clinic().await;
+        let colleague = app.staff(&c.org, Role::Clinician, &[0]).await;
+        let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        let today = app.clock.now().to_zoned(tz.clone());
+        let at = |h: i8, m: i8| {
+            today
+                .date()
+                .at(h, m, 0, 0)
+                .to_zoned(tz.clone())
+                .unwrap()
+                .timestamp()
+        };
+        app.set_clock(at(8, 0));
+        let weekday = domain::scheduling::availability::weekday_name(today.weekday());
+        for who in [&c.clinician, &colleague] {
+            app.weekly_hours(&c.org, who.user.id, 0, weekday, "08:00", "12:00")
+                .await;
+        }
+        app.set_clock(at(10, 20));
+        let first = app.sign_in(&c.patient_user).await;
+        let (_, second_user) = app.patient_account(&c.org).await;
+        let second = app.sign_in(&second_user).await;
+        for (s, user) in [(&first, &c.patient_user), (&second, &second_user)] {
+            let patient_id = user.user.patient_id.unwrap();
+            let (status, body) = post(
+                &app,
+                s,
+                &format!("/api/v1/patients/{patient_id}/consent"),
+                json!({"version": 1}),
+            )
+            .await;
+            assert_eq!(status, 201, "{body}");
+        }
+        // The first patient joins the queue, then books the colleague's 10:30 video visit: a
+        // 15-minute urgent visit now would run into it.
+        let (status, joined) = post(
+            &app,
+            &first,
+            "/api/v1/queue",
+            json!({"patient_state": "NY", "reason": "fever"}),
+        )
+        .await;
+        assert_eq!(status, 201, "{joined}");
+        let theirs = app.open_slots(&c.org, colleague.user.id).await;
+        let half_past = theirs
+            .iter()
+            .find(|s| s.slot.start_at == at(10, 30))
+            .expect("the colleague's 10:30 slot");
+        let mut body = booking(half_past, &c.video);
+        body["patient_state"] = json!("NY");
+        let (status, booked) = post(&app, &first, "/api/v1/appointments", body).await;
+        assert_eq!(status, 201, "{booked}");
+        let (status, _) = post(
+            &app,
+            &second,
+            "/api/v1/queue",
+            json!({"patient_state": "NY"}),
+        )
+        .await;
+        assert_eq!(status, 201);
+        let clinician = app.sign_in(&c.clinician).await;
+        let (status, visit) = post(&app, &clinician, "/api/v1/queue/take", json!({})).await;
+        assert_eq!(status, 201, "{visit}");
+        assert_eq!(
+            visit["patient_id"],
+            second_user.user.patient_id.unwrap().to_string(),
+            "the first in line has a visit at 10:30, so the next patient is taken"
+        );
+        let (_, mine) = get(&app, &first, "/api/v1/queue/me").await;
+        assert_eq!(
+            (mine["status"].as_str(), mine["position"].as_i64()),
+            (Some("waiting"), Some(1)),
+            "{mine}"
+        );
+        // The colleague, whose 10:30 visit a 15-minute visit now would run into, is told they
+        // are busy (not that nobody waits), and the first patient still waits.
+        let colleague = app.sign_in(&colleague).await;
+        let (status, body) = post(&app, &colleague, "/api/v1/queue/take", json!({})).await;
+        assert_eq!((status, code(&body)), (409, "clinician_busy"), "{body}");
+        let (_, mine) = get(&app, &first, "/api/v1/queue/me").await;
+        assert_eq!(mine["status"], "waiting", "{mine}");
+    }
+);
+
+on_both_backends!(
     a_clinicians_calendar_feed_lists_visits_without_patient_details,
     |app: TestApp| async move {
         let c = app.clinic().await;

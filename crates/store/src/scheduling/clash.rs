@@ -110,11 +110,13 @@ async fn explain_clash(conn: &mut AnyConnection, a: &Appointment) -> R<()> {
     if c.slot_holders > 0 {
         return Err(DomainError::SlotTaken);
     }
-    if c.patient_overlaps > 0 {
-        return Err(DomainError::PatientDoubleBooked);
-    }
+    // The clinician first: when they are busy no patient can be given to them, whereas a patient
+    // who is busy is one the urgent-care queue passes over for the next.
     if c.clinician_overlaps > 0 {
         return Err(DomainError::ClinicianBusy);
+    }
+    if c.patient_overlaps > 0 {
+        return Err(DomainError::PatientDoubleBooked);
     }
     Ok(())
 }

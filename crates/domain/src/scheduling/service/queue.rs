@@ -418,10 +418,15 @@ pub async fn take_next(
             ],
             appointment: appointment.clone(),
         };
-        if ctx.store.take_from_queue(take).await? {
-            return Ok(Some(appointment));
+        match ctx.store.take_from_queue(take).await {
+            Ok(true) => return Ok(Some(appointment)),
+            // Someone else took this patient first: try the next one.
+            Ok(false) => {}
+            // This patient has a visit of their own at this time (booked while waiting): they
+            // keep their place, and the clinician gets the next patient who is free.
+            Err(DomainError::PatientDoubleBooked) => {}
+            Err(e) => return Err(e),
         }
-        // Someone else took this patient first: try the next one.
     }
     Ok(None)
 }
