@@ -10,7 +10,7 @@ use domain::compliance::{AuditAction, AuditActor, AuditEntry};
 use domain::identity::{Organization, Patient, Role, UsState, User};
 use domain::ids::{AppointmentEventId, AppointmentId, SiteId};
 use domain::program::TaskStatus;
-use domain::program::service::{self as program, RiskInput, TaskInput};
+use domain::program::service::{self as program, RiskInput, TaskCommand};
 use domain::scheduling::{
     Appointment, AppointmentAction, AppointmentEvent, AppointmentStatus, Modality, NewBooking,
     ServiceLine, VisitType,
@@ -68,15 +68,10 @@ pub async fn seed(
         } else {
             continue;
         };
-        let input = TaskInput {
-            phase_id: task.phase_id.to_string(),
-            title: task.title.clone(),
-            kind: task.kind.as_str().into(),
-            owner_id: Some(pm.id.to_string()),
-            starts_on: task.starts_on.to_string(),
-            due_on: task.due_on.to_string(),
-            status: Some(status.as_str().into()),
-            depends_on: task.depends_on.iter().map(ToString::to_string).collect(),
+        let input = TaskCommand {
+            owner_id: Some(pm.id),
+            status,
+            ..TaskCommand::from(task)
         };
         // In date order, so what a task depends on is done before it.
         program::update_task(ctx, &actor, task.id, &input).await?;

@@ -92,6 +92,32 @@ impl Task {
     }
 }
 
+/// How far a phase has come: its tasks and milestones done, of all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseProgress {
+    pub done: usize,
+    pub total: usize,
+}
+
+impl PhaseProgress {
+    /// The tasks of `phase` among `tasks`, and how many are done.
+    pub fn of(phase: PhaseId, tasks: &[Task]) -> Self {
+        let mine = tasks.iter().filter(|t| t.phase_id == phase);
+        Self {
+            done: mine
+                .clone()
+                .filter(|t| t.status == TaskStatus::Done)
+                .count(),
+            total: mine.count(),
+        }
+    }
+
+    /// Done as a whole percentage, rounded down; a phase with no tasks is at 0.
+    pub fn percent(self) -> usize {
+        (self.done * 100).checked_div(self.total).unwrap_or(0)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterEntry {
     pub program_id: ProgramId,
@@ -172,4 +198,41 @@ pub struct AdoptionGoal {
     pub target_pct: i64,
     pub by: Date,
     pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(phase: PhaseId, status: TaskStatus) -> Task {
+        Task {
+            id: TaskId::new(),
+            program_id: ProgramId::new(),
+            phase_id: phase,
+            kind: TaskKind::Task,
+            title: "Train the front desk".into(),
+            owner_id: None,
+            starts_on: jiff::civil::date(2027, 1, 4),
+            due_on: jiff::civil::date(2027, 1, 29),
+            status,
+            depends_on: Vec::new(),
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_phase_counts_only_its_own_tasks_and_an_empty_phase_is_at_zero() {
+        let (pilot, scale, empty) = (PhaseId::new(), PhaseId::new(), PhaseId::new());
+        let tasks = [
+            task(pilot, TaskStatus::Done),
+            task(pilot, TaskStatus::Done),
+            task(pilot, TaskStatus::InProgress),
+            task(scale, TaskStatus::Done),
+        ];
+        let p = PhaseProgress::of(pilot, &tasks);
+        assert_eq!((p.done, p.total, p.percent()), (2, 3, 66));
+        assert_eq!(PhaseProgress::of(scale, &tasks).percent(), 100);
+        let none = PhaseProgress::of(empty, &tasks);
+        assert_eq!((none.done, none.total, none.percent()), (0, 0, 0));
+    }
 }

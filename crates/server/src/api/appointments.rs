@@ -11,8 +11,8 @@ use domain::DomainError;
 use domain::ids::AppointmentId;
 use domain::scheduling::service::appointments::{self, AppointmentListInput, CancelInput};
 use domain::scheduling::service::booking::{
-    self, BookCommand, OpenSlot, RescheduleCommand, SlotRef, SlotSearchInput, opt_id, opt_state,
-    parse_id,
+    self, BookCommand, OpenSlot, RescheduleCommand, SlotRef, SlotSearch, opt_date, opt_id,
+    opt_language, opt_line, opt_state, parse_id,
 };
 use domain::scheduling::{Appointment, AppointmentEvent};
 use domain::visits::service::steps::{self, CheckInInput};
@@ -42,6 +42,25 @@ pub struct SlotSearchParams {
     pub clinician_id: Option<String>,
     /// 1 to 500; default 100.
     pub limit: Option<i64>,
+}
+
+impl TryFrom<SlotSearchParams> for SlotSearch {
+    type Error = DomainError;
+
+    /// Parses each parameter into the domain's search; an error names the parameter.
+    fn try_from(p: SlotSearchParams) -> Result<Self, DomainError> {
+        Ok(SlotSearch {
+            visit_type_id: opt_id("visit_type_id", p.visit_type_id.as_deref(), "visit type")?,
+            service_line: opt_line("service_line", p.service_line.as_deref())?,
+            patient_state: opt_state("patient_state", p.patient_state.as_deref())?,
+            language: opt_language("language", p.language.as_deref())?,
+            from: opt_date("from", p.from.as_deref())?,
+            to: opt_date("to", p.to.as_deref())?,
+            site_id: opt_id("site_id", p.site_id.as_deref(), "site")?,
+            clinician_id: opt_id("clinician_id", p.clinician_id.as_deref(), "clinician")?,
+            limit: p.limit,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,17 +121,7 @@ pub async fn search_slots(
     ApiActor(actor): ApiActor,
     ApiQuery(p): ApiQuery<SlotSearchParams>,
 ) -> ApiResult<Json<SlotList>> {
-    let input = SlotSearchInput {
-        visit_type_id: p.visit_type_id,
-        service_line: p.service_line,
-        patient_state: p.patient_state,
-        language: p.language,
-        from: p.from,
-        to: p.to,
-        site_id: p.site_id,
-        clinician_id: p.clinician_id,
-        limit: p.limit,
-    };
+    let input = SlotSearch::try_from(p)?;
     let found = booking::search(state.ctx(), &actor, &input).await?;
     Ok(Json(SlotList {
         slots: found.into_iter().map(Into::into).collect(),

@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use domain::DomainError;
 use domain::ids::{RiskId, SiteId, TaskId};
-use domain::program::service::{self as program, Overview, RiskInput, TaskInput};
-use domain::program::{AdoptionGoal, GoalProgress, Risk, SiteRollout, Task};
+use domain::program::service::{self as program, Overview, RiskInput, TaskCommand};
+use domain::program::{AdoptionGoal, GoalProgress, Risk, SiteRollout, Task, TaskKind};
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};
@@ -291,18 +292,24 @@ pub struct TaskRequest {
     pub depends_on: Vec<String>,
 }
 
-impl From<TaskRequest> for TaskInput {
-    fn from(r: TaskRequest) -> Self {
-        TaskInput {
-            phase_id: r.phase_id,
+impl TryFrom<TaskRequest> for TaskCommand {
+    type Error = DomainError;
+
+    /// Parses each field into the domain's command; an error names the field.
+    fn try_from(r: TaskRequest) -> Result<Self, DomainError> {
+        Ok(TaskCommand {
+            phase_id: program::parse_id("phase_id", &r.phase_id)?,
             title: r.title,
-            kind: r.kind,
-            owner_id: r.owner_id,
-            starts_on: r.starts_on,
-            due_on: r.due_on,
-            status: r.status,
-            depends_on: r.depends_on,
-        }
+            kind: TaskKind::parse("kind", &r.kind)?,
+            owner_id: match r.owner_id.as_deref().map(str::trim) {
+                None | Some("") => None,
+                Some(raw) => Some(program::parse_id("owner_id", raw)?),
+            },
+            starts_on: program::parse_date("starts_on", &r.starts_on)?,
+            due_on: program::parse_date("due_on", &r.due_on)?,
+            status: TaskCommand::parse_status(r.status.as_deref())?,
+            depends_on: TaskCommand::parse_depends_on(&r.depends_on)?,
+        })
     }
 }
 
@@ -321,7 +328,7 @@ pub async fn add_task(
     ApiActor(actor): ApiActor,
     ApiJson(body): ApiJson<TaskRequest>,
 ) -> ApiResult<(StatusCode, Json<TaskResponse>)> {
-    let t = program::add_task(state.ctx(), &actor, &body.into()).await?;
+    let t = program::add_task(state.ctx(), &actor, &body.try_into()?).await?;
     Ok((StatusCode::CREATED, Json(task_response(&t, today(&state)))))
 }
 
@@ -338,7 +345,7 @@ pub async fn update_task(
     ApiPath(id): ApiPath<TaskId>,
     ApiJson(body): ApiJson<TaskRequest>,
 ) -> ApiResult<Json<TaskResponse>> {
-    let t = program::update_task(state.ctx(), &actor, id, &body.into()).await?;
+    let t = program::update_task(state.ctx(), &actor, id, &body.try_into()?).await?;
     Ok(Json(task_response(&t, today(&state))))
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use domain::identity::Role;
 use domain::ids::UserId;
 use domain::scheduling::service::appointments::{self, AppointmentListInput};
-use domain::scheduling::service::booking::{self, SlotSearchInput};
+use domain::scheduling::service::booking::{self, SlotSearch};
 use domain::{DomainError, Permission, access};
 
 use crate::state::AppState;
@@ -280,12 +280,12 @@ async fn open_items(
     first: Date,
     last: Date,
 ) -> Result<Vec<(Date, CalendarItem)>, PageError> {
-    let input = SlotSearchInput {
-        clinician_id: Some(clinician.to_string()),
-        from: Some(first.to_string()),
-        to: Some(last.to_string()),
+    let input = SlotSearch {
+        clinician_id: Some(clinician),
+        from: Some(first),
+        to: Some(last),
         limit: Some(500),
-        ..SlotSearchInput::default()
+        ..SlotSearch::default()
     };
     let open = match booking::search(state.ctx(), actor, &input).await {
         Ok(found) => found,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use domain::DomainError;
 use domain::program::service::{self as program, Overview, Plan, Rollout};
-use domain::program::{SiteStage, Task, TaskStatus};
+use domain::program::{PhaseProgress, SiteStage};
 
 use crate::state::AppState;
 
@@ -70,7 +70,7 @@ pub(super) fn problem_href(path: &str, err: DomainError) -> Result<Response, Pag
     Ok(see_other(&super::page::href(path, &[("problem", message)])))
 }
 
-pub struct PhaseProgress {
+pub struct PhaseRow {
     pub name: String,
     pub dates: String,
     pub done: usize,
@@ -252,7 +252,7 @@ struct HomePage {
     started: bool,
     name: String,
     dates: String,
-    phases: Vec<PhaseProgress>,
+    phases: Vec<PhaseRow>,
     late: Vec<LateItem>,
     top_risks: Vec<RiskRow>,
     sites: Vec<SiteRow>,
@@ -304,14 +304,13 @@ pub async fn home(
         .phases
         .iter()
         .map(|p| {
-            let mine: Vec<&Task> = plan.tasks.iter().filter(|t| t.phase_id == p.id).collect();
-            let done = mine.iter().filter(|t| t.status == TaskStatus::Done).count();
-            PhaseProgress {
+            let progress = PhaseProgress::of(p.id, &plan.tasks);
+            PhaseRow {
                 name: p.name.clone(),
                 dates: format!("{} to {}", p.starts_on, p.ends_on),
-                done,
-                total: mine.len(),
-                percent: (done * 100).checked_div(mine.len()).unwrap_or(0),
+                done: progress.done,
+                total: progress.total,
+                percent: progress.percent(),
             }
         })
         .collect();

@@ -5,9 +5,10 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
+use domain::error::DomainResult;
 use domain::ids::TaskId;
-use domain::program::TaskStatus;
-use domain::program::service::{self as program, TaskInput};
+use domain::program::service::{self as program, TaskCommand};
+use domain::program::{TaskKind, TaskStatus};
 
 use crate::state::AppState;
 
@@ -111,21 +112,36 @@ pub async fn board(
     Ok(ok(&page))
 }
 
+/// The task a form describes (the new-task form has no status: a new task is not started).
+fn task_command(form: &FormData, with_status: bool) -> DomainResult<TaskCommand> {
+    Ok(TaskCommand {
+        phase_id: program::parse_id("phase_id", form.get("phase_id"))?,
+        title: form.get("title").into(),
+        kind: TaskKind::parse("kind", form.get("kind"))?,
+        owner_id: match form.optional("owner_id") {
+            Some(raw) => Some(program::parse_id("owner_id", &raw)?),
+            None => None,
+        },
+        starts_on: program::parse_date("starts_on", form.get("starts_on"))?,
+        due_on: program::parse_date("due_on", form.get("due_on"))?,
+        status: if with_status {
+            TaskCommand::parse_status(form.optional("status").as_deref())?
+        } else {
+            TaskStatus::NotStarted
+        },
+        depends_on: TaskCommand::parse_depends_on(&form.all("depends_on"))?,
+    })
+}
+
 pub async fn add_task(
     State(state): State<AppState>,
     PageUser(me): PageUser,
     form: FormData,
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
-    let input = TaskInput {
-        phase_id: form.get("phase_id").into(),
-        title: form.get("title").into(),
-        kind: form.get("kind").into(),
-        owner_id: form.optional("owner_id"),
-        starts_on: form.get("starts_on").into(),
-        due_on: form.get("due_on").into(),
-        status: None,
-        depends_on: form.all("depends_on"),
+    let input = match task_command(&form, false) {
+        Ok(input) => input,
+        Err(e) => return problem_href("/program/board", e),
     };
     match program::add_task(state.ctx(), &me.actor, &input).await {
         Ok(_) => Ok(see_other("/program/board?done=task")),
@@ -225,17 +241,11 @@ pub async fn update_task(
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
     let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let input = TaskInput {
-        phase_id: form.get("phase_id").into(),
-        title: form.get("title").into(),
-        kind: form.get("kind").into(),
-        owner_id: form.optional("owner_id"),
-        starts_on: form.get("starts_on").into(),
-        due_on: form.get("due_on").into(),
-        status: form.optional("status"),
-        depends_on: form.all("depends_on"),
-    };
     let back = format!("/program/tasks/{id}");
+    let input = match task_command(&form, true) {
+        Ok(input) => input,
+        Err(e) => return problem_href(&back, e),
+    };
     match program::update_task(state.ctx(), &me.actor, id, &input).await {
         Ok(_) => Ok(see_other(&format!("{back}?done=task"))),
         Err(e) => problem_href(&back, e),

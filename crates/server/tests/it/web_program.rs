@@ -7,7 +7,7 @@ use domain::Clock;
 use domain::compliance::{AuditAction, AuditQuery};
 use domain::identity::Role;
 use domain::program::TaskStatus;
-use domain::program::service::{self as program, TaskInput};
+use domain::program::service::{self as program, TaskCommand};
 use jiff::SignedDuration;
 use reqwest::StatusCode;
 
@@ -115,15 +115,11 @@ on_both_backends!(
             .find(|t| t.title == "Pilot evaluation")
             .unwrap()
             .clone();
-        let input = |t: &domain::program::Task, status: &str, deps: Vec<String>| TaskInput {
-            phase_id: t.phase_id.to_string(),
-            title: t.title.clone(),
-            kind: t.kind.as_str().into(),
+        let input = |t: &domain::program::Task, status: &str, deps: Vec<String>| TaskCommand {
             owner_id: None,
-            starts_on: t.starts_on.to_string(),
-            due_on: t.due_on.to_string(),
-            status: Some(status.into()),
-            depends_on: deps,
+            status: TaskCommand::parse_status(Some(status)).unwrap(),
+            depends_on: TaskCommand::parse_depends_on(&deps).unwrap(),
+            ..TaskCommand::from(t)
         };
         let cycle = program::update_task(
             ctx,
@@ -155,7 +151,7 @@ on_both_backends!(
         assert!(matches!(early, Err(domain::DomainError::Conflict { .. })));
         // Dates outside the program are refused with the field named.
         let mut outside = input(&requirements, "done", vec![]);
-        outside.due_on = "2099-01-01".into();
+        outside.due_on = jiff::civil::date(2099, 1, 1);
         assert!(
             program::update_task(ctx, &actor, requirements.id, &outside)
                 .await

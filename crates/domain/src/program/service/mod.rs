@@ -18,13 +18,15 @@ mod rollout;
 
 pub use rollout::*;
 
-fn parse_date(field: &str, raw: &str) -> DomainResult<Date> {
+/// A date as a program's form or request spells it; the error names the field.
+pub fn parse_date(field: &str, raw: &str) -> DomainResult<Date> {
     raw.trim()
         .parse::<Date>()
         .map_err(|_| DomainError::invalid(field, "must be a date such as 2027-03-31"))
 }
 
-fn parse_id<T: std::str::FromStr>(field: &str, raw: &str) -> DomainResult<T> {
+/// An id as a program's form or request spells it; the error names the field.
+pub fn parse_id<T: std::str::FromStr>(field: &str, raw: &str) -> DomainResult<T> {
     raw.trim()
         .parse()
         .map_err(|_| DomainError::invalid(field, "is not a valid id"))
@@ -93,94 +95,82 @@ pub async fn start_in(
     Ok(program)
 }
 
-/// A task as a program manager writes it (all fields; an update sends them all again).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct TaskInput {
-    pub phase_id: String,
+/// A task as a program manager writes it, parsed (all fields; an update sends them all again).
+/// The JSON API builds it with `TryFrom`, the web from its form, and a status change from the
+/// task itself; the use case checks it against the program (its phases, staff, dates and tasks).
+#[derive(Debug, Clone)]
+pub struct TaskCommand {
+    pub phase_id: PhaseId,
+    /// As typed: the use case trims it and checks its length.
     pub title: String,
-    /// milestone or task
-    pub kind: String,
-    pub owner_id: Option<String>,
-    pub starts_on: String,
-    pub due_on: String,
-    /// not_started when blank
-    pub status: Option<String>,
-    #[serde(default)]
-    pub depends_on: Vec<String>,
+    pub kind: TaskKind,
+    pub owner_id: Option<UserId>,
+    pub starts_on: Date,
+    pub due_on: Date,
+    pub status: TaskStatus,
+    pub depends_on: Vec<TaskId>,
 }
 
-struct TaskFields {
-    phase_id: PhaseId,
-    title: String,
-    kind: TaskKind,
-    owner_id: Option<UserId>,
-    starts_on: Date,
-    due_on: Date,
-    status: TaskStatus,
-    depends_on: Vec<TaskId>,
+impl TaskCommand {
+    /// A status as a form or request spells it; blank is "not started".
+    pub fn parse_status(raw: Option<&str>) -> DomainResult<TaskStatus> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(TaskStatus::NotStarted),
+            Some(raw) => TaskStatus::parse("status", raw),
+        }
+    }
+
+    /// The tasks it depends on, as ids spelled by a client.
+    pub fn parse_depends_on(raw: &[String]) -> DomainResult<Vec<TaskId>> {
+        raw.iter().map(|r| parse_id("depends_on", r)).collect()
+    }
 }
 
-async fn task_fields(
+/// The command checked against the program: a title, a phase of this program, an owner who is
+/// staff, dates within the program, each dependency once.
+async fn checked(
     ctx: Ctx<'_>,
     org: OrgId,
     program: &Program,
-    input: &TaskInput,
-) -> DomainResult<TaskFields> {
+    input: &TaskCommand,
+) -> DomainResult<TaskCommand> {
     let title = required_text("title", &input.title, 200)?;
-    let kind = TaskKind::parse("kind", &input.kind)?;
-    let phase_id: PhaseId = parse_id("phase_id", &input.phase_id)?;
     if !ctx
         .store
         .list_phases(program)
         .await?
         .iter()
-        .any(|p| p.id == phase_id)
+        .any(|p| p.id == input.phase_id)
     {
         return Err(DomainError::invalid(
             "phase_id",
             "is not a phase of the program",
         ));
     }
-    let owner_id = match input.owner_id.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => {
-            let id: UserId = parse_id("owner_id", raw)?;
-            match ctx.store.get_user(org, id).await? {
-                Some(u) if u.active && u.role != Role::Patient => Some(id),
-                _ => return Err(DomainError::invalid("owner_id", "is not a member of staff")),
-            }
-        }
-    };
-    let starts_on = parse_date("starts_on", &input.starts_on)?;
-    let due_on = parse_date("due_on", &input.due_on)?;
-    check_task_dates(program, starts_on, due_on)?;
-    let status = match input.status.as_deref().map(str::trim) {
-        None | Some("") => TaskStatus::NotStarted,
-        Some(raw) => TaskStatus::parse("status", raw)?,
-    };
-    let mut depends_on = Vec::new();
-    for raw in &input.depends_on {
-        let id: TaskId = parse_id("depends_on", raw)?;
-        if !depends_on.contains(&id) {
-            depends_on.push(id);
+    if let Some(id) = input.owner_id {
+        match ctx.store.get_user(org, id).await? {
+            Some(u) if u.active && u.role != Role::Patient => {}
+            _ => return Err(DomainError::invalid("owner_id", "is not a member of staff")),
         }
     }
-    Ok(TaskFields {
-        phase_id,
+    check_task_dates(program, input.starts_on, input.due_on)?;
+    let mut depends_on = Vec::new();
+    for id in &input.depends_on {
+        if !depends_on.contains(id) {
+            depends_on.push(*id);
+        }
+    }
+    Ok(TaskCommand {
         title,
-        kind,
-        owner_id,
-        starts_on,
-        due_on,
-        status,
         depends_on,
+        ..input.clone()
     })
 }
 
-pub async fn add_task(ctx: Ctx<'_>, actor: &Actor, input: &TaskInput) -> DomainResult<Task> {
+pub async fn add_task(ctx: Ctx<'_>, actor: &Actor, input: &TaskCommand) -> DomainResult<Task> {
     let org = org_of(actor)?;
     let program = program_of(ctx, org).await?;
-    let f = task_fields(ctx, org, &program, input).await?;
+    let f = checked(ctx, org, &program, input).await?;
     let tasks = ctx.store.list_tasks(&program).await?;
     let id = TaskId::new();
     check_dependencies(&tasks, id, &f.depends_on)?;
@@ -211,7 +201,7 @@ pub async fn update_task(
     ctx: Ctx<'_>,
     actor: &Actor,
     id: TaskId,
-    input: &TaskInput,
+    input: &TaskCommand,
 ) -> DomainResult<Task> {
     let org = org_of(actor)?;
     let program = program_of(ctx, org).await?;
@@ -220,7 +210,7 @@ pub async fn update_task(
         .get_task(org, id)
         .await?
         .ok_or(DomainError::NotFound { resource: "task" })?;
-    let f = task_fields(ctx, org, &program, input).await?;
+    let f = checked(ctx, org, &program, input).await?;
     let tasks = ctx.store.list_tasks(&program).await?;
     check_dependencies(&tasks, id, &f.depends_on)?;
     if f.status == TaskStatus::Done {
@@ -285,24 +275,24 @@ pub async fn set_task_status(
         .get_task(org, id)
         .await?
         .ok_or(DomainError::NotFound { resource: "task" })?;
-    let input = TaskInput {
-        status: Some(status.to_string()),
-        ..TaskInput::from(&task)
+    let input = TaskCommand {
+        status: TaskStatus::parse("status", status)?,
+        ..TaskCommand::from(&task)
     };
     update_task(ctx, actor, id, &input).await
 }
 
-impl From<&Task> for TaskInput {
+impl From<&Task> for TaskCommand {
     fn from(t: &Task) -> Self {
-        TaskInput {
-            phase_id: t.phase_id.to_string(),
+        TaskCommand {
+            phase_id: t.phase_id,
             title: t.title.clone(),
-            kind: t.kind.as_str().into(),
-            owner_id: t.owner_id.map(|o| o.to_string()),
-            starts_on: t.starts_on.to_string(),
-            due_on: t.due_on.to_string(),
-            status: Some(t.status.as_str().into()),
-            depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
+            kind: t.kind,
+            owner_id: t.owner_id,
+            starts_on: t.starts_on,
+            due_on: t.due_on,
+            status: t.status,
+            depends_on: t.depends_on.clone(),
         }
     }
 }

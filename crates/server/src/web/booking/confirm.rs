@@ -9,8 +9,7 @@ use domain::DomainError;
 use domain::identity::Role;
 use domain::ids::{AppointmentId, SlotId};
 use domain::scheduling::service::booking::{
-    self, BookCommand, OpenSlot, RescheduleCommand, SlotRef, SlotSearchInput, opt_id, opt_state,
-    parse_id,
+    self, BookCommand, OpenSlot, RescheduleCommand, SlotRef, opt_id, opt_state, parse_id,
 };
 
 use crate::auth::actor::SignedIn;
@@ -63,16 +62,11 @@ async fn find_slot(
     let Ok(wanted) = text(&choice.slot).trim().parse::<SlotId>() else {
         return Ok(None);
     };
-    let input = SlotSearchInput {
-        visit_type_id: choice.visit_type_id.clone(),
-        patient_state: choice.patient_state.clone(),
-        from: choice.day.clone(),
-        to: choice.day.clone(),
-        site_id: choice.site.clone(),
-        clinician_id: choice.clinician.clone(),
-        ..SlotSearchInput::default()
+    let found = match choice.search_for_pick() {
+        Ok(input) => booking::open_slot(state.ctx(), &me.actor, &input, wanted).await,
+        Err(e) => Err(e),
     };
-    match booking::open_slot(state.ctx(), &me.actor, &input, wanted).await {
+    match found {
         Ok(found) => Ok(found),
         // A day now past, or criteria edited by hand: the slot cannot be offered.
         Err(DomainError::Invalid(_)) => Ok(None),

@@ -6,11 +6,13 @@ use askama::Template;
 use axum::http::StatusCode;
 use serde::Deserialize;
 
+use domain::error::DomainResult;
 use domain::identity::service::patients;
 use domain::identity::{Patient, Role};
 use domain::ids::AppointmentId;
 use domain::scheduling::Appointment;
 use domain::scheduling::service::appointments;
+use domain::scheduling::service::booking::{SlotSearch, opt_date, opt_id, opt_language, opt_state};
 use domain::{Permission, access};
 
 use crate::auth::actor::SignedIn;
@@ -65,6 +67,33 @@ impl Choice {
             site: get("site"),
             clinician: get("clinician"),
         }
+    }
+
+    /// The search the criteria ask for; an error names the field.
+    fn search(&self) -> DomainResult<SlotSearch> {
+        Ok(SlotSearch {
+            visit_type_id: opt_id("visit_type_id", self.visit_type_id.as_deref(), "visit type")?,
+            patient_state: opt_state("patient_state", self.patient_state.as_deref())?,
+            language: opt_language("language", self.language.as_deref())?,
+            from: opt_date("from", self.from.as_deref())?,
+            to: opt_date("to", self.to.as_deref())?,
+            limit: Some(300),
+            ..SlotSearch::default()
+        })
+    }
+
+    /// The search that finds the picked slot again: its day, site and clinician.
+    fn search_for_pick(&self) -> DomainResult<SlotSearch> {
+        let day = opt_date("day", self.day.as_deref())?;
+        Ok(SlotSearch {
+            visit_type_id: opt_id("visit_type_id", self.visit_type_id.as_deref(), "visit type")?,
+            patient_state: opt_state("patient_state", self.patient_state.as_deref())?,
+            from: day,
+            to: day,
+            site_id: opt_id("site", self.site.as_deref(), "site")?,
+            clinician_id: opt_id("clinician", self.clinician.as_deref(), "clinician")?,
+            ..SlotSearch::default()
+        })
     }
 
     /// The search criteria, as query pairs.

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use domain::scheduling::service::booking::{self, OpenSlot, SlotSearchInput};
+use domain::scheduling::service::booking::{self, OpenSlot};
 
 use crate::auth::actor::SignedIn;
 use crate::state::AppState;
@@ -161,16 +161,11 @@ pub async fn search(
         count: 0,
     };
     if searched {
-        let input = SlotSearchInput {
-            visit_type_id: choice.visit_type_id.clone(),
-            patient_state: choice.patient_state.clone(),
-            language: choice.language.clone(),
-            from: choice.from.clone(),
-            to: choice.to.clone(),
-            limit: Some(300),
-            ..SlotSearchInput::default()
+        let searched = match choice.search() {
+            Ok(input) => booking::search(state.ctx(), actor, &input).await,
+            Err(e) => Err(e),
         };
-        match booking::search(state.ctx(), actor, &input).await {
+        match searched {
             Ok(open) => {
                 found.count = open.len();
                 found.days = group_by_day(&open, &choice, &dir);

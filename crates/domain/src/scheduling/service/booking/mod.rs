@@ -23,28 +23,11 @@ use crate::scheduling::{
     Rescheduling, Slot, VisitType, state,
 };
 
+mod fields;
 mod search;
 
-pub use search::{MAX_SEARCH_DAYS, OpenSlot, SlotSearchInput, open_slot, search};
-
-/// An id as a request spells it; the error names the field.
-pub fn parse_id<T: std::str::FromStr>(field: &str, raw: &str, what: &str) -> DomainResult<T> {
-    raw.trim()
-        .parse()
-        .map_err(|_| DomainError::invalid(field, format!("must be the id of a {what}")))
-}
-
-/// An optional id; blank is none.
-pub fn opt_id<T: std::str::FromStr>(
-    field: &str,
-    raw: Option<&str>,
-    what: &str,
-) -> DomainResult<Option<T>> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(raw) => parse_id(field, raw, what).map(Some),
-    }
-}
+pub use fields::{opt_date, opt_id, opt_language, opt_line, opt_state, parse_id};
+pub use search::{MAX_SEARCH_DAYS, OpenSlot, SlotSearch, open_slot, search};
 
 /// Which slot a request means: by id, or by clinician and start time.
 #[derive(Debug, Clone, Copy)]
@@ -212,14 +195,6 @@ pub(crate) async fn place(
         checks,
         consent,
     })
-}
-
-/// An optional US state; blank is none.
-pub fn opt_state(field: &str, raw: Option<&str>) -> DomainResult<Option<UsState>> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(raw) => UsState::parse(field, raw).map(Some),
-    }
 }
 
 /// A booking, parsed: what `book` takes. Each front door builds it from its own request with

@@ -3,33 +3,37 @@
 use std::collections::HashMap;
 
 use jiff::SignedDuration;
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use serde::Deserialize;
 
-use super::super::shared::{date_at, date_or, site_with_zone, zone_of};
-use super::opt_id;
+use super::super::shared::{date_at, site_with_zone, zone_of};
 use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::check_clinician_licensed_in;
 use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, Site, UsState, User};
-use crate::ids::{OrgId, SiteId, SlotId, UserId};
+use crate::ids::{OrgId, SiteId, SlotId, UserId, VisitTypeId};
 use crate::scheduling::{ServiceLine, Slot, SlotQuery};
 
-/// What a slot search asks for; every field may be left out.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct SlotSearchInput {
-    pub visit_type_id: Option<String>,
-    pub service_line: Option<String>,
+/// What a slot search asks for, parsed; every field may be left out. The JSON API builds it with
+/// `TryFrom` from its query parameters, the web from its form, each with the parsers of
+/// [`fields`](super::fields), and a page that knows its values (the calendar) fills it in directly.
+#[derive(Debug, Clone, Default)]
+pub struct SlotSearch {
+    pub visit_type_id: Option<VisitTypeId>,
+    /// Ignored when a visit type is given (its own line is used).
+    pub service_line: Option<ServiceLine>,
     /// Where the patient will be: only clinicians licensed there are shown.
-    pub patient_state: Option<String>,
+    pub patient_state: Option<UsState>,
+    /// A language tag, lower-cased (`opt_language`).
     pub language: Option<String>,
-    /// First day, `YYYY-MM-DD` (default today).
-    pub from: Option<String>,
+    /// First day (default today).
+    pub from: Option<Date>,
     /// Last day, inclusive (default two weeks on).
-    pub to: Option<String>,
-    pub site_id: Option<String>,
-    pub clinician_id: Option<String>,
+    pub to: Option<Date>,
+    pub site_id: Option<SiteId>,
+    pub clinician_id: Option<UserId>,
+    /// At most this many (1 to 500, default 100).
     pub limit: Option<i64>,
 }
 
@@ -61,7 +65,7 @@ async fn search_zone(ctx: Ctx<'_>, org: OrgId, site: Option<SiteId>) -> DomainRe
 pub async fn search(
     ctx: Ctx<'_>,
     actor: &Actor,
-    input: &SlotSearchInput,
+    input: &SlotSearch,
 ) -> DomainResult<Vec<OpenSlot>> {
     find(ctx, actor, input, None).await
 }
@@ -71,7 +75,7 @@ pub async fn search(
 pub async fn open_slot(
     ctx: Ctx<'_>,
     actor: &Actor,
-    input: &SlotSearchInput,
+    input: &SlotSearch,
     slot_id: SlotId,
 ) -> DomainResult<Option<OpenSlot>> {
     Ok(find(ctx, actor, input, Some(slot_id))
@@ -83,28 +87,20 @@ pub async fn open_slot(
 async fn find(
     ctx: Ctx<'_>,
     actor: &Actor,
-    input: &SlotSearchInput,
+    input: &SlotSearch,
     slot_id: Option<SlotId>,
 ) -> DomainResult<Vec<OpenSlot>> {
     let org = actor.org()?;
     access::require(actor, Permission::SearchSlots)?;
-    let visit_type = match opt_id(
-        "visit_type_id",
-        input.visit_type_id.as_deref(),
-        "visit type",
-    )? {
+    let visit_type = match input.visit_type_id {
         Some(id) => Some(super::super::visit_types::get(ctx, actor, id).await?),
         None => None,
     };
-    let service_line = match (&visit_type, input.service_line.as_deref().map(str::trim)) {
-        (Some(v), _) => Some(v.service_line),
-        (None, None | Some("")) => None,
-        (None, Some(raw)) => Some(ServiceLine::parse("service_line", raw)?),
-    };
-    let mut patient_state = match input.patient_state.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => Some(UsState::parse("patient_state", raw)?),
-    };
+    let service_line = visit_type
+        .as_ref()
+        .map(|v| v.service_line)
+        .or(input.service_line);
+    let mut patient_state = input.patient_state;
     // A patient is shown only clinicians licensed where they live, unless they say otherwise.
     if patient_state.is_none()
         && actor.role == Some(Role::Patient)
@@ -120,24 +116,15 @@ async fn find(
         // In person, the patient is at the clinic: the clinic's own license covers it.
         patient_state = None;
     }
-    let language = input
-        .language
-        .as_deref()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| crate::identity::parse_language("language", l))
-        .transpose()?;
-    let site_id: Option<SiteId> = opt_id("site_id", input.site_id.as_deref(), "site")?;
-    let clinician_id: Option<UserId> =
-        opt_id("clinician_id", input.clinician_id.as_deref(), "clinician")?;
+    let language = input.language.clone();
+    let (site_id, clinician_id) = (input.site_id, input.clinician_id);
     let tz = search_zone(ctx, org, site_id).await?;
     let now = ctx.clock.now();
     let today = date_at(now, &tz);
-    let from = date_or("from", input.from.as_deref(), today)?.max(today);
-    let to = date_or(
-        "to",
-        input.to.as_deref(),
-        from.saturating_add(jiff::Span::new().days(13)),
-    )?;
+    let from = input.from.unwrap_or(today).max(today);
+    let to = input
+        .to
+        .unwrap_or_else(|| from.saturating_add(jiff::Span::new().days(13)));
     if to < from {
         return Err(DomainError::invalid("to", "must not be before from"));
     }
