@@ -517,3 +517,43 @@ fn no_source_file_is_over_700_lines_or_waives_the_argument_limit() {
     assert!(seen > 100, "read only {seen} files");
     assert!(long.is_empty(), "{}", long.join("\n"));
 }
+
+/// A test that needs PostgreSQL shows as ignored, not as passed, when none is configured: every
+/// test function that opens a PostgreSQL database carries the `telemed_pg` ignore.
+#[test]
+fn every_postgresql_test_is_ignored_without_postgresql() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for krate in ["server", "store", "bench"] {
+        let tests = crates.join(krate).join("tests");
+        if tests.is_dir() {
+            rust_files(&tests, &mut files);
+        }
+    }
+    let mut unmarked = Vec::new();
+    for file in &files {
+        let text = without_comments(&std::fs::read_to_string(file).unwrap());
+        // Each test is its attributes up to the next test's.
+        for chunk in text.split("#[tokio::test").skip(1) {
+            let head = chunk.split("async fn").next().unwrap_or_default();
+            let name = chunk
+                .split("async fn")
+                .nth(1)
+                .and_then(|rest| rest.split('(').next())
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let opens_postgres =
+                chunk.contains("Backend::Postgres") || chunk.contains("TestDb::postgres()");
+            // The backend macros' bodies name both engines; their postgres arm has the ignore.
+            let sqlite_arm = name == "sqlite";
+            if opens_postgres && !sqlite_arm && !head.contains("not(telemed_pg)") {
+                unmarked.push(format!("{}: {name}", file.display()));
+            }
+        }
+    }
+    assert!(
+        unmarked.is_empty(),
+        "PostgreSQL tests without #[cfg_attr(not(telemed_pg), ignore)]: {unmarked:#?}"
+    );
+}

@@ -23,6 +23,7 @@ on_every_backend!(
     a_refused_booking_writes_nothing,
     consent_documents_are_versioned_and_patient_consent_recorded_once,
     the_queue_holds_one_waiting_entry_per_patient_and_is_taken_once,
+    clinicians_taking_the_same_patient_at_once_are_given_them_once,
     a_reminder_is_claimed_once_and_a_failed_one_can_be_claimed_again,
     templates_and_visit_types_round_trip,
     the_database_itself_refuses_a_second_live_appointment_in_a_slot,
@@ -190,10 +191,14 @@ async fn many_bookings_racing_for_one_slot_leave_exactly_one_appointment(db: Tes
 /// Two stores on one PostgreSQL database are two servers: their writers race in separate
 /// transactions, and still exactly one booking wins. (SQLite is served by one process.)
 #[tokio::test]
+#[cfg_attr(
+    not(telemed_pg),
+    ignore = "set TELEMED_TEST_POSTGRES_URL to run on PostgreSQL"
+)]
 async fn two_servers_racing_for_one_slot_on_postgres_leave_exactly_one_appointment() {
-    let Some(db) = TestDb::postgres().await else {
-        return;
-    };
+    let db = TestDb::postgres()
+        .await
+        .expect("TELEMED_TEST_POSTGRES_URL names a PostgreSQL database");
     let w = world(&db, 16).await;
     let s = slot(&w, w.clinician.id, 600, 30);
     publish(&db, std::slice::from_ref(&s)).await;
@@ -709,6 +714,80 @@ async fn consent_documents_are_versioned_and_patient_consent_recorded_once(db: T
         db.store.patient_consents(w.org.id, p.id).await.unwrap(),
         vec![consent]
     );
+}
+
+/// Six clinicians press "Take next patient" at the same moment for the one patient waiting: one
+/// of them gets the patient, the others are told so (taken, or the patient is now busy), and the
+/// patient has exactly one visit.
+async fn clinicians_taking_the_same_patient_at_once_are_given_them_once(db: TestDb) {
+    let w = world(&db, 1).await;
+    let mut clinicians = vec![w.clinician.clone()];
+    for i in 0..5 {
+        let c = clinician(&w.org, &format!("urgent{i}@example.org"), &[&w.site]);
+        db.add_user(&c).await;
+        clinicians.push(c);
+    }
+    let p = &w.patients[0];
+    let waiting = QueueEntry {
+        id: QueueEntryId::new(),
+        org_id: w.org.id,
+        patient_id: p.id,
+        patient_state: ny(),
+        service_line: ServiceLine::UrgentCare,
+        visit_type_id: w.visit_type.id,
+        reason: None,
+        status: QueueStatus::Waiting,
+        joined_at: at(10),
+        taken_by: None,
+        taken_at: None,
+        appointment_id: None,
+    };
+    db.store
+        .join_queue(&waiting, audit(AuditAction::QueueJoin))
+        .await
+        .unwrap();
+    let takes = clinicians.iter().map(|c| {
+        let mut a = appointment(&w, p, &slot(&w, c.id, 100, 20));
+        a.slot_id = None;
+        a.status = AppointmentStatus::CheckedIn;
+        let take = QueueTake {
+            org_id: w.org.id,
+            entry_id: waiting.id,
+            clinician_id: c.id,
+            at: minutes(100),
+            event: booking(&a).event,
+            appointment: a,
+            audit: vec![audit(AuditAction::AppointmentCreate)],
+        };
+        let store = db.store.clone();
+        tokio::spawn(async move { store.take_from_queue(take).await })
+    });
+    // All started before any is awaited.
+    let takes: Vec<_> = takes.collect();
+    let mut given = 0;
+    for take in takes {
+        match take.await.unwrap() {
+            Ok(true) => given += 1,
+            Ok(false) | Err(DomainError::PatientDoubleBooked) => {}
+            Err(other) => panic!("a take failed: {other:?}"),
+        }
+    }
+    assert_eq!(given, 1, "the patient is given to one clinician");
+    let visits = db
+        .store
+        .list_appointments(w.org.id, &AppointmentQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(visits.len(), 1, "one visit, whoever won");
+    let taken = db
+        .store
+        .get_queue_entry(w.org.id, waiting.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(taken.status, QueueStatus::Taken);
+    assert_eq!(taken.appointment_id, Some(visits[0].id));
+    assert_eq!(taken.taken_by, Some(visits[0].clinician_id));
 }
 
 async fn the_queue_holds_one_waiting_entry_per_patient_and_is_taken_once(db: TestDb) {
