@@ -34,7 +34,7 @@ if (!BIN || !fs.existsSync(BIN)) {
   console.error(`TELEMED_BIN must name the telemed binary (got ${BIN})`);
   process.exit(2);
 }
-const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f,g,h,i').split(',').map((s) => s.trim());
+const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f,g,h,i,j').split(',').map((s) => s.trim());
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'telemed-e2e-'));
 const timings = [];
 const results = [];
@@ -378,6 +378,50 @@ async function scenarioI(clinic) {
   return { problems, notes: `admit to first frame ${firstFrame} ms` };
 }
 
+// Urgent care on demand: the patient's waiting page keeps itself current without reloading, and
+// shows the way into the visit once a clinician takes them. Its own server: the shared clinic's
+// clinician is in other scenarios' visits at this moment.
+async function scenarioJ() {
+  const problems = [];
+  const server = await sqliteServer('urgent');
+  const clinic = createClinic(server);
+  cli(server.bin, server.common(), ['visit-type', 'create', '--org', clinic.org, '--name', 'Urgent care now',
+    '--service-line', 'urgent_care', '--modality', 'video', '--minutes', '15', '--json']);
+  await server.start();
+  await openHours(clinic);
+  const patient = await newPatient(clinic, 'Rosa');
+  const p = await patientWindow(clinic, patient, problems, server.base);
+  await p.page.setViewportSize({ width: 390, height: 844 });
+  await p.page.goto(`${server.base}/urgent-care`);
+  await p.page.selectOption('#f-patient_state', 'NY');
+  await p.page.fill('#f-reason', 'Sore throat and fever since this morning');
+  if (await p.page.$('#f-consent_version')) await p.page.check('#f-consent_version');
+  await Promise.all([p.page.waitForURL('**/urgent-care'), p.page.click('button:has-text("Join the queue")')]);
+  await p.page.waitForSelector('#queue-live .waiting');
+  const shown = await p.page.evaluate(() => ({
+    refresh: !!document.querySelector('meta[http-equiv="refresh"]'),
+    againHidden: document.getElementById('check-again').hidden,
+    note: document.getElementById('updates-note').textContent,
+  }));
+  assert(!shown.refresh && shown.againHidden && /updates by itself/.test(shown.note), `the page keeps itself current: ${JSON.stringify(shown)}`);
+  await shot(p.page, 'j1-urgent-care-waiting-phone');
+  // A mark that a reload would wipe.
+  await p.page.evaluate(() => { window.stillTheSamePage = true; });
+  const api = await clinicianApi(clinic, server.base);
+  const taken = await api.post('/api/v1/queue/take', {});
+  const asked = Date.now();
+  await p.page.waitForSelector('#queue-live .banner-ready', { timeout: 15000 });
+  const seenAfter = Date.now() - asked;
+  timings.push(['j: clinician takes the patient to the waiting page showing it', seenAfter]);
+  const after = await p.page.evaluate(() => ({ same: window.stillTheSamePage === true, href: document.querySelector('#queue-live a.button').getAttribute('href') }));
+  assert(after.same, 'the page was not reloaded');
+  assert(after.href === `/appointments/${taken.id}`, `the way into the visit: ${JSON.stringify(after)}`);
+  await shot(p.page, 'j2-urgent-care-ready-phone');
+  await p.context.close();
+  await server.stop();
+  return { problems, notes: `taken to shown ${seenAfter} ms` };
+}
+
 // ---------------------------------------------------------------------------------------------
 function psql(url, sql) {
   execFileSync('psql', [url, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -651,6 +695,7 @@ try {
   await run('b', 'a cancellation takes the patient out of the waiting room within 2 s', async () => scenarioB(await sharedClinic()));
   await run('c', 'closing the tab mid-call and coming back resumes the call; the drop is recorded', async () => scenarioC(await sharedClinic()));
   await run('i', 'a patient with no account joins by link: check-in, waiting room, video both ways', async () => scenarioI(await sharedClinic()));
+  await run('j', 'the urgent-care waiting page updates itself and shows the way in once taken', scenarioJ);
   // The scenarios on PostgreSQL can be skipped where no PostgreSQL runs.
   const onPostgres = async (name, label, fn) => {
     if (only.includes(name) && process.env.TELEMED_CI_SKIP_POSTGRES === '1') {

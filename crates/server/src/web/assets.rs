@@ -45,6 +45,11 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../assets/live/inbox.js"),
     ),
     (
+        "live/urgent-care.js",
+        JS,
+        include_str!("../../assets/live/urgent-care.js"),
+    ),
+    (
         "live/waiting-room.js",
         JS,
         include_str!("../../assets/live/waiting-room.js"),

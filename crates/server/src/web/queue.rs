@@ -1,5 +1,6 @@
-//! Urgent care on demand: a patient joins the queue and waits on a page that refreshes itself; a
-//! clinician sees who waits and takes the next patient.
+//! Urgent care on demand: a patient joins the queue and waits on a page that keeps itself up to
+//! date with a script (a "Check again" button without one); a clinician sees who waits and takes
+//! the next patient.
 
 use askama::Template;
 use axum::extract::State;
@@ -25,9 +26,6 @@ use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
 use super::when;
 
-/// How often the waiting page reloads itself (a meta refresh: no script needed).
-const REFRESH_SECONDS: u32 = 15;
-
 pub struct JoinForm {
     pub patient_state: Select,
     pub reason: Field,
@@ -47,8 +45,6 @@ pub struct Waiting {
 struct UrgentCarePage {
     shell: Shell,
     errors: FormErrors,
-    /// Set while waiting: the page refreshes every this many seconds.
-    refresh: Option<u32>,
     waiting: Option<Waiting>,
     /// A clinician has taken the patient: their visit.
     ready_href: Option<String>,
@@ -173,7 +169,6 @@ async fn urgent_care_page(
     let page = UrgentCarePage {
         shell,
         errors,
-        refresh: waiting.as_ref().map(|_| REFRESH_SECONDS),
         waiting,
         ready_href,
         join,

@@ -1287,6 +1287,17 @@ on_both_backends!(
             json!({}),
         )
         .await;
+        // In a visit, the clinician is still on duty: the next patient is told a wait, not that
+        // nobody licensed in their state is on duty.
+        let (_, place) = get(&app, &second, "/api/v1/queue/me").await;
+        assert_eq!(
+            (
+                place["clinicians_on_duty"].as_i64(),
+                place["estimated_wait_minutes"].as_i64()
+            ),
+            (Some(1), Some(7)),
+            "{place}"
+        );
         post(
             &app,
             &clinician,

@@ -1144,11 +1144,22 @@ on_both_backends!(
         let waiting = b.follow(&joined).await;
         assert_eq!(waiting.status, 200);
         waiting.assert_no_inline_code();
+        // No reload under the patient's hands: a script keeps the page current, a button without.
+        assert!(!waiting.body.contains("http-equiv=\"refresh\""));
         assert!(
             waiting
                 .body
-                .contains("<meta http-equiv=\"refresh\" content=\"15\">")
+                .contains("<script type=\"module\" src=\"/assets/live/urgent-care.js\"></script>")
         );
+        assert!(
+            waiting
+                .body
+                .contains("<a class=\"button button-quiet\" href=\"/urgent-care\">Check again</a>")
+        );
+        assert!(waiting.body.contains("id=\"queue-live\""));
+        let script = b.get("/assets/live/urgent-care.js").await;
+        assert_eq!(script.status, 200);
+        assert!(script.body.contains("queue-live"));
         assert!(waiting.body.contains("Your place: <strong>1</strong>"));
         assert!(waiting.body.contains("You are next."));
         assert!(waiting.body.contains("Leave the queue"));

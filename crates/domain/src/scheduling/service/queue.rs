@@ -16,8 +16,8 @@ use crate::error::{DomainError, DomainResult};
 use crate::identity::{Role, UsState, User, optional_text};
 use crate::ids::{AppointmentId, QueueEntryId};
 use crate::scheduling::{
-    Appointment, AppointmentAction, AppointmentQuery, AppointmentStatus, QueueEntry, QueueStatus,
-    QueueTake, ServiceLine, SlotQuery, VisitType,
+    Appointment, AppointmentAction, AppointmentStatus, QueueEntry, QueueStatus, QueueTake,
+    ServiceLine, SlotQuery, VisitType,
 };
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -37,7 +37,8 @@ pub struct QueuePlace {
     pub entry: QueueEntry,
     /// 1 for the next patient to be taken; 0 once no longer waiting.
     pub position: i64,
-    /// Clinicians licensed for the patient's state and on duty for the service line now.
+    /// Clinicians licensed for the patient's state and on duty for the service line now, free or
+    /// in a visit.
     pub clinicians_on_duty: i64,
     /// `None` when no clinician is on duty (the wait cannot be estimated).
     pub estimated_wait_minutes: Option<i64>,
@@ -112,7 +113,8 @@ pub async fn join(ctx: Ctx<'_>, actor: &Actor, input: &JoinQueueInput) -> Domain
 }
 
 /// Clinicians on duty for a queue now: licensed for the state today, with a slot of the service
-/// line running now, and not in another visit.
+/// line running now, whether free or in another visit (a busy clinician takes the next patient
+/// when their visit ends, so "nobody is on duty" is said only when it is true).
 async fn on_duty(
     ctx: Ctx<'_>,
     org: crate::ids::OrgId,
@@ -146,34 +148,9 @@ async fn on_duty(
             ids.push(view.slot.clinician_id);
         }
     }
-    let busy: Vec<_> = ctx
-        .store
-        .list_appointments(
-            org,
-            &AppointmentQuery {
-                from: Some(
-                    now.saturating_sub(SignedDuration::from_hours(8))
-                        .unwrap_or(now),
-                ),
-                to: Some(
-                    now.saturating_add(SignedDuration::from_secs(1))
-                        .unwrap_or(now),
-                ),
-                statuses: Some(vec![AppointmentStatus::InVisit]),
-                limit: 1000,
-                ..AppointmentQuery::default()
-            },
-        )
-        .await?
-        .into_iter()
-        .map(|a| a.clinician_id)
-        .collect();
     let today = date_at(now, &jiff::tz::TimeZone::UTC);
     let mut clinicians = Vec::new();
     for id in ids {
-        if busy.contains(&id) {
-            continue;
-        }
         if let Ok(c) = clinician(ctx, org, id).await {
             let licenses = c
                 .clinician
