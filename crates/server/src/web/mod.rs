@@ -14,6 +14,7 @@ mod availability;
 mod availability_edit;
 mod booking;
 mod calendar;
+mod check_in_answers;
 mod consent;
 mod csv_export;
 mod form;

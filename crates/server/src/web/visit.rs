@@ -28,6 +28,7 @@ use crate::signaling::connection::GUEST_COOKIE;
 use crate::state::AppState;
 
 use super::appointment_view::state_label;
+use super::check_in_answers::CheckInAnswers;
 use super::form::{Field, FormData, FormErrors, Outcome, PageQuery, Radios, Select};
 use super::page::{PageError, PageResult, render, see_other};
 use super::session::{PageUser, check_csrf};
@@ -105,6 +106,8 @@ pub struct ClinicianPanel {
     pub location_state: String,
     pub location_text: String,
     pub flags: Vec<String>,
+    /// What the patient told us at check-in.
+    pub answers: Option<CheckInAnswers>,
     /// Shown while the patient waits.
     pub admit_action: Option<String>,
     pub emergency_action: String,
@@ -303,6 +306,7 @@ async fn show_page(
                 location_state: state_label(v.location_state),
                 location_text: v.location_text.clone(),
                 flags: v.flags(),
+                answers: CheckInAnswers::for_role(v, me.user.role),
                 admit_action: (v.state == VisitState::Waiting)
                     .then(|| format!("/visits/{id}/admit")),
                 emergency_action: format!("/visits/{id}/emergency"),

@@ -16,6 +16,7 @@ use crate::state::AppState;
 
 use super::appointment_view::{Directory, state_label};
 use super::appointments::Detail;
+use super::check_in_answers::CheckInAnswers;
 use super::page::{PageError, PageResult, ok, see_other};
 use super::session::PageUser;
 use super::shell::{Section, Shell};
@@ -60,6 +61,8 @@ struct RecordPage {
     live_href: Option<String>,
     appointment_href: String,
     note_href: String,
+    /// For clinical staff: the check-in answers.
+    answers: Option<CheckInAnswers>,
 }
 
 fn detail(label: &'static str, value: String) -> Detail {
@@ -240,6 +243,7 @@ pub async fn show(
         log,
         guests,
         escalations,
+        answers: CheckInAnswers::for_role(v, me.user.role),
         live_href: (own && !v.state.is_over()).then(|| format!("/visits/{id}")),
         note_href: format!("/visits/{id}/note"),
         appointment_href: format!("/appointments/{id}"),

@@ -17,6 +17,7 @@ use domain::visits::{Escalation, VisitState};
 use crate::state::AppState;
 
 use super::appointment_view::{Directory, language_name, state_label};
+use super::check_in_answers::CheckInAnswers;
 use super::form::{FormData, PageQuery, Select};
 use super::page::{PageError, PageResult, ok, see_other};
 use super::session::{PageUser, check_csrf};
@@ -44,6 +45,8 @@ pub struct QueueRow {
     pub waiting_since: String,
     pub waited: String,
     pub flags: Vec<String>,
+    /// For clinical staff: a line of what the patient told us at check-in.
+    pub told: Option<String>,
     pub language: String,
     pub guests: String,
     /// The visit's own clinician lets the patient in from here.
@@ -185,6 +188,7 @@ pub async fn show(
             waiting_since: when::clock(v.checked_in_at, &tz),
             waited: when::minutes(v.waiting_minutes(now)),
             flags: v.flags(),
+            told: CheckInAnswers::for_role(v, me.user.role).map(|a| a.summary),
             language: e
                 .patient
                 .as_ref()

@@ -135,6 +135,13 @@ on_both_backends!(
         assert!(room.body.contains("Video check-up"));
         assert!(room.body.contains("Waiting"));
         assert!(room.body.contains("English"));
+        // What the patient told us at check-in, under their name.
+        assert!(
+            room.body
+                .contains("<span class=\"told\">“knee still sore”</span>"),
+            "{}",
+            room.body
+        );
         assert!(
             room.body.contains("href=\"/waiting-room\""),
             "the nav links the waiting room"
@@ -154,6 +161,19 @@ on_both_backends!(
         assert!(call.body.contains("New York (NY)"));
         assert!(call.body.contains("home, 12 Elm Street, Albany"));
         assert!(call.body.contains("Emergency"));
+        assert!(call.body.contains("What the patient told us at check-in"));
+        assert!(
+            call.body
+                .contains("<dt>Anything else</dt><dd>knee still sore</dd>")
+        );
+        let record = c.get(&format!("/visits/{}/record", visit.id)).await;
+        assert_eq!(record.status, 200, "{}", record.body);
+        assert!(record.body.contains("What the patient told us at check-in"));
+        assert!(
+            record
+                .body
+                .contains("<dt>Anything else</dt><dd>knee still sore</dd>")
+        );
         assert!(
             !call.body.contains("http-equiv=\"refresh\""),
             "the call never reloads itself"
@@ -175,6 +195,10 @@ on_both_backends!(
         let room = d.get("/waiting-room").await;
         assert!(room.body.contains("patient fainted"), "{}", room.body);
         assert!(room.body.contains("home, 12 Elm Street, Albany"));
+        // The front desk sees flags, not the patient's clinical answers.
+        assert!(!room.body.contains("knee still sore"));
+        let desk_record = d.get(&format!("/visits/{}/record", visit.id)).await;
+        assert!(!desk_record.body.contains("What the patient told us"));
         let ack = room.link("/visits/");
         assert!(ack.ends_with("/record"));
         let marker = "action=\"/waiting-room/alerts/";
