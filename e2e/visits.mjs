@@ -393,6 +393,21 @@ async function scenarioJ() {
   const p = await patientWindow(clinic, patient, problems, server.base);
   await p.page.setViewportSize({ width: 390, height: 844 });
   await p.page.goto(`${server.base}/urgent-care`);
+  // On a phone the navigation folds behind a menu button naming the page.
+  const folded = await p.page.evaluate(() => ({
+    button: document.getElementById('nav-toggle')?.textContent,
+    listHidden: document.querySelector('.nav-list').hidden,
+    header: Math.round(document.querySelector('header.masthead').getBoundingClientRect().height),
+  }));
+  assert(folded.button === 'Menu: Urgent care' && folded.listHidden && folded.header <= 200, `the phone menu: ${JSON.stringify(folded)}`);
+  await p.page.click('#nav-toggle');
+  const opened = await p.page.evaluate(() => ({
+    expanded: document.getElementById('nav-toggle').getAttribute('aria-expanded'),
+    links: [...document.querySelectorAll('.nav-list a')].filter((a) => a.offsetParent !== null).length,
+  }));
+  assert(opened.expanded === 'true' && opened.links >= 4, `the menu opens: ${JSON.stringify(opened)}`);
+  await shot(p.page, 'j0-phone-menu-open');
+  await p.page.click('#nav-toggle');
   await p.page.selectOption('#f-patient_state', 'NY');
   await p.page.fill('#f-reason', 'Sore throat and fever since this morning');
   if (await p.page.$('#f-consent_version')) await p.page.check('#f-consent_version');
@@ -695,7 +710,7 @@ try {
   await run('b', 'a cancellation takes the patient out of the waiting room within 2 s', async () => scenarioB(await sharedClinic()));
   await run('c', 'closing the tab mid-call and coming back resumes the call; the drop is recorded', async () => scenarioC(await sharedClinic()));
   await run('i', 'a patient with no account joins by link: check-in, waiting room, video both ways', async () => scenarioI(await sharedClinic()));
-  await run('j', 'the urgent-care waiting page updates itself and shows the way in once taken', scenarioJ);
+  await run('j', 'on a phone: the menu folds; the urgent-care waiting page updates itself and shows the way in once taken', scenarioJ);
   // The scenarios on PostgreSQL can be skipped where no PostgreSQL runs.
   const onPostgres = async (name, label, fn) => {
     if (only.includes(name) && process.env.TELEMED_CI_SKIP_POSTGRES === '1') {
