@@ -102,6 +102,8 @@ pub struct SiteRow {
     pub id: String,
     pub name: String,
     pub stage: &'static str,
+    /// Each stage its own badge colour (`badge-stage-pilot`...), beside its name.
+    pub stage_class: String,
     pub certified: String,
     pub certified_pct: i64,
     pub ready: bool,
@@ -159,6 +161,7 @@ pub(super) fn site_rows(r: &Rollout) -> Vec<SiteRow> {
                 id: s.site.id.to_string(),
                 name: s.site.name.clone(),
                 stage: s.rollout.stage.label(),
+                stage_class: format!("badge-stage-{}", s.rollout.stage.as_str()),
                 certified: format!("{} of {}", s.certified, s.trained_staff),
                 certified_pct: s.certified_pct,
                 ready: unmet.is_empty(),

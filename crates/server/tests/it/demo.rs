@@ -85,6 +85,21 @@ on_both_backends!(
             assert!((5..=30).contains(&lead), "starts in {lead} minutes");
         }
         no_clinician_overlaps(&app, &org).await;
+        // The training records read true: nothing completed before it was enrolled.
+        let enrolments = app
+            .store()
+            .list_enrolments(org.id, &domain::training::EnrolmentQuery::default())
+            .await
+            .unwrap();
+        assert!(enrolments.iter().any(|e| e.completed_at.is_some()));
+        for e in &enrolments {
+            assert!(
+                e.completed_at.is_none_or(|done| done >= e.enrolled_at),
+                "completed {:?} before enrolled {}",
+                e.completed_at,
+                e.enrolled_at
+            );
+        }
 
         // A second run a minute later books nothing new: the visits are still about to start.
         app.clock.advance(SignedDuration::from_mins(1));

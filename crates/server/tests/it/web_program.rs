@@ -247,6 +247,32 @@ on_both_backends!(
             .await;
         let shown = browser.follow(&refused).await;
         assert!(shown.body.contains("not ready for pilot"), "{}", shown.body);
+        assert!(
+            shown
+                .body
+                .contains("<span class=\"badge badge-stage-not_started\">Not started</span>"),
+            "{}",
+            shown.body
+        );
+        // Every stage has a badge colour of its own in the style sheet.
+        let css = browser.get("/assets/app.css").await.body;
+        let mut fills = Vec::new();
+        for stage in domain::program::SiteStage::ALL {
+            let rule = format!(".badge-stage-{} {{", stage.as_str());
+            let at = css
+                .find(&rule)
+                .unwrap_or_else(|| panic!("no badge colour for {rule}"));
+            let body = &css[at..at + css[at..].find('}').unwrap()];
+            let fill = body
+                .split("background:")
+                .nth(1)
+                .and_then(|b| b.split(';').next())
+                .unwrap_or_else(|| panic!("{rule} sets no background"))
+                .trim()
+                .to_string();
+            assert!(!fills.contains(&fill), "{rule} shares its colour {fill}");
+            fills.push(fill);
+        }
         assert_eq!(
             program::sites(ctx, &actor).await.unwrap()[0].rollout.stage,
             domain::program::SiteStage::NotStarted,
