@@ -34,7 +34,7 @@ if (!BIN || !fs.existsSync(BIN)) {
   console.error(`TELEMED_BIN must name the telemed binary (got ${BIN})`);
   process.exit(2);
 }
-const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f,g,h,i,j').split(',').map((s) => s.trim());
+const only = (process.env.TELEMED_E2E_ONLY || 'a,b,c,d,e,f,g,h,i,j,k').split(',').map((s) => s.trim());
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'telemed-e2e-'));
 const timings = [];
 const results = [];
@@ -437,6 +437,36 @@ async function scenarioJ() {
   return { problems, notes: `taken to shown ${seenAfter} ms` };
 }
 
+// The care team: a patient whose home clinic is Albany books the clinician of the Brooklyn clinic;
+// the clinician opens the patient's record with no emergency access, and the call page names them.
+async function scenarioK(clinic) {
+  const problems = [];
+  const base = clinic.server.base;
+  const api = clinic.adminApi;
+  const albany = await api.post('/api/v1/sites', { name: `Albany ${Date.now()}`, state: 'NY', time_zone: clinic.zone });
+  const family = `Elsewhere${Date.now()}`;
+  const patient = await api.post('/api/v1/patients', {
+    mrn: `MRN-K-${Date.now()}`, given_name: 'Noor', family_name: family, birth_date: '1978-04-11', sex: 'female',
+    email: null, phone: '+1 555 0102',
+    address: { line1: '9 State Street', line2: null, city: 'Albany', state: 'NY', postal_code: '12207' },
+    preferred_language: 'en', primary_site_id: albany.id,
+  });
+  const { slots } = await api.get(`/api/v1/slots?visit_type_id=${clinic.visitType}&patient_state=NY&limit=20`);
+  const later = slots.find((s) => Date.parse(s.start) > Date.now() + 60 * 60 * 1000) || slots[slots.length - 1];
+  assert(later, 'an open slot to book');
+  await api.post('/api/v1/appointments', { slot_id: later.id, visit_type_id: clinic.visitType, patient_id: patient.id, consent_version: 1 });
+  const c = await clinicianWindow(clinic, problems);
+  const response = await c.page.goto(`${base}/patients/${patient.id}`);
+  const seen = await c.page.evaluate(() => ({ heading: document.querySelector('h1')?.textContent || '', text: document.body.innerText }));
+  assert(response.status() === 200, `the record opens: ${response.status()} ${seen.heading}`);
+  assert(seen.text.includes(family), `the record names the patient: ${seen.heading}`);
+  assert(!/emergency access/i.test(seen.text), 'no emergency access for the treating clinician');
+  assert(/Preferred language\s+English/.test(seen.text), 'the language by its name, not its code');
+  await shot(c.page, 'k1-treating-clinician-opens-record');
+  await c.context.close();
+  return { problems, notes: 'record opened as care team' };
+}
+
 // ---------------------------------------------------------------------------------------------
 function psql(url, sql) {
   execFileSync('psql', [url, '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -710,6 +740,7 @@ try {
   await run('b', 'a cancellation takes the patient out of the waiting room within 2 s', async () => scenarioB(await sharedClinic()));
   await run('c', 'closing the tab mid-call and coming back resumes the call; the drop is recorded', async () => scenarioC(await sharedClinic()));
   await run('i', 'a patient with no account joins by link: check-in, waiting room, video both ways', async () => scenarioI(await sharedClinic()));
+  await run('k', "the treating clinician opens an other clinic's patient's record without emergency access", async () => scenarioK(await sharedClinic()));
   await run('j', 'on a phone: the menu folds; the urgent-care waiting page updates itself and shows the way in once taken', scenarioJ);
   // The scenarios on PostgreSQL can be skipped where no PostgreSQL runs.
   const onPostgres = async (name, label, fn) => {

@@ -63,7 +63,7 @@ impl PatientView {
                 .unwrap_or_default(),
             phone: p.phone.clone().unwrap_or_default(),
             address_lines,
-            preferred_language: p.preferred_language.clone(),
+            preferred_language: super::appointment_view::language_name(&p.preferred_language),
             site: sites
                 .get(&p.primary_site_id)
                 .cloned()
