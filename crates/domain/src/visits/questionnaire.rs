@@ -109,10 +109,10 @@ pub fn phq9_severity(total: i64) -> &'static str {
     }
 }
 
-impl QuestionnaireInput {
-    pub fn check(&self, kind: QuestionnaireKind) -> Result<QuestionnaireAnswers, DomainError> {
-        let notes = optional_text("notes", self.notes.as_deref(), 2000)?;
-        let mut answers = QuestionnaireAnswers {
+impl QuestionnaireAnswers {
+    /// A form of this kind with nothing answered yet.
+    pub fn blank(kind: QuestionnaireKind) -> Self {
+        Self {
             kind,
             phq9: Vec::new(),
             complaint: None,
@@ -121,9 +121,19 @@ impl QuestionnaireInput {
             chest_pain: None,
             trouble_breathing: None,
             pain: None,
-            notes,
+            notes: None,
             score: None,
             flags: Vec::new(),
+        }
+    }
+}
+
+impl QuestionnaireInput {
+    pub fn check(&self, kind: QuestionnaireKind) -> Result<QuestionnaireAnswers, DomainError> {
+        let notes = optional_text("notes", self.notes.as_deref(), 2000)?;
+        let mut answers = QuestionnaireAnswers {
+            notes,
+            ..QuestionnaireAnswers::blank(kind)
         };
         match kind {
             QuestionnaireKind::Phq9 => {

@@ -119,19 +119,7 @@ mod tests {
     use super::*;
 
     fn answers(kind: QuestionnaireKind) -> QuestionnaireAnswers {
-        QuestionnaireAnswers {
-            kind,
-            phq9: Vec::new(),
-            complaint: None,
-            days: None,
-            fever: None,
-            chest_pain: None,
-            trouble_breathing: None,
-            pain: None,
-            notes: None,
-            score: None,
-            flags: Vec::new(),
-        }
+        QuestionnaireAnswers::blank(kind)
     }
 
     #[test]

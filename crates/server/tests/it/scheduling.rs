@@ -1169,6 +1169,21 @@ on_both_backends!(
     }
 );
 
+/// Each patient, signed in, consents to telehealth (version 1) for themselves.
+async fn consent_each(app: &TestApp, patients: &[(&Session, &TestUser)]) {
+    for (s, user) in patients {
+        let patient_id = user.user.patient_id.unwrap();
+        let (status, body) = post(
+            app,
+            s,
+            &format!("/api/v1/patients/{patient_id}/consent"),
+            json!({"version": 1}),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+}
+
 on_both_backends!(
     the_queue_shows_position_and_wait_and_a_licensed_clinician_takes_the_next_patient,
     |app: TestApp| async move {
@@ -1200,21 +1215,15 @@ on_both_backends!(
         let second = app.sign_in(&second_user).await;
         let (_, texan_user) = app.patient_account(&c.org).await;
         let texan = app.sign_in(&texan_user).await;
-        for (s, user) in [
-            (&first, &c.patient_user),
-            (&second, &second_user),
-            (&texan, &texan_user),
-        ] {
-            let patient_id = user.user.patient_id.unwrap();
-            let (status, body) = post(
-                &app,
-                s,
-                &format!("/api/v1/patients/{patient_id}/consent"),
-                json!({"version": 1}),
-            )
-            .await;
-            assert_eq!(status, 201, "{body}");
-        }
+        consent_each(
+            &app,
+            &[
+                (&first, &c.patient_user),
+                (&second, &second_user),
+                (&texan, &texan_user),
+            ],
+        )
+        .await;
         let (status, a) = post(
             &app,
             &texan,
@@ -1351,17 +1360,7 @@ on_both_backends!(
         let first = app.sign_in(&c.patient_user).await;
         let (_, second_user) = app.patient_account(&c.org).await;
         let second = app.sign_in(&second_user).await;
-        for (s, user) in [(&first, &c.patient_user), (&second, &second_user)] {
-            let patient_id = user.user.patient_id.unwrap();
-            let (status, body) = post(
-                &app,
-                s,
-                &format!("/api/v1/patients/{patient_id}/consent"),
-                json!({"version": 1}),
-            )
-            .await;
-            assert_eq!(status, 201, "{body}");
-        }
+        consent_each(&app, &[(&first, &c.patient_user), (&second, &second_user)]).await;
         // The first patient joins the queue, then books the colleague's 10:30 video visit: a
         // 15-minute urgent visit now would run into it.
         let (status, joined) = post(
