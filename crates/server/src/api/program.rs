@@ -301,10 +301,7 @@ impl TryFrom<TaskRequest> for TaskCommand {
             phase_id: program::parse_id("phase_id", &r.phase_id)?,
             title: r.title,
             kind: TaskKind::parse("kind", &r.kind)?,
-            owner_id: match r.owner_id.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(raw) => Some(program::parse_id("owner_id", raw)?),
-            },
+            owner_id: TaskCommand::parse_owner(r.owner_id.as_deref())?,
             starts_on: program::parse_date("starts_on", &r.starts_on)?,
             due_on: program::parse_date("due_on", &r.due_on)?,
             status: TaskCommand::parse_status(r.status.as_deref())?,

@@ -94,15 +94,17 @@ impl CheckInAnswers {
         if lines.is_empty() {
             return None;
         }
-        let summary = lines
-            .iter()
-            .filter(|(label, _)| {
-                matches!(*label, "PHQ-9 score" | "Main complaint" | "Anything else")
-            })
-            .map(|(label, value)| match *label {
-                "PHQ-9 score" => format!("PHQ-9 {value}"),
-                _ => format!("“{}”", short(value, 80)),
-            })
+        let score = q
+            .score
+            .filter(|_| q.kind == QuestionnaireKind::Phq9)
+            .map(|s| format!("PHQ-9 {s} of 27 ({})", phq9_severity(s)));
+        let words = [&q.complaint, &q.notes]
+            .into_iter()
+            .flatten()
+            .map(|w| format!("“{}”", short(w, 80)));
+        let summary = score
+            .into_iter()
+            .chain(words)
             .collect::<Vec<_>>()
             .join(" · ");
         Some(Self { lines, summary })

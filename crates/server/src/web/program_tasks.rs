@@ -118,10 +118,7 @@ fn task_command(form: &FormData, with_status: bool) -> DomainResult<TaskCommand>
         phase_id: program::parse_id("phase_id", form.get("phase_id"))?,
         title: form.get("title").into(),
         kind: TaskKind::parse("kind", form.get("kind"))?,
-        owner_id: match form.optional("owner_id") {
-            Some(raw) => Some(program::parse_id("owner_id", &raw)?),
-            None => None,
-        },
+        owner_id: TaskCommand::parse_owner(Some(form.get("owner_id")))?,
         starts_on: program::parse_date("starts_on", form.get("starts_on"))?,
         due_on: program::parse_date("due_on", form.get("due_on"))?,
         status: if with_status {

@@ -120,6 +120,14 @@ impl TaskCommand {
         }
     }
 
+    /// The owner as a client spells their id; blank is nobody.
+    pub fn parse_owner(raw: Option<&str>) -> DomainResult<Option<UserId>> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => parse_id("owner_id", raw).map(Some),
+        }
+    }
+
     /// The tasks it depends on, as ids spelled by a client.
     pub fn parse_depends_on(raw: &[String]) -> DomainResult<Vec<TaskId>> {
         raw.iter().map(|r| parse_id("depends_on", r)).collect()

@@ -62,11 +62,10 @@ async fn find_slot(
     let Ok(wanted) = text(&choice.slot).trim().parse::<SlotId>() else {
         return Ok(None);
     };
-    let found = match choice.search_for_pick() {
-        Ok(input) => booking::open_slot(state.ctx(), &me.actor, &input, wanted).await,
-        Err(e) => Err(e),
+    let found = async {
+        booking::open_slot(state.ctx(), &me.actor, &choice.search_for_pick()?, wanted).await
     };
-    match found {
+    match found.await {
         Ok(found) => Ok(found),
         // A day now past, or criteria edited by hand: the slot cannot be offered.
         Err(DomainError::Invalid(_)) => Ok(None),

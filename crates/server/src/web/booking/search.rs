@@ -161,11 +161,8 @@ pub async fn search(
         count: 0,
     };
     if searched {
-        let searched = match choice.search() {
-            Ok(input) => booking::search(state.ctx(), actor, &input).await,
-            Err(e) => Err(e),
-        };
-        match searched {
+        let searched = async { booking::search(state.ctx(), actor, &choice.search()?).await };
+        match searched.await {
             Ok(open) => {
                 found.count = open.len();
                 found.days = group_by_day(&open, &choice, &dir);
