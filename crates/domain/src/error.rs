@@ -5,6 +5,7 @@
 //! | DomainError            | status | code                    | kind      |
 //! |------------------------|--------|-------------------------|-----------|
 //! | Invalid(field)         | 422    | validation_failed       | Field     |
+//! | InvalidFields(fields)  | 422    | validation_failed       | Field     |
 //! | NotFound               | 404    | not_found               | NotFound  |
 //! | Forbidden              | 403    | forbidden               | Forbidden |
 //! | BreakGlassRequired     | 403    | break_glass_required    | Forbidden |
@@ -59,6 +60,9 @@ impl std::fmt::Display for FieldError {
 pub enum DomainError {
     #[error("{0}")]
     Invalid(FieldError),
+    /// Several fields failed at once (a form shows each beside its field); never empty.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    InvalidFields(Vec<FieldError>),
     /// The resource does not exist, or exists in another organization (we never say which).
     #[error("{resource} not found")]
     NotFound { resource: &'static str },
@@ -136,7 +140,70 @@ impl DomainError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Invalid(FieldError::new(field, message))
     }
+
+    /// The fields' problems as one error: one field is `Invalid`, more are `InvalidFields`.
+    fn of_fields(mut fields: Vec<FieldError>) -> Self {
+        if fields.len() == 1
+            && let Some(one) = fields.pop()
+        {
+            return Self::Invalid(one);
+        }
+        Self::InvalidFields(fields)
+    }
+
+    /// The fields a validation error names (none for other errors).
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            Self::Invalid(f) => vec![f.clone()],
+            Self::InvalidFields(fs) => fs.clone(),
+            _ => Vec::new(),
+        }
+    }
 }
+
+/// Checks several fields at once and reports every one that fails, not only the first: a form
+/// shows all its problems together. `(a, b, c).all_fields()?` gives the three values when each
+/// is valid; otherwise one error naming every failed field. An error that is not about a field
+/// (storage, permission) is returned as it is.
+pub trait AllFields {
+    type Values;
+    fn all_fields(self) -> DomainResult<Self::Values>;
+}
+
+macro_rules! all_fields_for {
+    ($($t:ident $v:ident),+) => {
+        impl<$($t),+> AllFields for ($(DomainResult<$t>,)+) {
+            type Values = ($($t,)+);
+            fn all_fields(self) -> DomainResult<Self::Values> {
+                let ($($v,)+) = self;
+                let mut failed = Vec::new();
+                $(
+                    let $v = match $v {
+                        Ok(value) => Some(value),
+                        Err(err @ (DomainError::Invalid(_) | DomainError::InvalidFields(_))) => {
+                            failed.extend(err.field_errors());
+                            None
+                        }
+                        Err(other) => return Err(other),
+                    };
+                )+
+                match ($($v,)+) {
+                    ($(Some($v),)+) => Ok(($($v,)+)),
+                    _ => Err(DomainError::of_fields(failed)),
+                }
+            }
+        }
+    };
+}
+
+all_fields_for!(A a, B b);
+all_fields_for!(A a, B b, C c);
+all_fields_for!(A a, B b, C c, D d);
+all_fields_for!(A a, B b, C c, D d, E e);
+all_fields_for!(A a, B b, C c, D d, E e, F f);
+all_fields_for!(A a, B b, C c, D d, E e, F f, G g);
+all_fields_for!(A a, B b, C c, D d, E e, F f, G g, H h);
+all_fields_for!(A a, B b, C c, D d, E e, F f, G g, H h, I i);
 
 impl DomainError {
     pub fn refused(rule: &'static str, message: impl Into<String>) -> Self {
@@ -202,7 +269,9 @@ impl DomainError {
     pub fn class(&self) -> ErrorClass {
         use ErrorKind as K;
         let (status, code, kind) = match self {
-            DomainError::Invalid(_) => (422, "validation_failed", K::Field),
+            DomainError::Invalid(_) | DomainError::InvalidFields(_) => {
+                (422, "validation_failed", K::Field)
+            }
             DomainError::NotFound { .. } => (404, "not_found", K::NotFound),
             DomainError::Forbidden { .. } => (403, "forbidden", K::Forbidden),
             DomainError::BreakGlassRequired => (403, "break_glass_required", K::Forbidden),
@@ -261,6 +330,45 @@ pub type StoreResult<T> = Result<T, DomainError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_failed_field_is_reported_and_other_errors_pass_through() {
+        let two = (
+            Ok::<_, DomainError>(1),
+            Err::<i32, _>(DomainError::invalid(
+                "likelihood",
+                "must be between 1 and 5",
+            )),
+            Err::<i32, _>(DomainError::invalid("title", "must not be empty")),
+        )
+            .all_fields();
+        let fields: Vec<String> = match &two {
+            Err(e @ DomainError::InvalidFields(_)) => {
+                e.field_errors().into_iter().map(|f| f.field).collect()
+            }
+            other => panic!("expected two field errors, got {other:?}"),
+        };
+        assert_eq!(fields, ["likelihood", "title"]);
+        assert_eq!(two.unwrap_err().class().status, 422);
+        let one = (
+            Ok::<_, DomainError>(1),
+            Err::<i32, _>(DomainError::invalid("by", "must be in the future")),
+        )
+            .all_fields();
+        assert!(matches!(one, Err(DomainError::Invalid(f)) if f.field == "by"));
+        let storage = (
+            Err::<i32, _>(DomainError::invalid("by", "must be in the future")),
+            Err::<i32, _>(DomainError::Storage("disk".into())),
+        )
+            .all_fields();
+        assert!(matches!(storage, Err(DomainError::Storage(_))));
+        assert_eq!(
+            (Ok::<_, DomainError>(1), Ok::<_, DomainError>("a"))
+                .all_fields()
+                .ok(),
+            Some((1, "a"))
+        );
+    }
 
     #[test]
     fn a_conflict_about_a_field_names_it_and_one_about_none_does_not() {

@@ -13,7 +13,7 @@ use super::page::PageError;
 /// A `application/x-www-form-urlencoded` body as name/value pairs (names may repeat: checkboxes).
 ///
 /// A body that does not parse is treated as empty, so the CSRF check refuses it with the 403 page.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FormData(Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequest<S> for FormData {
@@ -104,6 +104,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for PageQuery<T> {
     }
 }
 
+/// `(value, label)` pairs for a select over an enum's values (stages, statuses, service lines...).
+pub fn choices<T: Copy>(
+    all: &[T],
+    value: fn(T) -> &'static str,
+    label: fn(T) -> &'static str,
+) -> Vec<(String, String)> {
+    all.iter()
+        .map(|v| (value(*v).to_string(), label(*v).to_string()))
+        .collect()
+}
+
 /// The HTML id of a field: domain field names such as `licenses[0].state` become `f-licenses-0-state`.
 pub fn field_id(name: &str) -> String {
     let mut id = String::from("f-");
@@ -115,6 +126,20 @@ pub fn field_id(name: &str) -> String {
         }
     }
     id.trim_end_matches('-').to_string()
+}
+
+/// The id of a field in a form that appears more than once on a page (a row's form, or two forms
+/// with a field of the same name): `f-<scope>-<name>`; no scope is [`field_id`].
+pub fn scoped_id(scope: &str, name: &str) -> String {
+    let id = field_id(name);
+    if scope.is_empty() {
+        return id;
+    }
+    format!(
+        "f-{}-{}",
+        field_id(scope).trim_start_matches("f-"),
+        id.trim_start_matches("f-")
+    )
 }
 
 /// One problem with a form: shown in the summary at the top, linked to its field, and beside it.
@@ -181,6 +206,17 @@ impl FormErrors {
         });
     }
 
+    /// The same problems for a form whose fields carry a scope (see [`scoped_id`]): the summary's
+    /// links lead to the scoped fields.
+    pub fn scoped(mut self, scope: &str) -> Self {
+        for e in &mut self.items {
+            if !e.target.is_empty() {
+                e.target = format!("#{}", scoped_id(scope, &e.field));
+            }
+        }
+        self
+    }
+
     pub fn get(&self, field: &str) -> Option<String> {
         self.items
             .iter()
@@ -210,18 +246,24 @@ impl FormErrors {
     /// `labels` maps the form's field names to their labels, so messages read as sentences.
     pub fn from_domain(err: DomainError, labels: &[(&str, &str)]) -> Result<Self, PageError> {
         let mut errors = Self::default();
-        let (field, message) = match err {
-            DomainError::Invalid(f) => (f.field, f.message),
-            DomainError::Conflict { field, message } => (field.unwrap_or_default(), message),
+        let problems = match err {
+            err @ (DomainError::Invalid(_) | DomainError::InvalidFields(_)) => err
+                .field_errors()
+                .into_iter()
+                .map(|f| (f.field, f.message))
+                .collect(),
+            DomainError::Conflict { field, message } => vec![(field.unwrap_or_default(), message)],
             DomainError::Forbidden { action } => {
                 errors.form(format!("You do not have permission to {action}."));
                 return Ok(errors);
             }
             other => return Err(other.into()),
         };
-        match labels.iter().find(|(name, _)| *name == field) {
-            Some((_, label)) => errors.field(&field, sentence(label, &message)),
-            None => errors.form(sentence("", &message)),
+        for (field, message) in problems {
+            match labels.iter().find(|(name, _)| *name == field) {
+                Some((_, label)) => errors.field(&field, sentence(label, &message)),
+                None => errors.form(sentence("", &message)),
+            }
         }
         Ok(errors)
     }
@@ -293,6 +335,12 @@ impl Field {
 
     pub fn kind(mut self, kind: &'static str) -> Self {
         self.kind = kind;
+        self
+    }
+
+    /// For a form that appears more than once on a page (see [`scoped_id`]).
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.id = scoped_id(scope, &self.name);
         self
     }
 
@@ -409,6 +457,12 @@ impl Select {
         self
     }
 
+    /// For a form that appears more than once on a page (see [`scoped_id`]).
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.id = scoped_id(scope, &self.name);
+        self
+    }
+
     pub fn errors(mut self, errors: &FormErrors) -> Self {
         self.error = errors.get(&self.name);
         self
@@ -427,6 +481,8 @@ pub struct Checkboxes {
     pub legend: String,
     pub options: Vec<Choice>,
     pub hint: String,
+    /// Said when there is nothing to choose from.
+    pub empty: String,
     pub error: Option<String>,
 }
 
@@ -454,12 +510,18 @@ impl Checkboxes {
             legend: legend.to_string(),
             options,
             hint: String::new(),
+            empty: "There are no sites to choose from yet.".into(),
             error: None,
         }
     }
 
     pub fn hint(mut self, hint: &str) -> Self {
         self.hint = hint.to_string();
+        self
+    }
+
+    pub fn when_empty(mut self, text: &str) -> Self {
+        self.empty = text.to_string();
         self
     }
 
@@ -571,6 +633,14 @@ mod tests {
     fn field_ids_are_safe_for_html() {
         assert_eq!(field_id("licenses[0].state"), "f-licenses-0-state");
         assert_eq!(field_id("given_name"), "f-given_name");
+        assert_eq!(scoped_id("goal", "site_id"), "f-goal-site_id");
+        assert_eq!(scoped_id("", "site_id"), "f-site_id");
+        let mut errors = FormErrors::default();
+        errors.field("site_id", "Choose a site.");
+        errors.form("The program changed meanwhile.");
+        let errors = errors.scoped("goal");
+        assert_eq!(errors.items[0].target, "#f-goal-site_id");
+        assert_eq!(errors.items[1].target, "");
     }
 
     #[test]
@@ -585,6 +655,27 @@ mod tests {
             Some("Family name must not be empty.")
         );
         assert_eq!(errors.items[0].target, "#f-family_name");
+    }
+
+    #[test]
+    fn every_field_error_of_a_refusal_is_shown_beside_its_field() {
+        let errors = FormErrors::from_domain(
+            DomainError::InvalidFields(vec![
+                domain::FieldError::new("likelihood", "must be between 1 and 5"),
+                domain::FieldError::new("title", "must not be empty"),
+            ]),
+            &[("likelihood", "Likelihood"), ("title", "Risk")],
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            errors.get("likelihood").as_deref(),
+            Some("Likelihood must be between 1 and 5.")
+        );
+        assert_eq!(
+            errors.get("title").as_deref(),
+            Some("Risk must not be empty.")
+        );
+        assert_eq!(errors.items.len(), 2);
     }
 
     #[test]

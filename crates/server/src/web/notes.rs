@@ -22,7 +22,7 @@ use crate::state::AppState;
 
 use super::appointment_view::Directory;
 use super::appointments::Detail;
-use super::form::{Field, FormData, FormErrors, PageQuery, Select};
+use super::form::{Field, FormData, FormErrors, PageQuery, Select, choices};
 use super::page::{PageError, PageResult, ok, render, see_other};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
@@ -264,16 +264,6 @@ fn facts_rows(note: &Note, tz: &TimeZone) -> Vec<Detail> {
         ));
     }
     rows
-}
-
-fn choices<T: Copy>(
-    all: &[T],
-    value: fn(T) -> &'static str,
-    label: fn(T) -> &'static str,
-) -> Vec<(String, String)> {
-    all.iter()
-        .map(|v| (value(*v).to_string(), label(*v).to_string()))
-        .collect()
 }
 
 struct Context {

@@ -1,11 +1,12 @@
 //! The implementation program's pages for program managers: the home page (phase progress, late
 //! milestones, top risks, site stages, certification coverage, adoption goals), the board, the
 //! Gantt timeline, the risk register with its heat map, and the sites' rollout with the
-//! readiness gate. Every form posts and redirects; nothing needs JavaScript.
+//! readiness gate. Every form posts and redirects; a refused one comes back as typed, with every
+//! problem beside its field and in a summary at the top. Nothing needs JavaScript.
 
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::StatusCode;
 use serde::Deserialize;
 
 use domain::DomainError;
@@ -14,8 +15,8 @@ use domain::program::{PhaseProgress, SiteStage};
 
 use crate::state::AppState;
 
-use super::form::{FormData, PageQuery};
-use super::page::{PageError, PageResult, ok, see_other};
+use super::form::{Field, FormData, FormErrors, PageQuery, Select, choices};
+use super::page::{PageError, PageResult, render, see_other};
 use super::program_charts::{Gantt, gantt};
 use super::session::{PageUser, check_csrf};
 use super::shell::{NavLink, Section, Shell};
@@ -40,7 +41,6 @@ pub(super) fn tabs(current: &str) -> Vec<NavLink> {
 #[derive(Debug, Deserialize)]
 pub struct Notice {
     done: Option<String>,
-    pub problem: Option<String>,
 }
 
 pub(super) fn notice(n: &Notice) -> Option<&'static str> {
@@ -60,14 +60,89 @@ pub(super) fn notice(n: &Notice) -> Option<&'static str> {
     }
 }
 
-/// A refusal shown at the top of the page after the redirect (the domain's own sentence).
-pub(super) fn problem_href(path: &str, err: DomainError) -> Result<Response, PageError> {
-    let message = match err {
-        DomainError::Invalid(field) => field.to_string(),
-        err @ DomainError::Conflict { .. } => err.to_string(),
-        other => return Err(other.into()),
-    };
-    Ok(see_other(&super::page::href(path, &[("problem", message)])))
+/// A program form sent back: what was typed and what was wrong. The page shows it again with
+/// every field as typed, every problem beside its field and in the summary at the top, and the
+/// status of the error table. `form` names the form; `scope` the row it belongs to (a risk's
+/// review, a site's stage, a card's move), empty for a page's own form.
+pub(super) struct SentBack {
+    form: &'static str,
+    scope: String,
+    entered: FormData,
+    errors: FormErrors,
+    status: StatusCode,
+}
+
+impl SentBack {
+    pub fn new(
+        form: &'static str,
+        scope: &str,
+        entered: FormData,
+        err: DomainError,
+        labels: &[(&str, &str)],
+    ) -> Result<Self, PageError> {
+        let (errors, status) = FormErrors::refusal(err, labels)?;
+        Ok(Self {
+            form,
+            scope: scope.to_string(),
+            entered,
+            errors: errors.scoped(scope),
+            status,
+        })
+    }
+
+    /// What one form shows: as sent back if it was this one, else `fresh` and no problems.
+    pub fn values(
+        sent: Option<&Self>,
+        form: &str,
+        scope: &str,
+        fresh: impl FnOnce() -> FormData,
+    ) -> (FormData, FormErrors) {
+        match sent {
+            Some(s) if s.form == form && s.scope == scope => (s.entered.clone(), s.errors.clone()),
+            _ => (fresh(), FormErrors::default()),
+        }
+    }
+
+    /// The summary at the top of the page.
+    pub fn summary(sent: Option<&Self>) -> FormErrors {
+        sent.map(|s| s.errors.clone()).unwrap_or_default()
+    }
+
+    /// The page's status: 200, or the refusal's.
+    pub fn status(sent: Option<&Self>) -> StatusCode {
+        sent.map_or(StatusCode::OK, |s| s.status)
+    }
+}
+
+/// The problems of a form in a row (a table's or a card's), shown under it: each with the id
+/// its field's `aria-describedby` names.
+pub struct RowErrors(pub Vec<(String, String)>);
+
+impl RowErrors {
+    pub fn of(errors: &FormErrors) -> Self {
+        Self(
+            errors
+                .items
+                .iter()
+                .map(|e| {
+                    let id = e.target.trim_start_matches('#');
+                    let id = if id.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{id}-error")
+                    };
+                    (id, e.message.clone())
+                })
+                .collect(),
+        )
+    }
+
+    /// Only the problems about the form as a whole (for a form whose fields show their own).
+    pub fn general(errors: &FormErrors) -> Self {
+        let mut general = errors.clone();
+        general.items.retain(|e| e.target.is_empty());
+        Self::of(&general)
+    }
 }
 
 pub struct PhaseRow {
@@ -246,12 +321,95 @@ fn goal_rows(o: &Overview) -> Vec<GoalRow> {
         .collect()
 }
 
+const LABELS: [(&str, &str); 7] = [
+    ("name", "Name"),
+    ("starts_on", "Week 1 starts on"),
+    ("target_pct", "Share of patient meetings digital"),
+    ("by", "By"),
+    ("site_id", "Site"),
+    ("user_id", "Person"),
+    ("role", "Role"),
+];
+
+/// The overview's forms: starting the program, adding a goal, naming someone on the roster.
+pub struct HomeForms {
+    pub name: Field,
+    pub starts_on: Field,
+    pub target_pct: Field,
+    pub by: Field,
+    pub goal_site: Select,
+    pub person: Select,
+    pub role: Select,
+    pub roster_site: Select,
+}
+
+fn home_forms(
+    sent: Option<&SentBack>,
+    staff: Vec<(String, String)>,
+    sites: Vec<(String, String)>,
+) -> HomeForms {
+    let (s, se) = SentBack::values(sent, "start", "", || {
+        FormData::from_pairs(&[("name", "Telehealth rollout".into())])
+    });
+    let (g, ge) = SentBack::values(sent, "goal", "goal", || {
+        FormData::from_pairs(&[("target_pct", "30".into())])
+    });
+    let (r, re) = SentBack::values(sent, "roster", "roster", FormData::default);
+    HomeForms {
+        name: Field::new("name", "Name", s.get("name")).errors(&se),
+        starts_on: Field::new("starts_on", "Week 1 starts on", s.get("starts_on"))
+            .kind("date")
+            .errors(&se),
+        target_pct: Field::new(
+            "target_pct",
+            "Share of patient meetings digital (%)",
+            g.get("target_pct"),
+        )
+        .inputmode("numeric")
+        .scope("goal")
+        .errors(&ge),
+        by: Field::new("by", "By", g.get("by"))
+            .kind("date")
+            .scope("goal")
+            .errors(&ge),
+        goal_site: Select::new(
+            "site_id",
+            "For",
+            sites.clone(),
+            g.get("site_id"),
+            Some("The whole organization"),
+        )
+        .scope("goal")
+        .errors(&ge),
+        person: Select::new("user_id", "Person", staff, r.get("user_id"), None)
+            .scope("roster")
+            .errors(&re),
+        role: Select::new(
+            "role",
+            "Role",
+            choices(
+                domain::program::GovernanceRole::ALL,
+                domain::program::GovernanceRole::as_str,
+                domain::program::GovernanceRole::label,
+            ),
+            r.get("role"),
+            None,
+        )
+        .scope("roster")
+        .errors(&re),
+        roster_site: Select::new("site_id", "Site", sites, r.get("site_id"), Some("None"))
+            .hint("Clinical champions and super-users are named per site.")
+            .scope("roster")
+            .errors(&re),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "pages/program.html")]
 struct HomePage {
     shell: Shell,
     tabs: Vec<NavLink>,
-    problem: Option<String>,
+    errors: FormErrors,
     started: bool,
     name: String,
     dates: String,
@@ -261,9 +419,7 @@ struct HomePage {
     sites: Vec<SiteRow>,
     goals: Vec<GoalRow>,
     roster: Vec<(String, String, String)>,
-    staff: Vec<(String, String)>,
-    site_choices: Vec<(String, String)>,
-    roles: Vec<(&'static str, &'static str)>,
+    forms: HomeForms,
 }
 
 /// The plan (no rollout, no goals: the pages that need them ask for them) and the staff's names.
@@ -299,6 +455,15 @@ pub async fn home(
     State(state): State<AppState>,
     PageUser(me): PageUser,
     PageQuery(n): PageQuery<Notice>,
+) -> PageResult {
+    home_page(&state, &me, notice(&n), None).await
+}
+
+async fn home_page(
+    state: &AppState,
+    me: &crate::auth::actor::SignedIn,
+    done: Option<&'static str>,
+    sent: Option<&SentBack>,
 ) -> PageResult {
     let o = program::overview(state.ctx(), &me.actor).await?;
     let users = program::staff(state.ctx(), &me.actor).await?;
@@ -346,10 +511,16 @@ pub async fn home(
             )
         })
         .collect();
+    let site_choices = o
+        .rollout
+        .sites
+        .iter()
+        .map(|s| (s.site.id.to_string(), s.site.name.clone()))
+        .collect();
     let page = HomePage {
-        shell: Shell::new(&me, Section::Program).notice(notice(&n)),
+        shell: Shell::new(me, Section::Program).notice(done),
         tabs: tabs("/program"),
-        problem: n.problem.clone(),
+        errors: SentBack::summary(sent),
         started: plan.program.is_some(),
         name: plan
             .program
@@ -367,19 +538,9 @@ pub async fn home(
         sites: site_rows(&o.rollout),
         goals: goal_rows(&o),
         roster,
-        staff: staff_choices(&users, true),
-        site_choices: o
-            .rollout
-            .sites
-            .iter()
-            .map(|s| (s.site.id.to_string(), s.site.name.clone()))
-            .collect(),
-        roles: domain::program::GovernanceRole::ALL
-            .iter()
-            .map(|r| (r.as_str(), r.label()))
-            .collect(),
+        forms: home_forms(sent, staff_choices(&users, true), site_choices),
     };
-    Ok(ok(&page))
+    Ok(render(SentBack::status(sent), &page))
 }
 
 pub async fn start(
@@ -397,7 +558,10 @@ pub async fn start(
     .await
     {
         Ok(_) => Ok(see_other("/program?done=started")),
-        Err(e) => problem_href("/program", e),
+        Err(e) => {
+            let sent = SentBack::new("start", "", form, e, &LABELS)?;
+            home_page(&state, &me, None, Some(&sent)).await
+        }
     }
 }
 
@@ -407,6 +571,7 @@ pub async fn add_goal(
     form: FormData,
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
+    // Not a number: 0, which the use case refuses on its field.
     let target = form.get("target_pct").trim().parse::<i64>().unwrap_or(0);
     match program::add_goal(
         state.ctx(),
@@ -418,7 +583,10 @@ pub async fn add_goal(
     .await
     {
         Ok(_) => Ok(see_other("/program?done=goal")),
-        Err(e) => problem_href("/program", e),
+        Err(e) => {
+            let sent = SentBack::new("goal", "goal", form, e, &LABELS)?;
+            home_page(&state, &me, None, Some(&sent)).await
+        }
     }
 }
 
@@ -438,7 +606,10 @@ pub async fn set_roster(
     .await
     {
         Ok(_) => Ok(see_other("/program?done=roster")),
-        Err(e) => problem_href("/program", e),
+        Err(e) => {
+            let sent = SentBack::new("roster", "roster", form, e, &LABELS)?;
+            home_page(&state, &me, None, Some(&sent)).await
+        }
     }
 }
 
@@ -456,7 +627,7 @@ pub async fn timeline(State(state): State<AppState>, PageUser(me): PageUser) -> 
         .program
         .as_ref()
         .map(|p| gantt(p.starts_on, p.ends_on, &o.phases, &o.tasks, o.today));
-    Ok(ok(&TimelinePage {
+    Ok(super::page::ok(&TimelinePage {
         shell: Shell::new(&me, Section::Program),
         tabs: tabs("/program/timeline"),
         gantt: chart,

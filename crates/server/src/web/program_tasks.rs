@@ -5,18 +5,31 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::Response;
 
-use domain::error::DomainResult;
+use domain::error::{AllFields, DomainResult};
+use domain::identity::required_text;
 use domain::ids::TaskId;
-use domain::program::service::{self as program, TaskCommand};
-use domain::program::{TaskKind, TaskStatus};
+use domain::program::service::{self as program, Plan, TaskCommand};
+use domain::program::{Task, TaskKind, TaskStatus};
 
+use crate::auth::actor::SignedIn;
 use crate::state::AppState;
 
-use super::form::{FormData, PageQuery};
-use super::page::{PageError, PageResult, ok, see_other};
-use super::program::{Notice, load, notice, problem_href, staff_choices, tabs, user_name};
+use super::form::{Checkboxes, Field, FormData, FormErrors, PageQuery, Select, choices};
+use super::page::{PageError, PageResult, render, see_other};
+use super::program::{Notice, RowErrors, SentBack, load, notice, staff_choices, tabs, user_name};
 use super::session::{PageUser, check_csrf};
 use super::shell::{NavLink, Section, Shell};
+
+const LABELS: [(&str, &str); 8] = [
+    ("title", "Title"),
+    ("kind", "Kind"),
+    ("phase_id", "Phase"),
+    ("owner_id", "Owner"),
+    ("starts_on", "Starts on"),
+    ("due_on", "Due on"),
+    ("status", "Status"),
+    ("depends_on", "Waits for"),
+];
 
 pub struct Card {
     pub id: String,
@@ -25,8 +38,10 @@ pub struct Card {
     pub due: String,
     pub owner: String,
     pub late: bool,
-    pub status: &'static str,
     pub depends: String,
+    /// The card's one-click move to another column.
+    pub status: Select,
+    pub errors: RowErrors,
 }
 
 pub struct Column {
@@ -34,32 +49,154 @@ pub struct Column {
     pub cards: Vec<Card>,
 }
 
+/// A task's fields, for adding one (no status: a new task is not started) or changing one.
+pub struct TaskForm {
+    pub title: Field,
+    pub kind: Select,
+    pub phase_id: Select,
+    pub owner_id: Select,
+    pub starts_on: Field,
+    pub due_on: Field,
+    pub status: Option<Select>,
+    pub depends_on: Checkboxes,
+}
+
+fn task_form(
+    v: &FormData,
+    e: &FormErrors,
+    o: &Plan,
+    users: &[domain::identity::User],
+    editing: Option<TaskId>,
+) -> TaskForm {
+    let others = o
+        .tasks
+        .iter()
+        .filter(|t| Some(t.id) != editing)
+        .map(|t| (t.id.to_string(), t.title.clone()));
+    TaskForm {
+        title: Field::new("title", "Title", v.get("title")).errors(e),
+        kind: Select::new(
+            "kind",
+            "Kind",
+            choices(TaskKind::ALL, TaskKind::as_str, TaskKind::label),
+            v.get("kind"),
+            None,
+        )
+        .errors(e),
+        phase_id: Select::new(
+            "phase_id",
+            "Phase",
+            o.phases.iter().map(|p| (p.id.to_string(), p.name.clone())),
+            v.get("phase_id"),
+            None,
+        )
+        .errors(e),
+        owner_id: Select::new(
+            "owner_id",
+            "Owner",
+            staff_choices(users, false),
+            v.get("owner_id"),
+            Some("Nobody yet"),
+        )
+        .errors(e),
+        starts_on: Field::new("starts_on", "Starts on", v.get("starts_on"))
+            .kind("date")
+            .errors(e),
+        due_on: Field::new("due_on", "Due on", v.get("due_on"))
+            .kind("date")
+            .errors(e),
+        status: editing.map(|_| {
+            Select::new(
+                "status",
+                "Status",
+                choices(TaskStatus::ALL, TaskStatus::as_str, TaskStatus::label),
+                v.get("status"),
+                None,
+            )
+            .errors(e)
+        }),
+        depends_on: Checkboxes::new("depends_on", "Waits for", others, &v.all("depends_on"))
+            .hint("It cannot be done before these; a choice that would make a task wait for itself is refused.")
+            .when_empty("There are no other tasks yet.")
+            .errors(e),
+    }
+}
+
+fn values_of(t: &Task) -> FormData {
+    let mut pairs = vec![
+        ("title".to_string(), t.title.clone()),
+        ("kind".into(), t.kind.as_str().into()),
+        ("phase_id".into(), t.phase_id.to_string()),
+        (
+            "owner_id".into(),
+            t.owner_id.map(|o| o.to_string()).unwrap_or_default(),
+        ),
+        ("starts_on".into(), t.starts_on.to_string()),
+        ("due_on".into(), t.due_on.to_string()),
+        ("status".into(), t.status.as_str().into()),
+    ];
+    pairs.extend(
+        t.depends_on
+            .iter()
+            .map(|d| ("depends_on".into(), d.to_string())),
+    );
+    FormData::from_owned(pairs)
+}
+
 #[derive(Template)]
 #[template(path = "pages/program_board.html")]
 struct BoardPage {
     shell: Shell,
     tabs: Vec<NavLink>,
-    problem: Option<String>,
+    errors: FormErrors,
     started: bool,
     columns: Vec<Column>,
-    statuses: Vec<(&'static str, &'static str)>,
-    phases: Vec<(String, String)>,
-    tasks: Vec<(String, String)>,
-    staff: Vec<(String, String)>,
+    form: TaskForm,
 }
 
-pub async fn board(
-    State(state): State<AppState>,
-    PageUser(me): PageUser,
-    PageQuery(n): PageQuery<Notice>,
+async fn board_page(
+    state: &AppState,
+    me: &SignedIn,
+    done: Option<&'static str>,
+    sent: Option<&SentBack>,
 ) -> PageResult {
-    let (o, users) = load(&state, &me).await?;
+    let (o, users) = load(state, me).await?;
     let title_of = |id: &TaskId| {
         o.tasks
             .iter()
             .find(|t| t.id == *id)
             .map(|t| t.title.clone())
             .unwrap_or_default()
+    };
+    let card = |t: &Task| {
+        let id = t.id.to_string();
+        let (v, e) = SentBack::values(sent, "move", &id, || {
+            FormData::from_pairs(&[("status", t.status.as_str().to_string())])
+        });
+        Card {
+            title: t.title.clone(),
+            kind: t.kind.label(),
+            due: t.due_on.to_string(),
+            owner: user_name(&users, t.owner_id),
+            late: t.is_late(o.today),
+            depends: t
+                .depends_on
+                .iter()
+                .map(&title_of)
+                .collect::<Vec<_>>()
+                .join(", "),
+            status: Select::new(
+                "status",
+                &format!("Status of {}", t.title),
+                choices(TaskStatus::ALL, TaskStatus::as_str, TaskStatus::label),
+                v.get("status"),
+                None,
+            )
+            .scope(&id)
+            .errors(&e),
+            errors: RowErrors::of(&e),
+            id,
+        }
     };
     let columns = TaskStatus::ALL
         .iter()
@@ -69,64 +206,58 @@ pub async fn board(
                 .tasks
                 .iter()
                 .filter(|t| t.status == *status)
-                .map(|t| Card {
-                    id: t.id.to_string(),
-                    title: t.title.clone(),
-                    kind: t.kind.label(),
-                    due: t.due_on.to_string(),
-                    owner: user_name(&users, t.owner_id),
-                    late: t.is_late(o.today),
-                    status: t.status.as_str(),
-                    depends: t
-                        .depends_on
-                        .iter()
-                        .map(&title_of)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })
+                .map(card)
                 .collect(),
         })
         .collect();
+    let (v, e) = SentBack::values(sent, "task", "", FormData::default);
     let page = BoardPage {
-        shell: Shell::new(&me, Section::Program).notice(notice(&n)),
+        shell: Shell::new(me, Section::Program).notice(done),
         tabs: tabs("/program/board"),
-        problem: n.problem.clone(),
+        errors: SentBack::summary(sent),
         started: o.program.is_some(),
         columns,
-        statuses: TaskStatus::ALL
-            .iter()
-            .map(|s| (s.as_str(), s.label()))
-            .collect(),
-        phases: o
-            .phases
-            .iter()
-            .map(|p| (p.id.to_string(), p.name.clone()))
-            .collect(),
-        tasks: o
-            .tasks
-            .iter()
-            .map(|t| (t.id.to_string(), t.title.clone()))
-            .collect(),
-        staff: staff_choices(&users, false),
+        form: task_form(&v, &e, &o, &users, None),
     };
-    Ok(ok(&page))
+    Ok(render(SentBack::status(sent), &page))
 }
 
-/// The task a form describes (the new-task form has no status: a new task is not started).
+pub async fn board(
+    State(state): State<AppState>,
+    PageUser(me): PageUser,
+    PageQuery(n): PageQuery<Notice>,
+) -> PageResult {
+    board_page(&state, &me, notice(&n), None).await
+}
+
+/// The task a form describes, every field checked (the new-task form has no status: a new
+/// task is not started); the use case then checks it against the program.
 fn task_command(form: &FormData, with_status: bool) -> DomainResult<TaskCommand> {
+    let status = if with_status {
+        TaskCommand::parse_status(form.optional("status").as_deref())
+    } else {
+        Ok(TaskStatus::NotStarted)
+    };
+    let (phase_id, _, kind, owner_id, starts_on, due_on, status, depends_on) = (
+        program::parse_id("phase_id", form.get("phase_id")),
+        required_text("title", form.get("title"), 200),
+        TaskKind::parse("kind", form.get("kind")),
+        TaskCommand::parse_owner(Some(form.get("owner_id"))),
+        program::parse_date("starts_on", form.get("starts_on")),
+        program::parse_date("due_on", form.get("due_on")),
+        status,
+        TaskCommand::parse_depends_on(&form.all("depends_on")),
+    )
+        .all_fields()?;
     Ok(TaskCommand {
-        phase_id: program::parse_id("phase_id", form.get("phase_id"))?,
+        phase_id,
         title: form.get("title").into(),
-        kind: TaskKind::parse("kind", form.get("kind"))?,
-        owner_id: TaskCommand::parse_owner(Some(form.get("owner_id")))?,
-        starts_on: program::parse_date("starts_on", form.get("starts_on"))?,
-        due_on: program::parse_date("due_on", form.get("due_on"))?,
-        status: if with_status {
-            TaskCommand::parse_status(form.optional("status").as_deref())?
-        } else {
-            TaskStatus::NotStarted
-        },
-        depends_on: TaskCommand::parse_depends_on(&form.all("depends_on"))?,
+        kind,
+        owner_id,
+        starts_on,
+        due_on,
+        status,
+        depends_on,
     })
 }
 
@@ -136,13 +267,16 @@ pub async fn add_task(
     form: FormData,
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
-    let input = match task_command(&form, false) {
-        Ok(input) => input,
-        Err(e) => return problem_href("/program/board", e),
+    let added = match task_command(&form, false) {
+        Ok(input) => program::add_task(state.ctx(), &me.actor, &input).await,
+        Err(e) => Err(e),
     };
-    match program::add_task(state.ctx(), &me.actor, &input).await {
+    match added {
         Ok(_) => Ok(see_other("/program/board?done=task")),
-        Err(e) => problem_href("/program/board", e),
+        Err(e) => {
+            let sent = SentBack::new("task", "", form, e, &LABELS)?;
+            board_page(&state, &me, None, Some(&sent)).await
+        }
     }
 }
 
@@ -157,7 +291,10 @@ pub async fn set_task_status(
     let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
     match program::set_task_status(state.ctx(), &me.actor, id, form.get("status")).await {
         Ok(_) => Ok(see_other("/program/board?done=task")),
-        Err(e) => problem_href("/program/board", e),
+        Err(e) => {
+            let sent = SentBack::new("move", &id.to_string(), form, e, &LABELS)?;
+            board_page(&state, &me, None, Some(&sent)).await
+        }
     }
 }
 
@@ -166,20 +303,35 @@ pub async fn set_task_status(
 struct TaskPage {
     shell: Shell,
     tabs: Vec<NavLink>,
-    problem: Option<String>,
+    errors: FormErrors,
     id: String,
     title: String,
-    kind: String,
-    phase_id: String,
-    owner_id: String,
-    starts_on: String,
-    due_on: String,
-    status: String,
-    depends_on: Vec<String>,
-    statuses: Vec<(&'static str, &'static str)>,
-    phases: Vec<(String, String)>,
-    others: Vec<(String, String)>,
-    staff: Vec<(String, String)>,
+    form: TaskForm,
+}
+
+async fn task_page(
+    state: &AppState,
+    me: &SignedIn,
+    id: TaskId,
+    done: Option<&'static str>,
+    sent: Option<&SentBack>,
+) -> PageResult {
+    let (o, users) = load(state, me).await?;
+    let t = o
+        .tasks
+        .iter()
+        .find(|t| t.id == id)
+        .ok_or(PageError::NotFound)?;
+    let (v, e) = SentBack::values(sent, "task", "", || values_of(t));
+    let page = TaskPage {
+        shell: Shell::new(me, Section::Program).notice(done),
+        tabs: tabs("/program/board"),
+        errors: SentBack::summary(sent),
+        id: t.id.to_string(),
+        title: t.title.clone(),
+        form: task_form(&v, &e, &o, &users, Some(id)),
+    };
+    Ok(render(SentBack::status(sent), &page))
 }
 
 /// A task's own page: every field editable (title, kind, phase, owner, dates, status, what it
@@ -191,43 +343,7 @@ pub async fn task(
     PageQuery(n): PageQuery<Notice>,
 ) -> PageResult {
     let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let (o, users) = load(&state, &me).await?;
-    let t = o
-        .tasks
-        .iter()
-        .find(|t| t.id == id)
-        .ok_or(PageError::NotFound)?;
-    let page = TaskPage {
-        shell: Shell::new(&me, Section::Program).notice(notice(&n)),
-        tabs: tabs("/program/board"),
-        problem: n.problem.clone(),
-        id: t.id.to_string(),
-        title: t.title.clone(),
-        kind: t.kind.as_str().into(),
-        phase_id: t.phase_id.to_string(),
-        owner_id: t.owner_id.map(|o| o.to_string()).unwrap_or_default(),
-        starts_on: t.starts_on.to_string(),
-        due_on: t.due_on.to_string(),
-        status: t.status.as_str().into(),
-        depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
-        statuses: TaskStatus::ALL
-            .iter()
-            .map(|s| (s.as_str(), s.label()))
-            .collect(),
-        phases: o
-            .phases
-            .iter()
-            .map(|p| (p.id.to_string(), p.name.clone()))
-            .collect(),
-        others: o
-            .tasks
-            .iter()
-            .filter(|x| x.id != id)
-            .map(|x| (x.id.to_string(), x.title.clone()))
-            .collect(),
-        staff: staff_choices(&users, false),
-    };
-    Ok(ok(&page))
+    task_page(&state, &me, id, notice(&n), None).await
 }
 
 pub async fn update_task(
@@ -238,14 +354,16 @@ pub async fn update_task(
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
     let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
-    let back = format!("/program/tasks/{id}");
-    let input = match task_command(&form, true) {
-        Ok(input) => input,
-        Err(e) => return problem_href(&back, e),
+    let updated = match task_command(&form, true) {
+        Ok(input) => program::update_task(state.ctx(), &me.actor, id, &input).await,
+        Err(e) => Err(e),
     };
-    match program::update_task(state.ctx(), &me.actor, id, &input).await {
-        Ok(_) => Ok(see_other(&format!("{back}?done=task"))),
-        Err(e) => problem_href(&back, e),
+    match updated {
+        Ok(_) => Ok(see_other(&format!("/program/tasks/{id}?done=task"))),
+        Err(e) => {
+            let sent = SentBack::new("task", "", form, e, &LABELS)?;
+            task_page(&state, &me, id, None, Some(&sent)).await
+        }
     }
 }
 

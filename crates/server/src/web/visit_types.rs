@@ -14,7 +14,7 @@ use crate::auth::actor::SignedIn;
 use crate::state::AppState;
 
 use super::consent::setup_tabs;
-use super::form::{Field, FormData, FormErrors, PageQuery, Select, Tick};
+use super::form::{Field, FormData, FormErrors, PageQuery, Select, Tick, choices};
 use super::page::{PageError, PageResult, ok, render, see_other};
 use super::session::{PageUser, check_csrf};
 use super::shell::{NavLink, Section, Shell};
@@ -73,16 +73,6 @@ const LABELS: [(&str, &str); 5] = [
 #[derive(Debug, Deserialize)]
 pub struct DoneParams {
     done: Option<String>,
-}
-
-fn choices<T: Copy>(
-    all: &[T],
-    code: fn(T) -> &'static str,
-    label: fn(T) -> &'static str,
-) -> Vec<(String, String)> {
-    all.iter()
-        .map(|v| (code(*v).to_string(), label(*v).to_string()))
-        .collect()
 }
 
 fn visit_type_form(entered: &FormData, editing: bool, errors: &FormErrors) -> VisitTypeForm {

@@ -59,8 +59,14 @@ on_both_backends!(
                 &[("csrf", &csrf), ("name", "Rollout"), ("starts_on", "soon")],
             )
             .await;
-        let shown = browser.follow(&bad).await;
-        assert!(shown.body.contains("starts_on"), "{}", shown.body);
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.body.contains("Week 1 starts on must be a date")
+                && bad.body.contains("href=\"#f-starts_on\"")
+                && bad.body.contains("value=\"Rollout\""),
+            "the form comes back as typed, the problem beside its field:\n{}",
+            bad.body
+        );
         let started = browser
             .post(
                 "/program",
@@ -175,22 +181,83 @@ on_both_backends!(
             .unwrap();
         assert_eq!(stored.status, TaskStatus::Done);
 
-        // Risks: a rating out of range is refused and nothing written; the heat map counts the rest.
+        // A new task with no title and a due date before its start: both said, all kept.
+        let phase = plan.phases[0].id.to_string();
+        let tasks_before = plan.tasks.len();
+        let refused = browser
+            .post(
+                "/program/tasks",
+                &[
+                    ("csrf", &csrf),
+                    ("title", ""),
+                    ("kind", "milestone"),
+                    ("phase_id", &phase),
+                    ("starts_on", &today.to_string()),
+                    ("due_on", "next week"),
+                    ("depends_on", &requirements.id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for expected in [
+            "<a href=\"#f-title\">Title must not be empty.</a>".to_string(),
+            "<a href=\"#f-due_on\">Due on must be a date such as 2027-03-31.</a>".to_string(),
+            "<option value=\"milestone\" selected>".to_string(),
+            format!("value=\"{today}\""),
+            "value=\"next week\"".to_string(),
+            format!("value=\"{}\" checked", requirements.id),
+        ] {
+            assert!(
+                refused.body.contains(&expected),
+                "{expected} in:\n{}",
+                refused.body
+            );
+        }
+        assert_eq!(
+            program::plan(ctx, &actor).await.unwrap().tasks.len(),
+            tasks_before,
+            "nothing written"
+        );
+
+        // Risks: a rating out of range and no title are refused together, nothing written, and
+        // the form comes back with every field as typed; the heat map counts the rest.
         let refused = browser
             .post(
                 "/program/risks",
                 &[
                     ("csrf", &csrf),
-                    ("title", "Bandwidth at Albany"),
-                    ("category", "technical"),
+                    ("title", " "),
+                    ("category", "adoption"),
                     ("likelihood", "7"),
                     ("impact", "4"),
+                    ("mitigation", "Loan tablets with data plans"),
                     ("next_review_on", &today.to_string()),
                 ],
             )
             .await;
-        let shown = browser.follow(&refused).await;
-        assert!(shown.body.contains("likelihood"), "{}", shown.body);
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        refused.assert_no_inline_code();
+        let body = &refused.body;
+        let summary = body.find("There is a problem").expect("an error summary");
+        let form = body.find("id=\"add-risk-title\"").expect("the form");
+        assert!(summary < form, "the summary is above the form");
+        for expected in [
+            "<a href=\"#f-likelihood\">Likelihood must be between 1 and 5.</a>",
+            "<a href=\"#f-title\">Risk must not be empty.</a>",
+            "id=\"f-likelihood-error\"",
+            "id=\"f-title-error\"",
+            "value=\"7\"",
+            "value=\"4\"",
+            "Loan tablets with data plans</textarea>",
+            "<option value=\"adoption\" selected>",
+            &format!("value=\"{today}\""),
+        ] {
+            assert!(body.contains(expected), "{expected} in:\n{body}");
+        }
+        assert!(
+            program::plan(ctx, &actor).await.unwrap().risks.is_empty(),
+            "nothing written"
+        );
         for (title, l, i) in [
             ("Bandwidth at Albany", "4", "5"),
             ("Clinicians prefer the phone", "4", "5"),
@@ -218,6 +285,43 @@ on_both_backends!(
                 .await;
             saved.assert_redirect_starts("/program/risks?done=risk");
         }
+        // A review in a row keeps what was typed in that row and says what is wrong beside it.
+        let first = program::plan(ctx, &actor).await.unwrap().risks[0].clone();
+        let review = browser
+            .post(
+                &format!("/program/risks/{}", first.id),
+                &[
+                    ("csrf", &csrf),
+                    ("likelihood", "9"),
+                    ("impact", "two"),
+                    ("status", "mitigating"),
+                    ("next_review_on", &today.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(review.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let scope = format!("f-{}", first.id);
+        for expected in [
+            format!("<a href=\"#{scope}-likelihood\">Likelihood must be between 1 and 5.</a>"),
+            format!("<a href=\"#{scope}-impact\">Impact must be between 1 and 5.</a>"),
+            format!("id=\"{scope}-likelihood\" name=\"likelihood\" type=\"text\" value=\"9\""),
+            format!("id=\"{scope}-impact-error\""),
+            "value=\"two\"".to_string(),
+        ] {
+            assert!(
+                review.body.contains(&expected),
+                "{expected} in:\n{}",
+                review.body
+            );
+        }
+        assert_eq!(
+            program::risk(ctx, &actor, first.id)
+                .await
+                .unwrap()
+                .likelihood,
+            first.likelihood,
+            "nothing written"
+        );
         let risks = browser.get("/program/risks").await;
         risks.assert_no_inline_code();
         let heat = svg_of(&risks.body);
@@ -245,7 +349,8 @@ on_both_backends!(
                 &[("csrf", &csrf), ("stage", "pilot")],
             )
             .await;
-        let shown = browser.follow(&refused).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        let shown = refused;
         assert!(shown.body.contains("not ready for pilot"), "{}", shown.body);
         assert!(
             shown
@@ -292,11 +397,9 @@ on_both_backends!(
             )
             .await;
         assert!(
-            browser
-                .follow(&computed)
-                .await
-                .body
-                .contains("cannot be ticked by hand")
+            computed.body.contains("cannot be ticked by hand"),
+            "{}",
+            computed.body
         );
         let moved = browser
             .post(
@@ -331,6 +434,32 @@ on_both_backends!(
                 .unwrap()
                 .contains("paper fallback")
         );
+        // The pilot evaluation: two targets out of range are both said, in the site's form.
+        let refused = browser
+            .post(
+                &format!("/program/sites/{site}/evaluation"),
+                &[
+                    ("csrf", &csrf),
+                    ("target_digital_pct", "300"),
+                    ("target_no_show_pct", "-5"),
+                    ("decision", "go"),
+                    ("notes", "Strong start"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for expected in [
+            format!("<a href=\"#f-{site}-target_digital_pct\">"),
+            format!("<a href=\"#f-{site}-target_no_show_pct\">"),
+            "Strong start</textarea>".to_string(),
+            "value=\"300\"".to_string(),
+        ] {
+            assert!(
+                refused.body.contains(&expected),
+                "{expected} in:\n{}",
+                refused.body
+            );
+        }
         // The pilot evaluation records measured figures (none yet: 0%) and the decision.
         let evaluated = browser
             .post(
@@ -356,16 +485,21 @@ on_both_backends!(
         let past = browser
             .post(
                 "/program/goals",
-                &[("csrf", &csrf), ("target_pct", "30"), ("by", "2020-01-01")],
+                &[("csrf", &csrf), ("target_pct", "130"), ("by", "2020-01-01")],
             )
             .await;
-        assert!(
-            browser
-                .follow(&past)
-                .await
-                .body
-                .contains("must be in the future")
-        );
+        assert_eq!(past.status, StatusCode::UNPROCESSABLE_ENTITY);
+        for expected in [
+            "<a href=\"#f-goal-by\">By must be in the future.</a>",
+            "<a href=\"#f-goal-target_pct\">",
+            "id=\"f-goal-target_pct\" name=\"target_pct\" type=\"text\" value=\"130\"",
+        ] {
+            assert!(
+                past.body.contains(expected),
+                "{expected} in:\n{}",
+                past.body
+            );
+        }
         let by = app
             .clock
             .now()

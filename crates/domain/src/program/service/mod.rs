@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::Ctx;
 use crate::access::{self, Actor, Permission};
 use crate::compliance::AuditAction;
-use crate::error::{DomainError, DomainResult};
+use crate::error::{AllFields, DomainError, DomainResult};
 use crate::identity::{Role, required_text};
 use crate::ids::{OrgId, PhaseId, ProgramId, RiskId, SiteId, TaskId, UserId};
 use crate::program::*;
@@ -36,6 +36,48 @@ fn org_of(actor: &Actor) -> DomainResult<OrgId> {
     let org = actor.org()?;
     access::require(actor, Permission::ManageProgram)?;
     Ok(org)
+}
+
+/// An active member of staff of the organization, or an error on `field`.
+async fn staff_member(ctx: Ctx<'_>, org: OrgId, field: &str, id: UserId) -> DomainResult<UserId> {
+    match ctx.store.get_user(org, id).await? {
+        Some(u) if u.active && u.role != Role::Patient => Ok(id),
+        _ => Err(DomainError::invalid(field, "is not a member of staff")),
+    }
+}
+
+/// A site of the organization given by its id as typed (blank is none), or an error on `field`.
+async fn optional_site(
+    ctx: Ctx<'_>,
+    org: OrgId,
+    field: &str,
+    raw: Option<&str>,
+) -> DomainResult<Option<SiteId>> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(raw) => {
+            let id: SiteId = parse_id(field, raw)?;
+            match ctx.store.get_site(org, id).await? {
+                Some(_) => Ok(Some(id)),
+                None => Err(DomainError::invalid(
+                    field,
+                    "is not a site of the organization",
+                )),
+            }
+        }
+    }
+}
+
+/// Free text, trimmed, of at most `max` characters (empty allowed).
+fn at_most(field: &str, raw: &str, max: usize) -> DomainResult<String> {
+    let text = raw.trim().to_string();
+    if text.chars().count() > max {
+        return Err(DomainError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(text)
 }
 
 async fn program_of(ctx: Ctx<'_>, org: OrgId) -> DomainResult<Program> {
@@ -71,8 +113,11 @@ pub async fn start_in(
         });
     }
     access::require(actor, Permission::ManageProgram)?;
-    let name = required_text("name", name, 120)?;
-    let starts_on = parse_date("starts_on", starts_on)?;
+    let (name, starts_on) = (
+        required_text("name", name, 120),
+        parse_date("starts_on", starts_on),
+    )
+        .all_fields()?;
     let now = ctx.clock.now();
     let program = Program {
         id: ProgramId::new(),
@@ -142,26 +187,31 @@ async fn checked(
     program: &Program,
     input: &TaskCommand,
 ) -> DomainResult<TaskCommand> {
-    let title = required_text("title", &input.title, 200)?;
-    if !ctx
+    let phase = if ctx
         .store
         .list_phases(program)
         .await?
         .iter()
         .any(|p| p.id == input.phase_id)
     {
-        return Err(DomainError::invalid(
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
             "phase_id",
             "is not a phase of the program",
-        ));
-    }
-    if let Some(id) = input.owner_id {
-        match ctx.store.get_user(org, id).await? {
-            Some(u) if u.active && u.role != Role::Patient => {}
-            _ => return Err(DomainError::invalid("owner_id", "is not a member of staff")),
-        }
-    }
-    check_task_dates(program, input.starts_on, input.due_on)?;
+        ))
+    };
+    let owner = match input.owner_id {
+        Some(id) => staff_member(ctx, org, "owner_id", id).await.map(Some),
+        None => Ok(None),
+    };
+    let (title, (), _, ()) = (
+        required_text("title", &input.title, 200),
+        phase,
+        owner,
+        check_task_dates(program, input.starts_on, input.due_on),
+    )
+        .all_fields()?;
     let mut depends_on = Vec::new();
     for id in &input.depends_on {
         if !depends_on.contains(id) {
@@ -323,35 +373,30 @@ pub async fn set_roster(
 ) -> DomainResult<RosterEntry> {
     let org = org_of(actor)?;
     let program = program_of(ctx, org).await?;
-    let role = GovernanceRole::parse("role", role)?;
-    let user_id: UserId = parse_id("user_id", user_id)?;
-    let user = match ctx.store.get_user(org, user_id).await? {
-        Some(u) if u.active && u.role != Role::Patient => u,
-        _ => return Err(DomainError::invalid("user_id", "is not a member of staff")),
+    let user = match parse_id::<UserId>("user_id", user_id) {
+        Ok(id) => match ctx.store.get_user(org, id).await? {
+            Some(u) if u.active && u.role != Role::Patient => Ok(u),
+            _ => Err(DomainError::invalid("user_id", "is not a member of staff")),
+        },
+        Err(e) => Err(e),
     };
-    let site_id = match site_id.map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => {
-            let id: SiteId = parse_id("site_id", raw)?;
-            if ctx.store.get_site(org, id).await?.is_none() {
-                return Err(DomainError::invalid(
-                    "site_id",
-                    "is not a site of the organization",
-                ));
-            }
-            Some(id)
+    let role = GovernanceRole::parse("role", role);
+    let site_id = match optional_site(ctx, org, "site_id", site_id).await {
+        Ok(None)
+            if matches!(
+                role,
+                Ok(GovernanceRole::ClinicalChampion | GovernanceRole::SuperUser)
+            ) =>
+        {
+            Err(DomainError::invalid(
+                "site_id",
+                "clinical champions and super-users are named per site",
+            ))
         }
+        other => other,
     };
-    if matches!(
-        role,
-        GovernanceRole::ClinicalChampion | GovernanceRole::SuperUser
-    ) && site_id.is_none()
-    {
-        return Err(DomainError::invalid(
-            "site_id",
-            "clinical champions and super-users are named per site",
-        ));
-    }
+    let (user, role, site_id) = (user, role, site_id).all_fields()?;
+    let user_id = user.id;
     let entry_ = RosterEntry {
         program_id: program.id,
         user_id,
@@ -413,32 +458,28 @@ pub async fn save_risk(
     input: &RiskInput,
 ) -> DomainResult<Risk> {
     let org = org_of(actor)?;
-    let title = required_text("title", &input.title, 200)?;
-    let category = RiskCategory::parse("category", &input.category)?;
-    check_rating("likelihood", input.likelihood)?;
-    check_rating("impact", input.impact)?;
-    let mitigation = input.mitigation.trim().to_string();
-    if mitigation.chars().count() > 2000 {
-        return Err(DomainError::invalid(
-            "mitigation",
-            "must be at most 2000 characters",
-        ));
-    }
     let owner_id = match input.owner_id.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => {
-            let uid: UserId = parse_id("owner_id", raw)?;
-            match ctx.store.get_user(org, uid).await? {
-                Some(u) if u.active && u.role != Role::Patient => Some(uid),
-                _ => return Err(DomainError::invalid("owner_id", "is not a member of staff")),
-            }
-        }
+        None | Some("") => Ok(None),
+        Some(raw) => match parse_id::<UserId>("owner_id", raw) {
+            Ok(uid) => staff_member(ctx, org, "owner_id", uid).await.map(Some),
+            Err(e) => Err(e),
+        },
     };
     let status = match input.status.as_deref().map(str::trim) {
-        None | Some("") => RiskStatus::Open,
-        Some(raw) => RiskStatus::parse("status", raw)?,
+        None | Some("") => Ok(RiskStatus::Open),
+        Some(raw) => RiskStatus::parse("status", raw),
     };
-    let next_review_on = parse_date("next_review_on", &input.next_review_on)?;
+    let (title, category, (), (), mitigation, owner_id, status, next_review_on) = (
+        required_text("title", &input.title, 200),
+        RiskCategory::parse("category", &input.category),
+        check_rating("likelihood", input.likelihood),
+        check_rating("impact", input.impact),
+        at_most("mitigation", &input.mitigation, 2000),
+        owner_id,
+        status,
+        parse_date("next_review_on", &input.next_review_on),
+    )
+        .all_fields()?;
     let id = match id {
         Some(id) => {
             if !ctx.store.list_risks(org).await?.iter().any(|r| r.id == id) {

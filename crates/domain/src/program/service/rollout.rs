@@ -4,11 +4,11 @@ use std::collections::HashSet;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::{Plan, org_of, parse_date, parse_id, plan};
+use super::{Plan, at_most, optional_site, org_of, parse_date, plan};
 use crate::Ctx;
 use crate::access::Actor;
 use crate::compliance::AuditAction;
-use crate::error::{DomainError, DomainResult};
+use crate::error::{AllFields, DomainError, DomainResult};
 use crate::identity::{Role, Site};
 use crate::ids::{EvaluationId, GoalId, OrgId, SiteId, UserId};
 use crate::program::*;
@@ -245,22 +245,20 @@ pub async fn evaluate_pilot(
     let decided_by = actor.user_id().ok_or(DomainError::Forbidden {
         action: "decide on a pilot",
     })?;
-    for (field, v) in [
-        ("target_digital_pct", target_digital_pct),
-        ("target_no_show_pct", target_no_show_pct),
-    ] {
-        if !(0..=100).contains(&v) {
-            return Err(DomainError::invalid(field, "must be between 0 and 100"));
+    let percent = |field: &str, v: i64| {
+        if (0..=100).contains(&v) {
+            Ok(())
+        } else {
+            Err(DomainError::invalid(field, "must be between 0 and 100"))
         }
-    }
-    let decision = Decision::parse("decision", decision)?;
-    let notes = notes.trim().to_string();
-    if notes.chars().count() > 2000 {
-        return Err(DomainError::invalid(
-            "notes",
-            "must be at most 2000 characters",
-        ));
-    }
+    };
+    let ((), (), decision, notes) = (
+        percent("target_digital_pct", target_digital_pct),
+        percent("target_no_show_pct", target_no_show_pct),
+        Decision::parse("decision", decision),
+        at_most("notes", notes, 2000),
+    )
+        .all_fields()?;
     let current = site_readiness(ctx, actor, site).await?;
     if current.rollout.stage != SiteStage::Pilot {
         return Err(DomainError::conflict(format!(
@@ -305,30 +303,21 @@ pub async fn add_goal(
     by: &str,
 ) -> DomainResult<AdoptionGoal> {
     let org = org_of(actor)?;
-    if !(1..=100).contains(&target_pct) {
-        return Err(DomainError::invalid(
+    let target = if (1..=100).contains(&target_pct) {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
             "target_pct",
             "must be between 1 and 100",
-        ));
-    }
-    let by = parse_date("by", by)?;
-    let today = ctx.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
-    if by <= today {
-        return Err(DomainError::invalid("by", "must be in the future"));
-    }
-    let site_id = match site.map(str::trim) {
-        None | Some("") => None,
-        Some(raw) => {
-            let id: SiteId = parse_id("site_id", raw)?;
-            if ctx.store.get_site(org, id).await?.is_none() {
-                return Err(DomainError::invalid(
-                    "site_id",
-                    "is not a site of the organization",
-                ));
-            }
-            Some(id)
-        }
+        ))
     };
+    let today = ctx.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let by = match parse_date("by", by) {
+        Ok(by) if by <= today => Err(DomainError::invalid("by", "must be in the future")),
+        other => other,
+    };
+    let site_id = optional_site(ctx, org, "site_id", site).await;
+    let ((), by, site_id) = (target, by, site_id).all_fields()?;
     let goal = AdoptionGoal {
         id: GoalId::new(),
         org_id: org,
