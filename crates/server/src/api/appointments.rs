@@ -32,7 +32,8 @@ pub struct SlotSearchParams {
     /// Where the patient will be during the visit: only clinicians licensed there. A patient's
     /// own search defaults to the state of their address.
     pub patient_state: Option<String>,
-    /// Only clinicians who speak this language (`en`, `es`...).
+    /// The language the patient prefers (`en`, `es`...): a preference, not a filter. Every open
+    /// time is listed, those with a clinician who speaks it first (`speaks_language`).
     pub language: Option<String>,
     /// First day, `YYYY-MM-DD` (default today).
     pub from: Option<String>,
@@ -69,6 +70,10 @@ pub struct SlotResponse {
     pub clinician_id: String,
     pub clinician_name: String,
     pub clinician_languages: Vec<String>,
+    /// Whether the clinician speaks the language asked for (absent when none was); false means
+    /// an interpreter can be invited to the visit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaks_language: Option<bool>,
     pub site_id: String,
     pub site_name: String,
     /// RFC 3339, UTC.
@@ -88,6 +93,7 @@ impl From<OpenSlot> for SlotResponse {
             clinician_id: o.slot.clinician_id.to_string(),
             clinician_name: o.clinician_name,
             clinician_languages: o.clinician_languages,
+            speaks_language: o.speaks_language,
             site_id: o.site.id.to_string(),
             site_name: o.site.name,
             start: o.slot.start_at.to_string(),
@@ -111,7 +117,7 @@ pub struct SlotList {
     pub slots: Vec<SlotResponse>,
 }
 
-/// Search open slots, soonest first.
+/// Search open slots, soonest first (with a `language`, those of clinicians who speak it first).
 #[utoipa::path(get, path = "/api/v1/slots", tag = "scheduling", params(SlotSearchParams),
     responses((status = 200, body = SlotList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),

@@ -28,6 +28,7 @@ mod tls;
 mod training;
 mod visits;
 mod web;
+mod web_languages;
 mod web_messages;
 mod web_notes;
 mod web_program;

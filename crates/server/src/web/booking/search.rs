@@ -36,6 +36,15 @@ pub struct DayGroup {
     pub slots: Vec<SlotChoice>,
 }
 
+/// The results in parts: with a language asked for, first the times of clinicians who speak
+/// it, then the others (an interpreter can join); otherwise one part without a heading.
+pub struct ResultPart {
+    pub heading: Option<String>,
+    /// Said under the heading (none of the clinicians speaks it, an interpreter can join).
+    pub note: Option<String>,
+    pub days: Vec<DayGroup>,
+}
+
 pub struct SearchForm {
     pub visit_type: Select,
     /// Shown instead of the select when moving a visit (its type stays).
@@ -57,7 +66,7 @@ struct SearchPage {
     hidden: Vec<(&'static str, String)>,
     searched: bool,
     result_count: String,
-    days: Vec<DayGroup>,
+    parts: Vec<ResultPart>,
     no_visit_types: bool,
 }
 
@@ -69,7 +78,11 @@ const SEARCH_LABELS: [(&str, &str); 5] = [
     ("to", "To"),
 ];
 
-fn group_by_day(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> Vec<DayGroup> {
+fn group_by_day<'a>(
+    found: impl IntoIterator<Item = &'a OpenSlot>,
+    choice: &Choice,
+    dir: &Directory,
+) -> Vec<DayGroup> {
     let mut days: Vec<(jiff::civil::Date, DayGroup)> = Vec::new();
     for open in found {
         let tz = &open.time_zone;
@@ -86,12 +99,19 @@ fn group_by_day(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> Vec<Day
             time: when::clock(open.slot.start_at, tz),
             zone: when::zone_abbreviation(open.slot.start_at, tz),
             clinician: open.clinician_name.clone(),
-            languages: open
-                .clinician_languages
-                .iter()
-                .map(|l| language_name(l))
-                .collect::<Vec<_>>()
-                .join(", "),
+            languages: {
+                let spoken = open
+                    .clinician_languages
+                    .iter()
+                    .map(|l| language_name(l))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if open.speaks_language == Some(false) {
+                    format!("{spoken} · an interpreter can join")
+                } else {
+                    spoken
+                }
+            },
             site: dir.site_name(open.slot.site_id),
         };
         match days.last_mut() {
@@ -106,6 +126,60 @@ fn group_by_day(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> Vec<Day
         }
     }
     days.into_iter().map(|(_, g)| g).collect()
+}
+
+/// The open times found, in parts (see [`ResultPart`]), and how many there are in words.
+fn result_parts(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> (Vec<ResultPart>, String) {
+    let count = match found.len() {
+        0 => "No open times match. Try other dates or another type of visit.".to_string(),
+        1 => "1 open time.".to_string(),
+        n => format!("{n} open times."),
+    };
+    let mixed = found.iter().any(|o| o.speaks_language == Some(false));
+    // One part when no language was asked for, or every clinician found speaks it.
+    let Some(language) = choice
+        .language
+        .as_deref()
+        .filter(|l| mixed && !l.trim().is_empty())
+    else {
+        let days = group_by_day(found, choice, dir);
+        return (
+            vec![ResultPart {
+                heading: None,
+                note: None,
+                days,
+            }],
+            count,
+        );
+    };
+    let name = language_name(language);
+    let (theirs, others): (Vec<&OpenSlot>, Vec<&OpenSlot>) =
+        found.iter().partition(|o| o.speaks_language != Some(false));
+    let count = match (found.len(), theirs.len()) {
+        (0, _) => count,
+        (_, 0) => format!(
+            "{count} None with a clinician who speaks {name}: an interpreter can join any of them."
+        ),
+        (_, n) => format!("{count} {n} with a clinician who speaks {name}."),
+    };
+    let parts = vec![
+        ResultPart {
+            heading: Some(format!("With a clinician who speaks {name}")),
+            note: theirs.is_empty().then(|| {
+                format!("No clinician holds visits in {name} on these dates. Choose another time below: an interpreter can join the video visit.")
+            }),
+            days: group_by_day(theirs, choice, dir),
+        },
+        ResultPart {
+            heading: Some(format!("Other times: an interpreter for {name} can join")),
+            note: Some(
+                "When you check in for the video visit, you can invite an interpreter to join it, or ask the clinic to arrange one."
+                    .to_string(),
+            ),
+            days: group_by_day(others, choice, dir),
+        },
+    ];
+    (parts, count)
 }
 
 /// The search form, and the open times when a search was made.
@@ -124,14 +198,24 @@ pub async fn search(
             choice.patient_state = Some(a.patient_state.code().to_string());
         }
     }
-    let languages = spoken_languages(&dir);
+    let preferred = who.patient.preferred_language.trim().to_ascii_lowercase();
+    let mut languages = spoken_languages(&dir);
+    // The patient's own language is offered even when no clinician speaks it (an interpreter can).
+    for own in [Some(preferred.clone()), choice.language.clone()]
+        .into_iter()
+        .flatten()
+    {
+        let own = own.trim().to_ascii_lowercase();
+        if !own.is_empty() && !languages.contains(&own) {
+            languages.push(own);
+        }
+    }
     if first_visit {
         // Defaults from the patient's record: where they live, the language they prefer.
         if choice.patient_state.is_none() {
             choice.patient_state = Some(who.patient.address.state.code().to_string());
         }
-        let preferred = who.patient.preferred_language.to_ascii_lowercase();
-        if languages.contains(&preferred) {
+        if !preferred.is_empty() {
             choice.language = Some(preferred);
         }
     }
@@ -157,16 +241,13 @@ pub async fn search(
     }
     let mut found = Found {
         searched,
-        days: Vec::new(),
-        count: 0,
+        parts: Vec::new(),
+        count: String::new(),
     };
     if searched {
         let searched = async { booking::search(state.ctx(), actor, &choice.search()?).await };
         match searched.await {
-            Ok(open) => {
-                found.count = open.len();
-                found.days = group_by_day(&open, &choice, &dir);
-            }
+            Ok(open) => (found.parts, found.count) = result_parts(&open, &choice, &dir),
             Err(err) => errors = FormErrors::from_domain(err, &SEARCH_LABELS)?,
         }
     }
@@ -191,11 +272,11 @@ fn spoken_languages(dir: &Directory) -> Vec<String> {
     all
 }
 
-/// What a search found: whether one ran, the open times by day, and how many.
+/// What a search found: whether one ran, the open times in parts by day, and how many.
 struct Found {
     searched: bool,
-    days: Vec<DayGroup>,
-    count: usize,
+    parts: Vec<ResultPart>,
+    count: String,
 }
 
 fn search_page(
@@ -209,7 +290,7 @@ fn search_page(
 ) -> SearchPage {
     let Found {
         searched,
-        days,
+        parts,
         count,
     } = found;
     let name = who.patient.full_name();
@@ -274,6 +355,7 @@ fn search_page(
             &text(&choice.language),
             Some("Any language"),
         )
+        .hint("Times with a clinician who speaks it come first; an interpreter can join the others.")
         .optional()
         .errors(&errors),
         from: Field::new("from", "From", text(&choice.from))
@@ -291,12 +373,6 @@ fn search_page(
         hidden.push(("visit_type_id", current_type));
     }
     hidden.retain(|(_, v)| !v.is_empty());
-    let result_count = match count {
-        0 => "No open times match. Try other dates, any language, or another type of visit."
-            .to_string(),
-        1 => "1 open time.".to_string(),
-        n => format!("{n} open times."),
-    };
     SearchPage {
         shell: Shell::new(me, who.section()),
         heading,
@@ -305,8 +381,8 @@ fn search_page(
         hidden,
         searched: searched && errors.is_empty(),
         errors,
-        result_count,
-        days,
+        result_count: count,
+        parts,
         no_visit_types: visit_types.is_empty(),
     }
 }

@@ -25,7 +25,8 @@ pub struct SlotSearch {
     pub service_line: Option<ServiceLine>,
     /// Where the patient will be: only clinicians licensed there are shown.
     pub patient_state: Option<UsState>,
-    /// A language tag, lower-cased (`opt_language`).
+    /// The language the patient prefers, a tag lower-cased (`opt_language`): a preference, not
+    /// a filter. Every open time is found; those with a clinician who speaks it come first.
     pub language: Option<String>,
     /// First day (default today).
     pub from: Option<Date>,
@@ -43,6 +44,9 @@ pub struct OpenSlot {
     pub slot: Slot,
     pub clinician_name: String,
     pub clinician_languages: Vec<String>,
+    /// Whether the clinician speaks the language asked for; `None` when none was asked.
+    /// `Some(false)`: an interpreter can join the visit.
+    pub speaks_language: Option<bool>,
     pub site: Site,
     pub time_zone: TimeZone,
 }
@@ -61,7 +65,8 @@ async fn search_zone(ctx: Ctx<'_>, org: OrgId, site: Option<SiteId>) -> DomainRe
     }
 }
 
-/// Open slots that the actor may book, soonest first.
+/// Open slots that the actor may book, soonest first; with a language asked for, those of
+/// clinicians who speak it first (each part soonest first).
 pub async fn search(
     ctx: Ctx<'_>,
     actor: &Actor,
@@ -159,14 +164,33 @@ async fn find(
         site_id,
         slot_id,
         licensed_in: patient_state.map(|s| (s, from)),
-        language,
+        language: None,
         open_only: true,
         limit,
     };
     if start >= end {
         return Ok(Vec::new());
     }
-    let found = ctx.store.search_slots(org, &query).await?;
+    let mut found = ctx.store.search_slots(org, &query).await?;
+    if let Some(language) = &language
+        && slot_id.is_none()
+    {
+        // The speakers' own search, so that their times are not cut off by the limit when
+        // other clinicians' times come sooner.
+        let theirs = ctx
+            .store
+            .search_slots(
+                org,
+                &SlotQuery {
+                    language: Some(language.clone()),
+                    ..query.clone()
+                },
+            )
+            .await?;
+        let ids: std::collections::HashSet<SlotId> = theirs.iter().map(|v| v.slot.id).collect();
+        found.retain(|v| !ids.contains(&v.slot.id));
+        found = theirs.into_iter().chain(found).collect();
+    }
     let clinicians: HashMap<UserId, User> = ctx
         .store
         .list_users(org, Some(Role::Clinician))
@@ -200,17 +224,22 @@ async fn find(
                 continue;
             }
         }
+        let clinician_languages = c
+            .clinician
+            .as_ref()
+            .map(|p| p.languages.clone())
+            .unwrap_or_default();
         open.push(OpenSlot {
             clinician_name: c.display_name.clone(),
-            clinician_languages: c
-                .clinician
-                .as_ref()
-                .map(|p| p.languages.clone())
-                .unwrap_or_default(),
+            speaks_language: language.as_ref().map(|l| clinician_languages.contains(l)),
+            clinician_languages,
             site: site.clone(),
             time_zone: tz.clone(),
             slot,
         });
     }
+    // Speakers first, each part soonest first (the store's order); at most the limit.
+    open.sort_by_key(|o| o.speaks_language == Some(false));
+    open.truncate(usize::try_from(limit).unwrap_or(1));
     Ok(open)
 }
