@@ -40,7 +40,7 @@ pub struct DayGroup {
 /// it, then the others (an interpreter can join); otherwise one part without a heading.
 pub struct ResultPart {
     pub heading: Option<String>,
-    /// Said under the heading (none of the clinicians speaks it, an interpreter can join).
+    /// Said under the heading (how an interpreter joins).
     pub note: Option<String>,
     pub days: Vec<DayGroup>,
 }
@@ -155,27 +155,33 @@ fn result_parts(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> (Vec<Re
     let name = language_name(language);
     let (theirs, others): (Vec<&OpenSlot>, Vec<&OpenSlot>) =
         found.iter().partition(|o| o.speaks_language != Some(false));
-    let count = match (found.len(), theirs.len()) {
-        (0, _) => count,
-        (_, 0) => format!(
-            "{count} None with a clinician who speaks {name}: an interpreter can join any of them."
-        ),
-        (_, n) => format!("{count} {n} with a clinician who speaks {name}."),
-    };
+    let interpreter = Some(
+        "When you check in for the video visit, you can invite an interpreter to join it, or ask the clinic to arrange one."
+            .to_string(),
+    );
+    if theirs.is_empty() {
+        let parts = vec![ResultPart {
+            heading: Some(format!(
+                "No clinician holds visits in {name} on these dates: an interpreter can join any of these times"
+            )),
+            note: interpreter,
+            days: group_by_day(others, choice, dir),
+        }];
+        return (parts, count);
+    }
+    let count = format!(
+        "{count} {} with a clinician who speaks {name}.",
+        theirs.len()
+    );
     let parts = vec![
         ResultPart {
             heading: Some(format!("With a clinician who speaks {name}")),
-            note: theirs.is_empty().then(|| {
-                format!("No clinician holds visits in {name} on these dates. Choose another time below: an interpreter can join the video visit.")
-            }),
+            note: None,
             days: group_by_day(theirs, choice, dir),
         },
         ResultPart {
             heading: Some(format!("Other times: an interpreter for {name} can join")),
-            note: Some(
-                "When you check in for the video visit, you can invite an interpreter to join it, or ask the clinic to arrange one."
-                    .to_string(),
-            ),
+            note: interpreter,
             days: group_by_day(others, choice, dir),
         },
     ];
