@@ -16,6 +16,12 @@ pub fn clock(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%H:%M").to_string()
 }
 
+/// "9:30 AM" on a 12-hour clock, "09:30" on a 24-hour one.
+pub fn clock_as(at: Timestamp, tz: &TimeZone, twelve_hour: bool) -> String {
+    let format = if twelve_hour { "%-I:%M %p" } else { "%H:%M" };
+    at.to_zoned(tz.clone()).strftime(format).to_string()
+}
+
 /// "EST": the zone's abbreviation at that instant (it changes with daylight saving).
 pub fn zone_abbreviation(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%Z").to_string()

@@ -50,8 +50,21 @@ async fn patient_speaking(app: &TestApp, org: &TestOrg, language: &str) -> TestU
 on_both_backends!(
     a_patient_sees_every_open_time_with_speakers_of_their_language_first,
     |app: TestApp| async move {
-        // Dr. English holds 09:00 to 12:00; Dr. Ruiz, who speaks Spanish, 13:00 to 14:00.
+        // Dr. English holds 09:00 to 12:00 in New York; Dr. Ruiz, who speaks Spanish, 10:00 to
+        // 11:00 at a clinic in Los Angeles: 13:00 to 14:00 by the patients' New York clock.
         let clinic = clinic(&app, &[0]).await;
+        let pacific = domain::identity::service::org::create_site(
+            app.state.ctx(),
+            &Actor::operator(),
+            clinic.org.org.id,
+            &domain::identity::service::org::SiteInput {
+                name: "Pacific Clinic".into(),
+                state: "CA".into(),
+                time_zone: "America/Los_Angeles".into(),
+            },
+        )
+        .await
+        .unwrap();
         let ruiz = users::create(
             app.state.ctx(),
             &app.state,
@@ -62,7 +75,7 @@ on_both_backends!(
                 display_name: "Dr. Elena Ruiz".into(),
                 role: "clinician".into(),
                 password: PASSWORD.into(),
-                site_ids: vec![clinic.org.sites[0].id.to_string()],
+                site_ids: vec![pacific.id.to_string()],
                 npi: Some("1234567893".into()),
                 licenses: vec![LicenseInput {
                     state: "NY".into(),
@@ -83,10 +96,10 @@ on_both_backends!(
             &actor_for_user(&ruiz, None),
             ruiz.id,
             &TemplateInput {
-                site_id: clinic.org.sites[0].id.to_string(),
+                site_id: pacific.id.to_string(),
                 weekday: weekday_name(clinic.day.weekday()).into(),
-                start_time: "13:00".into(),
-                end_time: "14:00".into(),
+                start_time: "10:00".into(),
+                end_time: "11:00".into(),
                 slot_minutes: 30,
                 buffer_minutes: 0,
                 service_lines: vec!["primary_care".into()],
@@ -140,6 +153,12 @@ on_both_backends!(
             body.contains("8 open times. 2 with a clinician who speaks Spanish."),
             "{body}"
         );
+        // The soonest answer at the top is Dr. Ruiz's first time (a 24-hour clock in Spanish).
+        let next = body.find("Next available").expect("the soonest time");
+        assert!(body[next..].find("13:00") < body[next..].find("Dr. Elena Ruiz at"));
+        let body = &body[body
+            .find("<h3 class=\"subheading\">With")
+            .expect("the parts")..];
         let at = |needle: &str| {
             body.find(needle)
                 .unwrap_or_else(|| panic!("{needle} in {body}"))
@@ -148,7 +167,13 @@ on_both_backends!(
         assert!(at("13:00") < at("13:30"));
         assert!(at("13:30") < at("Other times: an interpreter for Spanish can join"));
         assert!(at("Other times: an interpreter for Spanish can join") < at("09:00"));
-        assert!(body.contains("speaks English · an interpreter can join"));
+        assert!(body.contains("Speaks English · an interpreter can join"));
+        assert!(
+            // PST or PDT and EST or EDT, by the season the test runs in.
+            body.contains("Pacific Clinic is on P")
+                && body.contains("T time (10:00 there); times shown are yours (E"),
+            "a site in another time zone is labelled:\n{body}"
+        );
 
         // Everyone speaks English: one list, no interpreter offered.
         let english = b.get(&search("en")).await;

@@ -314,7 +314,29 @@ on_both_backends!(
         assert_eq!(results.status, 200, "{}", results.body);
         results.assert_no_inline_code();
         assert!(results.body.contains("Test Clinician"));
-        assert!(results.body.contains("09:00"));
+        // The soonest time at the top; times on a 12-hour clock for an English-speaking patient,
+        // in their own time zone, each day's as a grid.
+        for expected in [
+            "<p class=\"next-available-title\">Next available</p>",
+            "Test Clinician at ",
+            "Times are shown in your time zone (E",
+            ">9:00 AM<span class=\"visually-hidden\">",
+            ">11:30 AM<span class=\"visually-hidden\">",
+            "<ul class=\"time-grid\">",
+        ] {
+            assert!(
+                results.body.contains(expected),
+                "{expected} in:\n{}",
+                results.body
+            );
+        }
+        // The weekly hours repeat: one row of six times (9:00 to 11:30) per week in the range.
+        let rows = results.body.matches("class=\"slot-row\"").count();
+        assert!(rows >= 1);
+        assert_eq!(
+            results.body.matches("class=\"time-link\"").count(),
+            6 * rows
+        );
         assert!(
             results
                 .body
@@ -494,7 +516,7 @@ on_both_backends!(
         assert!(reopened.body.contains("no longer available"));
         let results = b.get(&again).await;
         assert_eq!(results.status, 200);
-        assert!(results.body.contains("09:30"));
+        assert!(results.body.contains(">9:30 AM<"), "{}", results.body);
     }
 );
 

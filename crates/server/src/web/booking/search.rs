@@ -20,20 +20,60 @@ use super::{Choice, Subject, subject, text};
 /// Days a search covers unless the patient says otherwise.
 const DEFAULT_SEARCH_DAYS: i64 = 13;
 
-/// One open time in the results: a big link to its confirm page.
-pub struct SlotChoice {
+/// One open time: a button-sized link to its confirm page.
+pub struct TimeChoice {
     pub href: String,
+    /// "9:30 AM" (or "09:30"), in the patient's own time zone.
     pub time: String,
-    pub zone: String,
-    pub clinician: String,
-    pub languages: String,
-    pub site: String,
+    /// Read out after the time: the day and the clinician.
+    pub spoken: String,
 }
 
-/// The open times of one day.
+/// A clinician's open times at one site on one day: a row with a grid of times.
+pub struct ClinicianTimes {
+    pub clinician: String,
+    pub site: String,
+    /// The languages spoken, an interpreter's offer, a site in another time zone.
+    pub meta: String,
+    pub times: Vec<TimeChoice>,
+}
+
+/// The open times of one day, soonest first, by clinician and site.
 pub struct DayGroup {
     pub heading: String,
-    pub slots: Vec<SlotChoice>,
+    pub rows: Vec<ClinicianTimes>,
+}
+
+/// The answer at the top of the results: the soonest time, bookable at once.
+pub struct NextAvailable {
+    pub href: String,
+    pub when: String,
+    pub who: String,
+}
+
+/// How the patient reads times: in their own time zone (their home clinic's), on a 12-hour
+/// clock when their language is English (as US patients read it), else a 24-hour one.
+pub struct Reading {
+    pub tz: jiff::tz::TimeZone,
+    pub twelve_hour: bool,
+}
+
+impl Reading {
+    fn for_patient(patient: &domain::identity::Patient, dir: &Directory) -> Self {
+        let language = patient.preferred_language.to_ascii_lowercase();
+        Self {
+            tz: dir.zone(patient.primary_site_id),
+            twelve_hour: language.is_empty() || language == "en" || language.starts_with("en-"),
+        }
+    }
+
+    fn clock(&self, at: jiff::Timestamp) -> String {
+        when::clock_as(at, &self.tz, self.twelve_hour)
+    }
+
+    fn zone(&self, at: jiff::Timestamp) -> String {
+        when::zone_abbreviation(at, &self.tz)
+    }
 }
 
 /// The results in parts: with a language asked for, first the times of clinicians who speak
@@ -66,6 +106,9 @@ struct SearchPage {
     hidden: Vec<(&'static str, String)>,
     searched: bool,
     result_count: String,
+    /// "Times are shown in your time zone (EST)."
+    zone_note: String,
+    next: Option<NextAvailable>,
     parts: Vec<ResultPart>,
     no_visit_types: bool,
 }
@@ -78,58 +121,132 @@ const SEARCH_LABELS: [(&str, &str); 5] = [
     ("to", "To"),
 ];
 
+/// The confirm page's address for one open time.
+fn confirm_href(open: &OpenSlot, choice: &Choice) -> String {
+    let date = when::date_at(open.slot.start_at, &open.time_zone);
+    let picked = Choice {
+        slot: Some(open.slot.id.to_string()),
+        day: Some(date.to_string()),
+        site: Some(open.slot.site_id.to_string()),
+        clinician: Some(open.slot.clinician_id.to_string()),
+        ..choice.clone()
+    };
+    href("/book/confirm", &picked.hidden())
+}
+
 fn group_by_day<'a>(
     found: impl IntoIterator<Item = &'a OpenSlot>,
     choice: &Choice,
     dir: &Directory,
+    reading: &Reading,
 ) -> Vec<DayGroup> {
     let mut days: Vec<(jiff::civil::Date, DayGroup)> = Vec::new();
     for open in found {
-        let tz = &open.time_zone;
-        let date = when::date_at(open.slot.start_at, tz);
-        let picked = Choice {
-            slot: Some(open.slot.id.to_string()),
-            day: Some(date.to_string()),
-            site: Some(open.slot.site_id.to_string()),
-            clinician: Some(open.slot.clinician_id.to_string()),
-            ..choice.clone()
+        let at = open.slot.start_at;
+        let date = when::date_at(at, &reading.tz);
+        let heading = when::day_heading(date);
+        let time = TimeChoice {
+            href: confirm_href(open, choice),
+            time: reading.clock(at),
+            spoken: format!(", {heading}, with {}", open.clinician_name),
         };
-        let slot = SlotChoice {
-            href: href("/book/confirm", &picked.hidden()),
-            time: when::clock(open.slot.start_at, tz),
-            zone: when::zone_abbreviation(open.slot.start_at, tz),
-            clinician: open.clinician_name.clone(),
-            languages: {
-                let spoken = open
-                    .clinician_languages
-                    .iter()
-                    .map(|l| language_name(l))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if open.speaks_language == Some(false) {
-                    format!("{spoken} · an interpreter can join")
-                } else {
-                    spoken
+        let day = match days.last_mut() {
+            Some((d, group)) if *d == date => group,
+            _ => {
+                days.push((
+                    date,
+                    DayGroup {
+                        heading,
+                        rows: Vec::new(),
+                    },
+                ));
+                match days.last_mut() {
+                    Some((_, group)) => group,
+                    None => continue,
                 }
-            },
-            site: dir.site_name(open.slot.site_id),
+            }
         };
-        match days.last_mut() {
-            Some((d, group)) if *d == date => group.slots.push(slot),
-            _ => days.push((
-                date,
-                DayGroup {
-                    heading: when::day_heading(date),
-                    slots: vec![slot],
-                },
-            )),
+        let site = dir.site_name(open.slot.site_id);
+        match day
+            .rows
+            .iter_mut()
+            .find(|r| r.clinician == open.clinician_name && r.site == site)
+        {
+            Some(row) => row.times.push(time),
+            None => day.rows.push(ClinicianTimes {
+                clinician: open.clinician_name.clone(),
+                meta: row_meta(open, &site, reading),
+                site,
+                times: vec![time],
+            }),
         }
     }
     days.into_iter().map(|(_, g)| g).collect()
 }
 
+/// What a row says under the clinician's name: languages, an interpreter's offer, and a site
+/// whose clock differs from the patient's.
+fn row_meta(open: &OpenSlot, site: &str, reading: &Reading) -> String {
+    let mut meta = format!(
+        "Speaks {}",
+        open.clinician_languages
+            .iter()
+            .map(|l| language_name(l))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if open.speaks_language == Some(false) {
+        meta.push_str(" · an interpreter can join");
+    }
+    let at = open.slot.start_at;
+    let (theirs, yours) = (
+        at.to_zoned(open.time_zone.clone()).offset(),
+        at.to_zoned(reading.tz.clone()).offset(),
+    );
+    if theirs != yours {
+        meta.push_str(&format!(
+            " · {site} is on {} time ({} there); times shown are yours ({})",
+            when::zone_abbreviation(at, &open.time_zone),
+            when::clock_as(at, &open.time_zone, reading.twelve_hour),
+            reading.zone(at)
+        ));
+    }
+    meta
+}
+
+/// The soonest time of the results (of the first part: a clinician who speaks the language
+/// when there is one).
+fn next_available(
+    found: &[OpenSlot],
+    choice: &Choice,
+    dir: &Directory,
+    reading: &Reading,
+) -> Option<NextAvailable> {
+    let open = found.first()?;
+    let at = open.slot.start_at;
+    Some(NextAvailable {
+        href: confirm_href(open, choice),
+        when: format!(
+            "{}, {} {}",
+            when::day_heading(when::date_at(at, &reading.tz)),
+            reading.clock(at),
+            reading.zone(at)
+        ),
+        who: format!(
+            "{} at {}",
+            open.clinician_name,
+            dir.site_name(open.slot.site_id)
+        ),
+    })
+}
+
 /// The open times found, in parts (see [`ResultPart`]), and how many there are in words.
-fn result_parts(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> (Vec<ResultPart>, String) {
+fn result_parts(
+    found: &[OpenSlot],
+    choice: &Choice,
+    dir: &Directory,
+    reading: &Reading,
+) -> (Vec<ResultPart>, String) {
     let count = match found.len() {
         0 => "No open times match. Try other dates or another type of visit.".to_string(),
         1 => "1 open time.".to_string(),
@@ -142,7 +259,7 @@ fn result_parts(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> (Vec<Re
         .as_deref()
         .filter(|l| mixed && !l.trim().is_empty())
     else {
-        let days = group_by_day(found, choice, dir);
+        let days = group_by_day(found, choice, dir, reading);
         return (
             vec![ResultPart {
                 heading: None,
@@ -165,7 +282,7 @@ fn result_parts(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> (Vec<Re
                 "No clinician holds visits in {name} on these dates: an interpreter can join any of these times"
             )),
             note: interpreter,
-            days: group_by_day(others, choice, dir),
+            days: group_by_day(others, choice, dir, reading),
         }];
         return (parts, count);
     }
@@ -177,12 +294,12 @@ fn result_parts(found: &[OpenSlot], choice: &Choice, dir: &Directory) -> (Vec<Re
         ResultPart {
             heading: Some(format!("With a clinician who speaks {name}")),
             note: None,
-            days: group_by_day(theirs, choice, dir),
+            days: group_by_day(theirs, choice, dir, reading),
         },
         ResultPart {
             heading: Some(format!("Other times: an interpreter for {name} can join")),
             note: interpreter,
-            days: group_by_day(others, choice, dir),
+            days: group_by_day(others, choice, dir, reading),
         },
     ];
     (parts, count)
@@ -245,15 +362,20 @@ pub async fn search(
     if !searched && !first_visit && who.moving.is_none() {
         errors.field("visit_type_id", "Choose the type of visit.");
     }
+    let reading = Reading::for_patient(&who.patient, &dir);
     let mut found = Found {
         searched,
         parts: Vec::new(),
         count: String::new(),
+        next: None,
     };
     if searched {
         let searched = async { booking::search(state.ctx(), actor, &choice.search()?).await };
         match searched.await {
-            Ok(open) => (found.parts, found.count) = result_parts(&open, &choice, &dir),
+            Ok(open) => {
+                (found.parts, found.count) = result_parts(&open, &choice, &dir, &reading);
+                found.next = next_available(&open, &choice, &dir, &reading);
+            }
             Err(err) => errors = FormErrors::from_domain(err, &SEARCH_LABELS)?,
         }
     }
@@ -262,7 +384,18 @@ pub async fn search(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let page = search_page(&me, &who, &dir, &choice, &languages, errors, found);
+    let page = SearchPage {
+        zone_note: format!(
+            "Times are shown in {} time zone ({}).",
+            if who.by_staff {
+                "the patient's"
+            } else {
+                "your"
+            },
+            reading.zone(state.clock.now())
+        ),
+        ..search_page(&me, &who, &dir, &choice, &languages, errors, found)
+    };
     Ok(render(status, &page))
 }
 
@@ -283,6 +416,7 @@ struct Found {
     searched: bool,
     parts: Vec<ResultPart>,
     count: String,
+    next: Option<NextAvailable>,
 }
 
 fn search_page(
@@ -298,6 +432,7 @@ fn search_page(
         searched,
         parts,
         count,
+        next,
     } = found;
     let name = who.patient.full_name();
     let (heading, intro) = match (&who.moving, who.by_staff) {
@@ -388,6 +523,8 @@ fn search_page(
         searched: searched && errors.is_empty(),
         errors,
         result_count: count,
+        zone_note: String::new(),
+        next,
         parts,
         no_visit_types: visit_types.is_empty(),
     }
