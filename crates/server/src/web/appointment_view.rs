@@ -140,6 +140,20 @@ impl Directory {
         self.patients.get(&id)
     }
 
+    /// The end of the time booked: the start and the visit type's length. A visit that ends
+    /// early frees the rest of its time, so the appointment's own end moves up to when it ended.
+    pub fn booked_end(&self, a: &Appointment) -> jiff::Timestamp {
+        self.visit_types
+            .get(&a.visit_type_id)
+            .filter(|_| !a.on_demand())
+            .and_then(|t| {
+                a.start_at
+                    .checked_add(jiff::SignedDuration::from_mins(t.duration_minutes))
+                    .ok()
+            })
+            .map_or(a.end_at, |end| end.max(a.end_at))
+    }
+
     /// A short line about an appointment, for lists and calendars.
     pub fn summary(&self, a: &Appointment) -> AppointmentSummary {
         let tz = self.zone(a.site_id);
@@ -148,7 +162,7 @@ impl Directory {
             href: format!("/appointments/{}", a.id),
             when: when::when(a.start_at, &tz),
             time: when::clock(a.start_at, &tz),
-            end_time: when::clock(a.end_at, &tz),
+            end_time: when::clock(self.booked_end(a), &tz),
             zone: when::zone_abbreviation(a.start_at, &tz),
             date: when::date_at(a.start_at, &tz),
             clinician: self.clinician_name(a.clinician_id),

@@ -262,11 +262,7 @@ async fn show_page(
     details.extend([
         Detail {
             label: "When",
-            value: format!(
-                "{} to {}",
-                when::when(a.start_at, &tz),
-                when::clock(a.end_at, &tz)
-            ),
+            value: when::span(a.start_at, dir.booked_end(&a), &tz),
         },
         Detail {
             label: "Type of visit",

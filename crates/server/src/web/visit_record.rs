@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 
 use domain::identity::Role;
 use domain::ids::AppointmentId;
+use domain::scheduling::Appointment;
 use domain::visits::service::record;
 use domain::visits::{InviteDelivery, VisitState};
 
@@ -97,6 +98,52 @@ fn log_label(kind: &str) -> String {
     .to_string()
 }
 
+/// "Booked for Tue 3 Dec, 09:00 to 09:30 (EST)", or when a visit from the queue was taken.
+fn booked(a: &Appointment, dir: &Directory, tz: &TimeZone) -> Detail {
+    if a.on_demand() {
+        return detail("Taken from the queue", when::when(a.start_at, tz));
+    }
+    detail("Booked for", when::span(a.start_at, dir.booked_end(a), tz))
+}
+
+/// In plain words, when the visit ended against the time booked: early, before it was due to
+/// start, or after its time. Nothing while it is not over, or when it ended on time.
+fn what_happened(
+    a: &Appointment,
+    dir: &Directory,
+    ended: Option<Timestamp>,
+    tz: &TimeZone,
+) -> Option<Detail> {
+    let ended = ended?;
+    if a.on_demand() {
+        return None;
+    }
+    let end = dir.booked_end(a);
+    let minutes = |from: Timestamp, to: Timestamp| when::minutes(to.duration_since(from).as_mins());
+    let text = if ended < a.start_at {
+        format!(
+            "Seen early: the visit ended at {}, {} before its booked start.",
+            when::clock(ended, tz),
+            minutes(ended, a.start_at)
+        )
+    } else if ended.duration_until(end).as_mins() >= 1 {
+        format!(
+            "Ended at {}, {} before the booked end; the rest of the time was freed.",
+            when::clock(ended, tz),
+            minutes(ended, end)
+        )
+    } else if end.duration_until(ended).as_mins() >= 1 {
+        format!(
+            "Ran over: ended at {}, {} after the booked end.",
+            when::clock(ended, tz),
+            minutes(end, ended)
+        )
+    } else {
+        return None;
+    };
+    Some(detail("What happened", text))
+}
+
 /// `GET /visits/{id}/record`.
 pub async fn show(
     State(state): State<AppState>,
@@ -119,15 +166,9 @@ pub async fn show(
     let patient = dir
         .patient(v.patient_id)
         .map_or_else(|| "The patient".to_string(), |p| p.full_name());
-    let times = vec![
-        detail(
-            "Planned",
-            format!(
-                "{} to {}",
-                when::when(r.appointment.start_at, &tz),
-                when::clock(r.appointment.end_at, &tz)
-            ),
-        ),
+    let mut times = vec![booked(&r.appointment, &dir, &tz)];
+    times.extend(what_happened(&r.appointment, &dir, v.ended_at, &tz));
+    times.extend([
         detail("Checked in", when::when(v.checked_in_at, &tz)),
         detail("Let in", at(v.admitted_at, &tz)),
         detail("Call started", at(v.started_at, &tz)),
@@ -138,7 +179,7 @@ pub async fn show(
             v.call_minutes()
                 .map_or_else(|| "Not over yet".to_string(), when::minutes),
         ),
-    ];
+    ]);
     let summary = vec![
         detail("Patient", patient.clone()),
         detail("Clinician", dir.clinician_name(v.clinician_id)),

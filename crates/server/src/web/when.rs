@@ -11,6 +11,17 @@ pub fn when(at: Timestamp, tz: &TimeZone) -> String {
         .to_string()
 }
 
+/// "Tue 3 Dec, 09:30 to 10:00 (EST)": a time booked, from its start to its end.
+pub fn span(start: Timestamp, end: Timestamp, tz: &TimeZone) -> String {
+    let from = start.to_zoned(tz.clone());
+    format!(
+        "{} to {} ({})",
+        from.strftime("%a %-d %b, %H:%M"),
+        clock(end, tz),
+        from.strftime("%Z")
+    )
+}
+
 /// "09:30".
 pub fn clock(at: Timestamp, tz: &TimeZone) -> String {
     at.to_zoned(tz.clone()).strftime("%H:%M").to_string()

@@ -383,6 +383,10 @@ on_both_backends!(
             "Link given to pass on",
             "Not joined yet",
             "Visit ended",
+            // Booked for 09:00 and ended at 08:52: said in plain words, not "09:00 to 09:00".
+            "Booked for",
+            "09:00 to 09:30 (E",
+            "Seen early: the visit ended at 08:52, 8 min before its booked start.",
         ] {
             assert!(
                 record.body.contains(expected),
@@ -390,6 +394,13 @@ on_both_backends!(
                 record.body
             );
         }
+        // The appointment still says the time booked, though ending early freed the rest.
+        let appointment = b.get(&format!("/appointments/{}", visit.id)).await;
+        assert!(
+            appointment.body.contains("09:00 to 09:30 (E"),
+            "{}",
+            appointment.body
+        );
         // Patients see their appointment, not the staff's record.
         let mine = b.get(&format!("/visits/{}/record", visit.id)).await;
         assert_eq!(mine.location, format!("/appointments/{}", visit.id));
