@@ -161,6 +161,9 @@ struct AppointmentPage {
     /// Staff send a patient without an account a join link from here.
     join_link_href: Option<String>,
     steps: Vec<StepButton>,
+    /// Staff put a nurse on the visit (a nurse, themselves), which brings them into the
+    /// patient's care team for it.
+    nurse: Option<super::visit_nurse::NurseForm>,
     reschedule_href: Option<String>,
     cancel: Option<CancelForm>,
 }
@@ -183,6 +186,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "completed" => "The visit is complete.",
         "no_show" => "The visit is marked as a no-show.",
         "taken" => "You took this patient from the queue. They are checked in and waiting for you.",
+        "nurse" => "The nurse is on the visit and can open the patient's record for it.",
         _ => return None,
     })
 }
@@ -304,6 +308,26 @@ async fn show_page(
         });
     }
 
+    let on_visit = if staff {
+        domain::visits::service::staff::list(ctx, actor, id).await?
+    } else {
+        Vec::new()
+    };
+    if staff {
+        details.push(Detail {
+            label: "Nurse",
+            value: if on_visit.is_empty() {
+                "None named".to_string()
+            } else {
+                on_visit
+                    .iter()
+                    .map(|(_, name)| name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        });
+    }
+
     let path = format!("/appointments/{id}");
     let back = return_address(back.as_deref().unwrap_or_default())?;
     let (back_href, back_label) = match &back {
@@ -396,6 +420,7 @@ async fn show_page(
     let check_in_opens =
         (booked && now < opens).then(|| format!("Check-in opens at {}.", when::when(opens, &tz)));
 
+    let nurse = super::visit_nurse::form(state, me, &a, &path, &on_visit, &errors).await?;
     let mut steps = Vec::new();
     if staff && access::require(actor, Permission::ManageAppointments).is_ok() {
         match a.status {
@@ -515,6 +540,7 @@ async fn show_page(
             .flatten()
             .map(|()| format!("{path}/join-link")),
         steps,
+        nurse,
         reschedule_href,
         cancel,
     };
@@ -533,7 +559,8 @@ pub async fn show(
     show_page(&state, &me, id, params.back, outcome).await
 }
 
-const LABELS: [(&str, &str); 3] = [
+const LABELS: [(&str, &str); 4] = [
+    ("nurse_id", "Nurse for this visit"),
     ("reason", "The reason"),
     ("patient_state", "The state"),
     ("status", "The visit"),
@@ -641,4 +668,9 @@ step!(complete, "completed", |ctx, actor, id, form| {
 
 step!(no_show, "no_show", |ctx, actor, id, form| {
     appointments::mark_no_show(ctx, actor, id)
+});
+
+step!(add_nurse, "nurse", |ctx, actor, id, form| {
+    let nurse = form.get("nurse_id").to_string();
+    async move { domain::visits::service::staff::add_nurse(ctx, actor, id, &nurse).await }
 });

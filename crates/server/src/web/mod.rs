@@ -42,6 +42,7 @@ mod training;
 mod visit;
 mod visit_check_in;
 mod visit_link;
+mod visit_nurse;
 mod visit_record;
 mod visit_types;
 mod waiting_room;
@@ -123,6 +124,7 @@ pub fn router() -> Router<AppState> {
         .route("/appointments/{id}/start", post(appointments::start))
         .route("/appointments/{id}/complete", post(appointments::complete))
         .route("/appointments/{id}/no-show", post(appointments::no_show))
+        .route("/appointments/{id}/nurse", post(appointments::add_nurse))
         .route(
             "/appointments/{id}/join-link",
             get(visit_link::form).post(visit_link::send),

@@ -452,3 +452,93 @@ on_both_backends!(
         assert_eq!(again, server::notices::NoticeRun::default());
     }
 );
+
+on_both_backends!(
+    the_visits_nurse_is_in_the_care_team_and_opens_the_record_without_emergency_access,
+    |app: TestApp| async move {
+        let v = booked_at_west(&app).await;
+        let nurse = app.staff(&v.c.org, Role::Nurse, &[1]).await;
+        let other = app.staff(&v.c.org, Role::Nurse, &[1]).await;
+        let record = format!("/api/v1/patients/{}", v.c.patient.id);
+        let as_nurse = app.sign_in(&nurse).await;
+        let closed = as_nurse.client.get(app.url(&record)).send().await.unwrap();
+        assert_eq!(
+            error_code(closed).await,
+            (403, "forbidden".into()),
+            "a nurse of another site, not on the visit (emergency access is for clinicians)"
+        );
+
+        // A nurse may name only themselves; nothing is written when refused. (Each sign-in of
+        // the same person needs a fresh one-time code: the clock moves on 30 seconds.)
+        app.clock.advance(SignedDuration::from_secs(31));
+        let nb = crate::web_scheduling::browser_for(&app, &nurse).await;
+        let page = nb.get(&format!("/appointments/{}", v.id)).await;
+        assert!(
+            page.body.contains("I am this visit's nurse"),
+            "{}",
+            page.body
+        );
+        let wrong = nb
+            .post(
+                &format!("/appointments/{}/nurse", v.id),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("nurse_id", &other.user.id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(wrong.status, 403, "{}", wrong.body);
+
+        // The visit's clinician names the nurse from the appointment page.
+        app.clock.advance(SignedDuration::from_secs(31));
+        let cb = crate::web_scheduling::browser_for(&app, &v.clinician).await;
+        let page = cb.get(&format!("/appointments/{}", v.id)).await;
+        assert!(page.body.contains("Nurse for this visit"), "{}", page.body);
+        let bad = cb
+            .post(
+                &format!("/appointments/{}/nurse", v.id),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("nurse_id", &v.clinician.user.id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(bad.status, 422, "a clinician is not a nurse: {}", bad.body);
+        assert!(
+            bad.body
+                .contains("Nurse for this visit is not an active nurse")
+        );
+        let named = cb
+            .post(
+                &format!("/appointments/{}/nurse", v.id),
+                &[
+                    ("csrf", &page.csrf()),
+                    ("nurse_id", &nurse.user.id.to_string()),
+                ],
+            )
+            .await;
+        assert_eq!(named.status, 303, "{}", named.body);
+        let shown = cb.follow(&named).await;
+        assert!(shown.body.contains("The nurse is on the visit"));
+        assert!(shown.body.contains(&nurse.user.display_name));
+
+        // Now the nurse is in the patient's care team for this visit: no emergency access.
+        let open = as_nurse.client.get(app.url(&record)).send().await.unwrap();
+        assert_eq!(open.status(), 200);
+        let changes = app
+            .store()
+            .search_audit(&AuditQuery {
+                org_id: Some(v.c.org.org.id),
+                action: Some(AuditAction::CareTeamChange),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            changes.len(),
+            1,
+            "one change, audited; the refusals wrote nothing"
+        );
+    }
+);

@@ -7,6 +7,7 @@ pub mod check_in;
 pub mod guests;
 pub mod record;
 pub mod room;
+pub mod staff;
 pub mod steps;
 pub mod visit_link;
 
