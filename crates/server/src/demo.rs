@@ -221,6 +221,9 @@ fn print_ready(state: &AppState, ready: &[crate::demo_now::ReadyVisit], url: &st
             visit.site_name
         );
         say!("    check in: {url}/appointments/{}", visit.appointment_id);
+        if let Some(nurse) = &visit.nurse {
+            say!("    the visit's nurse: {nurse}, who can open the patient's record for it");
+        }
     }
     say!(
         "Sign in as the patient to check in and wait; the clinician admits from {url}/waiting-room."

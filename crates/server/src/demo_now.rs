@@ -41,11 +41,14 @@ pub struct ReadyVisit {
     pub clinician_email: String,
     pub clinician_name: String,
     pub site_name: String,
+    pub site_id: SiteId,
     pub time_zone: TimeZone,
     pub appointment_id: AppointmentId,
     pub start: Timestamp,
     /// Booked by this run (rather than kept from an earlier one).
     pub booked_now: bool,
+    /// The visit's nurse, when one is named: "Ana Diaz, RN (nurse.diaz@...)".
+    pub nurse: Option<String>,
 }
 
 /// A patient account, its record, and its visit about to start (booked by this run or not).
@@ -118,15 +121,61 @@ pub async fn ensure(state: &AppState, org: &Organization) -> Result<Vec<ReadyVis
                 .map(|c| c.display_name.clone())
                 .unwrap_or_default(),
             site_name: site.map(|s| s.name.clone()).unwrap_or_default(),
+            site_id: appointment.site_id,
             time_zone: site
                 .and_then(|s| TimeZone::get(s.time_zone.as_str()).ok())
                 .unwrap_or(TimeZone::UTC),
             appointment_id: appointment.id,
             start: appointment.start_at,
             booked_now,
+            nurse: None,
         });
     }
+    name_a_nurse(state, org, &operator, &mut ready).await?;
     Ok(ready)
+}
+
+/// Puts the first demo nurse on the first visit at a site she works at (once: a visit that
+/// has a nurse keeps her), so the care team around a visit can be tried.
+async fn name_a_nurse(
+    state: &AppState,
+    org: &Organization,
+    operator: &Actor,
+    ready: &mut [ReadyVisit],
+) -> Result<(), DomainError> {
+    let mut nurses = state.store.list_users(org.id, Some(Role::Nurse)).await?;
+    nurses.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
+    let Some(nurse) = nurses.into_iter().find(|n| n.active) else {
+        return Ok(());
+    };
+    let ctx = state.ctx();
+    for visit in ready.iter_mut() {
+        let on = state
+            .store
+            .visit_staff(org.id, visit.appointment_id)
+            .await?;
+        if let Some(s) = on.first() {
+            if let Some(u) = state.store.get_user(org.id, s.user_id).await? {
+                visit.nurse = Some(format!("{} ({})", u.display_name, u.email.as_str()));
+            }
+            return Ok(());
+        }
+    }
+    let Some(visit) = ready
+        .iter_mut()
+        .find(|v| nurse.site_ids.contains(&v.site_id))
+    else {
+        return Ok(());
+    };
+    domain::visits::service::staff::add_nurse(
+        ctx,
+        operator,
+        visit.appointment_id,
+        &nurse.id.to_string(),
+    )
+    .await?;
+    visit.nurse = Some(format!("{} ({})", nurse.display_name, nurse.email.as_str()));
+    Ok(())
 }
 
 /// What booking a demo visit needs: who books, the visit type, the sites and the clinicians.

@@ -111,6 +111,13 @@ on_both_backends!(
             ids
         };
         assert_eq!(ids(&first), ids(&again));
+        // One of them has a nurse, named once however often the demo runs.
+        let mut nurses = Vec::new();
+        for a in again.iter().flatten() {
+            nurses.extend(app.store().visit_staff(org.id, a.id).await.unwrap());
+        }
+        assert_eq!(nurses.len(), 1, "{nurses:?}");
+        assert_eq!(nurses[0].role, Role::Nurse);
 
         // The patient checks in at once, as a newcomer would.
         let account = app
