@@ -43,9 +43,17 @@ pub async fn list_break_glass(
     ctx.store.list_break_glass(org, unreviewed_only).await
 }
 
-pub async fn review_break_glass(ctx: Ctx<'_>, actor: &Actor, id: BreakGlassId) -> DomainResult<()> {
+/// Marks an emergency access as reviewed, with the reviewer's finding ("confirmed with the
+/// ED rota: covering Dr. Baker"), which goes into the audit trail with the review.
+pub async fn review_break_glass(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    id: BreakGlassId,
+    comment: &str,
+) -> DomainResult<()> {
     let org = actor.org()?;
     access::require(actor, Permission::ReviewBreakGlass)?;
+    let comment = crate::identity::required_text("comment", comment, 1000)?;
     let reviewer = actor
         .user_id()
         .ok_or(crate::error::DomainError::Forbidden {
@@ -60,6 +68,7 @@ pub async fn review_break_glass(ctx: Ctx<'_>, actor: &Actor, id: BreakGlassId) -
     )
     .org(org)
     .resource(id)
+    .detail(format!("reviewed: {comment}"))
     .from_ip(actor.source_ip.clone());
     ctx.store
         .review_break_glass(org, id, reviewer, now, audit)

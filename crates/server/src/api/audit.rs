@@ -14,7 +14,7 @@ use domain::ids::{BreakGlassId, PatientId};
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -299,17 +299,27 @@ pub async fn list_break_glass(
     }))
 }
 
-/// Mark an emergency access grant as reviewed.
+/// The reviewer's finding, kept in the audit trail with the review.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReviewRequest {
+    /// What the reviewer found (1 to 1000 characters).
+    #[schema(example = "Confirmed with the ED rota: covering for Dr. Baker")]
+    pub comment: String,
+}
+
+/// Mark an emergency access grant as reviewed, with what the reviewer found.
 #[utoipa::path(post, path = "/api/v1/break-glass/{id}/review", tag = "audit",
-    params(("id" = String, Path, description = "Grant id")),
-    responses((status = 204, description = "reviewed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, description = "Grant id")), request_body = ReviewRequest,
+    responses((status = 204, description = "reviewed"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("session" = [])))]
 pub async fn review_break_glass(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<BreakGlassId>,
+    ApiJson(body): ApiJson<ReviewRequest>,
 ) -> ApiResult<StatusCode> {
-    audit::review_break_glass(state.ctx(), &actor, id).await?;
+    audit::review_break_glass(state.ctx(), &actor, id, &body.comment).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -18,7 +18,7 @@ use crate::api::audit::{AuditParams, csv_response};
 use crate::state::AppState;
 
 use super::form::{Field, FormData, FormErrors, PageQuery, Select};
-use super::page::{PageError, PageResult, ok, render, see_other};
+use super::page::{PageError, PageResult, render, see_other};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
 
@@ -224,13 +224,23 @@ pub struct GrantRow {
     pub granted_at: String,
     pub expires_at: String,
     pub review_action: String,
+    /// What the reviewer found: asked for before the access is marked reviewed.
+    pub comment: Field,
 }
 
 #[derive(Template)]
 #[template(path = "pages/break_glass_review.html")]
 struct ReviewPage {
     shell: Shell,
+    errors: FormErrors,
     rows: Vec<GrantRow>,
+}
+
+/// A review sent back: the grant it was about, what was typed and what was wrong.
+struct Refused {
+    id: BreakGlassId,
+    comment: String,
+    errors: FormErrors,
 }
 
 /// Emergency access nobody has reviewed yet, newest first.
@@ -238,6 +248,20 @@ pub async fn break_glass(
     State(state): State<AppState>,
     PageUser(me): PageUser,
     PageQuery(params): PageQuery<DoneParams>,
+) -> PageResult {
+    let notice = match params.done.as_deref() {
+        Some("reviewed") => Some("Marked as reviewed. Your finding is in the audit trail."),
+        Some("already") => Some("Someone had already reviewed that access."),
+        _ => None,
+    };
+    review_page(&state, &me, notice, None).await
+}
+
+async fn review_page(
+    state: &AppState,
+    me: &crate::auth::actor::SignedIn,
+    notice: Option<&'static str>,
+    refused: Option<Refused>,
 ) -> PageResult {
     let actor = &me.actor;
     let grants = audit::list_break_glass(state.ctx(), actor, true).await?;
@@ -252,7 +276,17 @@ pub async fn break_glass(
     };
     let rows = grants
         .into_iter()
-        .map(|g| GrantRow {
+        .map(|g| {
+            let scope = g.id.to_string();
+            let (typed, errors) = match &refused {
+                Some(r) if r.id == g.id => (r.comment.clone(), r.errors.clone()),
+                _ => (String::new(), FormErrors::default()),
+            };
+            GrantRow {
+            comment: Field::new("comment", "What you found", typed)
+                .hint("For the audit trail: who confirmed the emergency, or what needs following up.")
+                .scope(&scope)
+                .errors(&errors),
             user: names
                 .get(&g.user_id)
                 .cloned()
@@ -262,17 +296,21 @@ pub async fn break_glass(
             granted_at: time(g.granted_at),
             expires_at: time(g.expires_at),
             review_action: format!("/audit/break-glass/{}/review", g.id),
+            }
         })
         .collect();
-    let notice = match params.done.as_deref() {
-        Some("reviewed") => Some("Marked as reviewed."),
-        Some("already") => Some("Someone had already reviewed that access."),
-        _ => None,
+    let (status, errors) = match refused {
+        Some(r) => (StatusCode::UNPROCESSABLE_ENTITY, r.errors),
+        None => (StatusCode::OK, FormErrors::default()),
     };
-    Ok(ok(&ReviewPage {
-        shell: Shell::new(&me, Section::BreakGlass).notice(notice),
-        rows,
-    }))
+    Ok(render(
+        status,
+        &ReviewPage {
+            shell: Shell::new(me, Section::BreakGlass).notice(notice),
+            errors,
+            rows,
+        },
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,9 +326,20 @@ pub async fn review(
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
     let id: BreakGlassId = raw.parse().map_err(|_| PageError::NotFound)?;
-    match audit::review_break_glass(state.ctx(), &me.actor, id).await {
+    let comment = form.get("comment");
+    match audit::review_break_glass(state.ctx(), &me.actor, id, comment).await {
         Ok(()) => Ok(see_other("/audit/break-glass?done=reviewed")),
         Err(DomainError::Conflict { .. }) => Ok(see_other("/audit/break-glass?done=already")),
+        Err(err @ DomainError::Invalid(_)) => {
+            let errors = FormErrors::from_domain(err, &[("comment", "What you found")])?
+                .scoped(&id.to_string());
+            let refused = Refused {
+                id,
+                comment: comment.to_string(),
+                errors,
+            };
+            review_page(&state, &me, None, Some(refused)).await
+        }
         Err(other) => Err(other.into()),
     }
 }

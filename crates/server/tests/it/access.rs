@@ -3,6 +3,7 @@
 use domain::identity::Role;
 use serde_json::{Value, json};
 
+use crate::clinic::post;
 use crate::helpers::*;
 use crate::on_both_backends;
 
@@ -192,6 +193,25 @@ on_both_backends!(
             .await
             .unwrap();
         assert_eq!(queue["grants"].as_array().map(Vec::len), Some(1));
+        // The review needs the reviewer's finding; a blank one is refused and marks nothing.
+        let review = format!(
+            "/api/v1/break-glass/{}/review",
+            queue["grants"][0]["id"].as_str().unwrap()
+        );
+        let (status, body) = post(&app, &auditor_session, &review, json!({"comment": " "})).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (422, Some("validation_failed")),
+            "{body}"
+        );
+        let (status, _) = post(
+            &app,
+            &auditor_session,
+            &review,
+            json!({"comment": "Confirmed with the ED rota"}),
+        )
+        .await;
+        assert_eq!(status, 204);
 
         // The grant runs out.
         app.clock.advance(jiff::SignedDuration::from_mins(61));

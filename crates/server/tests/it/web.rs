@@ -539,9 +539,47 @@ on_both_backends!(
         let start = review.body.find(marker).unwrap() + marker.len();
         let end = review.body[start..].find('"').unwrap() + start;
         let action = review.body[start..end].to_string();
-        post(&app, &auditor_client, &action, &[("csrf", &review.csrf())])
-            .await
-            .assert_redirect("/audit/break-glass?done=reviewed");
+        // Without a finding the review is refused, beside the field, and nothing is marked.
+        let blank = post(
+            &app,
+            &auditor_client,
+            &action,
+            &[("csrf", &review.csrf()), ("comment", "  ")],
+        )
+        .await;
+        assert_eq!(blank.status, 422, "{}", blank.body);
+        assert!(
+            blank.body.contains("What you found must not be empty."),
+            "{}",
+            blank.body
+        );
+        assert!(
+            blank
+                .body
+                .contains("Unconscious patient in the emergency room")
+        );
+        post(
+            &app,
+            &auditor_client,
+            &action,
+            &[
+                ("csrf", &review.csrf()),
+                (
+                    "comment",
+                    "Confirmed with the ED rota: covering for Dr. Baker",
+                ),
+            ],
+        )
+        .await
+        .assert_redirect("/audit/break-glass?done=reviewed");
+        let trail = get(&app, &auditor_client, "/audit?action=break_glass.reviewed").await;
+        assert!(
+            trail
+                .body
+                .contains("reviewed: Confirmed with the ED rota: covering for Dr. Baker"),
+            "the finding is in the audit trail:\n{}",
+            trail.body
+        );
         let after = get(&app, &auditor_client, "/audit/break-glass?done=reviewed").await;
         assert!(after.body.contains("Nothing to review"));
     }
