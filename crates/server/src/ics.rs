@@ -38,6 +38,8 @@ pub fn calendar(name: &str, events: &[IcsEvent], now: Timestamp) -> String {
         line(&mut out, &format!("DESCRIPTION:{}", escape(&e.description)));
         line(&mut out, &format!("LOCATION:{}", escape(&e.location)));
         if let Some(url) = &e.url {
+            // A URI holds no control characters; one with a line break would end the line early.
+            let url: String = url.chars().filter(|c| !c.is_control()).collect();
             line(&mut out, &format!("URL:{url}"));
         }
         line(
@@ -122,5 +124,22 @@ mod tests {
         assert!(ics.contains("DTSTART:20270115T080000Z"));
         let unfolded = ics.replace("\r\n ", "");
         assert!(unfolded.contains(&"x".repeat(200)));
+    }
+
+    #[test]
+    fn a_url_with_a_line_break_stays_on_its_line() {
+        let event = IcsEvent {
+            uid: "a@telemed".into(),
+            start: Timestamp::UNIX_EPOCH,
+            end: Timestamp::UNIX_EPOCH,
+            summary: "Visit".into(),
+            description: String::new(),
+            location: String::new(),
+            url: Some("https://telemed.example/a\r\nATTENDEE:mailto:x@example.org\u{0}".into()),
+            cancelled: false,
+        };
+        let ics = calendar("Visits", &[event], Timestamp::UNIX_EPOCH);
+        assert!(ics.contains("URL:https://telemed.example/aATTENDEE:mailto:x@example.org\r\n"));
+        assert!(!ics.contains("\r\nATTENDEE"));
     }
 }

@@ -33,7 +33,7 @@ pub struct FileUpload {
     pub content_base64: String,
 }
 
-fn uploads(files: Vec<FileUpload>) -> Result<Vec<Upload>, DomainError> {
+pub fn uploads(files: Vec<FileUpload>) -> Result<Vec<Upload>, DomainError> {
     files
         .into_iter()
         .enumerate()

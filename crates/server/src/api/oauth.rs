@@ -74,7 +74,7 @@ fn too_many_attempts(wait: jiff::SignedDuration) -> Response {
 }
 
 /// Credentials from `Authorization: Basic base64(client_id:client_secret)` (each form-urlencoded, RFC 6749 §2.3.1).
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let encoded = value
         .strip_prefix("Basic ")

@@ -97,7 +97,7 @@ impl ContactPage {
     }
 }
 
-fn contact_from(form: &FormData) -> ContactInput {
+pub(super) fn contact_from(form: &FormData) -> ContactInput {
     ContactInput {
         email: form.optional("email"),
         phone: form.optional("phone"),

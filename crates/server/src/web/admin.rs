@@ -266,7 +266,7 @@ pub async fn new_user_form(State(state): State<AppState>, PageUser(me): PageUser
 }
 
 /// Builds the use case's input; `rows[k]` is the form row of the k-th license sent.
-fn user_input(form: &FormData) -> (UserInput, Vec<usize>) {
+pub(super) fn user_input(form: &FormData) -> (UserInput, Vec<usize>) {
     let mut licenses = Vec::new();
     let mut rows = Vec::new();
     for i in 0..LICENSE_ROWS {

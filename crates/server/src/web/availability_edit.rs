@@ -20,7 +20,12 @@ use super::session::{PageUser, check_csrf};
 use super::when;
 
 /// A whole number of minutes from a form, or an error on that field.
-fn minutes_field(form: &FormData, name: &str, label: &str, errors: &mut FormErrors) -> i64 {
+pub(super) fn minutes_field(
+    form: &FormData,
+    name: &str,
+    label: &str,
+    errors: &mut FormErrors,
+) -> i64 {
     match form.get(name).trim().parse::<i64>() {
         Ok(n) => n,
         Err(_) => {
@@ -44,7 +49,7 @@ fn renamed(err: DomainError, names: &[(&str, &str)]) -> DomainError {
     }
 }
 
-fn clinician_of(form: &FormData) -> Result<UserId, PageError> {
+pub(super) fn clinician_of(form: &FormData) -> Result<UserId, PageError> {
     form.get("clinician")
         .trim()
         .parse()

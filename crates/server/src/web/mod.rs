@@ -19,6 +19,7 @@ mod consent;
 mod csv_export;
 mod form;
 mod front_desk;
+pub mod fuzzing;
 mod home;
 mod inbox;
 mod join;

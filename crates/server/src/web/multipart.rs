@@ -58,7 +58,7 @@ impl FromRequest<AppState> for MultipartForm {
 }
 
 /// The boundary of a `multipart/form-data` content type.
-fn boundary_of(content_type: &str) -> Option<String> {
+pub(super) fn boundary_of(content_type: &str) -> Option<String> {
     let mut parts = content_type.split(';');
     if !parts
         .next()?

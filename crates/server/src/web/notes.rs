@@ -182,7 +182,7 @@ fn input_of(note: &Note) -> NoteInput {
     }
 }
 
-fn input_from(form: &FormData) -> NoteInput {
+pub(super) fn input_from(form: &FormData) -> NoteInput {
     NoteInput {
         subjective: form.get("subjective").into(),
         objective: form.get("objective").into(),

@@ -58,7 +58,7 @@ fn fresh(
     )
 }
 
-fn form_cookie_ok(headers: &HeaderMap, form: &FormData) -> Option<String> {
+pub(super) fn form_cookie_ok(headers: &HeaderMap, form: &FormData) -> Option<String> {
     let cookie = sessions::cookie_value(headers, CSRF_COOKIE).unwrap_or_default();
     (!cookie.is_empty() && secrets::constant_time_eq(&cookie, form.get("csrf"))).then_some(cookie)
 }

@@ -266,7 +266,7 @@ impl PatientForm {
     }
 }
 
-fn input_from(form: &FormData) -> PatientInput {
+pub(super) fn input_from(form: &FormData) -> PatientInput {
     let get = |name: &str| form.get(name).to_string();
     PatientInput {
         mrn: get("mrn"),

@@ -181,7 +181,7 @@ fn rating(form: &FormData, name: &str) -> i64 {
     form.get(name).trim().parse().unwrap_or(0)
 }
 
-fn risk_input(form: &FormData) -> RiskInput {
+pub(super) fn risk_input(form: &FormData) -> RiskInput {
     RiskInput {
         title: form.get("title").into(),
         category: form.get("category").into(),

@@ -232,7 +232,7 @@ pub async fn board(
 
 /// The task a form describes, every field checked (the new-task form has no status: a new
 /// task is not started); the use case then checks it against the program.
-fn task_command(form: &FormData, with_status: bool) -> DomainResult<TaskCommand> {
+pub(super) fn task_command(form: &FormData, with_status: bool) -> DomainResult<TaskCommand> {
     let status = if with_status {
         TaskCommand::parse_status(form.optional("status").as_deref())
     } else {

@@ -248,7 +248,7 @@ pub struct Entered {
 }
 
 impl Entered {
-    fn from_form(form: &FormData) -> Self {
+    pub(super) fn from_form(form: &FormData) -> Self {
         Self {
             reason: form.get("reason").into(),
             outcome: form.get("outcome").into(),

@@ -188,7 +188,7 @@ fn questionnaire(kind: QuestionnaireKind, form: &FormData, errors: &FormErrors) 
 
 /// The answers as the domain reads them. A number that does not parse is sent as -1, so the
 /// domain's message about the range is the one shown.
-fn questionnaire_input(form: &FormData, kind: QuestionnaireKind) -> QuestionnaireInput {
+pub(super) fn questionnaire_input(form: &FormData, kind: QuestionnaireKind) -> QuestionnaireInput {
     let number = |name: &str| form.optional(name).map(|v| v.parse::<i64>().unwrap_or(-1));
     let yes_no = |name: &str| match form.get(name) {
         "yes" => Some(true),

@@ -144,7 +144,7 @@ fn values_of(v: &VisitType) -> FormData {
 }
 
 /// The use case's input; a length that is not a number is an error on its field.
-fn input_from(form: &FormData, editing: bool) -> Result<VisitTypeInput, FormErrors> {
+pub(super) fn input_from(form: &FormData, editing: bool) -> Result<VisitTypeInput, FormErrors> {
     let duration_minutes = form.get("duration_minutes").trim().parse().map_err(|_| {
         let mut errors = FormErrors::default();
         errors.field(

@@ -15,6 +15,7 @@ mod cli;
 mod clinic;
 mod connections;
 mod demo;
+mod fuzz;
 mod hardening;
 mod http;
 mod live;

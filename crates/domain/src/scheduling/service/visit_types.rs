@@ -28,7 +28,7 @@ pub struct VisitTypeInput {
     pub active: Option<bool>,
 }
 
-struct VisitTypeFields {
+pub struct VisitTypeFields {
     name: String,
     service_line: ServiceLine,
     modality: Modality,
@@ -37,7 +37,7 @@ struct VisitTypeFields {
 }
 
 impl VisitTypeInput {
-    fn validate(&self) -> DomainResult<VisitTypeFields> {
+    pub fn validate(&self) -> DomainResult<VisitTypeFields> {
         let name = required_text("name", &self.name, 120)?;
         let service_line = ServiceLine::parse("service_line", &self.service_line)?;
         let modality = Modality::parse("modality", &self.modality)?;

@@ -52,7 +52,7 @@ fn text(v: &Option<String>) -> String {
 }
 
 impl Choice {
-    fn from_form(form: &FormData) -> Self {
+    pub(in crate::web) fn from_form(form: &FormData) -> Self {
         let get = |name: &str| form.optional(name);
         Self {
             visit_type_id: get("visit_type_id"),
@@ -70,7 +70,7 @@ impl Choice {
     }
 
     /// The search the criteria ask for; an error names the field.
-    fn search(&self) -> DomainResult<SlotSearch> {
+    pub(in crate::web) fn search(&self) -> DomainResult<SlotSearch> {
         Ok(SlotSearch {
             visit_type_id: opt_id("visit_type_id", self.visit_type_id.as_deref(), "visit type")?,
             patient_state: opt_state("patient_state", self.patient_state.as_deref())?,
