@@ -2,7 +2,7 @@
 //! of patient data), and the auditor's queries. The chain itself is `audit_chain.rs`.
 
 use async_trait::async_trait;
-use domain::compliance::{AuditEntry, AuditQuery, AuditRecord, AuditStore, Checkpoint};
+use domain::compliance::{AuditEntry, AuditQuery, AuditRecord, AuditStore, Checkpoint, Repeated};
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 
@@ -27,11 +27,14 @@ impl AuditStore for SqlStore {
         if let Some(org) = q.org_id {
             f.push("org_id = ?", Arg::Text(org.to_string()));
         }
-        if let Some(user) = &q.user_id {
-            f.push("actor_id = ?", Arg::Text(user.clone()));
+        if !q.actor_ids.is_empty() {
+            f.any_of("actor_id", q.actor_ids.clone());
         }
-        if let Some(patient) = q.patient_id {
-            f.push("patient_id = ?", Arg::Text(patient.to_string()));
+        if !q.patient_ids.is_empty() {
+            f.any_of(
+                "patient_id",
+                q.patient_ids.iter().map(ToString::to_string).collect(),
+            );
         }
         if let Some(action) = q.action {
             f.push("action = ?", Arg::Text(action.as_str().to_string()));
@@ -46,8 +49,11 @@ impl AuditStore for SqlStore {
             f.push("flagged = ?", Arg::Flag(true));
         }
         let n = f.next();
+        // The page of records first, then their repeat counts joined to that page only.
         let sql = format!(
-            "SELECT {COLUMNS} FROM audit_log {} ORDER BY seq DESC LIMIT ${n} OFFSET ${}",
+            "SELECT {COLUMNS}, r.times AS repeat_times, r.last_at AS repeat_last_at \
+             FROM (SELECT {COLUMNS} FROM audit_log {} ORDER BY seq DESC LIMIT ${n} OFFSET ${}) AS page \
+             LEFT JOIN audit_repeats r USING (seq) ORDER BY seq DESC",
             f.where_clause(),
             n + 1
         );
@@ -58,7 +64,18 @@ impl AuditStore for SqlStore {
             .fetch_all(&self.reader)
             .await
             .db()?;
-        rows.iter().map(record_from_row).collect()
+        rows.iter()
+            .map(|row| {
+                let mut record = record_from_row(row)?;
+                if let Some(times) = db::opt_int(row, "repeat_times")? {
+                    record.repeated = Some(Repeated {
+                        times,
+                        last_at: db::ts(row, "repeat_last_at")?,
+                    });
+                }
+                Ok(record)
+            })
+            .collect()
     }
 
     async fn audit_page(&self, after_seq: i64, limit: i64) -> R<Vec<AuditRecord>> {

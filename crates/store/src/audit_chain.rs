@@ -21,15 +21,16 @@ const AUDIT_LOG: Insert = Insert {
     suffix: "",
 };
 
-/// Appends entries to the chain inside the caller's transaction. On PostgreSQL the head row is
-/// locked, so concurrent appenders queue; on SQLite the single writer connection serialises them.
+/// Appends entries to the chain inside the caller's transaction, and returns the sequence number
+/// of the first (the others follow it in order). On PostgreSQL the head row is locked, so
+/// concurrent appenders queue; on SQLite the single writer connection serialises them.
 pub(crate) async fn append(
     conn: &mut AnyConnection,
     backend: Backend,
     entries: Vec<AuditEntry>,
-) -> R<()> {
+) -> R<i64> {
     if entries.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let head_sql = AssertSqlSafe(format!(
         "SELECT last_seq, last_hash FROM audit_head WHERE id = 1{}",
@@ -37,6 +38,7 @@ pub(crate) async fn append(
     ));
     let head = sqlx::query(head_sql).fetch_one(&mut *conn).await.db()?;
     let (mut seq, mut hash) = (db::int(&head, "last_seq")?, db::text(&head, "last_hash")?);
+    let first = seq + 1;
     let mut records = Vec::with_capacity(entries.len());
     for entry in entries {
         let record = seal(seq, &hash, entry);
@@ -53,7 +55,7 @@ pub(crate) async fn append(
         .execute(&mut *conn)
         .await
         .db()?;
-    Ok(())
+    Ok(first)
 }
 
 fn bind_record<'q>(query: Query<'q>, r: &'q AuditRecord) -> Query<'q> {
@@ -119,6 +121,7 @@ fn decode_record(row: &AnyRow) -> R<AuditRecord> {
         entry,
         prev_hash: db::text(row, "prev_hash")?,
         hash: db::text(row, "hash")?,
+        repeated: None,
     })
 }
 

@@ -32,6 +32,7 @@ migrations![
     (8, "clinical", "0008_clinical.sql"),
     (12, "audit_checkpoints", "0012_audit_checkpoints.sql"),
     (13, "visit_links", "0013_visit_links.sql"),
+    (14, "audit_repeats", "0014_audit_repeats.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

@@ -216,6 +216,16 @@ impl PatientStore for SqlStore {
             ));
             binds.extend(sites.iter().map(|s| s.to_string()));
         }
+        if let Some(ids) = &q.ids {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            conditions.push(format!(
+                "id IN ({})",
+                db::placeholders(binds.len() + 1, ids.len())
+            ));
+            binds.extend(ids.iter().map(|p| p.to_string()));
+        }
         let n = binds.len();
         let sql = format!(
             "SELECT {COLUMNS} FROM patients WHERE {} ORDER BY family_name, given_name, id LIMIT ${} OFFSET ${}",

@@ -6,11 +6,13 @@
 //! transaction. Each write reports whether it was accepted (with the audit entries to chain) or
 //! refused; a refusal is that caller's alone, a failure fails the batch.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
 use domain::DomainError;
-use domain::compliance::AuditEntry;
+use domain::compliance::{AuditEntry, REPEAT_WINDOW, RepeatKey};
+use jiff::Timestamp;
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
@@ -130,6 +132,7 @@ async fn run(
     mut rx: mpsc::Receiver<WriteJob>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut recent = Recent::default();
     // Waits for at least one job, then takes whatever else queued up meanwhile: under load one
     // commit (one fsync) serves hundreds of requests; when idle, a job is written at once.
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -137,7 +140,7 @@ async fn run(
             batch.drain(..).map(|job| (job.job, job.reply)).unzip();
         let count = jobs.len();
         let started = std::time::Instant::now();
-        let results = match write_batch(&pool, backend, jobs).await {
+        let results = match write_batch(&pool, backend, jobs, &mut recent).await {
             Ok(results) => results,
             Err(e) => {
                 tracing::error!(error = %e, count, "group commit failed");
@@ -184,19 +187,64 @@ async fn reset_wal(pool: &AnyPool, wal: &std::path::Path) {
     }
 }
 
+/// The list reads this writer chained within the last [`REPEAT_WINDOW`], by what they read (see
+/// [`AuditEntry::repeat_key`]): the same read again within the window is counted against that
+/// record instead of chained anew. Another server's writer keeps its own, so with several servers
+/// a read may be chained once per server and window: never lost, at worst counted apart.
+#[derive(Default)]
+struct Recent {
+    chained: HashMap<RepeatKey, (i64, Timestamp)>,
+}
+
+/// Whether a read at `at` repeats one first chained at `first`.
+fn within_window(first: Timestamp, at: Timestamp) -> bool {
+    let since = at.duration_since(first);
+    !since.is_negative() && since < REPEAT_WINDOW
+}
+
+/// Where a repeated read is counted: a record chained by an earlier batch, or the entry of this
+/// batch at that index (its sequence number is known once the batch is chained).
+enum RepeatOf {
+    Chained(i64),
+    InBatch(usize),
+}
+
 /// Writes a batch in one transaction: each job in turn (a refused one is reported to its caller
 /// alone), then the rows the accepted writes queued, then every accepted audit entry chained in
-/// order; one commit makes it all durable.
-async fn write_batch(pool: &AnyPool, backend: Backend, jobs: Vec<Job>) -> R<Vec<R<()>>> {
+/// order, and the repeated list reads counted against their records; one commit makes it all
+/// durable.
+async fn write_batch(
+    pool: &AnyPool,
+    backend: Backend,
+    jobs: Vec<Job>,
+    recent: &mut Recent,
+) -> R<Vec<R<()>>> {
     let mut tx = pool.begin().await.db()?;
     let mut entries = Vec::with_capacity(jobs.len());
     let mut results = Vec::with_capacity(jobs.len());
     let mut later = Later::default();
+    let mut repeats = Vec::new();
+    let mut firsts: HashMap<RepeatKey, (usize, Timestamp)> = HashMap::new();
     for job in jobs {
         match job {
             Job::Audit(entry) => {
-                entries.push(entry);
                 results.push(Ok(()));
+                let Some(key) = entry.repeat_key() else {
+                    entries.push(entry);
+                    continue;
+                };
+                match (recent.chained.get(&key), firsts.get(&key)) {
+                    (Some(&(seq, first)), _) if within_window(first, entry.at) => {
+                        repeats.push((RepeatOf::Chained(seq), entry.at));
+                    }
+                    (_, Some(&(index, first))) if within_window(first, entry.at) => {
+                        repeats.push((RepeatOf::InBatch(index), entry.at));
+                    }
+                    _ => {
+                        firsts.insert(key, (entries.len(), entry.at));
+                        entries.push(entry);
+                    }
+                }
             }
             Job::Write(write) => {
                 let verdict = if write.needs_savepoint(backend) {
@@ -211,9 +259,25 @@ async fn write_batch(pool: &AnyPool, backend: Backend, jobs: Vec<Job>) -> R<Vec<
     later.flush(&mut tx).await?;
     let writes_done = std::time::Instant::now();
     let appended = entries.len();
-    audit_chain::append(&mut tx, backend, entries).await?;
+    let first_seq = audit_chain::append(&mut tx, backend, entries).await?;
+    let seq_of = |of: &RepeatOf| match *of {
+        RepeatOf::Chained(seq) => seq,
+        RepeatOf::InBatch(index) => first_seq + index as i64,
+    };
+    count_repeats(&mut tx, repeats.iter().map(|(of, at)| (seq_of(of), *at))).await?;
     let chained = std::time::Instant::now();
     tx.commit().await.db()?;
+    // Only what is committed may be counted against later.
+    for (key, (index, first)) in firsts {
+        recent
+            .chained
+            .insert(key, (first_seq + index as i64, first));
+    }
+    if let Some(newest) = recent.chained.values().map(|(_, at)| *at).max() {
+        recent
+            .chained
+            .retain(|_, (_, first)| within_window(*first, newest));
+    }
     tracing::debug!(
         appended,
         append_micros = chained.duration_since(writes_done).as_micros() as u64,
@@ -221,6 +285,38 @@ async fn write_batch(pool: &AnyPool, backend: Backend, jobs: Vec<Job>) -> R<Vec<
         "group commit phases"
     );
     Ok(results)
+}
+
+/// Adds the repeated reads to their records' counts: one row per record, its count and the time
+/// of the latest repeat.
+async fn count_repeats(
+    conn: &mut AnyConnection,
+    repeats: impl Iterator<Item = (i64, Timestamp)>,
+) -> R<()> {
+    let mut by_seq: Vec<(i64, i64, Timestamp)> = Vec::new();
+    for (seq, at) in repeats {
+        match by_seq.iter_mut().find(|(s, _, _)| *s == seq) {
+            Some((_, times, last)) => {
+                *times += 1;
+                *last = (*last).max(at);
+            }
+            None => by_seq.push((seq, 1, at)),
+        }
+    }
+    for (seq, times, last_at) in by_seq {
+        sqlx::query(
+            "INSERT INTO audit_repeats (seq, times, last_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (seq) DO UPDATE SET times = audit_repeats.times + excluded.times, \
+             last_at = excluded.last_at",
+        )
+        .bind(seq)
+        .bind(times)
+        .bind(last_at.as_microsecond())
+        .execute(&mut *conn)
+        .await
+        .db()?;
+    }
+    Ok(())
 }
 
 /// Runs a write between `SAVEPOINT` and `RELEASE`, rolled back to the savepoint when it fails. The

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::identity::Role;
 use crate::ids::{ClientId, InviteId, OrgId, PatientId, UserId, VisitLinkId};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum AuditActor {
     User {
@@ -413,7 +413,27 @@ impl AuditAction {
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == raw)
     }
+
+    /// Reads of a list that pages poll (the waiting room every second, a calendar app every
+    /// few minutes): the same one again within [`REPEAT_WINDOW`] is counted, not chained anew.
+    pub fn is_list_read(self) -> bool {
+        matches!(
+            self,
+            AuditAction::PatientList
+                | AuditAction::AppointmentList
+                | AuditAction::QueueRead
+                | AuditAction::CalendarFeedRead
+                | AuditAction::UserList
+                | AuditAction::NoteList
+                | AuditAction::ThreadList
+        )
+    }
 }
+
+/// How long identical list reads by the same person count against the first one's record. The
+/// first read of a window is chained as usual; every later one within it adds one to that
+/// record's count, durably, before its answer leaves (none is dropped).
+pub const REPEAT_WINDOW: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -508,14 +528,47 @@ impl AuditEntry {
         self.detail = Some(detail.into());
         self
     }
+
+    /// What makes two entries "the same read again": everything but the time. `None` for an
+    /// entry that is always chained on its own (a write, a refusal, a flagged access, a read of
+    /// one record).
+    pub fn repeat_key(&self) -> Option<RepeatKey> {
+        (self.action.is_list_read() && self.outcome == Outcome::Success && !self.flagged).then(
+            || RepeatKey {
+                org_id: self.org_id,
+                actor: self.actor.clone(),
+                action: self.action,
+                resource_type: self.resource_type.clone(),
+                resource_id: self.resource_id.clone(),
+                patient_id: self.patient_id,
+                source_ip: self.source_ip.clone(),
+                detail: self.detail.clone(),
+            },
+        )
+    }
+}
+
+/// An entry without its time: see [`AuditEntry::repeat_key`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RepeatKey {
+    org_id: Option<OrgId>,
+    actor: AuditActor,
+    action: AuditAction,
+    resource_type: String,
+    resource_id: Option<String>,
+    patient_id: Option<PatientId>,
+    source_ip: Option<String>,
+    detail: Option<String>,
 }
 
 /// Filters for the auditor's search.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub org_id: Option<OrgId>,
-    pub user_id: Option<String>,
-    pub patient_id: Option<PatientId>,
+    /// Entries by any of these users or clients (ids); empty: anyone.
+    pub actor_ids: Vec<String>,
+    /// Entries about any of these patients; empty: any patient or none.
+    pub patient_ids: Vec<PatientId>,
     pub action: Option<AuditAction>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,

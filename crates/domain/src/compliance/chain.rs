@@ -1,6 +1,7 @@
 //! The hash chain over audit entries: each record's hash covers its entry and the hash before
 //! it, so altering, deleting or inserting a record is detectable.
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -17,6 +18,17 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
     pub prev_hash: String,
     pub hash: String,
+    /// The same read again within the repeat window (see [`AuditEntry::repeat_key`]): counted
+    /// beside the record, outside the chain. Filled by the auditor's search only.
+    pub repeated: Option<Repeated>,
+}
+
+/// Identical reads after the record's own, within its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeated {
+    /// How many more times (the record itself not counted).
+    pub times: i64,
+    pub last_at: Timestamp,
 }
 
 /// The exact bytes hashed for a record: a fixed-order, flat JSON object (stable across versions).
@@ -55,6 +67,7 @@ pub fn seal(prev_seq: i64, prev_hash: &str, entry: AuditEntry) -> AuditRecord {
         entry,
         prev_hash: prev_hash.to_string(),
         hash,
+        repeated: None,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod consent;
 pub mod licensure;
+pub mod search;
 pub mod service;
 
 pub use audit::*;
@@ -15,5 +16,6 @@ pub use chain::*;
 pub use checkpoint::{Checkpoint, CheckpointBreak, CheckpointReport, SignatureCheck};
 pub use consent::*;
 pub use licensure::*;
+pub use search::*;
 pub mod store;
 pub use store::*;

@@ -2,23 +2,42 @@
 
 use crate::Ctx;
 use crate::access::{self, Actor, Permission};
-use crate::compliance::{AuditAction, AuditEntry, AuditQuery, AuditRecord, BreakGlassGrant};
-use crate::error::DomainResult;
-use crate::ids::BreakGlassId;
+use crate::compliance::{
+    AuditAction, AuditEntry, AuditNames, AuditRecord, AuditResults, AuditSearch, BreakGlassGrant,
+};
+use crate::error::{AllFields, DomainError, DomainResult};
+use crate::identity::store::ClientRecord;
+use crate::identity::{PatientQuery, User};
+use crate::ids::{BreakGlassId, OrgId, PatientId};
 
-/// Searches within the actor's organization; the search itself is audited (it reveals who saw whom).
+/// Searches within the actor's organization, naming the people the records mention; the search
+/// itself is audited (it reveals who saw whom, and the names of the patients shown).
 pub async fn search(
     ctx: Ctx<'_>,
     actor: &Actor,
-    mut query: AuditQuery,
+    search: AuditSearch,
     export: bool,
-) -> DomainResult<Vec<AuditRecord>> {
+) -> DomainResult<AuditResults> {
     let org = actor.org()?;
     access::require(actor, Permission::ReadAudit)?;
+    let mut people = People::new(ctx, org);
+    let AuditSearch {
+        mut query,
+        who,
+        patient,
+    } = search;
+    let (who_ids, patient_ids) = (
+        people.actors_matching(who.as_deref()).await,
+        people.patients_matching(patient.as_deref()).await,
+    )
+        .all_fields()?;
+    query.actor_ids.extend(who_ids);
+    query.patient_ids.extend(patient_ids);
     query.org_id = Some(org);
     query.limit = query.limit.clamp(1, if export { 100_000 } else { 500 });
     query.offset = query.offset.max(0);
     let records = ctx.store.search_audit(&query).await?;
+    let names = people.names_in(&records).await?;
     let action = if export {
         AuditAction::AuditExport
     } else {
@@ -27,10 +46,158 @@ pub async fn search(
     let mut audit = AuditEntry::new(ctx.clock.now(), actor.audit_actor(), action, "AuditEvent")
         .org(org)
         .from_ip(actor.source_ip.clone())
-        .detail(format!("{} records", records.len()));
-    audit.patient_id = query.patient_id;
+        .detail(format!(
+            "{} records; names of {} patients shown",
+            records.len(),
+            names.patients.len()
+        ));
+    if let [one] = query.patient_ids.as_slice() {
+        audit.patient_id = Some(*one);
+    }
     ctx.store.record_audit(audit).await?;
-    Ok(records)
+    Ok(AuditResults { records, names })
+}
+
+/// The organization's users, clients and patients as the auditor's search needs them: each list
+/// read at most once per search.
+struct People<'a> {
+    ctx: Ctx<'a>,
+    org: OrgId,
+    users: Option<Vec<User>>,
+    clients: Option<Vec<ClientRecord>>,
+}
+
+/// Patients a name search may match: more means the auditor should type more of the name.
+const PATIENT_MATCHES: i64 = 500;
+
+impl<'a> People<'a> {
+    fn new(ctx: Ctx<'a>, org: OrgId) -> Self {
+        Self {
+            ctx,
+            org,
+            users: None,
+            clients: None,
+        }
+    }
+
+    async fn users(&mut self) -> DomainResult<&[User]> {
+        if self.users.is_none() {
+            self.users = Some(self.ctx.store.list_users(self.org, None).await?);
+        }
+        Ok(self.users.as_deref().unwrap_or_default())
+    }
+
+    async fn clients(&mut self) -> DomainResult<&[ClientRecord]> {
+        if self.clients.is_none() {
+            self.clients = Some(self.ctx.store.list_clients(self.org).await?);
+        }
+        Ok(self.clients.as_deref().unwrap_or_default())
+    }
+
+    /// The ids of the users and clients `typed` names: an id as it is, or everyone whose name or
+    /// email contains it.
+    async fn actors_matching(&mut self, typed: Option<&str>) -> DomainResult<Vec<String>> {
+        let Some(typed) = typed.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        if typed.parse::<uuid::Uuid>().is_ok() {
+            return Ok(vec![typed.to_string()]);
+        }
+        let needle = typed.to_lowercase();
+        let mut ids: Vec<String> = self
+            .users()
+            .await?
+            .iter()
+            .filter(|u| {
+                u.display_name.to_lowercase().contains(&needle)
+                    || u.email.as_str().to_lowercase().contains(&needle)
+            })
+            .map(|u| u.id.to_string())
+            .collect();
+        ids.extend(
+            self.clients()
+                .await?
+                .iter()
+                .filter(|c| c.name.to_lowercase().contains(&needle))
+                .map(|c| c.id.to_string()),
+        );
+        if ids.is_empty() {
+            return Err(DomainError::invalid(
+                "user",
+                format!(
+                    "no user or client of your organization has '{typed}' in their name or email"
+                ),
+            ));
+        }
+        Ok(ids)
+    }
+
+    /// The patients `typed` names: an id as it is, or every patient each of whose words starts
+    /// their given name, family name or MRN ("ana lop" finds Ana Lopez).
+    async fn patients_matching(&mut self, typed: Option<&str>) -> DomainResult<Vec<PatientId>> {
+        let Some(typed) = typed.map(str::trim).filter(|t| !t.is_empty()) else {
+            return Ok(Vec::new());
+        };
+        if let Ok(id) = typed.parse::<PatientId>() {
+            return Ok(vec![id]);
+        }
+        let words: Vec<String> = typed.split_whitespace().map(str::to_lowercase).collect();
+        let query = PatientQuery {
+            text: words.first().cloned(),
+            limit: PATIENT_MATCHES,
+            ..PatientQuery::default()
+        };
+        let found = self.ctx.store.list_patients(self.org, &query).await?;
+        let ids: Vec<PatientId> = found
+            .iter()
+            .filter(|p| {
+                let parts = [&p.given_name, &p.family_name, &p.mrn].map(|s| s.to_lowercase());
+                words
+                    .iter()
+                    .all(|w| parts.iter().any(|part| part.starts_with(w.as_str())))
+            })
+            .map(|p| p.id)
+            .collect();
+        if ids.is_empty() {
+            return Err(DomainError::invalid(
+                "patient",
+                format!("no patient's name or MRN starts with '{typed}'"),
+            ));
+        }
+        Ok(ids)
+    }
+
+    /// The names of everyone the records mention.
+    async fn names_in(&mut self, records: &[AuditRecord]) -> DomainResult<AuditNames> {
+        let mut names = AuditNames::default();
+        if records.iter().any(|r| r.entry.actor.kind() == "user") {
+            for u in self.users().await? {
+                names
+                    .actors
+                    .insert(u.id.to_string(), u.display_name.clone());
+            }
+        }
+        if records.iter().any(|r| r.entry.actor.kind() == "client") {
+            for c in self.clients().await? {
+                names.actors.insert(c.id.to_string(), c.name.clone());
+            }
+        }
+        let mut patients: Vec<PatientId> =
+            records.iter().filter_map(|r| r.entry.patient_id).collect();
+        patients.sort_unstable();
+        patients.dedup();
+        for chunk in patients.chunks(PATIENT_MATCHES as usize) {
+            let query = PatientQuery {
+                ids: Some(chunk.to_vec()),
+                limit: chunk.len() as i64,
+                ..PatientQuery::default()
+            };
+            for p in self.ctx.store.list_patients(self.org, &query).await? {
+                names.patients.insert(p.id, p.full_name());
+            }
+        }
+        Ok(names)
+    }
 }
 
 pub async fn list_break_glass(

@@ -240,6 +240,8 @@ pub struct PatientQuery {
     pub text: Option<String>,
     /// Only patients of these sites; `None` means every site of the organization.
     pub site_ids: Option<Vec<SiteId>>,
+    /// Only these patients; `None` means any.
+    pub ids: Option<Vec<PatientId>>,
     pub limit: i64,
     pub offset: i64,
 }

@@ -9,8 +9,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use domain::DomainError;
 use domain::compliance::service as audit;
-use domain::compliance::{AuditAction, AuditQuery, AuditRecord, BreakGlassGrant};
-use domain::ids::{BreakGlassId, PatientId};
+use domain::compliance::{
+    AuditAction, AuditNames, AuditQuery, AuditRecord, AuditResults, AuditSearch, BreakGlassGrant,
+};
+use domain::error::AllFields;
+use domain::ids::BreakGlassId;
 
 use crate::auth::actor::ApiActor;
 use crate::error::{ApiResult, ErrorBody};
@@ -21,9 +24,9 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
-    /// Id of the user or client who acted.
+    /// Who acted: a user's or client's id, or part of their name or email.
     pub user: Option<String>,
-    /// Patient id.
+    /// Whom it was about: a patient's id, or the start of their name (each word) or MRN.
     pub patient: Option<String>,
     /// Action name such as `patient.read`.
     pub action: Option<String>,
@@ -38,74 +41,61 @@ pub struct AuditParams {
 }
 
 impl AuditParams {
-    /// Turns text filters into a query; every bad value names its parameter.
-    pub fn to_query(&self) -> Result<AuditQuery, DomainError> {
+    /// Turns text filters into a search, days counted in UTC; every bad value names its parameter.
+    pub fn to_search(&self) -> Result<AuditSearch, DomainError> {
+        self.to_search_in(&jiff::tz::TimeZone::UTC)
+    }
+
+    /// The same, with `from` and `to` days in the zone `tz` (the auditor's own, on the pages).
+    pub fn to_search_in(&self, tz: &jiff::tz::TimeZone) -> Result<AuditSearch, DomainError> {
         let day = |field: &str,
                    raw: &Option<String>,
                    add_days: i64|
          -> Result<Option<jiff::Timestamp>, DomainError> {
-            match raw.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            match given(raw) {
                 None => Ok(None),
                 Some(text) => {
                     let date = domain::identity::parse_date(field, text)?;
                     let date = date
                         .checked_add(jiff::Span::new().days(add_days))
                         .map_err(|_| DomainError::invalid(field, "is out of range"))?;
-                    date.to_zoned(jiff::tz::TimeZone::UTC)
+                    date.to_zoned(tz.clone())
                         .map(|z| Some(z.timestamp()))
                         .map_err(|_| DomainError::invalid(field, "is out of range"))
                 }
             }
         };
-        let patient_id = match self
-            .patient
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            None => None,
-            Some(raw) => Some(
-                raw.parse::<PatientId>()
-                    .map_err(|_| DomainError::invalid("patient", "must be a patient id"))?,
-            ),
-        };
-        let action = match self
-            .action
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            None => None,
-            Some(raw) => Some(AuditAction::parse(raw).ok_or_else(|| {
-                DomainError::invalid(
-                    "action",
-                    format!("'{raw}' is not an audit action such as patient.read"),
-                )
-            })?),
-        };
-        let user_id = self
-            .user
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        if let Some(user) = &user_id
-            && user.parse::<uuid::Uuid>().is_err()
-        {
-            return Err(DomainError::invalid("user", "must be a user or client id"));
-        }
-        Ok(AuditQuery {
-            org_id: None,
-            user_id,
-            patient_id,
-            action,
-            from: day("from", &self.from, 0)?,
-            to: day("to", &self.to, 1)?,
-            flagged_only: self.flagged.unwrap_or(false),
-            limit: self.limit.unwrap_or(100),
-            offset: self.offset.unwrap_or(0),
+        let action = given(&self.action)
+            .map(|raw| {
+                AuditAction::parse(raw).ok_or_else(|| {
+                    DomainError::invalid(
+                        "action",
+                        format!("'{raw}' is not an audit action such as patient.read"),
+                    )
+                })
+            })
+            .transpose();
+        let (action, from, to) =
+            (action, day("from", &self.from, 0), day("to", &self.to, 1)).all_fields()?;
+        Ok(AuditSearch {
+            query: AuditQuery {
+                action,
+                from,
+                to,
+                flagged_only: self.flagged.unwrap_or(false),
+                limit: self.limit.unwrap_or(100),
+                offset: self.offset.unwrap_or(0),
+                ..AuditQuery::default()
+            },
+            who: given(&self.user).map(str::to_string),
+            patient: given(&self.patient).map(str::to_string),
         })
     }
+}
+
+/// A filter's text, unless it is blank.
+fn given(raw: &Option<String>) -> Option<&str> {
+    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,37 +104,61 @@ pub struct AuditRecordResponse {
     pub at: String,
     pub actor_kind: String,
     pub actor_id: Option<String>,
+    /// The user's or client's name, where the organization has it.
+    pub actor_name: Option<String>,
     pub role: Option<String>,
     pub action: String,
     pub resource_type: String,
     pub resource_id: Option<String>,
     pub patient_id: Option<String>,
+    pub patient_name: Option<String>,
     pub source_ip: Option<String>,
     pub outcome: String,
     pub flagged: bool,
     pub detail: Option<String>,
     pub hash: String,
+    /// The same list read again within five minutes, counted here (the record itself not counted).
+    pub repeated_times: i64,
+    /// When the latest of those repeats was.
+    pub repeated_last_at: Option<String>,
 }
 
-impl From<AuditRecord> for AuditRecordResponse {
-    fn from(r: AuditRecord) -> Self {
+impl AuditRecordResponse {
+    fn new(r: AuditRecord, names: &AuditNames) -> Self {
         let e = r.entry;
+        let actor_id = e.actor.id();
         Self {
             seq: r.seq,
             at: e.at.to_string(),
             actor_kind: e.actor.kind().into(),
-            actor_id: e.actor.id(),
+            actor_name: actor_id
+                .as_deref()
+                .and_then(|id| names.actor(id))
+                .map(str::to_string),
+            actor_id,
             role: e.actor.role().map(|r| r.as_str().into()),
             action: e.action.as_str().into(),
             resource_type: e.resource_type,
             resource_id: e.resource_id,
             patient_id: e.patient_id.map(|p| p.to_string()),
+            patient_name: e
+                .patient_id
+                .and_then(|p| names.patient(p))
+                .map(str::to_string),
             source_ip: e.source_ip,
             outcome: e.outcome.as_str().into(),
             flagged: e.flagged,
             detail: e.detail,
             hash: r.hash,
+            repeated_times: r.repeated.map_or(0, |x| x.times),
+            repeated_last_at: r.repeated.map(|x| x.last_at.to_string()),
         }
+    }
+
+    /// The records found, each with the names it mentions.
+    pub fn all(found: AuditResults) -> Vec<Self> {
+        let AuditResults { records, names } = found;
+        records.into_iter().map(|r| Self::new(r, &names)).collect()
     }
 }
 
@@ -203,9 +217,9 @@ pub async fn search(
     ApiActor(actor): ApiActor,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Json<AuditList>> {
-    let records = audit::search(state.ctx(), &actor, params.to_query()?, false).await?;
+    let found = audit::search(state.ctx(), &actor, params.to_search()?, false).await?;
     Ok(Json(AuditList {
-        records: records.into_iter().map(Into::into).collect(),
+        records: AuditRecordResponse::all(found),
     }))
 }
 
@@ -219,14 +233,14 @@ pub async fn export(
     ApiActor(actor): ApiActor,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
-    let mut query = params.to_query()?;
-    query.limit = params.limit.unwrap_or(100_000);
-    let records = audit::search(state.ctx(), &actor, query, true).await?;
-    csv_response(records)
+    let mut search = params.to_search()?;
+    search.query.limit = params.limit.unwrap_or(100_000);
+    let found = audit::search(state.ctx(), &actor, search, true).await?;
+    csv_response(found)
 }
 
 /// Writes records as CSV (RFC 4180), one header row first.
-pub fn csv_response(records: Vec<AuditRecord>) -> ApiResult<Response> {
+pub fn csv_response(found: AuditResults) -> ApiResult<Response> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let header_row = [
         "seq",
@@ -243,11 +257,14 @@ pub fn csv_response(records: Vec<AuditRecord>) -> ApiResult<Response> {
         "flagged",
         "detail",
         "hash",
+        "actor_name",
+        "patient_name",
+        "repeated_times",
+        "repeated_last_at",
     ];
     let fail = |e: csv::Error| DomainError::Storage(format!("csv: {e}"));
     writer.write_record(header_row).map_err(fail)?;
-    for record in records {
-        let r = AuditRecordResponse::from(record);
+    for r in AuditRecordResponse::all(found) {
         writer
             .write_record([
                 r.seq.to_string(),
@@ -264,6 +281,10 @@ pub fn csv_response(records: Vec<AuditRecord>) -> ApiResult<Response> {
                 r.flagged.to_string(),
                 r.detail.unwrap_or_default(),
                 r.hash,
+                r.actor_name.unwrap_or_default(),
+                r.patient_name.unwrap_or_default(),
+                r.repeated_times.to_string(),
+                r.repeated_last_at.unwrap_or_default(),
             ])
             .map_err(fail)?;
     }

@@ -179,9 +179,9 @@ pub async fn list_patients(
 ) -> ApiResult<Json<PatientList>> {
     let query = PatientQuery {
         text: params.q.filter(|q| !q.trim().is_empty()),
-        site_ids: None,
         limit: params.limit.unwrap_or(50),
         offset: params.offset.unwrap_or(0),
+        ..PatientQuery::default()
     };
     let found = patients::list(state.ctx(), &actor, query).await?;
     Ok(Json(PatientList {

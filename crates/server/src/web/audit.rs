@@ -6,11 +6,12 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use serde::Deserialize;
 
 use domain::compliance::service as audit;
-use domain::compliance::{AuditAction, AuditRecord, Outcome};
-use domain::identity::service::users;
+use domain::compliance::{AuditAction, AuditActor, AuditNames, AuditRecord, Outcome};
+use domain::identity::service::{org, users};
 use domain::ids::{BreakGlassId, UserId};
 use domain::{DomainError, Permission, access};
 
@@ -21,6 +22,7 @@ use super::form::{Field, FormData, FormErrors, PageQuery, Select};
 use super::page::{PageError, PageResult, render, see_other};
 use super::session::{PageUser, check_csrf};
 use super::shell::{Section, Shell};
+use crate::auth::actor::SignedIn;
 
 const PAGE_SIZE: i64 = 100;
 
@@ -28,13 +30,43 @@ fn time(ts: Timestamp) -> String {
     ts.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
+/// A time on the audit page, to the second, in the auditor's zone.
+fn local_time(ts: Timestamp, tz: &TimeZone) -> String {
+    ts.to_zoned(tz.clone())
+        .strftime("%Y-%m-%d %H:%M:%S %Z")
+        .to_string()
+}
+
+/// The zone the auditor works in: that of their first site, else the organization's first site,
+/// else UTC.
+async fn viewer_zone(state: &AppState, me: &SignedIn) -> Result<TimeZone, PageError> {
+    let sites = org::list_sites(state.ctx(), &me.actor, me.actor.org()?).await?;
+    let site = me
+        .user
+        .site_ids
+        .iter()
+        .find_map(|id| sites.iter().find(|s| s.id == *id))
+        .or(sites.first());
+    Ok(site
+        .and_then(|s| TimeZone::get(s.time_zone.as_str()).ok())
+        .unwrap_or(TimeZone::UTC))
+}
+
+/// Someone a record names: their name where we know it, with the id kept for hovering and copying.
+pub struct Named {
+    pub name: String,
+    pub id: String,
+}
+
 pub struct AuditRow {
     pub time: String,
-    pub actor: String,
+    /// "and 57 more times until 10:04:58": identical list reads counted with this record.
+    pub repeated: Option<String>,
+    pub actor: Named,
     pub role: String,
     pub action: &'static str,
     pub resource: String,
-    pub patient: String,
+    pub patient: Option<Named>,
     pub outcome: &'static str,
     /// `ok`, `denied` or `failed`, for the badge colour.
     pub outcome_class: &'static str,
@@ -43,19 +75,37 @@ pub struct AuditRow {
     pub detail: String,
 }
 
-impl From<AuditRecord> for AuditRow {
-    fn from(r: AuditRecord) -> Self {
+impl AuditRow {
+    fn new(r: AuditRecord, names: &AuditNames, tz: &TimeZone) -> Self {
         let e = r.entry;
         let resource = match &e.resource_id {
             Some(id) => format!("{} {id}", e.resource_type),
             None => e.resource_type.clone(),
         };
-        Self {
-            time: time(e.at),
-            actor: match e.actor.id() {
-                Some(id) => id,
-                None => e.actor.kind().to_string(),
+        let actor = match e.actor.id() {
+            Some(id) => Named {
+                name: names
+                    .actor(&id)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| actor_label(&e.actor).to_string()),
+                id,
             },
+            None => Named {
+                name: actor_label(&e.actor).to_string(),
+                id: String::new(),
+            },
+        };
+        Self {
+            time: local_time(e.at, tz),
+            repeated: r.repeated.map(|x| {
+                let more = if x.times == 1 {
+                    "once more".to_string()
+                } else {
+                    format!("{} more times", x.times)
+                };
+                format!("and {more}, until {}", local_time(x.last_at, tz))
+            }),
+            actor,
             role: e
                 .actor
                 .role()
@@ -63,7 +113,12 @@ impl From<AuditRecord> for AuditRow {
                 .unwrap_or_default(),
             action: e.action.as_str(),
             resource,
-            patient: e.patient_id.map(|p| p.to_string()).unwrap_or_default(),
+            patient: e.patient_id.map(|p| Named {
+                name: names
+                    .patient(p)
+                    .map_or_else(|| "Patient not found".to_string(), str::to_string),
+                id: p.to_string(),
+            }),
             outcome: e.outcome.as_str(),
             outcome_class: match e.outcome {
                 Outcome::Success => "ok",
@@ -74,6 +129,18 @@ impl From<AuditRecord> for AuditRow {
             source_ip: e.source_ip.unwrap_or_default(),
             detail: e.detail.unwrap_or_default(),
         }
+    }
+}
+
+/// Who acted, in words, where no name is known.
+fn actor_label(actor: &AuditActor) -> &'static str {
+    match actor {
+        AuditActor::User { .. } => "Unknown user",
+        AuditActor::Client { .. } => "Unknown client",
+        AuditActor::Operator => "Operator (command line)",
+        AuditActor::Anonymous => "Unknown account",
+        AuditActor::Guest { .. } => "Guest by invitation",
+        AuditActor::VisitLink { .. } => "Patient by join link",
     }
 }
 
@@ -89,6 +156,8 @@ struct AuditPage {
     to: Field,
     flagged: bool,
     searched: bool,
+    /// "America/New_York (EST)": the zone the times and days are in.
+    zone: String,
     rows: Vec<AuditRow>,
     export_href: String,
     next_href: Option<String>,
@@ -96,8 +165,8 @@ struct AuditPage {
 }
 
 const LABELS: [(&str, &str); 5] = [
-    ("user", "User or client id"),
-    ("patient", "Patient id"),
+    ("user", "User or client"),
+    ("patient", "Patient"),
     ("action", "Action"),
     ("from", "From"),
     ("to", "To"),
@@ -151,20 +220,32 @@ pub async fn search(
     let actor = &me.actor;
     access::require(actor, Permission::ReadAudit)?;
     let params = parse_params(raw.as_deref())?;
+    let tz = viewer_zone(&state, &me).await?;
     let mut errors = FormErrors::default();
     let mut rows = Vec::new();
     let offset = params.offset.unwrap_or(0).max(0);
     let mut more = false;
-    match params.to_query() {
-        Ok(mut query) => {
-            query.limit = PAGE_SIZE + 1;
-            query.offset = offset;
-            let mut records = audit::search(state.ctx(), actor, query, false).await?;
-            more = records.len() as i64 > PAGE_SIZE;
-            records.truncate(PAGE_SIZE as usize);
-            rows = records.into_iter().map(AuditRow::from).collect();
+    let found = match params.to_search_in(&tz) {
+        Ok(mut search) => {
+            search.query.limit = PAGE_SIZE + 1;
+            search.query.offset = offset;
+            audit::search(state.ctx(), actor, search, false).await
         }
-        Err(err @ DomainError::Invalid(_)) => errors = FormErrors::from_domain(err, &LABELS)?,
+        Err(err) => Err(err),
+    };
+    match found {
+        Ok(mut found) => {
+            more = found.records.len() as i64 > PAGE_SIZE;
+            found.records.truncate(PAGE_SIZE as usize);
+            rows = found
+                .records
+                .into_iter()
+                .map(|r| AuditRow::new(r, &found.names, &tz))
+                .collect();
+        }
+        Err(err @ (DomainError::Invalid(_) | DomainError::InvalidFields(_))) => {
+            errors = FormErrors::from_domain(err, &LABELS)?;
+        }
         Err(other) => return Err(other.into()),
     }
     let text = |name: &str, label: &str, value: &Option<String>| {
@@ -175,8 +256,10 @@ pub async fn search(
     let pairs = filter_pairs(&params);
     let page = AuditPage {
         shell: Shell::new(&me, Section::Audit),
-        user: text("user", "User or client id", &params.user),
-        patient: text("patient", "Patient id", &params.patient),
+        user: text("user", "User or client", &params.user)
+            .hint("A name, part of an email address, or an id."),
+        patient: text("patient", "Patient", &params.patient)
+            .hint("The start of their name or MRN, or an id."),
         action: Select::new(
             "action",
             "Action",
@@ -190,6 +273,11 @@ pub async fn search(
         to: text("to", "To", &params.to).kind("date"),
         flagged: params.flagged == Some(true),
         searched: errors.is_empty(),
+        zone: format!(
+            "{} ({})",
+            tz.iana_name().unwrap_or("UTC"),
+            super::when::zone_abbreviation(state.clock.now(), &tz)
+        ),
         rows,
         export_href: href("/audit/export.csv", pairs.clone(), 0),
         next_href: more.then(|| href("/audit", pairs.clone(), offset + PAGE_SIZE)),
@@ -211,10 +299,11 @@ pub async fn export(
     RawQuery(raw): RawQuery,
 ) -> PageResult {
     let params = parse_params(raw.as_deref())?;
-    let mut query = params.to_query()?;
-    query.limit = params.limit.unwrap_or(100_000);
-    let records = audit::search(state.ctx(), &me.actor, query, true).await?;
-    Ok(csv_response(records)?)
+    let tz = viewer_zone(&state, &me).await?;
+    let mut search = params.to_search_in(&tz)?;
+    search.query.limit = params.limit.unwrap_or(100_000);
+    let found = audit::search(state.ctx(), &me.actor, search, true).await?;
+    Ok(csv_response(found)?)
 }
 
 pub struct GrantRow {

@@ -126,9 +126,9 @@ pub async fn list(
     // One more than a page tells whether a next page exists.
     let query = PatientQuery {
         text: Some(q.clone()).filter(|t| !t.is_empty()),
-        site_ids: None,
         limit: PAGE_SIZE + 1,
         offset,
+        ..PatientQuery::default()
     };
     let mut found = patients::list(state.ctx(), actor, query).await?;
     let more = found.len() as i64 > PAGE_SIZE;

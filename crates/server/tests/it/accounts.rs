@@ -353,7 +353,7 @@ on_both_backends!(
             .store()
             .search_audit(&AuditQuery {
                 action: Some(AuditAction::PatientUpdate),
-                patient_id: Some(record.id),
+                patient_ids: vec![record.id],
                 limit: 100,
                 ..AuditQuery::default()
             })

@@ -127,13 +127,14 @@ fn query_value(name: &str, ids: &Ids) -> Option<String> {
     })
 }
 
-/// Calls `path` and returns the answer's status and body, and how many audit records it added.
+/// Calls `path` and returns the answer's status and body, and how many accesses the trail
+/// recorded meanwhile (records, and list reads counted against an earlier identical one).
 async fn call(app: &TestApp, http: &reqwest::Client, url: &str) -> (u16, String, i64) {
-    let (before, _) = app.store().audit_head().await.unwrap();
+    let before = app.audited(Default::default()).await;
     let response = http.get(url).send().await.unwrap();
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
-    let (after, _) = app.store().audit_head().await.unwrap();
+    let after = app.audited(Default::default()).await;
     (status, body, after - before)
 }
 

@@ -28,7 +28,7 @@ on_both_backends!(
         let reads = app
             .store()
             .search_audit(&domain::compliance::AuditQuery {
-                patient_id: Some(patient.id),
+                patient_ids: vec![patient.id],
                 action: Some(domain::compliance::AuditAction::PatientRead),
                 limit: 100,
                 ..Default::default()
@@ -158,7 +158,7 @@ on_both_backends!(
         let records = app
             .store()
             .search_audit(&domain::compliance::AuditQuery {
-                user_id: Some(nurse.user.id.to_string()),
+                actor_ids: vec![nurse.user.id.to_string()],
                 limit: 50,
                 ..Default::default()
             })

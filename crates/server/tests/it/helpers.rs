@@ -221,6 +221,20 @@ impl TestApp {
         self.state.store.as_ref()
     }
 
+    /// How many accesses the trail records for `query`: each record, and the identical list
+    /// reads counted against it.
+    pub async fn audited(&self, query: domain::compliance::AuditQuery) -> i64 {
+        let query = domain::compliance::AuditQuery {
+            limit: 100_000,
+            ..query
+        };
+        let records = self.store().search_audit(&query).await.unwrap();
+        records
+            .iter()
+            .map(|r| 1 + r.repeated.map_or(0, |x| x.times))
+            .sum()
+    }
+
     pub async fn org(&self, name: &str) -> TestOrg {
         let ctx = self.state.ctx();
         let operator = Actor::operator();

@@ -27,16 +27,12 @@ pub(crate) fn file(name: &str, bytes: &[u8]) -> Value {
     })
 }
 
-async fn audits(app: &TestApp, action: AuditAction) -> usize {
-    app.store()
-        .search_audit(&AuditQuery {
-            action: Some(action),
-            limit: 1000,
-            ..AuditQuery::default()
-        })
-        .await
-        .unwrap()
-        .len()
+async fn audits(app: &TestApp, action: AuditAction) -> i64 {
+    app.audited(AuditQuery {
+        action: Some(action),
+        ..AuditQuery::default()
+    })
+    .await
 }
 
 async fn patient_thread_count(app: &TestApp, c: &Clinic) -> usize {

@@ -105,7 +105,7 @@ on_both_backends!(
             .store()
             .search_audit(&AuditQuery {
                 action: Some(AuditAction::PatientRead),
-                patient_id: Some(v.c.patient.id),
+                patient_ids: vec![v.c.patient.id],
                 limit: 500,
                 ..AuditQuery::default()
             })
@@ -341,7 +341,7 @@ on_both_backends!(
             .store()
             .search_audit(&AuditQuery {
                 action: Some(AuditAction::NoteRead),
-                patient_id: Some(v.c.patient.id),
+                patient_ids: vec![v.c.patient.id],
                 limit: 500,
                 ..AuditQuery::default()
             })

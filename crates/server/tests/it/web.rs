@@ -637,6 +637,110 @@ on_both_backends!(
 );
 
 on_both_backends!(
+    the_audit_page_names_people_shows_the_auditors_time_and_counts_repeated_list_reads,
+    |app: TestApp| async move {
+        let org = app.org("Clinic").await;
+        let auditor = app.staff(&org, Role::Auditor, &[0]).await;
+        let clinician = app.staff(&org, Role::Clinician, &[0]).await;
+        let patient = app.patient_record(&org, 0).await;
+        let session = app.sign_in(&clinician).await;
+        let read = session
+            .client
+            .get(app.url(&format!("/api/v1/patients/{}", patient.id)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200);
+        // The same list four times, as a page that refreshes itself.
+        for _ in 0..4 {
+            let list = session
+                .client
+                .get(app.url("/api/v1/patients?q=Lov"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(list.status(), 200);
+        }
+        let (client, _) = sign_in_pages(&app, &auditor).await;
+
+        // By the patient's name (each word the start of a name), in the auditor's own time.
+        let page = get(&app, &client, "/audit?patient=ada+LOV").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_safe_html(&page, "/audit?patient=...");
+        assert!(
+            page.body.contains(&format!(
+                "<span title=\"{}\">Ada Lovelace</span>",
+                patient.id
+            )),
+            "the patient by name, the id on hover:\n{}",
+            page.body
+        );
+        assert!(page.body.contains(&format!(
+            "<span title=\"{}\">Test Clinician</span>",
+            clinician.user.id
+        )));
+        assert!(page.body.contains("<code>patient.read</code>"));
+        assert!(page.body.contains("Times are in America/New_York (E"));
+        assert!(
+            page.body.contains(" EST</td>") || page.body.contains(" EDT</td>"),
+            "{}",
+            page.body
+        );
+
+        // By the user's name: the four identical list reads are one entry with a count.
+        let lists = get(&app, &client, "/audit?user=test+clin&action=patient.list").await;
+        assert_eq!(lists.status, 200);
+        assert_eq!(lists.body.matches("<code>patient.list</code>").count(), 1);
+        assert!(
+            lists.body.contains("and 3 more times, until"),
+            "{}",
+            lists.body
+        );
+
+        // Names nobody has: both said beside their fields, nothing searched.
+        let unknown = get(&app, &client, "/audit?user=Nobody+Here&patient=Zzyzx").await;
+        assert_eq!(unknown.status, 422);
+        assert!(unknown.body.contains("href=\"#f-user\""));
+        assert!(unknown.body.contains("href=\"#f-patient\""));
+        assert!(
+            unknown
+                .body
+                .contains("no patient&#39;s name or MRN starts with &#39;Zzyzx&#39;"),
+            "{}",
+            unknown.body
+        );
+
+        // The export keeps the ids and adds the names and counts at the end of each row.
+        let csv = client
+            .get(app.url(&format!("/audit/export.csv?patient={}", patient.id)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let header = csv.lines().next().unwrap();
+        assert!(
+            header.ends_with(",hash,actor_name,patient_name,repeated_times,repeated_last_at"),
+            "{header}"
+        );
+        assert!(
+            csv.contains(&format!("{},", patient.id))
+                && csv.contains(",Test Clinician,Ada Lovelace,0,"),
+            "{csv}"
+        );
+
+        // Showing names is itself in the trail.
+        let searches = get(&app, &client, "/audit?action=audit.search").await;
+        assert!(
+            searches.body.contains("names of 1 patients shown"),
+            "{}",
+            searches.body
+        );
+    }
+);
+
+on_both_backends!(
     every_page_carries_the_csp_and_no_inline_script_or_style,
     |app: TestApp| async move {
         let org = app.org("Clinic").await;

@@ -21,6 +21,7 @@ on_every_backend!(
     the_audit_log_refuses_updates_and_deletes,
     a_backup_is_a_working_copy_on_sqlite_and_refused_on_postgres,
     the_audit_search_finds_a_record_the_moment_it_was_written,
+    identical_list_reads_within_the_window_are_counted_against_the_first_record,
 );
 
 /// Writes `n` reads through `record_audit`, as the read paths do.
@@ -169,7 +170,7 @@ async fn the_audit_search_filters_and_returns_newest_first(db: TestDb) {
     assert_eq!(
         seqs(
             search(AuditQuery {
-                user_id: Some(nurse.to_string()),
+                actor_ids: vec![nurse.to_string()],
                 ..Default::default()
             })
             .await
@@ -179,7 +180,7 @@ async fn the_audit_search_filters_and_returns_newest_first(db: TestDb) {
     assert_eq!(
         seqs(
             search(AuditQuery {
-                patient_id: Some(patient),
+                patient_ids: vec![patient],
                 ..Default::default()
             })
             .await
@@ -220,7 +221,7 @@ async fn the_audit_search_filters_and_returns_newest_first(db: TestDb) {
     );
     let combined = AuditQuery {
         org_id: Some(org),
-        user_id: Some(nurse.to_string()),
+        actor_ids: vec![nurse.to_string()],
         action: Some(AuditAction::PatientRead),
         from: Some(at(0)),
         ..Default::default()
@@ -371,7 +372,7 @@ async fn the_audit_search_finds_a_record_the_moment_it_was_written(db: TestDb) {
             .store
             .search_audit(&AuditQuery {
                 org_id: Some(org),
-                patient_id: Some(*patient),
+                patient_ids: vec![*patient],
                 limit: 10,
                 ..AuditQuery::default()
             })
@@ -384,7 +385,7 @@ async fn the_audit_search_finds_a_record_the_moment_it_was_written(db: TestDb) {
         .store
         .search_audit(&AuditQuery {
             org_id: Some(org),
-            user_id: Some(reader.to_string()),
+            actor_ids: vec![reader.to_string()],
             action: Some(AuditAction::PatientRead),
             limit: 100,
             ..AuditQuery::default()
@@ -410,11 +411,104 @@ async fn the_audit_search_finds_a_record_the_moment_it_was_written(db: TestDb) {
     let found = db
         .store
         .search_audit(&AuditQuery {
-            patient_id: Some(last),
+            patient_ids: vec![last],
             limit: 10,
             ..AuditQuery::default()
         })
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
+}
+
+async fn identical_list_reads_within_the_window_are_counted_against_the_first_record(db: TestDb) {
+    let reader = UserId::new();
+    let actor = AuditActor::User {
+        id: reader,
+        role: Role::Clinician,
+    };
+    let list = |seconds: i64, detail: &str| {
+        AuditEntry::new(
+            at(seconds),
+            actor.clone(),
+            AuditAction::QueueRead,
+            "QueueEntry",
+        )
+        .detail(detail.to_string())
+    };
+    // A waiting room refreshing: the same list twice a second, then once more with one patient
+    // more, and again after the window; alongside, reads of one record, which are never folded.
+    let mut writes = Vec::new();
+    for i in 0..10 {
+        writes.push(list(i / 2, "2 waiting"));
+    }
+    writes.push(list(6, "3 waiting"));
+    writes.push(list(7, "2 waiting"));
+    writes.push(list(400, "2 waiting"));
+    for _ in 0..3 {
+        writes.push(
+            AuditEntry::new(at(8), actor.clone(), AuditAction::PatientRead, "Patient")
+                .resource("p"),
+        );
+    }
+    // Some one at a time (each its own group commit), some all at once (one batch).
+    let (alone, together) = writes.split_at(5);
+    for entry in alone {
+        db.store.record_audit(entry.clone()).await.unwrap();
+    }
+    let tasks: Vec<_> = together
+        .iter()
+        .cloned()
+        .map(|entry| {
+            let store = Arc::clone(&db.store);
+            tokio::spawn(async move { store.record_audit(entry).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+
+    let found = db
+        .store
+        .search_audit(&AuditQuery {
+            actor_ids: vec![reader.to_string()],
+            action: Some(AuditAction::QueueRead),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    let mut seen: Vec<(i64, Option<String>, i64)> = found
+        .iter()
+        .map(|r| {
+            (
+                r.entry.at.as_second() - at(0).as_second(),
+                r.entry.detail.clone(),
+                r.repeated.map_or(0, |x| x.times),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (0, Some("2 waiting".into()), 10),
+            (6, Some("3 waiting".into()), 0),
+            (400, Some("2 waiting".into()), 0),
+        ],
+        "one record per distinct list within the window, its repeats counted: {found:#?}"
+    );
+    let first = found.iter().find(|r| r.entry.at == at(0)).unwrap();
+    assert_eq!(first.repeated.unwrap().last_at, at(7));
+    let reads = db
+        .store
+        .search_audit(&AuditQuery {
+            action: Some(AuditAction::PatientRead),
+            limit: 100,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(reads.len(), 3, "a read of one record is chained every time");
+    assert!(reads.iter().all(|r| r.repeated.is_none()));
+    assert_eq!(verify(&db).await, Ok(6));
 }

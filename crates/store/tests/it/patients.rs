@@ -3,7 +3,7 @@
 use domain::DomainError;
 use domain::compliance::AuditAction;
 use domain::identity::PatientQuery;
-use domain::ids::SiteId;
+use domain::ids::{PatientId, SiteId};
 
 use crate::helpers::{TestDb, at, audit, on_every_backend, patient};
 
@@ -153,9 +153,8 @@ async fn the_patient_list_matches_name_or_mrn_prefixes_and_filters_by_site(db: T
     }
     let query = |text: &str| PatientQuery {
         text: Some(text.into()),
-        site_ids: None,
         limit: 50,
-        offset: 0,
+        ..PatientQuery::default()
     };
     let names = |ps: Vec<domain::identity::Patient>| {
         ps.into_iter().map(|p| p.family_name).collect::<Vec<_>>()
@@ -180,6 +179,16 @@ async fn the_patient_list_matches_name_or_mrn_prefixes_and_filters_by_site(db: T
     assert_eq!(
         names(db.store.list_patients(org.id, &query("sm")).await.unwrap()),
         ["Jones", "Smith", "Smythe"]
+    );
+    let by_ids = PatientQuery {
+        ids: Some(vec![smythe.id, jones.id, PatientId::new()]),
+        limit: 50,
+        ..PatientQuery::default()
+    };
+    assert_eq!(
+        names(db.store.list_patients(org.id, &by_ids).await.unwrap()),
+        ["Jones", "Smythe"],
+        "only the patients named, of this organization"
     );
     assert_eq!(
         names(
