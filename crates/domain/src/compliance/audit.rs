@@ -85,6 +85,9 @@ pub enum AuditAction {
     MfaEnrolled,
     #[serde(rename = "mfa.recovery_code_used")]
     RecoveryCodeUsed,
+    /// An administrator cleared someone's authenticator: they enrol again at next sign-in.
+    #[serde(rename = "mfa.reset")]
+    MfaReset,
     #[serde(rename = "sign_out")]
     SignOut,
     #[serde(rename = "token.issued")]
@@ -99,6 +102,8 @@ pub enum AuditAction {
     OrgCreate,
     #[serde(rename = "site.create")]
     SiteCreate,
+    #[serde(rename = "site.update")]
+    SiteUpdate,
     #[serde(rename = "user.create")]
     UserCreate,
     #[serde(rename = "user.update")]
@@ -234,7 +239,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 84] = [
+    pub const ALL: [AuditAction; 86] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -246,6 +251,7 @@ impl AuditAction {
         AuditAction::MfaFailure,
         AuditAction::MfaEnrolled,
         AuditAction::RecoveryCodeUsed,
+        AuditAction::MfaReset,
         AuditAction::SignOut,
         AuditAction::TokenIssued,
         AuditAction::TokenRefused,
@@ -253,6 +259,7 @@ impl AuditAction {
         AuditAction::BreakGlassReviewed,
         AuditAction::OrgCreate,
         AuditAction::SiteCreate,
+        AuditAction::SiteUpdate,
         AuditAction::UserCreate,
         AuditAction::UserUpdate,
         AuditAction::ClientCreate,
@@ -334,6 +341,7 @@ impl AuditAction {
             AuditAction::MfaFailure => "mfa.failure",
             AuditAction::MfaEnrolled => "mfa.enrolled",
             AuditAction::RecoveryCodeUsed => "mfa.recovery_code_used",
+            AuditAction::MfaReset => "mfa.reset",
             AuditAction::SignOut => "sign_out",
             AuditAction::TokenIssued => "token.issued",
             AuditAction::TokenRefused => "token.refused",
@@ -341,6 +349,7 @@ impl AuditAction {
             AuditAction::BreakGlassReviewed => "break_glass.reviewed",
             AuditAction::OrgCreate => "org.create",
             AuditAction::SiteCreate => "site.create",
+            AuditAction::SiteUpdate => "site.update",
             AuditAction::UserCreate => "user.create",
             AuditAction::UserUpdate => "user.update",
             AuditAction::ClientCreate => "client.create",

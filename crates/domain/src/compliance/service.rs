@@ -141,23 +141,16 @@ impl<'a> People<'a> {
         if let Ok(id) = typed.parse::<PatientId>() {
             return Ok(vec![id]);
         }
-        let words: Vec<String> = typed.split_whitespace().map(str::to_lowercase).collect();
-        let query = PatientQuery {
-            text: words.first().cloned(),
-            limit: PATIENT_MATCHES,
-            ..PatientQuery::default()
-        };
-        let found = self.ctx.store.list_patients(self.org, &query).await?;
-        let ids: Vec<PatientId> = found
-            .iter()
-            .filter(|p| {
-                let parts = [&p.given_name, &p.family_name, &p.mrn].map(|s| s.to_lowercase());
-                words
-                    .iter()
-                    .all(|w| parts.iter().any(|part| part.starts_with(w.as_str())))
-            })
-            .map(|p| p.id)
-            .collect();
+        let ids: Vec<PatientId> = crate::identity::service::patients::matching(
+            self.ctx,
+            self.org,
+            typed,
+            PATIENT_MATCHES,
+        )
+        .await?
+        .iter()
+        .map(|p| p.id)
+        .collect();
         if ids.is_empty() {
             return Err(DomainError::invalid(
                 "patient",

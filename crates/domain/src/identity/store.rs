@@ -83,6 +83,8 @@ pub trait IdentityStore: Send + Sync {
     async fn create_site(&self, site: &Site, audit: AuditEntry) -> StoreResult<()>;
     async fn list_sites(&self, org: OrgId) -> StoreResult<Vec<Site>>;
     async fn get_site(&self, org: OrgId, id: SiteId) -> StoreResult<Option<Site>>;
+    /// Renames a site or corrects its state or time zone.
+    async fn update_site(&self, site: &Site, audit: AuditEntry) -> StoreResult<()>;
 
     // Users and credentials.
     async fn create_user(&self, new: &NewUser, audit: AuditEntry) -> StoreResult<()>;
@@ -119,6 +121,9 @@ pub trait IdentityStore: Send + Sync {
         audit: AuditEntry,
     ) -> StoreResult<RecoveryCodeUse>;
     async fn set_password_hash(&self, user: UserId, password_hash: &str) -> StoreResult<()>;
+    /// Clears a user's authenticator and recovery codes and ends their sessions: they enrol a
+    /// new authenticator at their next sign-in.
+    async fn reset_second_factor(&self, user: UserId, audit: AuditEntry) -> StoreResult<()>;
 }
 
 /// Patient records.

@@ -40,6 +40,7 @@ mod shell;
 mod signin;
 mod summaries;
 mod training;
+mod user_edit;
 mod visit;
 mod visit_check_in;
 mod visit_link;
@@ -103,7 +104,23 @@ pub fn router() -> Router<AppState> {
             get(admin::new_user_form).post(admin::create_user),
         )
         .route("/admin/users/{id}/active", post(admin::set_active))
+        .route(
+            "/admin/users/{id}",
+            get(user_edit::form).post(user_edit::update),
+        )
+        .route(
+            "/admin/users/{id}/second-factor",
+            post(user_edit::reset_second_factor),
+        )
+        .route(
+            "/admin/users/{id}/password-reset",
+            post(user_edit::send_password_reset),
+        )
         .route("/admin/sites", get(admin::sites).post(admin::create_site))
+        .route(
+            "/admin/sites/{id}",
+            get(admin::edit_site_form).post(admin::update_site),
+        )
         .route("/audit", get(audit::search))
         .route("/audit/export.csv", get(audit::export))
         .route("/audit/break-glass", get(audit::break_glass))

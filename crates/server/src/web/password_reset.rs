@@ -72,7 +72,7 @@ pub async fn forgot_form(State(state): State<AppState>) -> Response {
 }
 
 /// The reset email: the link and how long it lasts, nothing about the account or its care.
-fn reset_email(state: &AppState, to: &str, token: &str, minutes: i64) -> Email {
+pub(super) fn reset_email(state: &AppState, to: &str, token: &str, minutes: i64) -> Email {
     Email {
         to: to.to_string(),
         subject: "Reset your Telemed password".into(),

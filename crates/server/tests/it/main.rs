@@ -29,6 +29,7 @@ mod tls;
 mod training;
 mod visits;
 mod web;
+mod web_admin;
 mod web_languages;
 mod web_messages;
 mod web_notes;

@@ -248,6 +248,29 @@ impl IdentityStore for SqlStore {
         Ok(())
     }
 
+    async fn update_site(&self, site: &Site, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let done = sqlx::query(
+                "UPDATE sites SET name = $3, state = $4, time_zone = $5 WHERE org_id = $1 AND id = $2",
+            )
+            .bind(site.org_id.to_string())
+            .bind(site.id.to_string())
+            .bind(site.name.clone())
+            .bind(site.state.code())
+            .bind(site.time_zone.as_str().to_string())
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(DomainError::NotFound { resource: "site" });
+            }
+            Ok(())
+        })
+        .await?;
+        self.caches.sites.remove(&site.org_id);
+        Ok(())
+    }
+
     async fn list_sites(&self, org: OrgId) -> R<Vec<Site>> {
         if let Some(sites) = self.caches.sites.get(&org) {
             return Ok(sites);
@@ -442,6 +465,38 @@ impl IdentityStore for SqlStore {
             Ok(())
         })
         .await
+    }
+
+    async fn reset_second_factor(&self, user: UserId, audit: AuditEntry) -> R<()> {
+        self.audited(audit, async |tx| {
+            let id = user.to_string();
+            let done = sqlx::query(
+                "UPDATE credentials SET totp_secret = NULL, totp_confirmed = $2, last_totp_step = NULL \
+                 WHERE user_id = $1",
+            )
+            .bind(id.clone())
+            .bind(false)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+            if done.rows_affected() == 0 {
+                return Err(DomainError::NotFound { resource: "user" });
+            }
+            for sql in [
+                "DELETE FROM recovery_codes WHERE user_id = $1",
+                "DELETE FROM sessions WHERE user_id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(id.clone())
+                    .execute(&mut *tx)
+                    .await
+                    .db()?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.caches.forget_user(user);
+        Ok(())
     }
 
     async fn set_totp_secret(&self, user: UserId, secret: &str, confirmed: bool) -> R<()> {

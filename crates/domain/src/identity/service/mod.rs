@@ -3,4 +3,5 @@
 pub mod account;
 pub mod org;
 pub mod patients;
+pub mod user_admin;
 pub mod users;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use crate::Ctx;
 use crate::access::{self, Actor, Permission, Principal};
 use crate::compliance::{AuditAction, AuditEntry};
-use crate::error::{DomainError, DomainResult};
+use crate::error::{AllFields, DomainError, DomainResult};
 use crate::identity::{Organization, Site, TimeZoneName, UsState, required_text};
 use crate::ids::{OrgId, SiteId};
 
@@ -77,6 +77,42 @@ pub async fn create_site(
     .resource(site.id)
     .from_ip(actor.source_ip.clone());
     ctx.store.create_site(&site, audit).await?;
+    Ok(site)
+}
+
+/// Renames a site or corrects its state or time zone (organization administrators).
+pub async fn update_site(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    id: SiteId,
+    input: &SiteInput,
+) -> DomainResult<Site> {
+    let org = actor.org()?;
+    access::require(actor, Permission::ManageSites)?;
+    let mut site = ctx
+        .store
+        .get_site(org, id)
+        .await?
+        .ok_or(DomainError::NotFound { resource: "site" })?;
+    let (name, state, time_zone) = (
+        required_text("name", &input.name, 200),
+        UsState::parse("state", &input.state),
+        TimeZoneName::parse("time_zone", &input.time_zone),
+    )
+        .all_fields()?;
+    site.name = name;
+    site.state = state;
+    site.time_zone = time_zone;
+    let audit = AuditEntry::new(
+        ctx.clock.now(),
+        actor.audit_actor(),
+        AuditAction::SiteUpdate,
+        "Location",
+    )
+    .org(org)
+    .resource(site.id)
+    .from_ip(actor.source_ip.clone());
+    ctx.store.update_site(&site, audit).await?;
     Ok(site)
 }
 

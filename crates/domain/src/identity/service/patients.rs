@@ -326,6 +326,37 @@ pub async fn update(
 }
 
 /// Lists the patients the actor may see: their sites' patients, or all for organization-wide roles.
+/// The organization's patients whose record `typed` names: each word the start of their given
+/// name, family name or MRN ("ana lop" finds Ana Lopez), at most `limit`. No permission check and
+/// no audit entry: the use cases that search this way (the auditor's search, linking an account)
+/// check and record their own.
+pub(crate) async fn matching(
+    ctx: Ctx<'_>,
+    org: OrgId,
+    typed: &str,
+    limit: i64,
+) -> DomainResult<Vec<Patient>> {
+    let words: Vec<String> = typed.split_whitespace().map(str::to_lowercase).collect();
+    let Some(first) = words.first() else {
+        return Ok(Vec::new());
+    };
+    let query = PatientQuery {
+        text: Some(first.clone()),
+        limit,
+        ..PatientQuery::default()
+    };
+    let found = ctx.store.list_patients(org, &query).await?;
+    Ok(found
+        .into_iter()
+        .filter(|p| {
+            let parts = [&p.given_name, &p.family_name, &p.mrn].map(|s| s.to_lowercase());
+            words
+                .iter()
+                .all(|w| parts.iter().any(|part| part.starts_with(w.as_str())))
+        })
+        .collect())
+}
+
 pub async fn list(
     ctx: Ctx<'_>,
     actor: &Actor,

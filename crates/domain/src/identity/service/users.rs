@@ -55,8 +55,27 @@ pub struct CreatedUser {
     pub totp_secret: Option<String>,
 }
 
-fn parse_clinician(input: &UserInput) -> DomainResult<ClinicianProfile> {
-    let npi = parse_npi("npi", input.npi.as_deref().unwrap_or(""))?;
+/// The clinician's part of an account as typed: on a new account and on an edit.
+pub(super) struct ClinicianFields<'a> {
+    pub npi: Option<&'a str>,
+    pub specialties: &'a [String],
+    pub licenses: &'a [LicenseInput],
+    pub languages: &'a [String],
+}
+
+impl<'a> ClinicianFields<'a> {
+    fn of(input: &'a UserInput) -> Self {
+        Self {
+            npi: input.npi.as_deref(),
+            specialties: &input.specialties,
+            licenses: &input.licenses,
+            languages: &input.languages,
+        }
+    }
+}
+
+pub(super) fn parse_clinician(input: ClinicianFields<'_>) -> DomainResult<ClinicianProfile> {
+    let npi = parse_npi("npi", input.npi.unwrap_or(""))?;
     let specialties = input
         .specialties
         .iter()
@@ -96,6 +115,97 @@ fn parse_clinician(input: &UserInput) -> DomainResult<ClinicianProfile> {
     })
 }
 
+/// Records a search for the record to link may show, at most.
+const LINK_MATCHES: i64 = 6;
+
+/// The record a new patient account opens, named by its id or found by the patient's name or
+/// MRN: exactly one record must match. Several are named (name, MRN, birth date) so the
+/// administrator can type the MRN of the right one; that showing is an audited read.
+async fn patient_to_link(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    org: OrgId,
+    raw: &str,
+) -> DomainResult<PatientId> {
+    if let Ok(id) = raw.parse::<PatientId>() {
+        return match ctx.store.get_patient(org, id).await? {
+            Some(_) => Ok(id),
+            None => Err(DomainError::invalid(
+                "patient_id",
+                "is not a patient of this organization",
+            )),
+        };
+    }
+    let found = super::patients::matching(ctx, org, raw, LINK_MATCHES).await?;
+    match found.as_slice() {
+        [] => Err(DomainError::invalid(
+            "patient_id",
+            format!("no patient record's name or MRN starts with '{raw}'"),
+        )),
+        [one] => Ok(one.id),
+        several => {
+            let audit = AuditEntry::new(
+                ctx.clock.now(),
+                actor.audit_actor(),
+                AuditAction::PatientList,
+                "Patient",
+            )
+            .org(org)
+            .from_ip(actor.source_ip.clone())
+            .detail(format!(
+                "{} records shown to link an account",
+                several.len()
+            ));
+            ctx.store.record_audit(audit).await?;
+            let listed: Vec<String> = several
+                .iter()
+                .map(|p| format!("{} (MRN {}, born {})", p.full_name(), p.mrn, p.birth_date))
+                .collect();
+            Err(DomainError::invalid(
+                "patient_id",
+                format!(
+                    "several records match '{raw}': {}; type the MRN of the one you mean",
+                    listed.join("; ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The sites of an account as sent (ids), each a site of the organization, and for a site
+/// administrator one of their own.
+pub(super) async fn parse_sites(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    org: OrgId,
+    raw_ids: &[String],
+) -> DomainResult<Vec<SiteId>> {
+    let mut site_ids = Vec::new();
+    for (i, raw) in raw_ids.iter().enumerate() {
+        let field = format!("site_ids[{i}]");
+        let id: SiteId = raw
+            .trim()
+            .parse()
+            .map_err(|_| DomainError::invalid(&field, "must be the id of a site"))?;
+        if ctx.store.get_site(org, id).await?.is_none() {
+            return Err(DomainError::invalid(
+                &field,
+                "is not a site of this organization",
+            ));
+        }
+        if actor.role == Some(Role::SiteAdmin) && !actor.site_ids.contains(&id) {
+            return Err(DomainError::invalid(
+                &field,
+                "you may only add users to your own sites",
+            ));
+        }
+        if !site_ids.contains(&id) {
+            site_ids.push(id);
+        }
+    }
+    Ok(site_ids)
+}
+
 pub async fn create(
     ctx: Ctx<'_>,
     secrets: &dyn Secrets,
@@ -127,41 +237,10 @@ pub async fn create(
     let email = Email::parse("email", &input.email)?;
     let display_name = required_text("display_name", &input.display_name, 200)?;
     check_password_strength("password", &input.password)?;
-    let mut site_ids = Vec::new();
-    for (i, raw) in input.site_ids.iter().enumerate() {
-        let field = format!("site_ids[{i}]");
-        let id: SiteId = raw
-            .trim()
-            .parse()
-            .map_err(|_| DomainError::invalid(&field, "must be the id of a site"))?;
-        if ctx.store.get_site(org, id).await?.is_none() {
-            return Err(DomainError::invalid(
-                &field,
-                "is not a site of this organization",
-            ));
-        }
-        if actor.role == Some(Role::SiteAdmin) && !actor.site_ids.contains(&id) {
-            return Err(DomainError::invalid(
-                &field,
-                "you may only add users to your own sites",
-            ));
-        }
-        if !site_ids.contains(&id) {
-            site_ids.push(id);
-        }
-    }
+    let site_ids = parse_sites(ctx, actor, org, &input.site_ids).await?;
     let patient_id = match (role, input.patient_id.as_deref().map(str::trim)) {
         (Role::Patient, Some(raw)) if !raw.is_empty() => {
-            let id: PatientId = raw
-                .parse()
-                .map_err(|_| DomainError::invalid("patient_id", "must be the id of a patient"))?;
-            if ctx.store.get_patient(org, id).await?.is_none() {
-                return Err(DomainError::invalid(
-                    "patient_id",
-                    "is not a patient of this organization",
-                ));
-            }
-            Some(id)
+            Some(patient_to_link(ctx, actor, org, raw).await?)
         }
         (Role::Patient, _) => {
             return Err(DomainError::invalid(
@@ -178,7 +257,7 @@ pub async fn create(
         _ => None,
     };
     let clinician = if role == Role::Clinician {
-        Some(parse_clinician(input)?)
+        Some(parse_clinician(ClinicianFields::of(input))?)
     } else {
         None
     };
@@ -277,6 +356,29 @@ pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: UserId) -> DomainResult<User> 
     Ok(user)
 }
 
+/// Someone else's account that the actor may change: of their organization, sharing a site with
+/// a site administrator, and of a role below the actor's own.
+pub(super) async fn managed_account(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    org: OrgId,
+    id: UserId,
+) -> DomainResult<User> {
+    access::require(actor, Permission::ManageUsers)?;
+    let user = ctx
+        .store
+        .get_user(org, id)
+        .await?
+        .ok_or(DomainError::NotFound { resource: "user" })?;
+    if actor.role == Some(Role::SiteAdmin)
+        && !user.site_ids.iter().any(|s| actor.site_ids.contains(s))
+    {
+        return Err(DomainError::NotFound { resource: "user" });
+    }
+    access::check_may_change_account(actor, user.role)?;
+    Ok(user)
+}
+
 /// Turns an account off (or on again); sessions of a disabled user stop working at their next request.
 pub async fn set_active(
     ctx: Ctx<'_>,
@@ -292,17 +394,7 @@ pub async fn set_active(
             "you cannot disable your own account",
         ));
     }
-    let mut user = ctx
-        .store
-        .get_user(org, id)
-        .await?
-        .ok_or(DomainError::NotFound { resource: "user" })?;
-    if actor.role == Some(Role::SiteAdmin)
-        && !user.site_ids.iter().any(|s| actor.site_ids.contains(s))
-    {
-        return Err(DomainError::NotFound { resource: "user" });
-    }
-    access::check_may_change_account(actor, user.role)?;
+    let mut user = managed_account(ctx, actor, org, id).await?;
     if !active && user.active && user.role == Role::OrgAdmin {
         // An organization without an active administrator can only be repaired from the shell.
         let admins = ctx.store.list_users(org, Some(Role::OrgAdmin)).await?;
