@@ -340,9 +340,15 @@ pub(crate) async fn matching(
     let Some(first) = words.first() else {
         return Ok(Vec::new());
     };
+    // The store matches the first word; the others narrow what it found, so it is asked for
+    // more than `limit`.
     let query = PatientQuery {
         text: Some(first.clone()),
-        limit,
+        limit: if words.len() > 1 {
+            limit.max(500)
+        } else {
+            limit
+        },
         ..PatientQuery::default()
     };
     let found = ctx.store.list_patients(org, &query).await?;
@@ -354,6 +360,7 @@ pub(crate) async fn matching(
                 .iter()
                 .all(|w| parts.iter().any(|part| part.starts_with(w.as_str())))
         })
+        .take(usize::try_from(limit).unwrap_or(0))
         .collect())
 }
 

@@ -136,7 +136,15 @@ async fn patient_to_link(
             )),
         };
     }
-    let found = super::patients::matching(ctx, org, raw, LINK_MATCHES).await?;
+    let found = super::patients::matching(ctx, org, raw, LINK_MATCHES + 1).await?;
+    if found.len() as i64 > LINK_MATCHES {
+        return Err(DomainError::invalid(
+            "patient_id",
+            format!(
+                "more than {LINK_MATCHES} records match '{raw}': type more of the name, or the MRN"
+            ),
+        ));
+    }
     match found.as_slice() {
         [] => Err(DomainError::invalid(
             "patient_id",
