@@ -25,6 +25,11 @@ pub const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../assets/favicon.svg"),
     ),
     (
+        "live/board.js",
+        JS,
+        include_str!("../../assets/live/board.js"),
+    ),
+    (
         "live/common.js",
         JS,
         include_str!("../../assets/live/common.js"),

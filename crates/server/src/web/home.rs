@@ -9,7 +9,7 @@ use domain::access::role_allows;
 use domain::identity::Role;
 use domain::identity::service::{org, patients, users};
 
-use crate::auth::actor::{CurrentSession, SessionState};
+use crate::auth::actor::{CurrentSession, SessionState, SignedIn};
 use crate::state::AppState;
 
 use super::form::PageQuery;
@@ -42,6 +42,85 @@ struct HomePage {
     /// A clinician's drafts older than the configured limit.
     unsigned: Vec<UnsignedNote>,
     unsigned_hours: i64,
+    /// The program manager's glance at the implementation program.
+    program: Option<ProgramGlance>,
+}
+
+/// Where the implementation program stands, in a few lines: the phase under way, what is late
+/// and the risks to look at first.
+pub struct ProgramGlance {
+    pub started: bool,
+    pub name: String,
+    /// "Pilot launch and validation: 3 of 8 done (until 2027-06-30)".
+    pub phase: Option<String>,
+    pub late: Vec<GlanceItem>,
+    pub late_more: usize,
+    pub high_risks: Vec<GlanceItem>,
+    pub open_risks: usize,
+}
+
+pub struct GlanceItem {
+    pub href: String,
+    pub text: String,
+}
+
+/// Late items and high risks a home page lists at most.
+const GLANCE_ITEMS: usize = 5;
+/// Risks scored this high (likelihood times impact, of 25) are shown first.
+const HIGH_RISK: i64 = 15;
+
+async fn program_glance(state: &AppState, me: &SignedIn) -> Result<ProgramGlance, PageError> {
+    let plan = domain::program::service::plan(state.ctx(), &me.actor).await?;
+    let today = plan.today;
+    let phase = plan
+        .phases
+        .iter()
+        .find(|p| p.starts_on <= today && today <= p.ends_on)
+        .or_else(|| plan.phases.iter().find(|p| p.starts_on > today))
+        .map(|p| {
+            let progress = domain::program::PhaseProgress::of(p.id, &plan.tasks);
+            format!(
+                "{}: {} of {} done (until {})",
+                p.name, progress.done, progress.total, p.ends_on
+            )
+        });
+    let mut late: Vec<&domain::program::Task> =
+        plan.tasks.iter().filter(|t| t.is_late(today)).collect();
+    late.sort_by_key(|t| t.due_on);
+    let mut open: Vec<&domain::program::Risk> = plan
+        .risks
+        .iter()
+        .filter(|r| r.status != domain::program::RiskStatus::Closed)
+        .collect();
+    open.sort_by_key(|r| std::cmp::Reverse(r.score()));
+    Ok(ProgramGlance {
+        started: plan.program.is_some(),
+        name: plan
+            .program
+            .as_ref()
+            .map(|p| p.name.clone())
+            .unwrap_or_default(),
+        phase,
+        late_more: late.len().saturating_sub(GLANCE_ITEMS),
+        late: late
+            .iter()
+            .take(GLANCE_ITEMS)
+            .map(|t| GlanceItem {
+                href: format!("/program/tasks/{}", t.id),
+                text: format!("{}, due {}", t.title, t.due_on),
+            })
+            .collect(),
+        high_risks: open
+            .iter()
+            .filter(|r| r.score() >= HIGH_RISK)
+            .take(GLANCE_ITEMS)
+            .map(|r| GlanceItem {
+                href: "/program/risks".into(),
+                text: format!("{} (score {})", r.title, r.score()),
+            })
+            .collect(),
+        open_risks: open.len(),
+    })
 }
 
 pub struct UnsignedNote {
@@ -69,7 +148,7 @@ fn intro(role: Role) -> &'static str {
             "Manage your organization's sites, staff, patients and scheduling, and review its audit trail."
         }
         Role::ProgramManager => {
-            "Rollout dashboards arrive with the program module. There is nothing to show here yet."
+            "Run the rollout: the program's phases and tasks, its risks, the sites' readiness and the adoption goals, and the staff's training."
         }
         Role::Auditor => "Search the audit trail and review every use of emergency access.",
     }
@@ -222,7 +301,12 @@ pub async fn app(State(state): State<AppState>, PageUser(me): PageUser) -> PageR
             });
         }
     }
+    let program = match role {
+        Role::ProgramManager => Some(program_glance(&state, &me).await?),
+        _ => None,
+    };
     Ok(ok(&HomePage {
+        program,
         return_visits,
         unsigned,
         unsigned_hours: state.config.unsigned_note_hours,

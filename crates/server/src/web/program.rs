@@ -43,6 +43,12 @@ pub struct Notice {
     done: Option<String>,
 }
 
+impl Notice {
+    pub(super) fn of(done: Option<String>) -> Self {
+        Self { done }
+    }
+}
+
 pub(super) fn notice(n: &Notice) -> Option<&'static str> {
     match n.done.as_deref() {
         Some("started") => Some("Program started from the template."),

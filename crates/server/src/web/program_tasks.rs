@@ -7,9 +7,10 @@ use axum::response::Response;
 
 use domain::error::{AllFields, DomainResult};
 use domain::identity::required_text;
+use domain::identity::service::org;
 use domain::ids::TaskId;
 use domain::program::service::{self as program, Plan, TaskCommand};
-use domain::program::{Task, TaskKind, TaskStatus};
+use domain::program::{Task, TaskFilter, TaskKind, TaskStatus};
 
 use crate::auth::actor::SignedIn;
 use crate::state::AppState;
@@ -46,7 +47,44 @@ pub struct Card {
 
 pub struct Column {
     pub label: &'static str,
+    /// The status a card dropped here moves to.
+    pub status: &'static str,
     pub cards: Vec<Card>,
+}
+
+/// The board's filter form.
+pub struct Filters {
+    pub phase: Select,
+    pub owner: Select,
+    pub site: Select,
+    pub late: bool,
+    pub active: bool,
+    /// "Showing 4 of 31 milestones and tasks."
+    pub showing: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct BoardParams {
+    done: Option<String>,
+    phase: Option<String>,
+    owner: Option<String>,
+    site: Option<String>,
+    late: Option<String>,
+}
+
+impl BoardParams {
+    /// The filters asked for; a value that names nothing (an old link) means "any".
+    fn filter(&self) -> TaskFilter {
+        fn id<T: std::str::FromStr>(raw: &Option<String>) -> Option<T> {
+            raw.as_deref().and_then(|r| r.trim().parse().ok())
+        }
+        TaskFilter {
+            phase: id(&self.phase),
+            owner: id(&self.owner),
+            site: id(&self.site),
+            late_only: self.late.as_deref() == Some("true"),
+        }
+    }
 }
 
 /// A task's fields, for adding one (no status: a new task is not started) or changing one.
@@ -150,6 +188,7 @@ struct BoardPage {
     tabs: Vec<NavLink>,
     errors: FormErrors,
     started: bool,
+    filters: Filters,
     columns: Vec<Column>,
     form: TaskForm,
 }
@@ -159,8 +198,55 @@ async fn board_page(
     me: &SignedIn,
     done: Option<&'static str>,
     sent: Option<&SentBack>,
+    filter: &TaskFilter,
 ) -> PageResult {
     let (o, users) = load(state, me).await?;
+    let sites = org::list_sites(state.ctx(), &me.actor, me.actor.org()?).await?;
+    let owner_sites = |t: &Task| {
+        t.owner_id
+            .and_then(|o| users.iter().find(|u| u.id == o))
+            .map(|u| u.site_ids.clone())
+            .unwrap_or_default()
+    };
+    let shown: Vec<&Task> = o
+        .tasks
+        .iter()
+        .filter(|t| filter.matches(t, o.today, &owner_sites(t)))
+        .collect();
+    let any = |id: Option<String>| id.unwrap_or_default();
+    let filters = Filters {
+        phase: Select::new(
+            "phase",
+            "Phase",
+            o.phases.iter().map(|p| (p.id.to_string(), p.name.clone())),
+            &any(filter.phase.map(|p| p.to_string())),
+            Some("Any phase"),
+        )
+        .optional(),
+        owner: Select::new(
+            "owner",
+            "Owner",
+            staff_choices(&users, false),
+            &any(filter.owner.map(|o| o.to_string())),
+            Some("Anyone"),
+        )
+        .optional(),
+        site: Select::new(
+            "site",
+            "Owner's site",
+            sites.iter().map(|s| (s.id.to_string(), s.name.clone())),
+            &any(filter.site.map(|s| s.to_string())),
+            Some("Any site"),
+        )
+        .optional(),
+        late: filter.late_only,
+        active: !filter.is_empty(),
+        showing: format!(
+            "Showing {} of {} milestones and tasks.",
+            shown.len(),
+            o.tasks.len()
+        ),
+    };
     let title_of = |id: &TaskId| {
         o.tasks
             .iter()
@@ -202,11 +288,11 @@ async fn board_page(
         .iter()
         .map(|status| Column {
             label: status.label(),
-            cards: o
-                .tasks
+            status: status.as_str(),
+            cards: shown
                 .iter()
                 .filter(|t| t.status == *status)
-                .map(card)
+                .map(|t| card(t))
                 .collect(),
         })
         .collect();
@@ -216,6 +302,7 @@ async fn board_page(
         tabs: tabs("/program/board"),
         errors: SentBack::summary(sent),
         started: o.program.is_some(),
+        filters,
         columns,
         form: task_form(&v, &e, &o, &users, None),
     };
@@ -225,9 +312,10 @@ async fn board_page(
 pub async fn board(
     State(state): State<AppState>,
     PageUser(me): PageUser,
-    PageQuery(n): PageQuery<Notice>,
+    PageQuery(params): PageQuery<BoardParams>,
 ) -> PageResult {
-    board_page(&state, &me, notice(&n), None).await
+    let done = notice(&Notice::of(params.done.clone()));
+    board_page(&state, &me, done, None, &params.filter()).await
 }
 
 /// The task a form describes, every field checked (the new-task form has no status: a new
@@ -275,7 +363,7 @@ pub async fn add_task(
         Ok(_) => Ok(see_other("/program/board?done=task")),
         Err(e) => {
             let sent = SentBack::new("task", "", form, e, &LABELS)?;
-            board_page(&state, &me, None, Some(&sent)).await
+            board_page(&state, &me, None, Some(&sent), &TaskFilter::default()).await
         }
     }
 }
@@ -293,7 +381,7 @@ pub async fn set_task_status(
         Ok(_) => Ok(see_other("/program/board?done=task")),
         Err(e) => {
             let sent = SentBack::new("move", &id.to_string(), form, e, &LABELS)?;
-            board_page(&state, &me, None, Some(&sent)).await
+            board_page(&state, &me, None, Some(&sent), &TaskFilter::default()).await
         }
     }
 }

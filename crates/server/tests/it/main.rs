@@ -30,6 +30,7 @@ mod training;
 mod visits;
 mod web;
 mod web_admin;
+mod web_board;
 mod web_languages;
 mod web_messages;
 mod web_notes;
