@@ -181,3 +181,7 @@ typed_id!(
     /// An e-consult or a second-opinion request.
     EconsultId
 );
+typed_id!(
+    /// One line of a visit's chat.
+    ChatLineId
+);

@@ -22,7 +22,7 @@ pub mod prelude {
     pub use crate::program::ProgramStore;
     pub use crate::scheduling::{AppointmentStore, AvailabilityStore, QueueStore, SlotStore};
     pub use crate::training::TrainingStore;
-    pub use crate::visits::{CareTeamStore, VisitLinkStore, VisitStore};
+    pub use crate::visits::{CareTeamStore, VisitChatStore, VisitLinkStore, VisitStore};
 }
 
 /// Every storage port of the domain; `Store` is the one object front doors hold. It is the sum of
@@ -43,6 +43,7 @@ pub trait Store:
     + prelude::VisitStore
     + prelude::VisitLinkStore
     + prelude::CareTeamStore
+    + prelude::VisitChatStore
     + prelude::NoteStore
     + prelude::MessagingStore
     + prelude::TrainingStore

@@ -38,6 +38,7 @@ mod sessions;
 mod sql_store;
 pub mod testing;
 mod training;
+mod visit_chat;
 mod visit_links;
 mod visit_log;
 mod visits;

@@ -33,6 +33,7 @@ migrations![
     (12, "audit_checkpoints", "0012_audit_checkpoints.sql"),
     (13, "visit_links", "0013_visit_links.sql"),
     (14, "audit_repeats", "0014_audit_repeats.sql"),
+    (15, "visit_chat", "0015_visit_chat.sql"),
 ];
 
 /// The migration file names this build embeds, in order (a test checks both directories hold exactly these).

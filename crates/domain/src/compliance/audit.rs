@@ -152,6 +152,8 @@ pub enum AuditAction {
     VisitChange,
     #[serde(rename = "visit.read")]
     VisitRead,
+    #[serde(rename = "chat.send")]
+    ChatSend,
     #[serde(rename = "guest.invite")]
     GuestInvite,
     #[serde(rename = "guest.join")]
@@ -239,7 +241,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 86] = [
+    pub const ALL: [AuditAction; 87] = [
         AuditAction::PatientRead,
         AuditAction::PatientList,
         AuditAction::PatientCreate,
@@ -284,6 +286,7 @@ impl AuditAction {
         AuditAction::CalendarFeedRead,
         AuditAction::VisitChange,
         AuditAction::VisitRead,
+        AuditAction::ChatSend,
         AuditAction::GuestInvite,
         AuditAction::GuestJoin,
         AuditAction::GuestAdmit,
@@ -374,6 +377,7 @@ impl AuditAction {
             AuditAction::CalendarFeedRead => "calendar_feed.read",
             AuditAction::VisitChange => "visit.change",
             AuditAction::VisitRead => "visit.read",
+            AuditAction::ChatSend => "chat.send",
             AuditAction::GuestInvite => "guest.invite",
             AuditAction::GuestJoin => "guest.join",
             AuditAction::GuestAdmit => "guest.admit",

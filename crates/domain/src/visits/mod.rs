@@ -6,6 +6,7 @@
 //! call completes it).
 
 pub mod care_team;
+pub mod chat;
 pub mod model;
 pub mod questionnaire;
 pub mod service;
@@ -15,6 +16,7 @@ pub mod view;
 pub mod visit_link;
 
 pub use care_team::*;
+pub use chat::{ChatLine, VisitChatStore};
 pub use model::*;
 pub use questionnaire::*;
 pub use state::*;

@@ -94,6 +94,12 @@ impl ParticipantRole {
             ParticipantRole::Guest => "guest",
         }
     }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Patient, Self::Clinician, Self::Guest]
+            .into_iter()
+            .find(|r| r.as_str() == raw)
+    }
 }
 
 /// Something that happened in a visit, for its record (state changes, drops, switches, guests).

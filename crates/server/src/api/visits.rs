@@ -231,10 +231,23 @@ pub struct VisitRecordResponse {
     pub quality: QualityResponse,
     pub invites: Vec<InviteResponse>,
     pub escalations: Vec<EscalationResponse>,
+    /// What the people in the call typed to each other, oldest first.
+    pub chat: Vec<ChatLineResponse>,
+}
+
+/// One line of a visit's chat.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChatLineResponse {
+    pub at: String,
+    /// `patient`, `clinician` or `guest`.
+    pub role: String,
+    /// The sender as the others saw them in the call.
+    pub name: String,
+    pub text: String,
 }
 
 /// Get a visit's record: times, waiting, duration, modality used, connection quality, drops,
-/// guests, escalations and outcome. The read is audited.
+/// guests, escalations, the chat and outcome. The read is audited.
 #[utoipa::path(get, path = "/api/v1/visits/{id}", tag = "visits",
     params(("id" = String, Path, description = "Appointment id")),
     responses((status = 200, body = VisitRecordResponse), (status = 401, body = ErrorBody),
@@ -267,6 +280,16 @@ pub async fn get_record(
             .map(|i| InviteResponse::of(i, now))
             .collect(),
         escalations: r.escalations.iter().map(Into::into).collect(),
+        chat: r
+            .chat
+            .iter()
+            .map(|c| ChatLineResponse {
+                at: c.at.to_string(),
+                role: c.role.as_str().into(),
+                name: c.name.clone(),
+                text: c.text.clone(),
+            })
+            .collect(),
     }))
 }
 

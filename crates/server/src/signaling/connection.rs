@@ -18,7 +18,7 @@ use axum::response::Response;
 use domain::access::{Actor, Permission, Principal};
 use domain::identity::Role;
 use domain::ids::AppointmentId;
-use domain::visits::service::{call, guests, room, visit_link};
+use domain::visits::service::{call, chat, guests, room, visit_link};
 use domain::visits::{ParticipantRole, QualitySample};
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
@@ -314,7 +314,13 @@ impl Participant {
         let hub = &state.hub;
         match protocol::parse(frame)? {
             ClientMessage::Signal { to, data } => hub.signal(id, &self.peer, &to, data),
-            ClientMessage::Chat { text } => hub.chat(id, &self.peer, &text),
+            ClientMessage::Chat { text } => {
+                // Kept with the visit's record first: a line the others saw is never lost.
+                let line = chat::say(state.ctx(), who, id, &text)
+                    .await
+                    .map_err(refusal_of)?;
+                hub.chat(id, &self.peer, &line.text)
+            }
             ClientMessage::Ping => {
                 self.outbox.push(ServerFrame::Pong.encode());
                 Ok(())

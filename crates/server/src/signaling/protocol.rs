@@ -3,7 +3,7 @@
 //! From the browser ([`parse`] into [`ClientMessage`]):
 //! - `{"type":"signal","to":PEER,"data":{...}}`: an SDP description or ICE candidate for one
 //!   other participant (relayed as is; only between participants who are both let in).
-//! - `{"type":"chat","text":"..."}`: to everyone in the call (not stored).
+//! - `{"type":"chat","text":"..."}`: to everyone in the call, kept with the visit's record first.
 //! - `{"type":"media","audio_only":true}`: this participant switched to audio only (or back).
 //! - `{"type":"connected"}` / `{"type":"reconnecting"}`: media flows / the connection dropped.
 //! - `{"type":"stats","samples":[{"round_trip_ms":..,"packet_loss_pct":..,"bitrate_kbps":..,"frames_decoded":..}]}`
@@ -29,7 +29,7 @@ use super::ice::IceServer;
 /// [`MAX_FRAME_BYTES`] closes the connection.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 pub const MAX_FRAME_BYTES: usize = 256 * 1024;
-pub const MAX_CHAT_CHARS: usize = 2000;
+pub use domain::visits::chat::MAX_CHAT_CHARS;
 
 /// One quality report, as a browser computes it from `RTCPeerConnection.getStats()`.
 #[derive(Debug, Clone, Deserialize)]

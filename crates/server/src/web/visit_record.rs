@@ -47,6 +47,13 @@ pub struct EscalationRow {
     pub acknowledged: String,
 }
 
+/// A line of the visit's chat.
+pub struct ChatRow {
+    pub at: String,
+    pub who: String,
+    pub text: String,
+}
+
 #[derive(Template)]
 #[template(path = "pages/visit_record.html")]
 struct RecordPage {
@@ -59,6 +66,7 @@ struct RecordPage {
     log: Vec<LogRow>,
     guests: Vec<GuestRecord>,
     escalations: Vec<EscalationRow>,
+    chat: Vec<ChatRow>,
     live_href: Option<String>,
     appointment_href: String,
     note_href: String,
@@ -266,8 +274,18 @@ pub async fn show(
                 .map_or_else(|| "Not yet".to_string(), |t| when::when(t, &tz)),
         })
         .collect();
+    let chat = r
+        .chat
+        .iter()
+        .map(|c| ChatRow {
+            at: when::clock(c.at, &tz),
+            who: c.name.clone(),
+            text: c.text.clone(),
+        })
+        .collect();
     let own = actor.user_id() == Some(v.clinician_id);
     Ok(ok(&RecordPage {
+        chat,
         shell: Shell::new(&me, Section::WaitingRoom),
         heading: format!("Visit record: {patient}"),
         state: match v.state {

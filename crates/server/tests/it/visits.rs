@@ -359,6 +359,28 @@ on_both_backends!(
             (chat["text"].as_str(), chat["role"].as_str()),
             (Some("Can you hear me?"), Some("clinician"))
         );
+        // The chat is kept with the visit's record.
+        let (status, record) = get(
+            &app,
+            &b.clinician.session,
+            &format!("/api/v1/visits/{}", b.id),
+        )
+        .await;
+        assert_eq!(status, 200, "{record}");
+        assert_eq!(record["chat"][0]["text"], "Can you hear me?");
+        assert_eq!(record["chat"][0]["role"], "clinician");
+        let page = b
+            .clinician
+            .session
+            .client
+            .get(app.url(&format!("/visits/{}/record", b.id)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains(": Can you hear me?</li>"), "{page}");
 
         patient.send(json!({"type": "connected"})).await;
         clinician.state("in_call").await;

@@ -20,6 +20,7 @@ on_every_backend!(
     unsigned_notes_are_listed_per_clinician_oldest_first,
     care_links_come_from_the_clinicians_and_the_nurses_appointments,
     sealed_text_never_reaches_the_database_in_the_clear,
+    a_visits_chat_is_kept_in_order_sealed_and_only_for_its_organization,
     rotating_keys_rewraps_every_data_key_and_old_values_still_open,
 );
 
@@ -422,6 +423,51 @@ async fn sealed_text_never_reaches_the_database_in_the_clear(db: TestDb) {
         "TANGERINE-INSTRUCTIONS",
         "MAGENTA-ADDENDUM",
     ] {
+        assert!(!contains(&raw, phrase), "{phrase} is in the raw database");
+    }
+}
+
+async fn a_visits_chat_is_kept_in_order_sealed_and_only_for_its_organization(db: TestDb) {
+    use domain::visits::{ChatLine, ParticipantRole};
+    let w = world(&db, 1).await;
+    let a = booked(&db, &w, 600).await;
+    let line = |seconds: i64, role: ParticipantRole, text: &str| ChatLine {
+        id: ChatLineId::new(),
+        org_id: w.org.id,
+        appointment_id: a.id,
+        at: at(seconds),
+        role,
+        name: format!("{} name", role.as_str()),
+        text: text.into(),
+    };
+    // Written out of order: read back by time.
+    let later = line(
+        20,
+        ParticipantRole::Patient,
+        "OCELOT-REPLY it started on Monday",
+    );
+    let first = line(
+        10,
+        ParticipantRole::Clinician,
+        "HERON-QUESTION when did it start?",
+    );
+    for l in [&later, &first] {
+        db.store
+            .add_chat_line(l, audit(AuditAction::ChatSend))
+            .await
+            .unwrap();
+    }
+    let back = db.store.visit_chat(w.org.id, a.id).await.unwrap();
+    assert_eq!(back, vec![first, later]);
+    assert!(
+        db.store
+            .visit_chat(OrgId::new(), a.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let raw = raw_database(&db).await;
+    for phrase in ["OCELOT-REPLY", "HERON-QUESTION"] {
         assert!(!contains(&raw, phrase), "{phrase} is in the raw database");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod call;
+pub mod chat;
 pub mod check_in;
 pub mod guests;
 pub mod record;

@@ -13,7 +13,7 @@ use crate::ids::{AppointmentId, SiteId, UserId};
 use crate::scheduling::Appointment;
 use crate::scheduling::service::shared::entry;
 use crate::visits::{
-    Escalation, Invite, QualitySummary, Visit, VisitLogEntry, VisitQuery, VisitState,
+    ChatLine, Escalation, Invite, QualitySummary, Visit, VisitLogEntry, VisitQuery, VisitState,
 };
 
 /// Everything recorded about one visit.
@@ -25,6 +25,8 @@ pub struct VisitRecord {
     pub quality: QualitySummary,
     pub invites: Vec<Invite>,
     pub escalations: Vec<Escalation>,
+    /// What the people in the call typed to each other.
+    pub chat: Vec<ChatLine>,
 }
 
 /// A visit's record; the read is audited.
@@ -34,6 +36,7 @@ pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResult
     let quality = QualitySummary::of(&ctx.store.quality(visit.org_id, id).await?);
     let invites = ctx.store.list_invites(visit.org_id, id).await?;
     let escalations = ctx.store.visit_escalations(visit.org_id, id).await?;
+    let chat = ctx.store.visit_chat(visit.org_id, id).await?;
     ctx.store
         .record_audit(audit(
             ctx,
@@ -50,6 +53,7 @@ pub async fn get(ctx: Ctx<'_>, actor: &Actor, id: AppointmentId) -> DomainResult
         quality,
         invites,
         escalations,
+        chat,
     })
 }
 
