@@ -28,9 +28,12 @@
 //! | InviteUnusable         | 410    | invite_unusable         | Gone      |
 //! | Refused { rule }       | 409    | the rule                | Refusal   |
 //! | Storage                | 500    | internal_error          | Internal  |
+//! | Unavailable            | 503    | storage_unavailable     | Unavailable |
 //!
 //! 422 means "what you sent cannot be done as sent" (a field, or a rule about the request itself);
 //! 409 means "the records as they are now refuse it" (someone else was first, a state forbids it).
+//! 503 means "the database cannot do it right now" (its disk is full, it is read-only, or it
+//! cannot be reached): nothing was changed, and the same request may succeed in a minute.
 
 use thiserror::Error;
 
@@ -134,6 +137,10 @@ pub enum DomainError {
     Refused { rule: &'static str, message: String },
     #[error("storage failure: {0}")]
     Storage(String),
+    /// The database cannot take the request now (disk full, read-only, unreachable, busy past
+    /// its timeout); nothing was changed. The detail is logged, never shown.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl DomainError {
@@ -254,6 +261,8 @@ pub enum ErrorKind {
     Gone,
     /// Our fault; the detail is logged, never shown.
     Internal,
+    /// The database cannot take the request right now; try again later. Logged, never detailed.
+    Unavailable,
 }
 
 /// One row of the error table: the HTTP status, the stable code clients may branch on, the kind.
@@ -294,6 +303,7 @@ impl DomainError {
             DomainError::InviteUnusable(_) => (410, "invite_unusable", K::Gone),
             DomainError::Refused { rule, .. } => (409, *rule, K::Refusal),
             DomainError::Storage(_) => (500, "internal_error", K::Internal),
+            DomainError::Unavailable(_) => (503, "storage_unavailable", K::Unavailable),
         };
         ErrorClass { status, code, kind }
     }
@@ -317,10 +327,14 @@ impl DomainError {
     pub fn public_message(&self) -> String {
         match self {
             DomainError::Storage(_) => "an internal error occurred".to_string(),
+            DomainError::Unavailable(_) => UNAVAILABLE.to_string(),
             other => other.to_string(),
         }
     }
 }
+
+/// What a person reads when the database cannot take their request.
+pub const UNAVAILABLE: &str = "the service cannot reach or write to its database right now; nothing was changed, try again in a minute";
 
 pub type DomainResult<T> = Result<T, DomainError>;
 
@@ -429,5 +443,12 @@ mod tests {
         let storage = DomainError::Storage("disk full at /var/lib".into());
         assert_eq!(storage.class().status, 500);
         assert!(!storage.public_message().contains("disk"));
+        let unavailable = DomainError::Unavailable("SQLITE_FULL on /var/lib".into());
+        let class = unavailable.class();
+        assert_eq!(
+            (class.status, class.code, class.kind),
+            (503, "storage_unavailable", ErrorKind::Unavailable)
+        );
+        assert!(!unavailable.public_message().contains("SQLITE"));
     }
 }

@@ -78,8 +78,12 @@ impl ApiError {
 impl From<DomainError> for ApiError {
     fn from(err: DomainError) -> Self {
         let class = err.class();
-        if let DomainError::Storage(detail) = &err {
-            tracing::error!(%detail, "storage failure");
+        match &err {
+            DomainError::Storage(detail) => tracing::error!(%detail, "storage failure"),
+            DomainError::Unavailable(why) => {
+                tracing::error!(%why, "request refused: storage unavailable")
+            }
+            _ => {}
         }
         let status =
             StatusCode::from_u16(class.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -95,8 +99,18 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        response
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// What a 503 tells clients to wait before trying again.
+pub const RETRY_AFTER_SECONDS: &str = "30";

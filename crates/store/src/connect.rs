@@ -9,7 +9,10 @@ use crate::connect_error::ConnectError;
 use crate::sql_store::SqlStore;
 use crate::writer::{self, WriteJob};
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, AssertSqlSafe, Executor};
+
+/// How long a request waits for a PostgreSQL connection before it is refused as unavailable.
+pub const POSTGRES_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How to open a store. `ConnectOptions::default()` is what `connect` uses.
 #[derive(Debug, Clone)]
@@ -24,6 +27,10 @@ pub struct ConnectOptions {
     /// missing). `None`: `data.keys` beside a SQLite database; a PostgreSQL store without one
     /// refuses to seal or open free text.
     pub data_key_file: Option<PathBuf>,
+    /// The most the SQLite database may grow to, in bytes (`PRAGMA max_page_count` on the writer);
+    /// past it every write fails as it does on a full disk. `None` (the default): no cap. Tests
+    /// use it to fill a database without filling a disk.
+    pub sqlite_max_bytes: Option<u64>,
 }
 
 impl Default for ConnectOptions {
@@ -33,6 +40,7 @@ impl Default for ConnectOptions {
             postgres_connections: 16,
             sqlite_readers: 8,
             data_key_file: None,
+            sqlite_max_bytes: None,
         }
     }
 }
@@ -80,6 +88,10 @@ async fn open_store(url: &str, options: ConnectOptions) -> Result<SqlStore, Conn
         Backend::Postgres => {
             let pool = AnyPoolOptions::new()
                 .max_connections(options.postgres_connections.max(1))
+                // A request waits this long for a connection, then answers 503 (the pool's own
+                // default, 30 s, held every request of a restarting database past any client's
+                // patience).
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .connect(url)
                 .await
                 .map_err(|source| ConnectError::Connect {
@@ -143,9 +155,10 @@ async fn open_sqlite(
         backend: "sqlite",
         source,
     };
+    let max_pages = options.sqlite_max_bytes.map(|bytes| (bytes / 4096).max(1));
     let writer = AnyPoolOptions::new()
         .max_connections(1)
-        .after_connect(|conn, _| {
+        .after_connect(move |conn, _| {
             Box::pin(async move {
                 // WAL lets readers run beside the writer; FULL syncs the WAL on every commit, so a
                 // confirmed write survives a power loss, not only a process crash.
@@ -160,6 +173,10 @@ async fn open_sqlite(
                 // through a memory map keep the writer from fetching them again and again.
                 conn.execute("PRAGMA cache_size = -65536").await?;
                 conn.execute("PRAGMA mmap_size = 1073741824").await?;
+                if let Some(pages) = max_pages {
+                    conn.execute(AssertSqlSafe(format!("PRAGMA max_page_count = {pages}")))
+                        .await?;
+                }
                 Ok(())
             })
         })

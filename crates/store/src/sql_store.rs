@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use domain::compliance::AuditEntry;
 use domain::{DomainError, Store};
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit_chain;
@@ -93,21 +93,26 @@ impl SqlStore {
     }
 
     /// One transaction on the writer: runs `body`, then, as it decided, chains its audit entries
-    /// and commits, or rolls back. A failed body rolls back too: nothing is written.
+    /// and commits, or rolls back. A failed body rolls back too: nothing is written. A database
+    /// failure closes the writer connection (`db::on_writer`).
     pub(crate) async fn transaction<T>(
         &self,
         body: impl AsyncFnOnce(&mut AnyConnection) -> R<Outcome<T>>,
     ) -> R<T> {
-        let mut tx = self.writer.begin().await.db()?;
-        match body(&mut tx).await? {
-            Outcome::Commit(value, entries) => {
-                audit_chain::append(&mut tx, self.backend, entries).await?;
-                tx.commit().await.db()?;
-                Ok(value)
+        let backend = self.backend;
+        crate::db::on_writer(&self.writer, async move |conn| {
+            let mut tx = conn.begin().await.db()?;
+            match body(&mut tx).await? {
+                Outcome::Commit(value, entries) => {
+                    audit_chain::append(&mut tx, backend, entries).await?;
+                    tx.commit().await.db()?;
+                    Ok(value)
+                }
+                // Dropping the transaction rolls it back.
+                Outcome::Undo(value) => Ok(value),
             }
-            // Dropping the transaction rolls it back.
-            Outcome::Undo(value) => Ok(value),
-        }
+        })
+        .await
     }
 
     /// A transaction that records no audit entry, for writes that are not themselves audited

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use domain::DomainError;
 use domain::compliance::{AuditEntry, REPEAT_WINDOW, RepeatKey};
 use jiff::Timestamp;
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit_chain;
@@ -146,7 +146,12 @@ async fn run(
                 tracing::error!(error = %e, count, "group commit failed");
                 let message = e.to_string();
                 (0..count)
-                    .map(|_| Err(DomainError::Storage(message.clone())))
+                    .map(|_| {
+                        Err(match &e {
+                            DomainError::Unavailable(why) => DomainError::Unavailable(why.clone()),
+                            _ => DomainError::Storage(message.clone()),
+                        })
+                    })
                     .collect()
             }
         };
@@ -213,13 +218,26 @@ enum RepeatOf {
 /// alone), then the rows the accepted writes queued, then every accepted audit entry chained in
 /// order, and the repeated list reads counted against their records; one commit makes it all
 /// durable.
+/// A database failure closes the writer connection (`db::on_writer`).
 async fn write_batch(
     pool: &AnyPool,
     backend: Backend,
     jobs: Vec<Job>,
     recent: &mut Recent,
 ) -> R<Vec<R<()>>> {
-    let mut tx = pool.begin().await.db()?;
+    db::on_writer(pool, async move |conn| {
+        write_batch_on(conn, backend, jobs, recent).await
+    })
+    .await
+}
+
+async fn write_batch_on(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    jobs: Vec<Job>,
+    recent: &mut Recent,
+) -> R<Vec<R<()>>> {
+    let mut tx = conn.begin().await.db()?;
     let mut entries = Vec::with_capacity(jobs.len());
     let mut results = Vec::with_capacity(jobs.len());
     let mut later = Later::default();

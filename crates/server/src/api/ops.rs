@@ -24,19 +24,23 @@ pub async fn healthz() -> Json<Health> {
     })
 }
 
-/// The process can reach its database.
+/// How long readiness waits for the database before it says "unavailable": a database that is
+/// away must make the probe fail at once, not hang until the connection pool gives up.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The process can reach its database (within 2 s).
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let backend = Some(state.store.backend().to_string());
-    match state.store.ping().await {
-        Ok(()) => (
+    match tokio::time::timeout(READY_WITHIN, state.store.ping()).await {
+        Ok(Ok(())) => (
             StatusCode::OK,
             Json(Health {
                 status: "ok".into(),
                 backend,
             }),
         ),
-        Err(_) => (
+        Ok(Err(_)) | Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(Health {
                 status: "unavailable".into(),

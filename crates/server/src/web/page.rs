@@ -70,6 +70,8 @@ pub enum PageError {
     /// that is over).
     Gone(String),
     Internal,
+    /// The database cannot take the request right now (full, read-only, unreachable).
+    Unavailable,
     Redirect(String),
 }
 
@@ -103,6 +105,10 @@ impl From<DomainError> for PageError {
                 tracing::error!(detail = %err, "storage failure");
                 Self::Internal
             }
+            ErrorKind::Unavailable => {
+                tracing::error!(detail = %err, "page refused: storage unavailable");
+                Self::Unavailable
+            }
         }
     }
 }
@@ -133,6 +139,7 @@ impl From<ApiError> for PageError {
             StatusCode::GONE => Self::Gone(err.message),
             StatusCode::BAD_REQUEST => Self::BadRequest(err.message),
             s if s.is_client_error() => Self::Refused(s, err.message),
+            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
             // The API error type has already logged the detail.
             _ => Self::Internal,
         }
@@ -165,6 +172,13 @@ impl IntoResponse for PageError {
             ),
             PageError::Refused(status, message) => (status, "This could not be done", message),
             PageError::Gone(message) => (StatusCode::GONE, "This link no longer works", message),
+            PageError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not saved: please try again in a minute",
+                "The service cannot save or open records right now. Nothing was changed. \
+                 Please try again in a minute."
+                    .to_string(),
+            ),
             PageError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Sorry, something went wrong",
@@ -173,14 +187,22 @@ impl IntoResponse for PageError {
                     .to_string(),
             ),
         };
+        let unavailable = status == StatusCode::SERVICE_UNAVAILABLE;
         let page = ErrorPage { title, message };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => {
                 tracing::error!(error = %e, "error page rendering failed");
                 (status, title).into_response()
             }
+        };
+        if unavailable {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(crate::error::RETRY_AFTER_SECONDS),
+            );
         }
+        response
     }
 }
 

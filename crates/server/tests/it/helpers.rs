@@ -171,6 +171,18 @@ impl TestApp {
         config: ServeConfig,
         adjust: impl FnOnce(&mut AppState),
     ) -> Self {
+        Self::spawn_opened(backend, config, |_, _| {}, adjust).await
+    }
+
+    /// Like `spawn_custom`, opening the store its own way: `connect` may change the URL the
+    /// server connects with (through a proxy...) and the connection options (a size cap...);
+    /// `database_url` stays the database's own.
+    pub async fn spawn_opened(
+        backend: Backend,
+        config: ServeConfig,
+        connect: impl FnOnce(&mut String, &mut store::ConnectOptions),
+        adjust: impl FnOnce(&mut AppState),
+    ) -> Self {
         let (database_url, dir) = match backend {
             Backend::Sqlite => {
                 let (url, guard) = store::testing::fresh_sqlite_url().await;
@@ -187,10 +199,12 @@ impl TestApp {
             }
         };
         let dir = dir.unwrap_or_else(store::testing::temp_dir);
-        let store: Arc<dyn Store> =
-            store::connect_with(&database_url, store::testing::options_with_keys(&dir))
-                .await
-                .expect("connect to the test database");
+        let mut connect_options = store::testing::options_with_keys(&dir);
+        let mut connect_url = database_url.clone();
+        connect(&mut connect_url, &mut connect_options);
+        let store: Arc<dyn Store> = store::connect_with(&connect_url, connect_options)
+            .await
+            .expect("connect to the test database");
         let clock = Arc::new(FixedClock::new(domain::SystemClock.now()));
         let sealer = Arc::new(server::auth::sealed::Sealer::random());
         // Background jobs stay out of the way: tests run them with `jobs::*_once`.

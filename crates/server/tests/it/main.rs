@@ -15,6 +15,7 @@ mod cli;
 mod clinic;
 mod connections;
 mod demo;
+mod faults;
 mod fuzz;
 mod hardening;
 mod http;
