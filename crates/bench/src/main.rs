@@ -4,6 +4,7 @@
 //! It prints numbers and checks only correctness (the audit trail grew by every read it made);
 //! it never fails because something was slow.
 
+mod fault;
 mod http;
 mod load;
 mod report;
@@ -92,6 +93,25 @@ struct Args {
     /// The rush: the share of attempts aimed at those popular slots.
     #[arg(long, default_value_t = 0.6)]
     rush_hot_share: f64,
+    /// Instead of the workloads, cause a fault under a booking load and check that no confirmed
+    /// booking is lost or doubled (see docs/reliability.md). The rush's options shape the load.
+    #[arg(long, value_enum)]
+    fault: Option<fault::Fault>,
+    /// Faults: how many times to cause it.
+    #[arg(long, default_value_t = 10)]
+    fault_runs: usize,
+    /// Faults: seconds the database stays away (pg-restart) or the disk stays full (disk-full).
+    #[arg(long, default_value_t = 5)]
+    fault_outage_seconds: u64,
+    /// Faults: milliseconds each patient waits between two booking attempts.
+    #[arg(long, default_value_t = 20)]
+    fault_think_ms: u64,
+    /// pg-restart: the shell command that stops the database (it must return once it is down).
+    #[arg(long)]
+    db_stop_command: Option<String>,
+    /// pg-restart: the shell command that starts it again (it must return once it accepts connections).
+    #[arg(long)]
+    db_start_command: Option<String>,
     /// Signaling: patients holding a waiting room open at once, for the memory measure.
     #[arg(long, default_value_t = 10_000)]
     signaling_idle: usize,
@@ -201,7 +221,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             load.join(" ")
         );
     }
-    if let Some(fsync) = fsync_latency(&work_dir) {
+    if let Some(fsync) = report::fsync_latency(&work_dir) {
         println!(
             "disk: a 4 KiB write + fsync in {} takes {:.2} ms (median of 50); every durable commit pays at least this",
             work_dir.display(),
@@ -226,18 +246,30 @@ async fn bench(
     log: &std::path::Path,
 ) -> anyhow::Result<()> {
     telemed.run(&["migrate"])?;
-    if args.workloads.contains(&Kind::Rush) {
-        let config = rush::RushConfig {
-            slots: args.rush_slots,
-            clinicians: args.rush_clinicians,
-            patients: args.rush_patients,
-            attempts: args.rush_attempts,
-            hot: args.rush_hot,
-            hot_share: args.rush_hot_share,
-            stamp,
+    let rush_config = rush::RushConfig {
+        slots: args.rush_slots,
+        clinicians: args.rush_clinicians,
+        patients: args.rush_patients,
+        attempts: args.rush_attempts,
+        hot: args.rush_hot,
+        hot_share: args.rush_hot_share,
+        stamp,
+    };
+    if let Some(kind) = args.fault {
+        let config = fault::FaultConfig {
+            fault: kind,
+            runs: args.fault_runs.max(1),
+            outage: Duration::from_secs(args.fault_outage_seconds),
+            db_stop: args.db_stop_command.clone(),
+            db_start: args.db_start_command.clone(),
+            think: Duration::from_millis(args.fault_think_ms),
+            rush: rush_config,
         };
-        let report = rush::run(telemed, log, &config).await?;
-        report::print_rush(backend, &config, &report)?;
+        return fault::run(telemed, log, &config).await;
+    }
+    if args.workloads.contains(&Kind::Rush) {
+        let report = rush::run(telemed, log, &rush_config).await?;
+        report::print_rush(backend, &rush_config, &report)?;
     }
     if args.workloads.contains(&Kind::Signaling) {
         let config = signaling::SignalingConfig {
@@ -364,7 +396,7 @@ async fn reads_and_sign_ins(
             rows.push(row);
         }
         // While the server runs: SQLite empties the WAL when its last connection closes.
-        wal_report = wal_size(&telemed.database_url, ok + warm_ok);
+        wal_report = report::wal_size(&telemed.database_url, ok + warm_ok);
         server.stop()?;
         let audit_after = telemed.audit_records()?;
         audit_check = Some((audit_after.saturating_sub(audit_before), ok + warm_ok));
@@ -522,40 +554,6 @@ async fn measure<W: Workload>(
         },
         warm_ok,
     ))
-}
-
-/// On SQLite, the sizes of the WAL file and the database after `reads` audited reads.
-fn wal_size(database_url: &str, reads: u64) -> Option<String> {
-    let path = database_url.strip_prefix("sqlite://")?;
-    let path = path.split_once('?').map_or(path, |(p, _)| p);
-    let mib = |p: &str| {
-        std::fs::metadata(p)
-            .ok()
-            .map(|m| m.len() as f64 / 1048576.0)
-    };
-    Some(format!(
-        "SQLite WAL file after {reads} audited reads: {:.1} MiB (database {:.1} MiB)",
-        mib(&format!("{path}-wal"))?,
-        mib(path)?
-    ))
-}
-
-/// The median time of a small write followed by fsync: the floor under every durable commit.
-fn fsync_latency(dir: &std::path::Path) -> Option<Duration> {
-    use std::io::Write;
-    let path = dir.join("fsync-probe");
-    let mut file = std::fs::File::create(&path).ok()?;
-    let block = [0u8; 4096];
-    let mut times = Vec::with_capacity(50);
-    for _ in 0..50 {
-        let started = Instant::now();
-        file.write_all(&block).ok()?;
-        file.sync_data().ok()?;
-        times.push(started.elapsed());
-    }
-    let _ = std::fs::remove_file(&path);
-    times.sort_unstable();
-    times.get(times.len() / 2).copied()
 }
 
 fn str_field(value: &Value, name: &str) -> anyhow::Result<String> {

@@ -1,6 +1,6 @@
 //! Printing the results: the read table (with the floor's ratios), the rush's and signaling's.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::bail;
 
@@ -266,4 +266,38 @@ pub(crate) fn print_ratios(rows: &[Row]) {
             f64::from(r.quantile_us(0.99)) / f64::from(f.quantile_us(0.99).max(1)),
         );
     }
+}
+
+/// On SQLite, the sizes of the WAL file and the database after `reads` audited reads.
+pub(crate) fn wal_size(database_url: &str, reads: u64) -> Option<String> {
+    let path = database_url.strip_prefix("sqlite://")?;
+    let path = path.split_once('?').map_or(path, |(p, _)| p);
+    let mib = |p: &str| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| m.len() as f64 / 1048576.0)
+    };
+    Some(format!(
+        "SQLite WAL file after {reads} audited reads: {:.1} MiB (database {:.1} MiB)",
+        mib(&format!("{path}-wal"))?,
+        mib(path)?
+    ))
+}
+
+/// The median time of a small write followed by fsync: the floor under every durable commit.
+pub(crate) fn fsync_latency(dir: &std::path::Path) -> Option<Duration> {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).ok()?;
+    let block = [0u8; 4096];
+    let mut times = Vec::with_capacity(50);
+    for _ in 0..50 {
+        let started = Instant::now();
+        file.write_all(&block).ok()?;
+        file.sync_data().ok()?;
+        times.push(started.elapsed());
+    }
+    let _ = std::fs::remove_file(&path);
+    times.sort_unstable();
+    times.get(times.len() / 2).copied()
 }

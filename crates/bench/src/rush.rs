@@ -160,7 +160,67 @@ fn first_monday() -> anyhow::Result<jiff::civil::Date> {
     Ok(day)
 }
 
+/// What seeding made: the slots (id, start), the bookable visit type, the patients' sign-in emails.
+pub struct Seeded {
+    pub org: String,
+    pub slots: Vec<(String, String)>,
+    pub visit_type: String,
+    pub emails: Vec<String>,
+    pub elapsed: Duration,
+}
+
 pub async fn run(telemed: &Telemed, log: &Path, cfg: &RushConfig) -> anyhow::Result<RushReport> {
+    let seeded = seed(telemed, log, cfg).await?;
+    // Everyone signs in before the clinic opens its calendar.
+    let server = telemed.serve(log).await?;
+    let sessions = sign_in(server.addr, &seeded.emails).await?;
+    println!(
+        "rush: {} patients signed in; the rush starts",
+        sessions.len()
+    );
+    let outcome = rush(
+        server.addr,
+        sessions,
+        &seeded.slots,
+        &seeded.visit_type,
+        cfg,
+        &server,
+    )
+    .await?;
+    server.stop()?;
+    let verification = verify(&telemed.database_url, &seeded.org).await?;
+    Ok(RushReport {
+        seeding: seeded.elapsed,
+        verification,
+        ..outcome
+    })
+}
+
+/// Signs every patient in, one keep-alive connection each: (connection, cookie, CSRF token).
+pub async fn sign_in(
+    addr: std::net::SocketAddr,
+    emails: &[String],
+) -> anyhow::Result<Vec<(Conn, String, String)>> {
+    let mut sessions = Vec::with_capacity(emails.len());
+    for email in emails {
+        let mut conn = Conn::open(addr).await?;
+        let body = json!({ "email": email, "password": PASSWORD });
+        let answer = call(
+            &mut conn,
+            json_request("POST", addr, "/api/v1/session", &[], &body),
+            200,
+            "POST session",
+        )
+        .await?;
+        let cookie = conn.cookie().context("sign-in set no cookie")?.to_string();
+        sessions.push((conn, cookie, field(&answer, "csrf_token")?));
+    }
+    Ok(sessions)
+}
+
+/// Seeds the organization, clinicians, their published slots and the patients' accounts; the
+/// server is stopped afterwards.
+pub async fn seed(telemed: &Telemed, log: &Path, cfg: &RushConfig) -> anyhow::Result<Seeded> {
     if cfg.clinicians == 0 || !cfg.slots.is_multiple_of(cfg.clinicians * DAYS) {
         bail!(
             "--rush-slots must be a multiple of {DAYS} x --rush-clinicians (each clinician works {DAYS} days)"
@@ -366,34 +426,12 @@ pub async fn run(telemed: &Telemed, log: &Path, cfg: &RushConfig) -> anyhow::Res
         seeding.as_secs_f64()
     );
 
-    // Everyone signs in before the clinic opens its calendar.
-    let server = telemed.serve(log).await?;
-    let mut sessions = Vec::with_capacity(emails.len());
-    for email in &emails {
-        let mut conn = Conn::open(server.addr).await?;
-        let body = json!({ "email": email, "password": PASSWORD });
-        let answer = call(
-            &mut conn,
-            json_request("POST", server.addr, "/api/v1/session", &[], &body),
-            200,
-            "POST session",
-        )
-        .await?;
-        let cookie = conn.cookie().context("sign-in set no cookie")?.to_string();
-        sessions.push((conn, cookie, field(&answer, "csrf_token")?));
-    }
-
-    println!(
-        "rush: {} patients signed in; the rush starts",
-        sessions.len()
-    );
-    let outcome = rush(server.addr, sessions, &slots, &visit_type, cfg, &server).await?;
-    server.stop()?;
-    let verification = verify(&telemed.database_url, &org).await?;
-    Ok(RushReport {
-        seeding,
-        verification,
-        ..outcome
+    Ok(Seeded {
+        org,
+        slots,
+        visit_type,
+        emails,
+        elapsed: seeding,
     })
 }
 
@@ -548,7 +586,7 @@ async fn rush(
 }
 
 /// Asks the database (not the application) what it holds.
-async fn verify(url: &str, org: &str) -> anyhow::Result<Verification> {
+pub async fn verify(url: &str, org: &str) -> anyhow::Result<Verification> {
     let count = |sql: String| async move {
         store::testing::query_i64(url, &sql)
             .await

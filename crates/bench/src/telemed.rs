@@ -142,6 +142,18 @@ impl Server {
         }
     }
 
+    /// Kills the server with SIGKILL, as a crash or the OOM killer would: no shutdown at all.
+    pub fn kill(mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Stops the server as ctrl-c would (SIGINT, graceful), by its process id; kills it after 15 s.
     pub fn stop(mut self) -> anyhow::Result<()> {
         let pid = self.child.id().to_string();
