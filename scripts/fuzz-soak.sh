@@ -4,7 +4,8 @@
 # line per target (inputs, seconds, crashes) and the load average after each.
 #   bash scripts/fuzz-soak.sh [ITERATIONS]        (default 10000000 per target)
 # Environment: TELEMED_FUZZ_SEED to start the generator elsewhere; TELEMED_FUZZ_TARGETS to run
-#              only some (space-separated test name filters, e.g. "fuzz::ics fuzz::web").
+#              only some (space-separated full test names, e.g.
+#              "fuzz::ics::fuzz_icalendar_output_round_trip").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ TARGETS=${TELEMED_FUZZ_TARGETS:-"
   fuzz::signaling::fuzz_relay_messages_between_servers
   fuzz::web::fuzz_web_form_bodies_into_use_case_inputs
   fuzz::web::fuzz_web_multipart_bodies
+  fuzz::web::fuzz_web_page_query_strings
   fuzz::ics::fuzz_icalendar_output_round_trip
   fuzz::inputs::fuzz_return_addresses
   fuzz::inputs::fuzz_cookie_headers

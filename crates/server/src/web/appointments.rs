@@ -171,7 +171,7 @@ struct AppointmentPage {
 #[derive(Debug, Deserialize)]
 pub struct ShowParams {
     done: Option<String>,
-    back: Option<String>,
+    pub(super) back: Option<String>,
 }
 
 fn notice(done: Option<&str>) -> Option<&'static str> {

@@ -8,6 +8,7 @@ use axum::response::IntoResponse;
 use domain::DomainError;
 use domain::notes::NoteTemplate;
 use domain::visits::QuestionnaireKind;
+use serde::de::DeserializeOwned;
 
 use super::form::{FormData, FormErrors};
 use super::page::{PageError, see_other};
@@ -220,4 +221,39 @@ pub fn cookie_header(value: &[u8], form: &[u8]) -> usize {
     found += usize::from(crate::auth::sessions::token_from_headers(&headers).is_some());
     let form = FormData::from_encoded(form);
     found + usize::from(super::password_reset::form_cookie_ok(&headers, &form).is_some())
+}
+
+fn page_params<T: DeserializeOwned>(query: &str) -> Option<T> {
+    serde_urlencoded::from_str::<T>(query).ok()
+}
+
+/// A page's query string, read into every parameter type the pages read (as `PageQuery`
+/// reads it); the slot search's choice is turned into its search, and the appointment page's
+/// `back` is checked as a return address. Returns how many types read it.
+pub fn page_query(query: &str) -> usize {
+    let mut read = 0;
+    let mut count = |ok: bool| read += usize::from(ok);
+    count(page_params::<super::availability::AvailabilityParams>(query).is_some());
+    count(page_params::<super::front_desk::DeskParams>(query).is_some());
+    count(page_params::<super::queue::DoneParams>(query).is_some());
+    count(page_params::<super::appointments::ListParams>(query).is_some());
+    count(page_params::<super::home::MeParams>(query).is_some());
+    count(page_params::<super::messages::NewParams>(query).is_some());
+    count(page_params::<super::notes::NoteParams>(query).is_some());
+    count(page_params::<super::program::Notice>(query).is_some());
+    count(page_params::<super::waiting_room::Params>(query).is_some());
+    count(page_params::<super::calendar::ScheduleParams>(query).is_some());
+    count(page_params::<super::signin::SignInParams>(query).is_some());
+    count(page_params::<super::messages::ThreadParams>(query).is_some());
+    count(page_params::<super::inbox::InboxParams>(query).is_some());
+    if let Some(choice) = page_params::<super::booking::Choice>(query) {
+        if let Err(err) = choice.search() {
+            refusal(err);
+        }
+        count(true);
+    }
+    if let Some(show) = page_params::<super::appointments::ShowParams>(query) {
+        count(return_address(show.back.as_deref().unwrap_or_default()).is_ok());
+    }
+    read
 }

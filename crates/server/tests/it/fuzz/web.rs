@@ -2,7 +2,7 @@
 //! handlers read it, then every use case input a page builds from a form (patients, tasks,
 //! risks, check-in questionnaires, notes, visit types, users, slot searches, the consent tick,
 //! the CSRF field and the return address); and `multipart/form-data` bodies (the forms that
-//! attach files), boundary and all.
+//! attach files), boundary and all; and the pages' query strings.
 
 use server::web::fuzzing;
 
@@ -62,5 +62,49 @@ fn fuzz_web_multipart_bodies() {
             None => (&input[..0], input),
         };
         let _ = fuzzing::multipart_body(&String::from_utf8_lossy(content_type), body);
+    });
+}
+
+/// A page's query string (`PageQuery`), read into every parameter type of the pages.
+#[test]
+fn fuzz_web_page_query_strings() {
+    let target = Target::new("web-query")
+        .words([
+            "done",
+            "back",
+            "clinician",
+            "leave",
+            "site",
+            "date",
+            "patient",
+            "patient_id",
+            "q",
+            "view",
+            "by",
+            "expired",
+            "locked",
+            "signed_out",
+            "reset",
+            "site_id",
+            "status",
+            "mine",
+            "unread",
+            "overdue",
+            "before",
+            "visit_type_id",
+            "patient_state",
+            "language",
+            "from",
+            "to",
+            "reschedule",
+            "slot",
+            "day",
+            "week",
+            "month",
+            "/front-desk",
+        ])
+        .structured(mutate_form);
+    run(target, |input| {
+        let _ = fuzzing::page_query(&String::from_utf8_lossy(input));
     });
 }
