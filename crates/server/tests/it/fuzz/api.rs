@@ -289,7 +289,11 @@ const QUERIES: &[Entry<str>] = &[
         let _ = query::<appointments::AppointmentListParams>(q);
     }),
     ("AuditParams", |q| {
-        let _ = query::<audit::AuditParams>(q);
+        if let Some(p) = query::<audit::AuditParams>(q) {
+            checked(p.to_search());
+            let zone = jiff::tz::TimeZone::get("America/New_York");
+            checked(p.to_search_in(&zone.unwrap_or(jiff::tz::TimeZone::UTC)));
+        }
     }),
     ("BreakGlassParams", |q| {
         let _ = query::<audit::BreakGlassParams>(q);
