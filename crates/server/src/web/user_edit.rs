@@ -13,7 +13,7 @@ use domain::{DomainError, Permission, access};
 use crate::auth::{actor::SignedIn, secrets};
 use crate::state::AppState;
 
-use super::admin::{Editing, user_form_errors, user_form_page, user_input};
+use super::admin::{Editing, UserFormPage, user_form_errors, user_form_page, user_input};
 use super::form::{FormData, FormErrors, PageQuery};
 use super::page::{PageError, PageResult, ok, render, see_other};
 use super::password_reset::reset_email;
@@ -77,6 +77,19 @@ fn editing(user: &User, reset_link: Option<String>) -> Editing {
     }
 }
 
+/// The edit page of `user`, with `form`'s values, `errors` beside them and, when this server
+/// sends no email, a reset link to hand over.
+async fn edit_page(
+    state: &AppState,
+    me: &SignedIn,
+    user: &User,
+    form: &FormData,
+    errors: FormErrors,
+    reset_link: Option<String>,
+) -> Result<UserFormPage, PageError> {
+    user_form_page(state, me, form, errors, Some(editing(user, reset_link))).await
+}
+
 #[derive(Debug, serde::Deserialize)]
 pub struct EditParams {
     done: Option<String>,
@@ -89,15 +102,9 @@ pub async fn form(
     PageQuery(params): PageQuery<EditParams>,
 ) -> PageResult {
     let user = managed(&state, &me, parse_id(&raw)?).await?;
-    let page = user_form_page(
-        &state,
-        &me,
-        &filled(&user),
-        FormErrors::default(),
-        Some(editing(&user, None)),
-    )
-    .await?
-    .with_notice(match params.done.as_deref() {
+    let page = edit_page(&state, &me, &user, &filled(&user), FormErrors::default(), None)
+        .await?
+        .with_notice(match params.done.as_deref() {
         Some("second-factor") => Some(
             "Authenticator cleared and every session ended. They set up a new one at their next sign-in.",
         ),
@@ -129,8 +136,7 @@ pub async fn update(
         Ok(_) => Ok(see_other("/admin/users?done=updated")),
         Err(err @ (DomainError::Invalid(_) | DomainError::InvalidFields(_))) => {
             let errors = user_form_errors(err, &rows)?;
-            let page =
-                user_form_page(&state, &me, &form, errors, Some(editing(&user, None))).await?;
+            let page = edit_page(&state, &me, &user, &form, errors, None).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
         }
         Err(other) => Err(other.into()),
@@ -175,14 +181,7 @@ pub async fn send_password_reset(
         Err(err @ DomainError::Invalid(_)) => {
             let mut errors = FormErrors::default();
             errors.form(err.to_string());
-            let page = user_form_page(
-                &state,
-                &me,
-                &filled(&user),
-                errors,
-                Some(editing(&user, None)),
-            )
-            .await?;
+            let page = edit_page(&state, &me, &user, &filled(&user), errors, None).await?;
             return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
         }
         Err(other) => return Err(other.into()),
@@ -190,12 +189,13 @@ pub async fn send_password_reset(
     let Some(mailer) = &state.mailer else {
         // No email from this server: the administrator hands the link over.
         let link = format!("{}/signin/reset/{token}", state.config.public_base());
-        let page = user_form_page(
+        let page = edit_page(
             &state,
             &me,
+            &user,
             &filled(&user),
             FormErrors::default(),
-            Some(editing(&user, Some(link))),
+            Some(link),
         )
         .await?;
         return Ok(ok(&page));
