@@ -12,6 +12,8 @@ use super::page::PageError;
 
 pub struct NurseForm {
     pub action: String,
+    /// "The visit's nurse", or "Another nurse" once one is on the visit.
+    pub heading: &'static str,
     /// A choice of nurses; `None` when a nurse names themselves with one button.
     pub nurse: Option<Select>,
     /// The nurse's own id, for the one-button form.
@@ -43,9 +45,15 @@ pub async fn form(
         return Ok(None);
     }
     let action = format!("{path}/nurse");
+    let heading = if on_visit.iter().any(|(s, _)| s.role == Role::Nurse) {
+        "Another nurse"
+    } else {
+        "The visit's nurse"
+    };
     if role == Role::Nurse {
         return Ok(Some(NurseForm {
             action,
+            heading,
             nurse: None,
             own_id: me.user.id.to_string(),
         }));
@@ -61,6 +69,7 @@ pub async fn form(
     }
     Ok(Some(NurseForm {
         action,
+        heading,
         nurse: Some(
             Select::new(
                 "nurse_id",

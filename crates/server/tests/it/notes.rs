@@ -521,6 +521,12 @@ on_both_backends!(
         let shown = cb.follow(&named).await;
         assert!(shown.body.contains("The nurse is on the visit"));
         assert!(shown.body.contains(&nurse.user.display_name));
+        assert!(
+            !shown.body.contains(">The visit&#39;s nurse</h2>")
+                && !shown.body.contains(">The visit's nurse</h2>"),
+            "with a nurse named, the form offers another: {}",
+            shown.body
+        );
 
         // Now the nurse is in the patient's care team for this visit: no emergency access.
         let open = as_nurse.client.get(app.url(&record)).send().await.unwrap();
