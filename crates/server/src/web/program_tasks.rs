@@ -59,6 +59,8 @@ pub struct Filters {
     pub site: Select,
     pub late: bool,
     pub active: bool,
+    /// The filters as a query string, carried by each card's move form.
+    pub query: String,
     /// "Showing 4 of 31 milestones and tasks."
     pub showing: String,
 }
@@ -72,7 +74,33 @@ pub struct BoardParams {
     late: Option<String>,
 }
 
+/// A filter as the board's query string (only the filters: ids and a flag, nothing else a
+/// form could smuggle into the address a move returns to).
+fn filter_query(f: &TaskFilter) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if let Some(p) = f.phase {
+        pairs.push(("phase", p.to_string()));
+    }
+    if let Some(o) = f.owner {
+        pairs.push(("owner", o.to_string()));
+    }
+    if let Some(s) = f.site {
+        pairs.push(("site", s.to_string()));
+    }
+    if f.late_only {
+        pairs.push(("late", "true".into()));
+    }
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
 impl BoardParams {
+    /// The filters a form carried (the board's query string), as the board reads them.
+    fn from_form(form: &FormData) -> TaskFilter {
+        serde_urlencoded::from_str::<BoardParams>(form.get("filters"))
+            .map(|p| p.filter())
+            .unwrap_or_default()
+    }
+
     /// The filters asked for; a value that names nothing (an old link) means "any".
     fn filter(&self) -> TaskFilter {
         fn id<T: std::str::FromStr>(raw: &Option<String>) -> Option<T> {
@@ -241,6 +269,7 @@ async fn board_page(
         .optional(),
         late: filter.late_only,
         active: !filter.is_empty(),
+        query: filter_query(filter),
         showing: format!(
             "Showing {} of {} milestones and tasks.",
             shown.len(),
@@ -377,11 +406,17 @@ pub async fn set_task_status(
 ) -> PageResult {
     check_csrf(&me.session.csrf_token, &form)?;
     let id: TaskId = id.parse().map_err(|_| PageError::NotFound)?;
+    // Back to the board as it was filtered.
+    let filter = BoardParams::from_form(&form);
     match program::set_task_status(state.ctx(), &me.actor, id, form.get("status")).await {
-        Ok(_) => Ok(see_other("/program/board?done=task")),
+        Ok(_) => {
+            let query = filter_query(&filter);
+            let sep = if query.is_empty() { "" } else { "&" };
+            Ok(see_other(&format!("/program/board?{query}{sep}done=task")))
+        }
         Err(e) => {
             let sent = SentBack::new("move", &id.to_string(), form, e, &LABELS)?;
-            board_page(&state, &me, None, Some(&sent), &TaskFilter::default()).await
+            board_page(&state, &me, None, Some(&sent), &filter).await
         }
     }
 }

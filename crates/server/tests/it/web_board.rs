@@ -106,6 +106,22 @@ on_both_backends!(
             !late.body.contains(&format!("data-task=\"{}\"", task.id)),
             "not late yet"
         );
+        // A move from a filtered board comes back to it filtered; anything else a form carries
+        // in its filters is dropped.
+        let csrf = west.csrf();
+        let site_query = format!("site={}", org.sites[1].id);
+        let moved = browser
+            .post(
+                &format!("/program/tasks/{}/status", task.id),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("status", "in_progress"),
+                    ("filters", &format!("{site_query}&evil=%0d%0aSet-Cookie:x")),
+                ],
+            )
+            .await;
+        moved.assert_redirect_starts(&format!("/program/board?{site_query}&done=task"));
+        assert!(!moved.location.contains("evil"));
         // An address naming nothing shows everything rather than failing.
         let stale = browser.get("/program/board?phase=gone&owner=&site=").await;
         assert_eq!(stale.status, StatusCode::OK);
