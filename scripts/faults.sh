@@ -3,6 +3,7 @@
 #   bash scripts/faults.sh crash        # kill -9 of the server mid-rush, 10 times on SQLite and on PostgreSQL
 #   bash scripts/faults.sh pg-restart   # a throwaway PostgreSQL stopped and started under load (3 times)
 #   bash scripts/faults.sh disk-full    # SQLite on a 256 MiB tmpfs filled up under load (3 times; root)
+#   bash scripts/faults.sh read-only    # the server started on a read-only SQLite mount, made writable under load (root)
 #   bash scripts/faults.sh backup       # telemed backup under load (5 times), then a restore
 #   bash scripts/faults.sh all
 # Extra arguments go to telemed-bench (e.g. --fault-runs 20).
@@ -22,7 +23,7 @@ LOAD=(--rush-patients 64 --rush-clinicians 50 --rush-slots 14000)
 
 scenario=${1:-}
 shift || true
-[[ -n "$scenario" ]] || { sed -n '2,12p' "$0"; exit 2; }
+[[ -n "$scenario" ]] || { sed -n '2,13p' "$0"; exit 2; }
 
 CLEANUP=()
 cleanup() {
@@ -85,6 +86,20 @@ disk_full() {
     --database-url "sqlite://$mnt/telemed.db" "$@"
 }
 
+# SQLite in a directory bind-mounted on itself, remounted read-only while the server is stopped.
+read_only() {
+  local dir
+  dir=$(mktemp -d /tmp/telemed-faults-ro.XXXXXX)
+  CLEANUP+=("rm -rf '$dir'")
+  mount --bind "$dir" "$dir"
+  CLEANUP+=("umount '$dir'")
+  echo "== read-only on a bind mount at $dir"
+  "${BENCH[@]}" "${LOAD[@]}" --fault read-only --fault-think-ms 100 \
+    --database-url "sqlite://$dir/telemed.db" \
+    --db-stop-command "mount -o remount,bind,ro '$dir'" \
+    --db-start-command "mount -o remount,bind,rw '$dir'" "$@"
+}
+
 backup() {
   echo "== backup under load on SQLite"
   "${BENCH[@]}" "${LOAD[@]}" --fault backup --fault-runs 5 --fault-think-ms 300 "$@"
@@ -97,11 +112,13 @@ case "$scenario" in
   crash) crash "$@" ;;
   pg-restart) pg_restart "$@" ;;
   disk-full) disk_full "$@" ;;
+  read-only) read_only "$@" ;;
   backup) backup "$@" ;;
   all)
     crash "$@"
     pg_restart "$@"
     disk_full "$@"
+    read_only "$@"
     backup "$@"
     ;;
   *) echo "unknown scenario $scenario"; exit 2 ;;

@@ -39,6 +39,10 @@ pub enum Fault {
     /// `telemed backup` while bookings are written; the copies are checked and the last one is
     /// restored.
     Backup,
+    /// The server started on a read-only SQLite database (`--db-stop-command` makes it read-only
+    /// while the server is stopped), then the database made writable again under load
+    /// (`--db-start-command`), without a restart.
+    ReadOnly,
 }
 
 pub struct FaultConfig {
@@ -377,6 +381,7 @@ pub async fn run(telemed: &Telemed, log: &Path, cfg: &FaultConfig) -> anyhow::Re
         Fault::PgRestart => outage::pg_restart(telemed, cfg, &seeded, booking, server).await,
         Fault::DiskFull => outage::disk_full(telemed, log, cfg, &seeded, booking, server).await,
         Fault::Backup => backup(telemed, log, cfg, &seeded, booking, server).await,
+        Fault::ReadOnly => outage::read_only(telemed, log, cfg, &seeded, booking, server).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The faults that take the database away from a running server: PostgreSQL stopped and started
-//! again (`pg-restart`), the SQLite file system filled up (`disk-full`). The server is never
-//! restarted; `/healthz` and `/readyz` are asked throughout.
+//! again (`pg-restart`), the SQLite file system filled up (`disk-full`), the SQLite database
+//! read-only (`read-only`). The server is not restarted while the database is away;
+//! `/healthz` and `/readyz` are asked throughout the restart of PostgreSQL.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -308,6 +309,99 @@ pub(super) async fn disk_full(
     }
     if failed || check.failed() || corrupt != 0 {
         bail!("disk-full: a check failed (see above)");
+    }
+    Ok(())
+}
+
+pub(super) async fn read_only(
+    telemed: &Telemed,
+    log: &Path,
+    cfg: &FaultConfig,
+    seeded: &Seeded,
+    booking: Booking,
+    server: Server,
+) -> anyhow::Result<()> {
+    let (Some(make_read_only), Some(make_writable)) = (&cfg.db_stop, &cfg.db_start) else {
+        bail!(
+            "--fault read-only needs --db-stop-command (read-only) and --db-start-command (writable)"
+        );
+    };
+    // A file system is not made read-only under a process that holds a file open for writing:
+    // the server is stopped for it, and started on the read-only database.
+    server.stop()?;
+    shell(make_read_only).await?;
+    let started = Instant::now();
+    let server = telemed.serve(log).await?;
+    let ready = started.elapsed();
+    let ledger = booking.ledger.clone();
+    let errors_before = log_errors(log);
+    let (cookie, _) = booking.sessions[0].clone();
+    let monday = &seeded.slots[0].1[..10];
+    let search = http::request(
+        "GET",
+        server.addr,
+        &format!("/api/v1/slots?from={monday}&limit=5"),
+        &[("Cookie", &cookie)],
+        None,
+    );
+    let load = booking.start(server.addr);
+    let read_only_since = Instant::now();
+    let mut reads: BTreeMap<u16, u64> = BTreeMap::new();
+    let mut conn = Conn::open(server.addr).await?;
+    while read_only_since.elapsed() < cfg.outage {
+        let status = conn.send(&search).await.unwrap_or(0);
+        *reads.entry(status).or_default() += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = ledger.other();
+    let confirmed_read_only = ledger.confirmed_count();
+    let errors = log_errors(log) - errors_before;
+    shell(make_writable).await?;
+    let writable = Instant::now();
+    // SQLite keeps a database it opened read-only that way: its shared memory is opened once per
+    // process. Writes are not expected back before a restart (but would be welcome).
+    tokio::time::sleep(cfg.outage).await;
+    let without_restart = ledger.first_confirmed_after(writable).is_some();
+    load.stop().await;
+    server.stop()?;
+    let restarted = Instant::now();
+    let server = telemed.serve(log).await?;
+    let load = booking.start(server.addr);
+    let resumed = until(restarted, || {
+        ledger.first_confirmed_after(restarted).is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    load.stop().await;
+    server.stop()?;
+    let check = check(
+        telemed,
+        &telemed.database_url,
+        &seeded.org,
+        &ledger.confirmed_ids(),
+    )
+    .await?;
+    println!(
+        "read-only: the server started on the read-only database and was ready in {} ms; for {} ms: writes answered {refused:?} ({confirmed_read_only} confirmed), slot searches {reads:?}, {errors} ERROR lines in the log; writes {} within {} ms of the database being writable again; after a restart, the first booking in {} ms; {}",
+        ms(ready),
+        ms(cfg.outage),
+        if without_restart {
+            "resumed"
+        } else {
+            "did not resume"
+        },
+        ms(cfg.outage),
+        resumed.map_or("never".into(), |d| ms(d).to_string()),
+        check.line()
+    );
+    if resumed.is_none()
+        || confirmed_read_only > 0
+        || refused.keys().any(|s| *s != 503)
+        || errors == 0
+        || reads.keys().any(|s| *s != 200)
+        || check.failed()
+    {
+        bail!("read-only: a check failed (see above)");
     }
     Ok(())
 }
