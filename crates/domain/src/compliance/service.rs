@@ -179,6 +179,16 @@ impl<'a> People<'a> {
             records.iter().filter_map(|r| r.entry.patient_id).collect();
         patients.sort_unstable();
         patients.dedup();
+        self.name_patients(&patients, &mut names).await?;
+        Ok(names)
+    }
+
+    /// Adds the names of `patients` (of this organization) to `names`.
+    async fn name_patients(
+        &self,
+        patients: &[PatientId],
+        names: &mut AuditNames,
+    ) -> DomainResult<()> {
         for chunk in patients.chunks(PATIENT_MATCHES as usize) {
             let query = PatientQuery {
                 ids: Some(chunk.to_vec()),
@@ -189,7 +199,7 @@ impl<'a> People<'a> {
                 names.patients.insert(p.id, p.full_name());
             }
         }
-        Ok(names)
+        Ok(())
     }
 }
 
@@ -201,6 +211,45 @@ pub async fn list_break_glass(
     let org = actor.org()?;
     access::require(actor, Permission::ReviewBreakGlass)?;
     ctx.store.list_break_glass(org, unreviewed_only).await
+}
+
+/// The names of the people emergency access grants name (who used it, whose record), for the
+/// reviewer's page; showing patients' names is recorded in the audit trail.
+pub async fn break_glass_names(
+    ctx: Ctx<'_>,
+    actor: &Actor,
+    grants: &[BreakGlassGrant],
+) -> DomainResult<AuditNames> {
+    let org = actor.org()?;
+    access::require(actor, Permission::ReviewBreakGlass)?;
+    let mut names = AuditNames::default();
+    if grants.is_empty() {
+        return Ok(names);
+    }
+    let mut people = People::new(ctx, org);
+    for u in people.users().await? {
+        names
+            .actors
+            .insert(u.id.to_string(), u.display_name.clone());
+    }
+    let mut patients: Vec<PatientId> = grants.iter().map(|g| g.patient_id).collect();
+    patients.sort_unstable();
+    patients.dedup();
+    people.name_patients(&patients, &mut names).await?;
+    let audit = AuditEntry::new(
+        ctx.clock.now(),
+        actor.audit_actor(),
+        AuditAction::PatientList,
+        "BreakGlass",
+    )
+    .org(org)
+    .from_ip(actor.source_ip.clone())
+    .detail(format!(
+        "names of {} patients shown for emergency access review",
+        names.patients.len()
+    ));
+    ctx.store.record_audit(audit).await?;
+    Ok(names)
 }
 
 /// Marks an emergency access as reviewed, with the reviewer's finding ("confirmed with the

@@ -1,7 +1,5 @@
 //! The audit trail (search, CSV export) and the review of emergency access.
 
-use std::collections::HashMap;
-
 use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -11,8 +9,8 @@ use serde::Deserialize;
 
 use domain::compliance::service as audit;
 use domain::compliance::{AuditAction, AuditActor, AuditNames, AuditRecord, Outcome};
-use domain::identity::service::{org, users};
-use domain::ids::{BreakGlassId, UserId};
+use domain::identity::service::org;
+use domain::ids::BreakGlassId;
 use domain::{DomainError, Permission, access};
 
 use crate::api::audit::{AuditParams, csv_response};
@@ -308,7 +306,7 @@ pub async fn export(
 
 pub struct GrantRow {
     pub user: String,
-    pub patient_id: String,
+    pub patient: Named,
     pub reason: String,
     pub granted_at: String,
     pub expires_at: String,
@@ -354,15 +352,7 @@ async fn review_page(
 ) -> PageResult {
     let actor = &me.actor;
     let grants = audit::list_break_glass(state.ctx(), actor, true).await?;
-    // Names where the reviewer may see accounts (organization administrators); ids otherwise.
-    let names: HashMap<UserId, String> = match users::list(state.ctx(), actor, None).await {
-        Ok(found) => found
-            .into_iter()
-            .map(|u| (u.id, format!("{} ({})", u.display_name, u.email)))
-            .collect(),
-        Err(DomainError::Forbidden { .. }) => HashMap::new(),
-        Err(other) => return Err(other.into()),
-    };
+    let names = audit::break_glass_names(state.ctx(), actor, &grants).await?;
     let rows = grants
         .into_iter()
         .map(|g| {
@@ -377,10 +367,14 @@ async fn review_page(
                 .scope(&scope)
                 .errors(&errors),
             user: names
-                .get(&g.user_id)
-                .cloned()
-                .unwrap_or_else(|| g.user_id.to_string()),
-            patient_id: g.patient_id.to_string(),
+                .actor(&g.user_id.to_string())
+                .map_or_else(|| g.user_id.to_string(), str::to_string),
+            patient: Named {
+                name: names
+                    .patient(g.patient_id)
+                    .map_or_else(|| "Patient not found".to_string(), str::to_string),
+                id: g.patient_id.to_string(),
+            },
             reason: g.reason,
             granted_at: time(g.granted_at),
             expires_at: time(g.expires_at),

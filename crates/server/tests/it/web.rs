@@ -531,6 +531,14 @@ on_both_backends!(
         let review = get(&app, &auditor_client, "/audit/break-glass").await;
         assert_safe_html(&review, "review page");
         assert!(
+            review.body.contains(&format!(
+                "<span title=\"{}\">Ada Lovelace</span>",
+                patient.id
+            )),
+            "the patient by name, the id on hover:\n{}",
+            review.body
+        );
+        assert!(
             review
                 .body
                 .contains("Unconscious patient in the emergency room")
