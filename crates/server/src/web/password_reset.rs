@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use domain::DomainError;
-use domain::identity::ResetPolicy;
+use domain::identity::{ResetPolicy, User};
 use domain::identity::service::account;
 
 use crate::auth::actor::ClientIp;
@@ -71,19 +71,46 @@ pub async fn forgot_form(State(state): State<AppState>) -> Response {
     )
 }
 
+/// The page a reset link opens.
+pub(super) fn reset_link(state: &AppState, token: &str) -> String {
+    format!("{}/signin/reset/{token}", state.config.public_base())
+}
+
 /// The reset email: the link and how long it lasts, nothing about the account or its care.
-pub(super) fn reset_email(state: &AppState, to: &str, token: &str, minutes: i64) -> Email {
+fn reset_email(state: &AppState, to: &str, token: &str, minutes: i64) -> Email {
     Email {
         to: to.to_string(),
         subject: "Reset your Telemed password".into(),
         text: format!(
             "Someone (we hope you) asked to reset the password of the Telemed account for this \
-             address.\n\nTo choose a new password, open this link within {minutes} minutes:\n{}/signin/reset/{token}\n\n\
+             address.\n\nTo choose a new password, open this link within {minutes} minutes:\n{}\n\n\
              The link works once. If you did not ask, ignore this email: your password stays as it is.\n",
-            state.config.public_base()
+            reset_link(state, token)
         ),
         calendar: None,
     }
+}
+
+/// Emails `user` the link of `token` in the background (the answer does not wait for the mail
+/// server, so its timing says nothing). `false` when this server sends no email.
+pub(super) fn send_reset_link(
+    state: &AppState,
+    user: &User,
+    token: &str,
+    policy: ResetPolicy,
+) -> bool {
+    let Some(mailer) = &state.mailer else {
+        return false;
+    };
+    let email = reset_email(state, user.email.as_str(), token, policy.lifetime.as_mins());
+    let mailer = mailer.clone();
+    let id = user.id;
+    tokio::spawn(async move {
+        if let Err(problem) = mailer.send(&email).await {
+            tracing::warn!(user = %id, %problem, "password reset email failed");
+        }
+    });
+    true
 }
 
 pub async fn forgot_submit(
@@ -131,27 +158,13 @@ pub async fn forgot_submit(
         policy,
     )
     .await?;
-    if let Some(user) = found {
-        match &state.mailer {
-            Some(mailer) => {
-                let email = reset_email(
-                    &state,
-                    user.email.as_str(),
-                    &token,
-                    policy.lifetime.as_mins(),
-                );
-                let mailer = mailer.clone();
-                tokio::spawn(async move {
-                    if let Err(problem) = mailer.send(&email).await {
-                        tracing::warn!(user = %user.id, %problem, "password reset email failed");
-                    }
-                });
-            }
-            None => tracing::warn!(
-                user = %user.id,
-                "a password reset was asked for but no SMTP server is configured"
-            ),
-        }
+    if let Some(user) = found
+        && !send_reset_link(&state, &user, &token, policy)
+    {
+        tracing::warn!(
+            user = %user.id,
+            "a password reset was asked for but no SMTP server is configured"
+        );
     }
     let mut page = ForgotPage::new(csrf, &email, FormErrors::default());
     page.sent = true;

@@ -16,7 +16,7 @@ use crate::state::AppState;
 use super::admin::{Editing, UserFormPage, user_form_errors, user_form_page, user_input};
 use super::form::{FormData, FormErrors, PageQuery};
 use super::page::{PageError, PageResult, ok, render, see_other};
-use super::password_reset::reset_email;
+use super::password_reset::{reset_link, send_reset_link};
 use super::session::{PageUser, check_csrf};
 
 fn parse_id(raw: &str) -> Result<UserId, PageError> {
@@ -186,9 +186,9 @@ pub async fn send_password_reset(
         }
         Err(other) => return Err(other.into()),
     }
-    let Some(mailer) = &state.mailer else {
+    if !send_reset_link(&state, &user, &token, policy) {
         // No email from this server: the administrator hands the link over.
-        let link = format!("{}/signin/reset/{token}", state.config.public_base());
+        let link = reset_link(&state, &token);
         let page = edit_page(
             &state,
             &me,
@@ -199,19 +199,9 @@ pub async fn send_password_reset(
         )
         .await?;
         return Ok(ok(&page));
-    };
-    let email = reset_email(
-        &state,
-        user.email.as_str(),
-        &token,
-        policy.lifetime.as_mins(),
-    );
-    let mailer = mailer.clone();
-    let id = user.id;
-    tokio::spawn(async move {
-        if let Err(problem) = mailer.send(&email).await {
-            tracing::warn!(user = %id, %problem, "password reset email failed");
-        }
-    });
-    Ok(see_other(&format!("/admin/users/{id}?done=reset-sent")))
+    }
+    Ok(see_other(&format!(
+        "/admin/users/{}?done=reset-sent",
+        user.id
+    )))
 }
