@@ -9,8 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use domain::DomainError;
-use domain::identity::{ResetPolicy, User};
 use domain::identity::service::account;
+use domain::identity::{ResetPolicy, User};
 
 use crate::auth::actor::ClientIp;
 use crate::auth::{secrets, sessions};
